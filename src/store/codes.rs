@@ -1,0 +1,252 @@
+//! Invite codes, their batches and redemptions. A use is taken by one
+//! conditional UPDATE, so `uses` can never pass `max_uses` whatever the
+//! concurrency: PostgreSQL re-checks the WHERE clause after waiting for the
+//! row lock, SQLite has a single writer.
+
+use super::{Result, Tx, exec, on};
+use chrono::{DateTime, Utc};
+
+macro_rules! code_columns {
+    () => {
+        "id, code_hash, hint, prefix, kind, campaign, batch_id, inviter_entry_id, bound_entry_id, max_uses, uses, \
+         daily_cap, day_uses, uses_day, status, expires_at, created_at, created_by, revoked_at, revoked_by, revoke_reason"
+    };
+}
+macro_rules! select_codes {
+    ($tail:literal) => {
+        concat!("SELECT ", code_columns!(), " FROM invite_codes ", $tail)
+    };
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct CodeRow {
+    pub id: i64,
+    pub code_hash: Option<String>,
+    pub hint: Option<String>,
+    pub prefix: Option<String>,
+    pub kind: String,
+    pub campaign: Option<String>,
+    pub batch_id: Option<i64>,
+    pub inviter_entry_id: Option<i64>,
+    pub bound_entry_id: Option<i64>,
+    pub max_uses: i64,
+    pub uses: i64,
+    pub daily_cap: Option<i64>,
+    pub day_uses: i64,
+    pub uses_day: Option<DateTime<Utc>>,
+    pub status: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+    pub revoke_reason: Option<String>,
+}
+
+impl CodeRow {
+    /// active, revoked, expired, used or unsent (not minted yet).
+    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
+        if self.status == "revoked" {
+            "revoked"
+        } else if self.expires_at <= now {
+            "expired"
+        } else if self.uses >= self.max_uses {
+            "used"
+        } else if self.code_hash.is_none() {
+            "unsent"
+        } else {
+            "active"
+        }
+    }
+}
+
+/// A code row to create. `hash`/`hint` are `None` for codes minted later,
+/// at mail delivery, so their plaintext never rests in the database.
+pub struct NewCode<'a> {
+    pub hash: Option<&'a str>,
+    pub hint: Option<&'a str>,
+    pub prefix: Option<&'a str>,
+    pub kind: &'a str,
+    pub campaign: Option<&'a str>,
+    pub batch_id: Option<i64>,
+    pub inviter_entry_id: Option<i64>,
+    pub bound_entry_id: Option<i64>,
+    pub max_uses: i64,
+    pub daily_cap: Option<i64>,
+    pub expires_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    pub created_by: &'a str,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RedemptionRow {
+    pub id: i64,
+    pub code_id: i64,
+    pub entry_id: i64,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// Which codes a bulk revoke or a listing covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeScope {
+    One(i64),
+    Batch(i64),
+    Campaign(String),
+    Inviter(i64),
+    /// Access codes bound to one entry.
+    BoundTo(i64),
+}
+
+impl Tx {
+    pub async fn insert_batch(&mut self, kind: &str, campaign: Option<&str>, now: DateTime<Utc>, by: &str) -> Result<i64> {
+        let sql = "INSERT INTO batches (kind, campaign, created_at, created_by) VALUES ($1, $2, $3, $4) RETURNING id";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(kind).bind(campaign).bind(now).bind(by).fetch_one(c))?)
+    }
+
+    pub async fn set_batch_size(&mut self, id: i64, size: i64) -> Result<()> {
+        let sql = "UPDATE batches SET size = $2 WHERE id = $1";
+        exec!(self, c => sqlx::query(sql).bind(id).bind(size).execute(c))?;
+        Ok(())
+    }
+
+    pub async fn insert_code(&mut self, n: NewCode<'_>) -> Result<i64> {
+        let sql = "INSERT INTO invite_codes (code_hash, hint, prefix, kind, campaign, batch_id, inviter_entry_id, \
+                   bound_entry_id, max_uses, daily_cap, expires_at, created_at, created_by) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql)
+            .bind(n.hash).bind(n.hint).bind(n.prefix).bind(n.kind).bind(n.campaign).bind(n.batch_id)
+            .bind(n.inviter_entry_id).bind(n.bound_entry_id).bind(n.max_uses).bind(n.daily_cap)
+            .bind(n.expires_at).bind(n.now).bind(n.created_by)
+            .fetch_one(c))?)
+    }
+
+    /// Gives an unminted code its hash (at delivery). Refuses revoked codes.
+    pub async fn mint_code(&mut self, id: i64, hash: &str, hint: &str) -> Result<bool> {
+        let sql = "UPDATE invite_codes SET code_hash = $2, hint = $3 WHERE id = $1 AND status = 'active'";
+        let done = exec!(self, c => sqlx::query(sql).bind(id).bind(hash).bind(hint).execute(c))?;
+        Ok(done == 1)
+    }
+
+    pub async fn code_by_hash(&mut self, hash: &str) -> Result<Option<CodeRow>> {
+        let sql = select_codes!("WHERE code_hash = $1");
+        Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(hash).fetch_optional(c))?)
+    }
+
+    pub async fn code_by_id(&mut self, id: i64) -> Result<Option<CodeRow>> {
+        let sql = select_codes!("WHERE id = $1");
+        Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(id).fetch_optional(c))?)
+    }
+
+    /// Codes an entry holds: access codes bound to it and referral codes it gives.
+    pub async fn codes_of_entry(&mut self, entry_id: i64) -> Result<Vec<CodeRow>> {
+        let sql = select_codes!("WHERE bound_entry_id = $1 OR inviter_entry_id = $1 ORDER BY id");
+        Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(entry_id).fetch_all(c))?)
+    }
+
+    /// Codes in a scope (all statuses), newest first, at most `limit`.
+    pub async fn codes_in(&mut self, scope: &CodeScope, limit: i64) -> Result<Vec<CodeRow>> {
+        let (by_id, batch, campaign, inviter, bound) = scope_binds(scope);
+        let sql = select_codes!(
+            "WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR batch_id = $2) AND ($3 IS NULL OR campaign = $3) \
+             AND ($4 IS NULL OR inviter_entry_id = $4) AND ($5 IS NULL OR bound_entry_id = $5) ORDER BY id DESC LIMIT $6"
+        );
+        Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql)
+            .bind(by_id).bind(batch).bind(campaign).bind(inviter).bind(bound).bind(limit)
+            .fetch_all(c))?)
+    }
+
+    /// Codes for `codes list`: optional campaign/batch/kind filters, newest first.
+    pub async fn list_codes(&mut self, campaign: Option<&str>, batch: Option<i64>, kind: Option<&str>, limit: i64) -> Result<Vec<CodeRow>> {
+        let sql = select_codes!(
+            "WHERE ($1 IS NULL OR campaign = $1) AND ($2 IS NULL OR batch_id = $2) AND ($3 IS NULL OR kind = $3) \
+             ORDER BY id DESC LIMIT $4"
+        );
+        Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(campaign).bind(batch).bind(kind).bind(limit).fetch_all(c))?)
+    }
+
+    /// Revokes every still-active code in `scope`; returns the revoked ids.
+    pub async fn revoke_codes(&mut self, scope: &CodeScope, now: DateTime<Utc>, by: &str, reason: Option<&str>) -> Result<Vec<i64>> {
+        let (by_id, batch, campaign, inviter, bound) = scope_binds(scope);
+        let sql = "UPDATE invite_codes SET status = 'revoked', revoked_at = $6, revoked_by = $7, revoke_reason = $8 \
+                   WHERE status = 'active' AND ($1 IS NULL OR id = $1) AND ($2 IS NULL OR batch_id = $2) \
+                   AND ($3 IS NULL OR campaign = $3) AND ($4 IS NULL OR inviter_entry_id = $4) \
+                   AND ($5 IS NULL OR bound_entry_id = $5) RETURNING id";
+        let mut ids = on!(self, c => sqlx::query_scalar::<_, i64>(sql)
+            .bind(by_id).bind(batch).bind(campaign).bind(inviter).bind(bound)
+            .bind(now).bind(by).bind(reason)
+            .fetch_all(c))?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// Takes one use of a code if it is active, unexpired, below `max_uses`
+    /// and below its daily cap. Returns false when no use was available.
+    pub async fn take_use(&mut self, id: i64, now: DateTime<Utc>, day: DateTime<Utc>) -> Result<bool> {
+        let sql = "UPDATE invite_codes SET uses = uses + 1, \
+                   day_uses = CASE WHEN uses_day = $3 THEN day_uses + 1 ELSE 1 END, uses_day = $3 \
+                   WHERE id = $1 AND status = 'active' AND expires_at > $2 AND uses < max_uses \
+                   AND (daily_cap IS NULL OR uses_day IS NULL OR uses_day <> $3 OR day_uses < daily_cap)";
+        let done = exec!(self, c => sqlx::query(sql).bind(id).bind(now).bind(day).execute(c))?;
+        Ok(done == 1)
+    }
+
+    /// Gives back a use taken on `taken_day` (a hold that lapsed).
+    pub async fn give_back_use(&mut self, id: i64, taken_day: DateTime<Utc>) -> Result<()> {
+        let sql = "UPDATE invite_codes SET uses = uses - 1, \
+                   day_uses = CASE WHEN uses_day = $2 AND day_uses > 0 THEN day_uses - 1 ELSE day_uses END \
+                   WHERE id = $1 AND uses > 0";
+        exec!(self, c => sqlx::query(sql).bind(id).bind(taken_day).execute(c))?;
+        Ok(())
+    }
+
+    pub async fn insert_redemption(&mut self, code_id: i64, entry_id: i64, status: &str, now: DateTime<Utc>, hold_until: Option<DateTime<Utc>>) -> Result<i64> {
+        let completed = (status == "completed").then_some(now);
+        let sql = "INSERT INTO redemptions (code_id, entry_id, status, created_at, hold_expires_at, completed_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql)
+            .bind(code_id).bind(entry_id).bind(status).bind(now).bind(hold_until).bind(completed)
+            .fetch_one(c))?)
+    }
+
+    /// The newest pending redemption of an entry, if any.
+    pub async fn pending_redemption(&mut self, entry_id: i64) -> Result<Option<RedemptionRow>> {
+        let sql = "SELECT id, code_id, entry_id, status, created_at, hold_expires_at, completed_at FROM redemptions \
+                   WHERE entry_id = $1 AND status = 'pending' ORDER BY id DESC LIMIT 1";
+        Ok(on!(self, c => sqlx::query_as::<_, RedemptionRow>(sql).bind(entry_id).fetch_optional(c))?)
+    }
+
+    pub async fn redemptions_of_entry(&mut self, entry_id: i64) -> Result<Vec<RedemptionRow>> {
+        let sql = "SELECT id, code_id, entry_id, status, created_at, hold_expires_at, completed_at FROM redemptions \
+                   WHERE entry_id = $1 ORDER BY id";
+        Ok(on!(self, c => sqlx::query_as::<_, RedemptionRow>(sql).bind(entry_id).fetch_all(c))?)
+    }
+
+    pub async fn complete_redemption(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        let sql = "UPDATE redemptions SET status = 'completed', completed_at = $2 WHERE id = $1 AND status = 'pending'";
+        let done = exec!(self, c => sqlx::query(sql).bind(id).bind(now).execute(c))?;
+        Ok(done == 1)
+    }
+
+    /// Marks lapsed holds expired (optionally only for one code) and returns
+    /// them, so the caller can give their uses back and record events.
+    pub async fn expire_holds(&mut self, code_id: Option<i64>, now: DateTime<Utc>, limit: i64) -> Result<Vec<RedemptionRow>> {
+        let sql = "UPDATE redemptions SET status = 'expired' WHERE id IN (\
+                   SELECT id FROM redemptions WHERE status = 'pending' AND hold_expires_at <= $1 \
+                   AND ($2 IS NULL OR code_id = $2) ORDER BY id LIMIT $3) AND status = 'pending' \
+                   RETURNING id, code_id, entry_id, status, created_at, hold_expires_at, completed_at";
+        Ok(on!(self, c => sqlx::query_as::<_, RedemptionRow>(sql).bind(now).bind(code_id).bind(limit).fetch_all(c))?)
+    }
+}
+
+fn scope_binds(scope: &CodeScope) -> (Option<i64>, Option<i64>, Option<&str>, Option<i64>, Option<i64>) {
+    match scope {
+        CodeScope::One(id) => (Some(*id), None, None, None, None),
+        CodeScope::Batch(b) => (None, Some(*b), None, None, None),
+        CodeScope::Campaign(c) => (None, None, Some(c.as_str()), None, None),
+        CodeScope::Inviter(e) => (None, None, None, Some(*e), None),
+        CodeScope::BoundTo(e) => (None, None, None, None, Some(*e)),
+    }
+}

@@ -1,0 +1,175 @@
+//! Waitlist entries: one row per normalized email.
+
+use super::{Result, StoreError, Tx, exec, on};
+use crate::domain::EntryStatus;
+use chrono::{DateTime, Utc};
+
+/// The columns of `EntryRow`, spliced into SQL at compile time.
+macro_rules! entry_columns {
+    () => {
+        "id, email, email_display, status, blocked_from, note, source, referrer_id, joined_code_id, \
+         ip_prefix, device_hash, first_seen, last_attempt_at, attempts, confirmed_at, approved_at, invited_at, \
+         joined_at, blocked_at, block_reason"
+    };
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct EntryRow {
+    pub id: i64,
+    pub email: String,
+    pub email_display: String,
+    pub status: String,
+    pub blocked_from: Option<String>,
+    pub note: Option<String>,
+    pub source: Option<String>,
+    pub referrer_id: Option<i64>,
+    pub joined_code_id: Option<i64>,
+    pub ip_prefix: Option<String>,
+    pub device_hash: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_attempt_at: DateTime<Utc>,
+    pub attempts: i64,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub invited_at: Option<DateTime<Utc>>,
+    pub joined_at: Option<DateTime<Utc>>,
+    pub blocked_at: Option<DateTime<Utc>>,
+    pub block_reason: Option<String>,
+}
+
+impl EntryRow {
+    pub fn status(&self) -> Result<EntryStatus> {
+        EntryStatus::from_columns(&self.status, self.blocked_from.as_deref())
+            .ok_or_else(|| StoreError::Corrupt(format!("entry {} has status '{}'", self.id, self.status)))
+    }
+}
+
+pub struct NewEntry<'a> {
+    pub email: &'a str,
+    pub email_display: &'a str,
+    pub status: EntryStatus,
+    pub note: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub ip_prefix: Option<&'a str>,
+    pub device_hash: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+/// Timestamps a status change sets; `None` leaves the column as it was.
+#[derive(Default)]
+pub struct StatusStamps {
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub invited_at: Option<DateTime<Utc>>,
+    pub joined_at: Option<DateTime<Utc>>,
+    pub joined_code_id: Option<i64>,
+    pub referrer_id: Option<i64>,
+    /// Set on block, cleared otherwise.
+    pub blocked: Option<(DateTime<Utc>, Option<String>)>,
+}
+
+macro_rules! select_entries {
+    ($tail:literal) => {
+        concat!("SELECT ", entry_columns!(), " FROM entries ", $tail)
+    };
+}
+
+impl Tx {
+    pub async fn entry_by_email(&mut self, email: &str) -> Result<Option<EntryRow>> {
+        let sql = select_entries!("WHERE email = $1");
+        Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(email).fetch_optional(c))?)
+    }
+
+    pub async fn entry_by_id(&mut self, id: i64) -> Result<Option<EntryRow>> {
+        let sql = select_entries!("WHERE id = $1");
+        Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(id).fetch_optional(c))?)
+    }
+
+    pub async fn insert_entry(&mut self, e: NewEntry<'_>) -> Result<EntryRow> {
+        let sql = concat!(
+            "INSERT INTO entries (email, email_display, status, note, source, ip_prefix, device_hash, \
+             first_seen, last_attempt_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1) RETURNING ",
+            entry_columns!()
+        );
+        Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql)
+            .bind(e.email).bind(e.email_display).bind(e.status.as_str()).bind(e.note).bind(e.source)
+            .bind(e.ip_prefix).bind(e.device_hash).bind(e.now)
+            .fetch_one(c))?)
+    }
+
+    /// Records a repeated signup: the row and its place stay, the count grows.
+    pub async fn touch_entry(&mut self, id: i64, now: DateTime<Utc>) -> Result<i64> {
+        let sql = "UPDATE entries SET attempts = attempts + 1, last_attempt_at = $2 WHERE id = $1 RETURNING attempts";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(id).bind(now).fetch_one(c))?)
+    }
+
+    /// Moves an entry from `from` to `to`, only if it is still in `from`.
+    /// Returns false when someone else changed it first.
+    pub async fn set_entry_status(&mut self, id: i64, from: EntryStatus, to: EntryStatus, s: StatusStamps) -> Result<bool> {
+        let sql = "UPDATE entries SET status = $2, blocked_from = $3, \
+             confirmed_at = COALESCE($4, confirmed_at), approved_at = COALESCE($5, approved_at), \
+             invited_at = COALESCE($6, invited_at), joined_at = COALESCE($7, joined_at), \
+             joined_code_id = COALESCE($8, joined_code_id), referrer_id = COALESCE($9, referrer_id), \
+             blocked_at = $10, block_reason = $11 \
+             WHERE id = $1 AND status = $12";
+        let (blocked_at, block_reason) = s.blocked.map(|(a, r)| (Some(a), r)).unwrap_or((None, None));
+        let done = exec!(self, c => sqlx::query(sql)
+            .bind(id).bind(to.as_str()).bind(to.blocked_from())
+            .bind(s.confirmed_at).bind(s.approved_at).bind(s.invited_at).bind(s.joined_at)
+            .bind(s.joined_code_id).bind(s.referrer_id).bind(blocked_at).bind(block_reason)
+            .bind(from.as_str())
+            .execute(c))?;
+        Ok(done == 1)
+    }
+
+    /// Oldest confirmations first; on PostgreSQL rows another approver holds
+    /// are skipped, so two racing approvers take disjoint entries.
+    pub async fn confirmed_queue(&mut self, limit: i64) -> Result<Vec<EntryRow>> {
+        let sqlite = select_entries!("WHERE status = 'confirmed' ORDER BY confirmed_at, id LIMIT $1");
+        let postgres = select_entries!("WHERE status = 'confirmed' ORDER BY confirmed_at, id LIMIT $1 FOR UPDATE SKIP LOCKED");
+        Ok(match self {
+            Tx::Sqlite(t) => sqlx::query_as::<_, EntryRow>(sqlite).bind(limit).fetch_all(&mut **t).await?,
+            Tx::Postgres(t) => sqlx::query_as::<_, EntryRow>(postgres).bind(limit).fetch_all(&mut **t).await?,
+        })
+    }
+
+    /// Approved entries waiting for an invite, oldest approval first (locked
+    /// like `confirmed_queue`).
+    pub async fn approved_queue(&mut self, limit: i64) -> Result<Vec<EntryRow>> {
+        let sqlite = select_entries!("WHERE status = 'approved' ORDER BY approved_at, id LIMIT $1");
+        let postgres = select_entries!("WHERE status = 'approved' ORDER BY approved_at, id LIMIT $1 FOR UPDATE SKIP LOCKED");
+        Ok(match self {
+            Tx::Sqlite(t) => sqlx::query_as::<_, EntryRow>(sqlite).bind(limit).fetch_all(&mut **t).await?,
+            Tx::Postgres(t) => sqlx::query_as::<_, EntryRow>(postgres).bind(limit).fetch_all(&mut **t).await?,
+        })
+    }
+
+    /// 1-based place of an approved entry in the invite queue.
+    pub async fn approved_position(&mut self, approved_at: DateTime<Utc>, id: i64) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM entries WHERE status = 'approved' \
+                   AND (approved_at < $1 OR (approved_at = $1 AND id <= $2))";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(approved_at).bind(id).fetch_one(c))?)
+    }
+
+    pub async fn count_confirmed_ever(&mut self) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM entries WHERE confirmed_at IS NOT NULL";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).fetch_one(c))?)
+    }
+
+    pub async fn count_by_status(&mut self) -> Result<Vec<(String, i64)>> {
+        let sql = "SELECT status, COUNT(*) FROM entries GROUP BY status ORDER BY status";
+        Ok(on!(self, c => sqlx::query_as::<_, (String, i64)>(sql).fetch_all(c))?)
+    }
+
+    /// People who joined through one inviter's codes.
+    pub async fn entries_referred_by(&mut self, referrer_id: i64) -> Result<Vec<EntryRow>> {
+        let sql = select_entries!("WHERE referrer_id = $1 ORDER BY joined_at, id");
+        Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(referrer_id).fetch_all(c))?)
+    }
+
+    /// A page of entries in signup order, for export (keyset on id).
+    pub async fn entries_page(&mut self, status: Option<&str>, after_id: i64, limit: i64) -> Result<Vec<EntryRow>> {
+        let sql = select_entries!("WHERE id > $1 AND ($2 IS NULL OR status = $2) ORDER BY id LIMIT $3");
+        Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(after_id).bind(status).bind(limit).fetch_all(c))?)
+    }
+}

@@ -1,0 +1,99 @@
+//! The append-only event trail.
+
+use super::{Result, Tx, on};
+use chrono::{DateTime, Utc};
+
+/// One event to append. Fields left `None` stay NULL.
+#[derive(Clone, Debug, Default)]
+pub struct NewEvent {
+    pub kind: &'static str,
+    pub entry_id: Option<i64>,
+    pub code_id: Option<i64>,
+    pub referrer_id: Option<i64>,
+    pub batch_id: Option<i64>,
+    pub campaign: Option<String>,
+    pub ip_prefix: Option<String>,
+    pub country: Option<String>,
+    pub user_agent: Option<String>,
+    pub device_hash: Option<String>,
+    pub outcome: Option<&'static str>,
+    /// Private: never in a public response.
+    pub reason: Option<String>,
+    pub rule: Option<String>,
+    pub actor: String,
+    pub detail: Option<String>,
+}
+
+macro_rules! event_columns {
+    () => {
+        "id, at, kind, entry_id, code_id, referrer_id, batch_id, campaign, ip_prefix, country, user_agent, \
+         device_hash, outcome, reason, rule, actor, detail"
+    };
+}
+
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+pub struct EventRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub entry_id: Option<i64>,
+    pub code_id: Option<i64>,
+    pub referrer_id: Option<i64>,
+    pub batch_id: Option<i64>,
+    pub campaign: Option<String>,
+    pub ip_prefix: Option<String>,
+    pub country: Option<String>,
+    pub user_agent: Option<String>,
+    pub device_hash: Option<String>,
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    pub rule: Option<String>,
+    pub actor: String,
+    pub detail: Option<String>,
+}
+
+/// Which events to read: after a cursor, optionally of one kind or entry.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub after_id: i64,
+    pub kind: Option<String>,
+    pub entry_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl Tx {
+    pub async fn append_event(&mut self, at: DateTime<Utc>, e: &NewEvent) -> Result<i64> {
+        let sql = "INSERT INTO events (at, kind, entry_id, code_id, referrer_id, batch_id, campaign, ip_prefix, country, \
+                   user_agent, device_hash, outcome, reason, rule, actor, detail) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql)
+            .bind(at).bind(e.kind).bind(e.entry_id).bind(e.code_id).bind(e.referrer_id).bind(e.batch_id)
+            .bind(e.campaign.as_deref()).bind(e.ip_prefix.as_deref()).bind(e.country.as_deref())
+            .bind(e.user_agent.as_deref()).bind(e.device_hash.as_deref()).bind(e.outcome)
+            .bind(e.reason.as_deref()).bind(e.rule.as_deref()).bind(e.actor.as_str()).bind(e.detail.as_deref())
+            .fetch_one(c))?)
+    }
+
+    pub async fn events(&mut self, f: &EventFilter) -> Result<Vec<EventRow>> {
+        let sql = concat!(
+            "SELECT ", event_columns!(), " FROM events WHERE id > $1 AND ($2 IS NULL OR kind = $2) \
+             AND ($3 IS NULL OR entry_id = $3) ORDER BY id LIMIT $4"
+        );
+        Ok(on!(self, c => sqlx::query_as::<_, EventRow>(sql)
+            .bind(f.after_id).bind(f.kind.as_deref()).bind(f.entry_id).bind(f.limit)
+            .fetch_all(c))?)
+    }
+
+    /// Events of one kind since `since` (the daily cap counts `invite_sent`).
+    pub async fn count_events_since(&mut self, kind: &str, since: DateTime<Utc>) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM events WHERE kind = $1 AND at >= $2";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(kind).bind(since).fetch_one(c))?)
+    }
+
+    /// Events of one kind and rule since `since` (auto-approvals today).
+    pub async fn count_rule_since(&mut self, kind: &str, rule_prefix: &str, since: DateTime<Utc>) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM events WHERE kind = $1 AND at >= $2 AND rule LIKE $3";
+        let pattern = format!("{rule_prefix}%");
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(kind).bind(since).bind(pattern.as_str()).fetch_one(c))?)
+    }
+}

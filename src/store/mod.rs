@@ -1,0 +1,247 @@
+//! The storage seam: one `Store` over SQLite (embedded default) or
+//! PostgreSQL (shared deployment), chosen by the URL.
+//!
+//! Every query is written once and run on the backend's own connection
+//! through [`on!`], so each arm is type-checked against its backend. SQL
+//! that genuinely differs sits side by side in the same function. Writing
+//! transactions on SQLite begin with `BEGIN IMMEDIATE`, so concurrent
+//! writers queue on the lock instead of failing at their first write.
+
+mod codes;
+mod entries;
+mod events;
+mod operators;
+mod outbox;
+mod switches;
+mod tokens;
+
+pub use codes::{CodeRow, NewCode, RedemptionRow};
+pub use entries::{EntryRow, NewEntry};
+pub use events::{EventFilter, EventRow, NewEvent};
+pub use operators::OperatorRow;
+pub use outbox::{NewMail, OutboxRow};
+pub use switches::SwitchRow;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL '{0}': use sqlite://FILE or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database holds a value velvet does not understand: {0}")]
+    Corrupt(String),
+    #[error("that already exists: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
+            _ => StoreError::Db(e),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// One transaction on either backend. Dropping it without `commit` rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs the same query expression on whichever backend `$tx` holds.
+macro_rules! on {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body.await
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body.await
+            }
+        }
+    };
+}
+pub(crate) use on;
+
+/// Like [`on!`] for statements run with `execute`: yields the rows affected.
+macro_rules! exec {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body.await.map(|r| r.rows_affected())
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body.await.map(|r| r.rows_affected())
+            }
+        }
+    };
+}
+pub(crate) use exec;
+
+/// A database URL with any password replaced, safe to print.
+pub struct Redacted<'a>(pub &'a str);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = self.0;
+        if let (Some(scheme_end), Some(at)) = (url.find("://"), url.rfind('@')) {
+            let creds = &url[scheme_end + 3..at];
+            if let Some(colon) = creds.find(':') {
+                return write!(f, "{}{}:***{}", &url[..scheme_end + 3], &creds[..colon], &url[at..]);
+            }
+        }
+        f.write_str(url)
+    }
+}
+
+impl Store {
+    /// Opens the database named by `url` and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<Store> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens without migrating (for `velvet migrate` to report what it does).
+    pub async fn connect(url: &str) -> Result<Store> {
+        let connect_err = |source| StoreError::Connect { url: Redacted(url).to_string(), source };
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(connect_err)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(opts)
+                .await
+                .map_err(connect_err)?;
+            Ok(Store::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url).map_err(connect_err)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(opts)
+                .await
+                .map_err(connect_err)?;
+            Ok(Store::Postgres(pool))
+        } else {
+            Err(StoreError::UnsupportedUrl(Redacted(url).to_string()))
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Store::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Migrations this binary knows, and how many the database has applied.
+    pub async fn migration_status(&self) -> Result<(usize, i64)> {
+        let known = match self {
+            Store::Sqlite(_) => SQLITE_MIGRATIONS.iter().count(),
+            Store::Postgres(_) => POSTGRES_MIGRATIONS.iter().count(),
+        };
+        let sql = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
+        let applied = match self {
+            Store::Sqlite(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await,
+            Store::Postgres(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await,
+        };
+        Ok((known, applied.unwrap_or(0)))
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock now.
+    pub async fn write(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// A read-only snapshot (a plain deferred transaction).
+    pub async fn read(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(p) => sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(p).await?,
+            Store::Postgres(p) => sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(p).await?,
+        };
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(p) => p.close().await,
+            Store::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Serializes writers of one kind across processes for the rest of this
+    /// transaction (the daily-cap pacer, approvals). SQLite's IMMEDIATE
+    /// transaction already holds the only write lock.
+    pub async fn lock(&mut self, key: i64) -> Result<()> {
+        if let Tx::Postgres(t) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(key).execute(&mut **t).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Keys for [`Tx::lock`].
+pub const LOCK_PACER: i64 = 0x7665_6c76_0001;

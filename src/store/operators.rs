@@ -1,0 +1,34 @@
+//! Named operators and their roles.
+
+use super::{Result, Tx, on};
+use chrono::{DateTime, Utc};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OperatorRow {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+impl Tx {
+    pub async fn operator_by_name(&mut self, name: &str) -> Result<Option<OperatorRow>> {
+        let sql = "SELECT id, name, role, created_at, created_by FROM operators WHERE name = $1";
+        Ok(on!(self, c => sqlx::query_as::<_, OperatorRow>(sql).bind(name).fetch_optional(c))?)
+    }
+
+    pub async fn operators(&mut self) -> Result<Vec<OperatorRow>> {
+        let sql = "SELECT id, name, role, created_at, created_by FROM operators ORDER BY name";
+        Ok(on!(self, c => sqlx::query_as::<_, OperatorRow>(sql).fetch_all(c))?)
+    }
+
+    pub async fn count_operators(&mut self) -> Result<i64> {
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM operators").fetch_one(c))?)
+    }
+
+    pub async fn insert_operator(&mut self, name: &str, role: &str, now: DateTime<Utc>, by: &str) -> Result<i64> {
+        let sql = "INSERT INTO operators (name, role, created_at, created_by) VALUES ($1, $2, $3, $4) RETURNING id";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(name).bind(role).bind(now).bind(by).fetch_one(c))?)
+    }
+}

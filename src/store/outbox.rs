@@ -1,0 +1,97 @@
+//! The durable mail and webhook outbox. Rows carry no secrets: codes and
+//! confirmation tokens are minted when a message is delivered.
+
+use super::{Result, Tx, exec, on};
+use chrono::{DateTime, Utc};
+
+macro_rules! outbox_columns {
+    () => {
+        "id, kind, entry_id, code_id, recipient, payload, status, attempts, next_attempt_at, last_error, created_at, sent_at"
+    };
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub entry_id: Option<i64>,
+    pub code_id: Option<i64>,
+    pub recipient: String,
+    pub payload: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+pub struct NewMail<'a> {
+    pub kind: &'a str,
+    pub entry_id: Option<i64>,
+    pub code_id: Option<i64>,
+    pub recipient: &'a str,
+    pub payload: Option<&'a str>,
+}
+
+impl Tx {
+    pub async fn enqueue(&mut self, m: NewMail<'_>, now: DateTime<Utc>) -> Result<i64> {
+        let sql = "INSERT INTO outbox (kind, entry_id, code_id, recipient, payload, next_attempt_at, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql)
+            .bind(m.kind).bind(m.entry_id).bind(m.code_id).bind(m.recipient).bind(m.payload).bind(now)
+            .fetch_one(c))?)
+    }
+
+    pub async fn mail_of_entry(&mut self, entry_id: i64) -> Result<Vec<OutboxRow>> {
+        let sql = concat!("SELECT ", outbox_columns!(), " FROM outbox WHERE entry_id = $1 ORDER BY id");
+        Ok(on!(self, c => sqlx::query_as::<_, OutboxRow>(sql).bind(entry_id).fetch_all(c))?)
+    }
+
+    /// The newest message of `kind` to an entry (resend window checks).
+    pub async fn last_mail(&mut self, entry_id: i64, kind: &str) -> Result<Option<OutboxRow>> {
+        let sql = concat!("SELECT ", outbox_columns!(), " FROM outbox WHERE entry_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1");
+        Ok(on!(self, c => sqlx::query_as::<_, OutboxRow>(sql).bind(entry_id).bind(kind).fetch_optional(c))?)
+    }
+
+    /// Claims due messages for delivery: marks them `sending` with a lease
+    /// until `lease_until`, so a crashed dispatcher's claims come back.
+    pub async fn claim_mail(&mut self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxRow>> {
+        let sqlite = concat!(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 WHERE id IN (\
+             SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3) \
+             RETURNING ", outbox_columns!()
+        );
+        let postgres = concat!(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 WHERE id IN (\
+             SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3 \
+             FOR UPDATE SKIP LOCKED) RETURNING ", outbox_columns!()
+        );
+        let mut rows = match self {
+            Tx::Sqlite(t) => sqlx::query_as::<_, OutboxRow>(sqlite).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
+            Tx::Postgres(t) => sqlx::query_as::<_, OutboxRow>(postgres).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
+        };
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+
+    pub async fn mark_mail_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        let sql = "UPDATE outbox SET status = 'sent', sent_at = $2, last_error = NULL WHERE id = $1";
+        exec!(self, c => sqlx::query(sql).bind(id).bind(now).execute(c))?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: back to `queued` for a retry at `retry_at`,
+    /// or `failed` for good when `retry_at` is `None`.
+    pub async fn mark_mail_failed(&mut self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<()> {
+        let sql = "UPDATE outbox SET status = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'queued' END, \
+                   last_error = $2, next_attempt_at = COALESCE($3, $4) WHERE id = $1";
+        exec!(self, c => sqlx::query(sql).bind(id).bind(error).bind(retry_at).bind(now).execute(c))?;
+        Ok(())
+    }
+
+    pub async fn outbox_depth(&mut self) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).fetch_one(c))?)
+    }
+}

@@ -1,0 +1,51 @@
+//! Pause switches and settings rows, read by every server and console.
+
+use super::{Result, Tx, exec, on};
+use chrono::{DateTime, Utc};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SwitchRow {
+    pub scope: String,
+    pub paused_at: DateTime<Utc>,
+    pub paused_by: String,
+    pub reason: Option<String>,
+}
+
+impl Tx {
+    pub async fn switches(&mut self) -> Result<Vec<SwitchRow>> {
+        let sql = "SELECT scope, paused_at, paused_by, reason FROM switches ORDER BY scope";
+        Ok(on!(self, c => sqlx::query_as::<_, SwitchRow>(sql).fetch_all(c))?)
+    }
+
+    /// Whether any of `scopes` is paused.
+    pub async fn any_paused(&mut self, a: &str, b: Option<&str>) -> Result<bool> {
+        let sql = "SELECT COUNT(*) FROM switches WHERE scope = $1 OR scope = $2";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(a).bind(b).fetch_one(c))? > 0)
+    }
+
+    /// Sets a pause; false if it was already set.
+    pub async fn insert_switch(&mut self, scope: &str, now: DateTime<Utc>, by: &str, reason: Option<&str>) -> Result<bool> {
+        let sql = "INSERT INTO switches (scope, paused_at, paused_by, reason) VALUES ($1, $2, $3, $4) ON CONFLICT (scope) DO NOTHING";
+        let done = exec!(self, c => sqlx::query(sql).bind(scope).bind(now).bind(by).bind(reason).execute(c))?;
+        Ok(done == 1)
+    }
+
+    /// Clears a pause; false if it was not set.
+    pub async fn delete_switch(&mut self, scope: &str) -> Result<bool> {
+        let done = exec!(self, c => sqlx::query("DELETE FROM switches WHERE scope = $1").bind(scope).execute(c))?;
+        Ok(done == 1)
+    }
+
+    pub async fn settings_rows(&mut self) -> Result<Vec<(String, String)>> {
+        let sql = "SELECT key, value FROM settings ORDER BY key";
+        Ok(on!(self, c => sqlx::query_as::<_, (String, String)>(sql).fetch_all(c))?)
+    }
+
+    pub async fn upsert_setting(&mut self, key: &str, value: &str, now: DateTime<Utc>, by: &str) -> Result<()> {
+        let sql = "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
+                   updated_by = excluded.updated_by";
+        exec!(self, c => sqlx::query(sql).bind(key).bind(value).bind(now).bind(by).execute(c))?;
+        Ok(())
+    }
+}
