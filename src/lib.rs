@@ -1,2 +1,6 @@
 pub mod domain;
+pub mod service;
 pub mod store;
+
+pub use service::{Actor, Error, Velvet};
+pub use store::Store;

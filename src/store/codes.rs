@@ -123,10 +123,12 @@ impl Tx {
             .fetch_one(c))?)
     }
 
-    /// Gives an unminted code its hash (at delivery). Refuses revoked codes.
-    pub async fn mint_code(&mut self, id: i64, hash: &str, hint: &str) -> Result<bool> {
-        let sql = "UPDATE invite_codes SET code_hash = $2, hint = $3 WHERE id = $1 AND status = 'active'";
-        let done = exec!(self, c => sqlx::query(sql).bind(id).bind(hash).bind(hint).execute(c))?;
+    /// Gives a code its hash at delivery, starting its validity then.
+    /// Refuses revoked codes. A re-delivery replaces the hash, so a code
+    /// minted by a dispatcher that crashed before sending never works.
+    pub async fn mint_code(&mut self, id: i64, hash: &str, hint: &str, expires_at: DateTime<Utc>) -> Result<bool> {
+        let sql = "UPDATE invite_codes SET code_hash = $2, hint = $3, expires_at = $4 WHERE id = $1 AND status = 'active'";
+        let done = exec!(self, c => sqlx::query(sql).bind(id).bind(hash).bind(hint).bind(expires_at).execute(c))?;
         Ok(done == 1)
     }
 
@@ -228,6 +230,13 @@ impl Tx {
         let sql = "UPDATE redemptions SET status = 'completed', completed_at = $2 WHERE id = $1 AND status = 'pending'";
         let done = exec!(self, c => sqlx::query(sql).bind(id).bind(now).execute(c))?;
         Ok(done == 1)
+    }
+
+    /// Ends one pending redemption without completing it; false if it was
+    /// not pending any more.
+    pub async fn expire_redemption(&mut self, id: i64) -> Result<bool> {
+        let sql = "UPDATE redemptions SET status = 'expired' WHERE id = $1 AND status = 'pending'";
+        Ok(exec!(self, c => sqlx::query(sql).bind(id).execute(c))? == 1)
     }
 
     /// Marks lapsed holds expired (optionally only for one code) and returns

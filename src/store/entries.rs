@@ -85,16 +85,18 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(id).fetch_optional(c))?)
     }
 
-    pub async fn insert_entry(&mut self, e: NewEntry<'_>) -> Result<EntryRow> {
+    /// Inserts a new entry, or returns `None` when the email is already on
+    /// the list (a concurrent signup may have just added it).
+    pub async fn insert_entry(&mut self, e: NewEntry<'_>) -> Result<Option<EntryRow>> {
         let sql = concat!(
             "INSERT INTO entries (email, email_display, status, note, source, ip_prefix, device_hash, \
-             first_seen, last_attempt_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1) RETURNING ",
+             first_seen, last_attempt_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1) ON CONFLICT (email) DO NOTHING RETURNING ",
             entry_columns!()
         );
         Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql)
             .bind(e.email).bind(e.email_display).bind(e.status.as_str()).bind(e.note).bind(e.source)
             .bind(e.ip_prefix).bind(e.device_hash).bind(e.now)
-            .fetch_one(c))?)
+            .fetch_optional(c))?)
     }
 
     /// Records a repeated signup: the row and its place stay, the count grows.

@@ -15,12 +15,13 @@ mod outbox;
 mod switches;
 mod tokens;
 
-pub use codes::{CodeRow, NewCode, RedemptionRow};
-pub use entries::{EntryRow, NewEntry};
+pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow};
+pub use entries::{EntryRow, NewEntry, StatusStamps};
 pub use events::{EventFilter, EventRow, NewEvent};
 pub use operators::OperatorRow;
 pub use outbox::{NewMail, OutboxRow};
 pub use switches::SwitchRow;
+pub use tokens::TokenRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -1,0 +1,125 @@
+//! Who is acting: a named operator with a role, the public (API callers),
+//! or velvet itself (the pacer, the sweeper). Operators are managed here.
+
+use super::{Error, Result, Velvet};
+use crate::domain::{EventKind, Permission, Role};
+use crate::store::NewEvent;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    Operator { name: String, role: Role },
+    Public,
+    System(&'static str),
+}
+
+impl Actor {
+    /// The name recorded on events.
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Operator { name, .. } => name,
+            Actor::Public => "public",
+            Actor::System(who) => who,
+        }
+    }
+
+    pub fn require(&self, p: Permission) -> Result<()> {
+        match self {
+            Actor::Operator { name, role } if !role.allows(p) => Err(Error::forbidden(name, *role, p)),
+            Actor::Operator { .. } | Actor::System(_) => Ok(()),
+            Actor::Public => Err(Error::NotAnOperator(p.describe())),
+        }
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Actor::Operator { role, .. } => Some(*role),
+            _ => None,
+        }
+    }
+}
+
+/// An operator as listed by `operators()`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OperatorInfo {
+    pub name: String,
+    pub role: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub created_by: String,
+}
+
+fn check_operator_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "operator name '{name}' must be 1-64 letters, digits, '.', '_', '@' or '-'"
+        )))
+    }
+}
+
+impl Velvet {
+    /// Resolves an operator name to an actor, with an error naming the fix.
+    pub async fn operator(&self, name: &str) -> Result<Actor> {
+        let mut tx = self.store.read().await?;
+        match tx.operator_by_name(name).await? {
+            Some(op) => {
+                let role = Role::parse(&op.role)
+                    .ok_or_else(|| crate::store::StoreError::Corrupt(format!("operator {name} has role {}", op.role)))?;
+                Ok(Actor::Operator { name: op.name, role })
+            }
+            None if tx.count_operators().await? == 0 => Err(Error::NoOperators),
+            None => Err(Error::UnknownOperator(name.to_string())),
+        }
+    }
+
+    /// Adds an operator. On a database without operators, the first one is
+    /// created by whoever runs the command, and must be an admin.
+    pub async fn add_operator(&self, acting_as: &str, name: &str, role: Role) -> Result<()> {
+        check_operator_name(name)?;
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        let bootstrap = tx.count_operators().await? == 0;
+        if bootstrap {
+            if role != Role::Admin {
+                return Err(Error::InvalidInput(format!(
+                    "the first operator must be an admin: run `velvet operator add {name} --role admin`"
+                )));
+            }
+        } else {
+            let actor = match tx.operator_by_name(acting_as).await? {
+                Some(op) => Actor::Operator { name: op.name, role: Role::parse(&op.role).unwrap_or(Role::Viewer) },
+                None => return Err(Error::UnknownOperator(acting_as.to_string())),
+            };
+            actor.require(Permission::ManageOperators)?;
+        }
+        if tx.operator_by_name(name).await?.is_some() {
+            return Err(Error::Conflict(format!("operator '{name}' already exists")));
+        }
+        let by = if bootstrap { name } else { acting_as };
+        tx.insert_operator(name, role.as_str(), now, by).await?;
+        let event = NewEvent {
+            kind: EventKind::OperatorAdded.as_str(),
+            actor: by.to_string(),
+            detail: Some(format!("{name} as {role}")),
+            rule: bootstrap.then(|| "bootstrap".to_string()),
+            ..Default::default()
+        };
+        tx.append_event(now, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn operators(&self, actor: &Actor) -> Result<Vec<OperatorInfo>> {
+        actor.require(Permission::Read)?;
+        let mut tx = self.store.read().await?;
+        Ok(tx
+            .operators()
+            .await?
+            .into_iter()
+            .map(|o| OperatorInfo { name: o.name, role: o.role, created_at: o.created_at, created_by: o.created_by })
+            .collect())
+    }
+}

@@ -1,0 +1,58 @@
+//! The service layer's one error type. Each variant knows whether it is the
+//! caller's fault; front ends map them to HTTP codes, CLI messages, toasts.
+
+use crate::domain::{CodeError, EmailError, IllegalTransition, Permission, Role};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidEmail(#[from] EmailError),
+    #[error("{0}")]
+    InvalidCode(#[from] CodeError),
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Deliberately vague: the private reason is in the event log.
+    #[error("this code cannot be used")]
+    CodeUnusable,
+    /// A confirmation link that is unknown, used up or expired.
+    #[error("this confirmation link is not valid any more")]
+    BadToken,
+    #[error("{0} is paused")]
+    Paused(String),
+    #[error("operator '{name}' is a {role} and may not {what}; an admin can change the role")]
+    Forbidden { name: String, role: Role, what: &'static str },
+    #[error("only operators may {0}")]
+    NotAnOperator(&'static str),
+    #[error("there are no operators yet: create the first admin with `velvet operator add NAME --role admin`")]
+    NoOperators,
+    #[error("unknown operator '{0}': an admin adds it with `velvet operator add {0} --role support` (or pass --as NAME)")]
+    UnknownOperator(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{email}: {source}")]
+    Illegal { email: String, source: IllegalTransition },
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    pub fn forbidden(name: &str, role: Role, p: Permission) -> Error {
+        Error::Forbidden { name: name.to_string(), role, what: p.describe() }
+    }
+
+    /// True when the problem lies with the request, not with velvet.
+    pub fn is_caller_fault(&self) -> bool {
+        !matches!(self, Error::Store(StoreError::Db(_) | StoreError::Corrupt(_) | StoreError::Migrate(_) | StoreError::Connect { .. }))
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Store(e.into())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,122 @@
+//! Sending invites under the daily cap (the pacing valve), and reissuing.
+
+use super::{Actor, Error, Result, Velvet, event};
+use crate::domain::settings::{day_start, remaining_today};
+use crate::domain::{EntryStatus, EventKind, Permission, Standing, Transition};
+use crate::store::{CodeScope, EntryRow, NewCode, NewEvent, NewMail, StatusStamps, Tx, LOCK_PACER};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct InviteRun {
+    pub batch_id: Option<i64>,
+    pub sent: Vec<String>,
+    /// Invites still allowed today after this run.
+    pub cap_remaining: u64,
+}
+
+impl Velvet {
+    /// Sends invites to approved entries, oldest approval first, until
+    /// today's cap (or `limit`) is reached. `past_cap` (admins only) sends
+    /// `limit` invites regardless of the cap, audited as such.
+    pub async fn send_invites(&self, actor: &Actor, limit: Option<u64>, past_cap: bool) -> Result<InviteRun> {
+        actor.require(if past_cap { Permission::SendPastCap } else { Permission::Approve })?;
+        if past_cap && limit.is_none() {
+            return Err(Error::InvalidInput("sending past the cap needs a number of invites".into()));
+        }
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        tx.lock(LOCK_PACER).await?;
+        let settings = Self::load_settings(&mut tx).await?;
+        let sent_today = tx.count_events_since(EventKind::InviteSent.as_str(), day_start(now)).await?;
+        let remaining = remaining_today(settings.daily_invite_cap, sent_today as u64);
+        let n = if past_cap { limit.unwrap_or(0) } else { limit.map_or(remaining, |l| l.min(remaining)) };
+        if n == 0 {
+            return Ok(InviteRun { batch_id: None, sent: vec![], cap_remaining: remaining });
+        }
+        let queue = tx.approved_queue(n as i64).await?;
+        if queue.is_empty() {
+            return Ok(InviteRun { batch_id: None, sent: vec![], cap_remaining: remaining });
+        }
+        let batch = tx.insert_batch("access", None, now, actor.name()).await?;
+        let mut sent = Vec::with_capacity(queue.len());
+        for entry in &queue {
+            let code_id = self.issue_access_code(&mut tx, entry, Some(batch), actor).await?;
+            let e = NewEvent {
+                code_id: Some(code_id),
+                batch_id: Some(batch),
+                rule: past_cap.then(|| "past cap".to_string()),
+                ..event(EventKind::InviteSent, actor)
+            };
+            self.transition(&mut tx, entry, Transition::SendInvite, StatusStamps::default(), e).await?;
+            sent.push(entry.email.clone());
+        }
+        tx.set_batch_size(batch, sent.len() as i64).await?;
+        tx.commit().await?;
+        let cap_remaining = remaining.saturating_sub(sent.len() as u64);
+        Ok(InviteRun { batch_id: Some(batch), sent, cap_remaining })
+    }
+
+    /// Creates an access code bound to `entry` and queues the mail that
+    /// will carry it (the code is minted at delivery).
+    async fn issue_access_code(&self, tx: &mut Tx, entry: &EntryRow, batch: Option<i64>, actor: &Actor) -> Result<i64> {
+        let now = self.now();
+        let ttl = Self::load_settings(tx).await?.access_code_ttl();
+        let code_id = tx
+            .insert_code(NewCode {
+                hash: None,
+                hint: None,
+                prefix: None,
+                kind: "access",
+                campaign: None,
+                batch_id: batch,
+                inviter_entry_id: None,
+                bound_entry_id: Some(entry.id),
+                max_uses: 1,
+                daily_cap: None,
+                expires_at: now + ttl,
+                now,
+                created_by: actor.name(),
+            })
+            .await?;
+        let mail = NewMail { kind: "invite", entry_id: Some(entry.id), code_id: Some(code_id), recipient: &entry.email, payload: None };
+        tx.enqueue(mail, now).await?;
+        Ok(code_id)
+    }
+
+    /// "Resend": for an invited entry, revokes its access code and sends a
+    /// fresh one; for a pending entry, sends a new confirmation link.
+    pub async fn reissue(&self, actor: &Actor, email: &str) -> Result<String> {
+        actor.require(Permission::Reissue)?;
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        let entry = self.entry_for(&mut tx, email).await?;
+        let summary = match entry.status()? {
+            EntryStatus::Waiting(Standing::Invited) => {
+                let revoked = tx.revoke_codes(&CodeScope::BoundTo(entry.id), now, actor.name(), Some("reissued")).await?;
+                for id in &revoked {
+                    let e = NewEvent { entry_id: Some(entry.id), code_id: Some(*id), rule: Some("reissue".into()), ..event(EventKind::Revoke, actor) };
+                    self.record(&mut tx, e).await?;
+                }
+                let code_id = self.issue_access_code(&mut tx, &entry, None, actor).await?;
+                let detail = format!("new access code; revoked {} old", revoked.len());
+                let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code_id), detail: Some(detail.clone()), ..event(EventKind::Reissue, actor) };
+                self.record(&mut tx, e).await?;
+                detail
+            }
+            EntryStatus::Waiting(Standing::Pending) => {
+                self.queue_confirmation(&mut tx, &entry).await?;
+                let detail = "new confirmation link".to_string();
+                let e = NewEvent { entry_id: Some(entry.id), detail: Some(detail.clone()), ..event(EventKind::Reissue, actor) };
+                self.record(&mut tx, e).await?;
+                detail
+            }
+            other => {
+                return Err(Error::Conflict(format!(
+                    "{} is {other}: there is no invite or confirmation to reissue",
+                    entry.email
+                )));
+            }
+        };
+        tx.commit().await?;
+        Ok(summary)
+    }
+}

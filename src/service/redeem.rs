@@ -1,0 +1,279 @@
+//! Redeeming a code: the one place where people get in. Atomic: a use is
+//! taken by a conditional update, never more than `max_uses`. Every
+//! unusable code gets the same public answer; the reason is logged.
+
+use super::{Actor, Error, RequestMeta, Result, Velvet, event};
+use crate::domain::settings::day_start;
+use crate::domain::{Email, EntryStatus, EventKind, InviteCode, Outcome, Transition};
+use crate::store::{CodeRow, EntryRow, NewCode, NewEntry, NewEvent, NewMail, RedemptionRow, StatusStamps, Tx};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RedeemOutcome {
+    Joined { entry_id: i64 },
+    /// The email is not confirmed yet: a use is held and a link mailed.
+    CheckEmail { entry_id: i64 },
+}
+
+/// Why a code could not be used: private, for the event log only.
+enum Refusal {
+    Unknown,
+    Revoked,
+    Expired,
+    UsedUp,
+    CampaignPaused,
+    InviterDisabled,
+    WrongEmail,
+    Blocked,
+    AlreadyJoined,
+    OwnCode,
+}
+
+impl Refusal {
+    fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Unknown => "unknown code",
+            Refusal::Revoked => "code revoked",
+            Refusal::Expired => "code expired",
+            Refusal::UsedUp => "code used up or over its daily cap",
+            Refusal::CampaignPaused => "campaign paused",
+            Refusal::InviterDisabled => "inviter disabled",
+            Refusal::WrongEmail => "access code bound to another email",
+            Refusal::Blocked => "email blocked",
+            Refusal::AlreadyJoined => "email already joined",
+            Refusal::OwnCode => "inviter redeeming own code",
+        }
+    }
+}
+
+impl Velvet {
+    pub async fn redeem(&self, code: &str, email: &str, meta: &RequestMeta) -> Result<RedeemOutcome> {
+        let code = InviteCode::parse(code)?;
+        let display = email.trim();
+        let email = Email::parse(email)?;
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        if tx.any_paused("redemption", None).await? {
+            return Err(Error::Paused("redemption".into()));
+        }
+        let found = tx.code_by_hash(&code.hash().0).await?;
+        let entry = tx.entry_by_email(email.as_str()).await?;
+        let checked = match &found {
+            None => Err(Refusal::Unknown),
+            Some(c) => self.check_usable(&mut tx, c, entry.as_ref()).await?,
+        };
+        if let Err(refusal) = checked {
+            return self.refuse(tx, refusal, found.as_ref(), entry.as_ref(), meta).await;
+        }
+        let code_row = found.expect("checked above");
+        self.release_lapsed_holds(&mut tx, Some(code_row.id)).await?;
+        if !tx.take_use(code_row.id, now, day_start(now)).await? {
+            return self.refuse(tx, Refusal::UsedUp, Some(&code_row), entry.as_ref(), meta).await;
+        }
+        let confirmed = entry.as_ref().map(|e| e.confirmed_at.is_some()).unwrap_or(false);
+        let outcome = match entry {
+            Some(entry) if confirmed => {
+                tx.insert_redemption(code_row.id, entry.id, "completed", now, None).await?;
+                self.join(&mut tx, &entry, &code_row, meta).await?;
+                RedeemOutcome::Joined { entry_id: entry.id }
+            }
+            existing => {
+                let entry = match existing {
+                    Some(e) => e,
+                    None => {
+                        let source = format!("redeem:{}", code_row.campaign.as_deref().unwrap_or(&code_row.kind));
+                        let new = NewEntry {
+                            email: email.as_str(),
+                            email_display: display,
+                            status: EntryStatus::PENDING,
+                            note: None,
+                            source: Some(&source),
+                            ip_prefix: meta.ip_prefix.as_deref(),
+                            device_hash: meta.device_hash.as_deref(),
+                            now,
+                        };
+                        let entry = tx.insert_entry(new).await?.ok_or_else(|| Error::Conflict("the same email redeemed twice at once; try again".into()))?;
+                        let e = meta.stamp(event(EventKind::Signup, &Actor::Public));
+                        self.record(&mut tx, NewEvent { entry_id: Some(entry.id), outcome: Some("ok"), detail: Some(source), ..e }).await?;
+                        entry
+                    }
+                };
+                let hold = Self::load_settings(&mut tx).await?.redemption_hold();
+                tx.insert_redemption(code_row.id, entry.id, "pending", now, Some(now + hold)).await?;
+                self.queue_confirmation(&mut tx, &entry).await?;
+                let e = meta.stamp(event(EventKind::RedeemHeld, &Actor::Public));
+                let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code_row.id), campaign: code_row.campaign.clone(), outcome: Some(Outcome::Held.as_str()), ..e };
+                self.record(&mut tx, e).await?;
+                RedeemOutcome::CheckEmail { entry_id: entry.id }
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Everything but the use count: status, expiry, pauses, binding.
+    async fn check_usable(&self, tx: &mut Tx, code: &CodeRow, entry: Option<&EntryRow>) -> Result<Result<(), Refusal>> {
+        let now = self.now();
+        if code.status == "revoked" {
+            return Ok(Err(Refusal::Revoked));
+        }
+        if code.expires_at <= now {
+            return Ok(Err(Refusal::Expired));
+        }
+        if let Some(campaign) = &code.campaign {
+            if tx.any_paused(&format!("campaign:{campaign}"), None).await? {
+                return Ok(Err(Refusal::CampaignPaused));
+            }
+        }
+        if let Some(inviter) = code.inviter_entry_id {
+            if tx.any_paused(&format!("inviter:{inviter}"), None).await? {
+                return Ok(Err(Refusal::InviterDisabled));
+            }
+            if entry.map(|e| e.id) == Some(inviter) {
+                return Ok(Err(Refusal::OwnCode));
+            }
+        }
+        let status = match entry {
+            Some(e) => Some(e.status()?),
+            None => None,
+        };
+        match status {
+            Some(EntryStatus::Blocked { .. }) => return Ok(Err(Refusal::Blocked)),
+            Some(EntryStatus::Joined) => return Ok(Err(Refusal::AlreadyJoined)),
+            _ => {}
+        }
+        if code.kind == "access" {
+            let bound_ok = code.bound_entry_id.is_some() && code.bound_entry_id == entry.map(|e| e.id);
+            if !bound_ok {
+                return Ok(Err(Refusal::WrongEmail));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Records a refused redemption and answers with the generic error.
+    async fn refuse(&self, mut tx: Tx, refusal: Refusal, code: Option<&CodeRow>, entry: Option<&EntryRow>, meta: &RequestMeta) -> Result<RedeemOutcome> {
+        let e = meta.stamp(event(EventKind::RedeemAttempt, &Actor::Public));
+        let e = NewEvent {
+            entry_id: entry.map(|e| e.id),
+            code_id: code.map(|c| c.id),
+            campaign: code.and_then(|c| c.campaign.clone()),
+            batch_id: code.and_then(|c| c.batch_id),
+            referrer_id: code.and_then(|c| c.inviter_entry_id),
+            outcome: Some(Outcome::Failed.as_str()),
+            reason: Some(refusal.reason().to_string()),
+            ..e
+        };
+        self.record(&mut tx, e).await?;
+        tx.commit().await?;
+        Err(Error::CodeUnusable)
+    }
+
+    /// Moves a confirmed entry to joined through `code` and hands out its
+    /// referral codes.
+    async fn join(&self, tx: &mut Tx, entry: &EntryRow, code: &CodeRow, meta: &RequestMeta) -> Result<()> {
+        let transition = if code.kind == "access" { Transition::RedeemAccess } else { Transition::RedeemShared };
+        let stamps = StatusStamps { joined_code_id: Some(code.id), referrer_id: code.inviter_entry_id, ..Default::default() };
+        let e = meta.stamp(event(EventKind::Joined, &Actor::Public));
+        let e = NewEvent {
+            code_id: Some(code.id),
+            campaign: code.campaign.clone(),
+            batch_id: code.batch_id,
+            referrer_id: code.inviter_entry_id,
+            outcome: Some(Outcome::Ok.as_str()),
+            detail: Some(format!("{} code …{}", code.kind, code.hint.as_deref().unwrap_or("?"))),
+            ..e
+        };
+        self.transition(tx, entry, transition, stamps, e).await?;
+        self.give_referral_codes(tx, entry).await
+    }
+
+    async fn give_referral_codes(&self, tx: &mut Tx, entry: &EntryRow) -> Result<()> {
+        let settings = Self::load_settings(tx).await?;
+        if settings.invites_per_user == 0 {
+            return Ok(());
+        }
+        let now = self.now();
+        let actor = Actor::System("velvet");
+        let batch = tx.insert_batch("referral", None, now, actor.name()).await?;
+        for _ in 0..settings.invites_per_user {
+            let code_id = tx
+                .insert_code(NewCode {
+                    hash: None,
+                    hint: None,
+                    prefix: None,
+                    kind: "referral",
+                    campaign: None,
+                    batch_id: Some(batch),
+                    inviter_entry_id: Some(entry.id),
+                    bound_entry_id: None,
+                    max_uses: 1,
+                    daily_cap: None,
+                    expires_at: now + settings.referral_code_ttl(),
+                    now,
+                    created_by: actor.name(),
+                })
+                .await?;
+            let mail = NewMail { kind: "referral", entry_id: Some(entry.id), code_id: Some(code_id), recipient: &entry.email, payload: None };
+            tx.enqueue(mail, now).await?;
+            let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code_id), batch_id: Some(batch), detail: Some("referral".into()), ..event(EventKind::CodeIssued, &actor) };
+            self.record(tx, e).await?;
+        }
+        tx.set_batch_size(batch, i64::from(settings.invites_per_user)).await?;
+        Ok(())
+    }
+
+    /// Finishes a redemption that was waiting for this (now confirmed) email.
+    /// If the hold lapsed, the use is taken again when one is free.
+    pub(crate) async fn complete_held(&self, tx: &mut Tx, entry: &EntryRow, held: &RedemptionRow, meta: &RequestMeta) -> Result<bool> {
+        let now = self.now();
+        let code = tx.code_by_id(held.code_id).await?.ok_or_else(|| Error::NotFound("held code vanished".into()))?;
+        let usable = self.check_usable(tx, &code, Some(entry)).await?;
+        let lapsed = held.hold_expires_at.is_some_and(|t| t <= now);
+        let refusal = match usable {
+            Err(r) => Some(r),
+            Ok(()) if lapsed => {
+                // The hold ran out: free it (and any other lapsed ones), then
+                // take a use afresh if the code still has one.
+                self.release_lapsed_holds(tx, Some(code.id)).await?;
+                if tx.take_use(code.id, now, day_start(now)).await? { None } else { Some(Refusal::UsedUp) }
+            }
+            Ok(()) => None,
+        };
+        if let Some(r) = refusal {
+            if !lapsed && tx.expire_redemption(held.id).await? {
+                tx.give_back_use(code.id, day_start(held.created_at)).await?;
+            }
+            let e = meta.stamp(event(EventKind::RedeemAttempt, &Actor::Public));
+            let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code.id), outcome: Some(Outcome::Failed.as_str()), reason: Some(format!("on confirmation: {}", r.reason())), ..e };
+            self.record(tx, e).await?;
+            return Ok(false);
+        }
+        if lapsed {
+            tx.insert_redemption(code.id, entry.id, "completed", now, None).await?;
+        } else {
+            tx.complete_redemption(held.id, now).await?;
+        }
+        self.join(tx, entry, &code, meta).await?;
+        Ok(true)
+    }
+
+    /// Frees the uses held by pending redemptions past their hold time.
+    pub(crate) async fn release_lapsed_holds(&self, tx: &mut Tx, code_id: Option<i64>) -> Result<usize> {
+        let now = self.now();
+        let lapsed = tx.expire_holds(code_id, now, 1_000).await?;
+        for r in &lapsed {
+            tx.give_back_use(r.code_id, day_start(r.created_at)).await?;
+            let e = NewEvent { entry_id: Some(r.entry_id), code_id: Some(r.code_id), reason: Some("email not confirmed in time".into()), ..event(EventKind::HoldReleased, &Actor::System("velvet")) };
+            self.record(tx, e).await?;
+        }
+        Ok(lapsed.len())
+    }
+
+    /// Sweeps every lapsed hold (the server runs this periodically).
+    pub async fn sweep_holds(&self) -> Result<usize> {
+        let mut tx = self.store.write().await?;
+        let n = self.release_lapsed_holds(&mut tx, None).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,176 @@
+//! Joining the waitlist and confirming the email (double opt-in).
+
+use super::{Actor, Error, RequestMeta, Result, Velvet, event};
+use crate::domain::settings::day_start;
+use crate::domain::token::token_hash;
+use crate::domain::{Email, EntryStatus, EventKind, Outcome, Standing, Transition};
+use crate::store::{EntryRow, NewEntry, NewEvent, NewMail, StatusStamps, Tx};
+
+pub const MAX_NOTE_LEN: usize = 500;
+pub const MAX_SOURCE_LEN: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignupOutcome {
+    /// A new entry; a confirmation mail is queued.
+    New { entry_id: i64 },
+    /// The email was already on the list; its place is kept. `mailed` says
+    /// whether a fresh confirmation mail was queued (outside the resend window).
+    Repeat { entry_id: i64, mailed: bool },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    Confirmed { entry_id: i64, auto_approved: bool },
+    /// Confirming completed a held redemption.
+    Joined { entry_id: i64 },
+    /// The link was already used and the email is confirmed: fine.
+    AlreadyConfirmed { entry_id: i64 },
+    /// Nothing changed (e.g. the entry is blocked); answered like success.
+    Ignored { entry_id: i64 },
+}
+
+fn bounded<'a>(what: &str, value: Option<&'a str>, max: usize) -> Result<Option<&'a str>> {
+    let v = value.map(str::trim).filter(|v| !v.is_empty());
+    match v {
+        Some(v) if v.chars().count() > max => Err(Error::InvalidInput(format!("{what} is longer than {max} characters"))),
+        Some(v) if v.chars().any(|c| c.is_control() && c != '\n') => {
+            Err(Error::InvalidInput(format!("{what} contains control characters")))
+        }
+        other => Ok(other),
+    }
+}
+
+impl Velvet {
+    /// Puts an email on the waitlist. Repeats keep one row and the place in
+    /// line; a confirmation mail goes out unless one did within the resend
+    /// window.
+    pub async fn signup(&self, email: &str, note: Option<&str>, source: Option<&str>, meta: &RequestMeta) -> Result<SignupOutcome> {
+        let display = email.trim();
+        let parsed = Email::parse(email)?;
+        let note = bounded("the note", note, MAX_NOTE_LEN)?;
+        let source = bounded("the source", source, MAX_SOURCE_LEN)?;
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        if tx.any_paused("signups", None).await? {
+            let e = meta.stamp(event(EventKind::Signup, &Actor::Public));
+            self.record(&mut tx, NewEvent { outcome: Some(Outcome::Failed.as_str()), reason: Some("signups paused".into()), ..e }).await?;
+            tx.commit().await?;
+            return Err(Error::Paused("signing up".into()));
+        }
+        let new = NewEntry {
+            email: parsed.as_str(),
+            email_display: display,
+            status: EntryStatus::PENDING,
+            note,
+            source,
+            ip_prefix: meta.ip_prefix.as_deref(),
+            device_hash: meta.device_hash.as_deref(),
+            now,
+        };
+        let outcome = match tx.insert_entry(new).await? {
+            Some(entry) => {
+                let e = meta.stamp(event(EventKind::Signup, &Actor::Public));
+                self.record(&mut tx, NewEvent { entry_id: Some(entry.id), outcome: Some("ok"), detail: source.map(String::from), ..e }).await?;
+                self.queue_confirmation(&mut tx, &entry).await?;
+                SignupOutcome::New { entry_id: entry.id }
+            }
+            None => {
+                let entry = tx.entry_by_email(parsed.as_str()).await?.ok_or_else(|| Error::Conflict("signup raced a delete".into()))?;
+                let attempts = tx.touch_entry(entry.id, now).await?;
+                let mailed = entry.status()? == EntryStatus::PENDING && self.confirmation_due(&mut tx, &entry).await?;
+                if mailed {
+                    self.queue_confirmation(&mut tx, &entry).await?;
+                }
+                let e = meta.stamp(event(EventKind::SignupRepeat, &Actor::Public));
+                let detail = format!("attempt {attempts}{}", if mailed { ", confirmation re-sent" } else { "" });
+                self.record(&mut tx, NewEvent { entry_id: Some(entry.id), outcome: Some("ok"), detail: Some(detail), ..e }).await?;
+                SignupOutcome::Repeat { entry_id: entry.id, mailed }
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// True when no confirmation mail went to `entry` within the resend window.
+    async fn confirmation_due(&self, tx: &mut Tx, entry: &EntryRow) -> Result<bool> {
+        let window = Self::load_settings(tx).await?.resend_window();
+        Ok(match tx.last_mail(entry.id, "confirm").await? {
+            Some(m) => m.created_at + window <= self.now(),
+            None => true,
+        })
+    }
+
+    pub(crate) async fn queue_confirmation(&self, tx: &mut Tx, entry: &EntryRow) -> Result<()> {
+        let mail = NewMail { kind: "confirm", entry_id: Some(entry.id), code_id: None, recipient: &entry.email, payload: None };
+        tx.enqueue(mail, self.now()).await?;
+        Ok(())
+    }
+
+    /// Follows a confirmation link. Unknown and expired links get one
+    /// generic error; the reason goes to the event log.
+    pub async fn confirm(&self, token: &str, meta: &RequestMeta) -> Result<ConfirmOutcome> {
+        let Some(hash) = token_hash(token) else {
+            return Err(Error::BadToken);
+        };
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        let Some(tok) = tx.token_by_hash(&hash).await? else {
+            return Err(Error::BadToken);
+        };
+        let entry = tx.entry_by_id(tok.entry_id).await?.ok_or(Error::BadToken)?;
+        let status = entry.status()?;
+        let fail = |reason: &str| {
+            let e = meta.stamp(event(EventKind::Confirm, &Actor::Public));
+            NewEvent { entry_id: Some(entry.id), outcome: Some(Outcome::Failed.as_str()), reason: Some(reason.into()), ..e }
+        };
+        if tok.used_at.is_some() || status != EntryStatus::PENDING {
+            return match status {
+                EntryStatus::Waiting(Standing::Pending) => Err(Error::BadToken),
+                EntryStatus::Blocked { .. } => {
+                    self.record(&mut tx, fail("entry is blocked")).await?;
+                    tx.commit().await?;
+                    Ok(ConfirmOutcome::Ignored { entry_id: entry.id })
+                }
+                _ => Ok(ConfirmOutcome::AlreadyConfirmed { entry_id: entry.id }),
+            };
+        }
+        if tok.expires_at <= now {
+            self.record(&mut tx, fail("link expired")).await?;
+            tx.commit().await?;
+            return Err(Error::BadToken);
+        }
+        tx.use_token(tok.id, now).await?;
+        let confirmed_before = tx.count_confirmed_ever().await?;
+        let e = meta.stamp(event(EventKind::Confirm, &Actor::Public));
+        self.transition(&mut tx, &entry, Transition::Confirm, StatusStamps::default(), NewEvent { outcome: Some("ok"), ..e }).await?;
+        let entry = tx.entry_by_id(entry.id).await?.ok_or(Error::BadToken)?;
+
+        let outcome = if let Some(held) = tx.pending_redemption(entry.id).await? {
+            if self.complete_held(&mut tx, &entry, &held, meta).await? {
+                ConfirmOutcome::Joined { entry_id: entry.id }
+            } else {
+                ConfirmOutcome::Confirmed { entry_id: entry.id, auto_approved: false }
+            }
+        } else {
+            let auto = self.auto_approve(&mut tx, &entry, confirmed_before).await?;
+            ConfirmOutcome::Confirmed { entry_id: entry.id, auto_approved: auto }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Applies the auto-approve rules to a just-confirmed entry.
+    async fn auto_approve(&self, tx: &mut Tx, entry: &EntryRow, confirmed_before: i64) -> Result<bool> {
+        let settings = Self::load_settings(tx).await?;
+        let today = tx.count_rule_since(EventKind::Approve.as_str(), "auto:", day_start(self.now())).await?;
+        let domain = entry.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        let Some(rule) = settings.auto_approves(domain, confirmed_before as u64, today as u64) else {
+            return Ok(false);
+        };
+        let actor = Actor::System("auto-approve");
+        let e = NewEvent { rule: Some(format!("auto:{rule}")), ..event(EventKind::Approve, &actor) };
+        self.transition(tx, entry, Transition::Approve, StatusStamps::default(), e).await?;
+        Ok(true)
+    }
+}
+

@@ -1,0 +1,107 @@
+//! Pause switches and settings: kept in the database so every server and
+//! console sees a change within a second.
+
+use super::codes::check_campaign;
+use super::{Actor, Result, Velvet, event};
+use crate::domain::{EventKind, Permission, Settings};
+use crate::store::{NewEvent, Tx};
+use chrono::{DateTime, Utc};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PauseScope {
+    Redemption,
+    Signups,
+    Campaign(String),
+    /// Codes given out by one person (by email).
+    Inviter(String),
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SwitchState {
+    pub scope: String,
+    pub paused_at: DateTime<Utc>,
+    pub paused_by: String,
+    pub reason: Option<String>,
+}
+
+impl PauseScope {
+    pub fn describe(&self) -> String {
+        match self {
+            PauseScope::Redemption => "redemption".into(),
+            PauseScope::Signups => "signups".into(),
+            PauseScope::Campaign(c) => format!("redemption for campaign {c}"),
+            PauseScope::Inviter(e) => format!("codes of inviter {e}"),
+        }
+    }
+}
+
+impl Velvet {
+    async fn scope_key(&self, tx: &mut Tx, scope: &PauseScope) -> Result<String> {
+        Ok(match scope {
+            PauseScope::Redemption => "redemption".into(),
+            PauseScope::Signups => "signups".into(),
+            PauseScope::Campaign(c) => format!("campaign:{}", check_campaign(c)?),
+            PauseScope::Inviter(email) => format!("inviter:{}", self.entry_for(tx, email).await?.id),
+        })
+    }
+
+    /// Pauses `scope`. Returns false if it was already paused (nothing written).
+    pub async fn pause(&self, actor: &Actor, scope: &PauseScope, reason: Option<&str>) -> Result<bool> {
+        actor.require(Permission::Pause)?;
+        let mut tx = self.store.write().await?;
+        let key = self.scope_key(&mut tx, scope).await?;
+        let changed = tx.insert_switch(&key, self.now(), actor.name(), reason).await?;
+        if changed {
+            let e = NewEvent { rule: Some(key), reason: reason.map(String::from), ..event(EventKind::Pause, actor) };
+            self.record(&mut tx, e).await?;
+            tx.commit().await?;
+        }
+        Ok(changed)
+    }
+
+    /// Resumes `scope`. Returns false if it was not paused.
+    pub async fn resume(&self, actor: &Actor, scope: &PauseScope) -> Result<bool> {
+        actor.require(Permission::Pause)?;
+        let mut tx = self.store.write().await?;
+        let key = self.scope_key(&mut tx, scope).await?;
+        let changed = tx.delete_switch(&key).await?;
+        if changed {
+            let e = NewEvent { rule: Some(key), ..event(EventKind::Resume, actor) };
+            self.record(&mut tx, e).await?;
+            tx.commit().await?;
+        }
+        Ok(changed)
+    }
+
+    pub async fn switches(&self, actor: &Actor) -> Result<Vec<SwitchState>> {
+        actor.require(Permission::Read)?;
+        let mut tx = self.store.read().await?;
+        Ok(tx
+            .switches()
+            .await?
+            .into_iter()
+            .map(|s| SwitchState { scope: s.scope, paused_at: s.paused_at, paused_by: s.paused_by, reason: s.reason })
+            .collect())
+    }
+
+    pub async fn settings(&self, actor: &Actor) -> Result<Settings> {
+        actor.require(Permission::Read)?;
+        let mut tx = self.store.read().await?;
+        Self::load_settings(&mut tx).await
+    }
+
+    /// Changes one setting (validated), recording old and new value.
+    pub async fn set_setting(&self, actor: &Actor, key: &str, value: &str) -> Result<Settings> {
+        actor.require(Permission::Settings)?;
+        let mut tx = self.store.write().await?;
+        let mut settings = Self::load_settings(&mut tx).await?;
+        let old = settings.get(key).unwrap_or_default();
+        settings.set(key, value).map_err(|e| super::Error::InvalidInput(e.to_string()))?;
+        let new = settings.get(key).unwrap_or_default();
+        tx.upsert_setting(key, &new, self.now(), actor.name()).await?;
+        let e = NewEvent { rule: Some(key.to_string()), detail: Some(format!("{key}: {old} -> {new}")), ..event(EventKind::Setting, actor) };
+        self.record(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(settings)
+    }
+}
