@@ -4,3 +4,5 @@ pub mod store;
 
 pub use service::{Actor, Error, Velvet};
 pub use store::Store;
+pub mod cli;
+pub mod config;

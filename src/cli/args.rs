@@ -1,0 +1,219 @@
+//! The command line, as DESIGN.md lists it.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "velvet", version, about = "The velvet rope in front of an invite-only beta.", long_about = None)]
+pub struct Cli {
+    /// Database URL: sqlite://FILE (created on first use) or postgres://USER@HOST/DB
+    /// [default: sqlite://velvet.db]
+    #[arg(long, global = true, env = "VELVET_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Configuration file [default: velvet.toml, if present]
+    #[arg(long, global = true, env = "VELVET_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Operator to act as [default: $VELVET_OPERATOR, else $USER]
+    #[arg(long = "as", global = true, env = "VELVET_OPERATOR", value_name = "OPERATOR")]
+    pub acting_as: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the database schema
+    Migrate,
+    /// Where is this person? Status, why, timeline, codes, mail
+    Lookup {
+        email: String,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve confirmed entries (oldest first with --next)
+    #[command(group = clap::ArgGroup::new("which").required(true).args(["next", "email"]))]
+    Approve {
+        /// Approve the N oldest confirmed entries
+        #[arg(long, value_name = "N")]
+        next: Option<i64>,
+        /// Approve one entry
+        #[arg(long, value_name = "EMAIL")]
+        email: Option<String>,
+        /// Show what would be approved, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Partner codes, revocation and listings
+    #[command(subcommand)]
+    Codes(CodesCommand),
+    /// Pause redemption (all or one campaign), signups, or one inviter's codes
+    Pause(PauseArgs),
+    /// Resume what `pause` stopped
+    Resume(PauseArgs),
+    /// Block a person (keeps their entry; unblock restores it)
+    Block {
+        email: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Unblock a person, back to where they were
+    Unblock {
+        email: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Revoke a person's invite code and mail a fresh one (or a new confirmation link)
+    Reissue { email: String },
+    /// Send invites to approved entries under today's cap
+    #[command(subcommand)]
+    Invites(InvitesCommand),
+    /// Print the invite tree below one person
+    Chain {
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the waitlist
+    Export {
+        /// Only entries with this status
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+    },
+    /// Show or change settings (daily_invite_cap, invites_per_user, ...)
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// Manage operators
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CodesCommand {
+    /// Issue partner codes; prints them one per line and nothing else
+    Issue {
+        /// Campaign tag, e.g. hn
+        #[arg(long)]
+        campaign: String,
+        /// Redemptions each code allows
+        #[arg(long, default_value_t = 1)]
+        max_uses: i64,
+        /// How many codes
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// Validity, like 14d, 36h or 2w
+        #[arg(long, default_value = "14d")]
+        expires: String,
+        /// At most this many redemptions per code per UTC day
+        #[arg(long)]
+        daily_cap: Option<i64>,
+        /// Printed prefix (default: from the campaign)
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// Revoke one code, a batch, a campaign, or every code of an inviter
+    #[command(group = clap::ArgGroup::new("target").required(true).args(["code", "batch", "campaign", "inviter"]))]
+    Revoke {
+        /// The code as printed (case, dashes and spaces do not matter)
+        code: Option<String>,
+        #[arg(long)]
+        batch: Option<i64>,
+        #[arg(long)]
+        campaign: Option<String>,
+        /// Email of the person whose referral codes to revoke
+        #[arg(long)]
+        inviter: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Show what would be revoked, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List codes, newest first (hints only: codes are stored hashed)
+    List {
+        #[arg(long)]
+        campaign: Option<String>,
+        #[arg(long)]
+        batch: Option<i64>,
+        /// access, referral or partner
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PauseWhat {
+    Redemption,
+    Signups,
+    Inviter,
+}
+
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// redemption, signups, or inviter (with --email)
+    pub what: PauseWhat,
+    /// Only this campaign's codes (with redemption)
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// The inviter whose codes to pause (with inviter)
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Why (kept in the event log)
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InvitesCommand {
+    /// Send invites now, oldest approval first, up to today's cap
+    Send {
+        /// Send at most N
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Send --limit invites even past today's cap (admins; audited)
+        #[arg(long, requires = "limit")]
+        past_cap: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Print every setting and current pauses
+    Show,
+    /// Change one setting
+    Set { key: String, value: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Add an operator (the first one must be an admin)
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// List operators
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Viewer,
+    Support,
+    Admin,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+}

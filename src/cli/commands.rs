@@ -1,0 +1,309 @@
+//! One function per command: call the service, print the answer.
+//! Data goes to stdout, commentary to stderr, so scripts can capture.
+
+use super::args::{CodesCommand, Command, Format, InvitesCommand, OperatorCommand, PauseArgs, PauseWhat, RoleArg, SettingsCommand};
+use super::render;
+use super::{CliError, CliResult, Ctx};
+use crate::domain::Role;
+use crate::service::{ExportRow, PartnerCodeSpec, PauseScope, RevokeTarget};
+use chrono::Duration;
+use std::io::Write;
+
+/// Rows fetched per page by `export`.
+const EXPORT_PAGE: i64 = 5_000;
+
+pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
+    match command {
+        Command::Migrate => migrate(ctx).await,
+        Command::Lookup { email, json } => lookup(ctx, &email, json).await,
+        Command::Approve { next, email, dry_run } => approve(ctx, next, email, dry_run).await,
+        Command::Codes(c) => codes(ctx, c).await,
+        Command::Pause(p) => pause(ctx, p, true).await,
+        Command::Resume(p) => pause(ctx, p, false).await,
+        Command::Block { email, reason } => {
+            ctx.velvet.block(&ctx.actor().await?, &email, reason.as_deref()).await?;
+            eprintln!("blocked {email}");
+            Ok(())
+        }
+        Command::Unblock { email, reason } => {
+            ctx.velvet.unblock(&ctx.actor().await?, &email, reason.as_deref()).await?;
+            eprintln!("unblocked {email}");
+            Ok(())
+        }
+        Command::Reissue { email } => {
+            let what = ctx.velvet.reissue(&ctx.actor().await?, &email).await?;
+            eprintln!("reissued for {email}: {what} (mailed by `velvet serve`)");
+            Ok(())
+        }
+        Command::Invites(InvitesCommand::Send { limit, past_cap }) => {
+            let run = ctx.velvet.send_invites(&ctx.actor().await?, limit, past_cap).await?;
+            for email in &run.sent {
+                emit(&format!("{email}"))?;
+            }
+            eprintln!("{} invites queued; {} left under today's cap", run.sent.len(), run.cap_remaining);
+            Ok(())
+        }
+        Command::Chain { email, json } => {
+            let tree = ctx.velvet.invite_tree(&ctx.actor().await?, &email).await?;
+            if json {
+                print_json(&tree)
+            } else {
+                emit_raw(&render::chain(&tree))
+            }
+        }
+        Command::Export { status, format } => export(ctx, status.as_deref(), format).await,
+        Command::Settings(s) => settings(ctx, s).await,
+        Command::Operator(o) => operator(ctx, o).await,
+    }
+}
+
+async fn migrate(ctx: &Ctx) -> CliResult {
+    let store = ctx.velvet.store();
+    store.migrate().await?;
+    let (known, applied) = store.migration_status().await?;
+    eprintln!("{} database is up to date ({applied} of {known} migrations applied)", store.backend());
+    Ok(())
+}
+
+async fn lookup(ctx: &Ctx, email: &str, json: bool) -> CliResult {
+    let found = ctx.velvet.lookup(&ctx.actor().await?, email).await?;
+    if json {
+        print_json(&found)
+    } else {
+        emit_raw(&render::lookup(&found, ctx.velvet.now()))
+    }
+}
+
+async fn approve(ctx: &Ctx, next: Option<i64>, email: Option<String>, dry_run: bool) -> CliResult {
+    let actor = ctx.actor().await?;
+    let approved = match (next, email) {
+        (Some(n), _) => ctx.velvet.approve_next(&actor, n, dry_run).await?,
+        (None, Some(e)) => vec![ctx.velvet.approve_one(&actor, &e, dry_run).await?],
+        (None, None) => return Err(CliError::usage("give --next N or --email EMAIL")),
+    };
+    for a in &approved {
+        emit(&format!("{}", a.email))?;
+    }
+    let verb = if dry_run { "would approve" } else { "approved" };
+    match next {
+        Some(n) if approved.is_empty() => eprintln!("no confirmed entries are waiting (asked for {n})"),
+        Some(n) if (approved.len() as i64) < n => {
+            eprintln!("{verb} {} entries: all the confirmed entries that were waiting", approved.len())
+        }
+        _ => eprintln!("{verb} {} entries", approved.len()),
+    }
+    Ok(())
+}
+
+async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
+    let actor = ctx.actor().await?;
+    match command {
+        CodesCommand::Issue { campaign, max_uses, count, expires, daily_cap, prefix } => {
+            let spec = PartnerCodeSpec { campaign, max_uses, count, expires_in: parse_duration(&expires)?, daily_cap, prefix };
+            let issued = ctx.velvet.issue_partner_codes(&actor, &spec).await?;
+            let mut out = std::io::stdout().lock();
+            for code in &issued.codes {
+                writeln!(out, "{code}").map_err(io_error)?;
+            }
+            eprintln!("issued {} codes in batch {} (shown once: only their hashes are stored)", issued.codes.len(), issued.batch_id);
+            Ok(())
+        }
+        CodesCommand::Revoke { code, batch, campaign, inviter, reason, dry_run } => {
+            let target = match (code, batch, campaign, inviter) {
+                (Some(c), None, None, None) => RevokeTarget::Code(c),
+                (None, Some(b), None, None) => RevokeTarget::Batch(b),
+                (None, None, Some(c), None) => RevokeTarget::Campaign(c),
+                (None, None, None, Some(e)) => RevokeTarget::Inviter(e),
+                _ => return Err(CliError::usage("give exactly one of CODE, --batch, --campaign, --inviter")),
+            };
+            let revoked = ctx.velvet.revoke(&actor, &target, reason.as_deref(), dry_run).await?;
+            for r in &revoked {
+                emit(&format!("{}", render::revoked_line(r)))?;
+            }
+            let verb = if dry_run { "would revoke" } else { "revoked" };
+            eprintln!("{verb} {} codes", revoked.len());
+            Ok(())
+        }
+        CodesCommand::List { campaign, batch, kind, limit, json } => {
+            let list = ctx.velvet.list_codes(&actor, campaign.as_deref(), batch, kind.as_deref(), limit.clamp(1, 100_000)).await?;
+            if json {
+                print_json(&list)
+            } else {
+                emit_raw(&render::codes(&list, ctx.velvet.now()))
+            }
+        }
+    }
+}
+
+async fn pause(ctx: &Ctx, p: PauseArgs, pausing: bool) -> CliResult {
+    let scope = match (p.what, p.campaign, p.email) {
+        (PauseWhat::Redemption, None, None) => PauseScope::Redemption,
+        (PauseWhat::Redemption, Some(c), None) => PauseScope::Campaign(c),
+        (PauseWhat::Signups, None, None) => PauseScope::Signups,
+        (PauseWhat::Inviter, None, Some(e)) => PauseScope::Inviter(e),
+        (PauseWhat::Inviter, _, None) => return Err(CliError::usage("`inviter` needs --email EMAIL")),
+        (PauseWhat::Signups, Some(_), _) => return Err(CliError::usage("signups cannot be paused per campaign; drop --campaign")),
+        _ => return Err(CliError::usage("--campaign goes with redemption, --email with inviter")),
+    };
+    let actor = ctx.actor().await?;
+    let changed = if pausing {
+        ctx.velvet.pause(&actor, &scope, p.reason.as_deref()).await?
+    } else {
+        ctx.velvet.resume(&actor, &scope).await?
+    };
+    let what = scope.describe();
+    match (pausing, changed) {
+        (true, true) => eprintln!("paused {what}"),
+        (true, false) => eprintln!("{what} was already paused"),
+        (false, true) => eprintln!("resumed {what}"),
+        (false, false) => eprintln!("{what} was not paused"),
+    }
+    Ok(())
+}
+
+async fn export(ctx: &Ctx, status: Option<&str>, format: Format) -> CliResult {
+    let actor = ctx.actor().await?;
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut sink: Box<dyn ExportSink> = match format {
+        Format::Csv => Box::new(csv::Writer::from_writer(out)),
+        Format::Json => Box::new(JsonArray { out, first: true }),
+    };
+    let mut after = 0;
+    loop {
+        let page = ctx.velvet.export_page(&actor, status, after, EXPORT_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for row in &page {
+            sink.row(row)?;
+        }
+    }
+    sink.finish()
+}
+
+/// Where exported rows go, one at a time, so memory stays flat.
+trait ExportSink {
+    fn row(&mut self, row: &ExportRow) -> CliResult;
+    fn finish(self: Box<Self>) -> CliResult;
+}
+
+impl<W: Write> ExportSink for csv::Writer<W> {
+    fn row(&mut self, row: &ExportRow) -> CliResult {
+        self.serialize(row).map_err(|e| CliError::failure(format!("cannot write CSV: {e}")))
+    }
+    fn finish(mut self: Box<Self>) -> CliResult {
+        self.flush().map_err(io_error)
+    }
+}
+
+struct JsonArray<W: Write> {
+    out: W,
+    first: bool,
+}
+
+impl<W: Write> ExportSink for JsonArray<W> {
+    fn row(&mut self, row: &ExportRow) -> CliResult {
+        let sep = if self.first { "[\n" } else { ",\n" };
+        self.first = false;
+        let text = serde_json::to_string(row).map_err(|e| CliError::failure(e.to_string()))?;
+        write!(self.out, "{sep}{text}").map_err(io_error)
+    }
+    fn finish(mut self: Box<Self>) -> CliResult {
+        let end = if self.first { "[]\n" } else { "\n]\n" };
+        self.out.write_all(end.as_bytes()).map_err(io_error)?;
+        self.out.flush().map_err(io_error)
+    }
+}
+
+async fn settings(ctx: &Ctx, command: SettingsCommand) -> CliResult {
+    let actor = ctx.actor().await?;
+    match command {
+        SettingsCommand::Show => {
+            let s = ctx.velvet.settings(&actor).await?;
+            for (k, v) in s.pairs() {
+                emit(&format!("{k:<24} {v}"))?;
+            }
+            for sw in ctx.velvet.switches(&actor).await? {
+                emit(&format!("paused: {:<16} since {} by {}", sw.scope, sw.paused_at.format("%Y-%m-%d %H:%M UTC"), sw.paused_by))?;
+            }
+            Ok(())
+        }
+        SettingsCommand::Set { key, value } => {
+            let s = ctx.velvet.set_setting(&actor, &key, &value).await?;
+            eprintln!("{key} = {}", s.get(&key).unwrap_or_default());
+            Ok(())
+        }
+    }
+}
+
+async fn operator(ctx: &Ctx, command: OperatorCommand) -> CliResult {
+    match command {
+        OperatorCommand::Add { name, role } => {
+            let role = match role {
+                RoleArg::Viewer => Role::Viewer,
+                RoleArg::Support => Role::Support,
+                RoleArg::Admin => Role::Admin,
+            };
+            let acting = ctx.acting_as.clone().unwrap_or_default();
+            ctx.velvet.add_operator(&acting, &name, role).await?;
+            eprintln!("operator {name} added as {role}");
+            Ok(())
+        }
+        OperatorCommand::List => {
+            for o in ctx.velvet.operators(&ctx.actor().await?).await? {
+                emit(&format!("{:<24} {:<8} added {} by {}", o.name, o.role, o.created_at.format("%Y-%m-%d"), o.created_by))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// "14d", "36h", "90m", "2w" → a duration.
+pub fn parse_duration(text: &str) -> CliResult<Duration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: i64 = num.parse().map_err(|_| CliError::usage(format!("'{text}' is not a duration; use e.g. 14d, 36h, 90m or 2w")))?;
+    match unit {
+        "m" | "min" => Ok(Duration::minutes(n)),
+        "h" => Ok(Duration::hours(n)),
+        "d" | "" => Ok(Duration::days(n)),
+        "w" => Ok(Duration::weeks(n)),
+        _ => Err(CliError::usage(format!("'{text}' has an unknown unit; use m, h, d or w"))),
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::failure(e.to_string()))?;
+    emit(&text)
+}
+
+/// Writes one line to stdout. A closed pipe (`velvet ... | head`) ends the
+/// command quietly instead of panicking.
+fn emit(line: &str) -> CliResult {
+    emit_raw(&format!("{line}\n"))
+}
+
+fn emit_raw(text: &str) -> CliResult {
+    std::io::stdout().lock().write_all(text.as_bytes()).map_err(io_error)
+}
+
+fn io_error(e: std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return CliError { message: String::new(), usage: false, quiet: true };
+    }
+    CliError::failure(format!("cannot write output: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("14d").unwrap(), Duration::days(14));
+        assert_eq!(parse_duration("36h").unwrap(), Duration::hours(36));
+        assert_eq!(parse_duration("2w").unwrap(), Duration::weeks(2));
+        assert!(parse_duration("soon").unwrap_err().usage);
+        assert!(parse_duration("3y").is_err());
+    }
+}

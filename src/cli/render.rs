@@ -1,0 +1,120 @@
+//! Plain-text renderings for the terminal.
+
+use crate::domain::timefmt::relative;
+use crate::service::{ChainNode, CodeView, Lookup, RevokedCode};
+use chrono::{DateTime, Utc};
+use std::fmt::Write;
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+pub fn lookup(l: &Lookup, now: DateTime<Utc>) -> String {
+    let mut s = String::new();
+    let shown = if l.email_display.eq_ignore_ascii_case(&l.email) && l.email_display == l.email {
+        l.email.clone()
+    } else {
+        format!("{}  (typed as {})", l.email, l.email_display)
+    };
+    let _ = writeln!(s, "{shown}");
+    let _ = writeln!(s, "  status   {}", l.status);
+    let _ = writeln!(s, "  why      {}", l.explanation);
+    let _ = writeln!(
+        s,
+        "  joined   the list {} ({} attempt{}){}",
+        relative(now, l.first_seen),
+        l.attempts,
+        if l.attempts == 1 { "" } else { "s" },
+        l.source.as_deref().map(|src| format!(", source {src}")).unwrap_or_default()
+    );
+    if let Some(note) = &l.note {
+        let _ = writeln!(s, "  note     {note}");
+    }
+    if !l.inviter_chain.is_empty() {
+        let _ = writeln!(s, "  invited by {}", l.inviter_chain.join(" <- "));
+    }
+    if !l.invitees.is_empty() {
+        let names: Vec<String> = l.invitees.iter().map(|i| format!("{} ({})", i.email, i.status)).collect();
+        let _ = writeln!(s, "  invited  {}", names.join(", "));
+    }
+    if !l.codes.is_empty() {
+        let _ = writeln!(s, "codes");
+        for c in &l.codes {
+            let _ = writeln!(
+                s,
+                "  #{:<6} {:<8} …{:<5} {:<8} {}/{}  expires {}",
+                c.id,
+                c.kind,
+                c.hint.as_deref().unwrap_or("----"),
+                c.state,
+                c.uses,
+                c.max_uses,
+                relative(now, c.expires_at)
+            );
+        }
+    }
+    if !l.mail.is_empty() {
+        let _ = writeln!(s, "mail");
+        for m in &l.mail {
+            let err = m.last_error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default();
+            let _ = writeln!(s, "  {}  {:<8} {:<7} {} attempt(s){err}", stamp(m.created_at), m.kind, m.status, m.attempts);
+        }
+    }
+    let _ = writeln!(s, "timeline");
+    for e in &l.events {
+        let mut extra = Vec::new();
+        for part in [&e.outcome, &e.reason, &e.rule, &e.detail, &e.campaign].into_iter().flatten() {
+            extra.push(part.clone());
+        }
+        if let Some(p) = &e.ip_prefix {
+            extra.push(format!("from {p}"));
+        }
+        let _ = writeln!(s, "  {}  {:<14} {:<12} {}", stamp(e.at), e.kind, e.actor, extra.join("; "));
+    }
+    s
+}
+
+pub fn codes(list: &[CodeView], now: DateTime<Utc>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{:<7} {:<8} {:<14} {:<6} {:<6} {:<8} {:>9}  {}", "ID", "KIND", "CAMPAIGN", "BATCH", "HINT", "STATE", "USES", "EXPIRES");
+    for c in list {
+        let _ = writeln!(
+            s,
+            "{:<7} {:<8} {:<14} {:<6} {:<6} {:<8} {:>9}  {}",
+            c.id,
+            c.kind,
+            c.campaign.as_deref().unwrap_or("-"),
+            c.batch_id.map(|b| b.to_string()).unwrap_or_else(|| "-".into()),
+            c.hint.as_deref().unwrap_or("-"),
+            c.state,
+            format!("{}/{}", c.uses, c.max_uses),
+            relative(now, c.expires_at)
+        );
+    }
+    s
+}
+
+pub fn revoked_line(r: &RevokedCode) -> String {
+    format!(
+        "#{} {} …{} {}{}",
+        r.id,
+        r.kind,
+        r.hint.as_deref().unwrap_or("----"),
+        r.campaign.as_deref().unwrap_or(""),
+        r.batch_id.map(|b| format!(" batch {b}")).unwrap_or_default()
+    )
+}
+
+pub fn chain(root: &ChainNode) -> String {
+    fn walk(node: &ChainNode, prefix: &str, last: bool, top: bool, out: &mut String) {
+        let branch = if top { "" } else if last { "└─ " } else { "├─ " };
+        let _ = writeln!(out, "{prefix}{branch}{} [{}] codes {}/{} used", node.email, node.status, node.codes_used, node.codes_given);
+        let child_prefix = if top { String::new() } else { format!("{prefix}{}", if last { "   " } else { "│  " }) };
+        for (i, child) in node.invitees.iter().enumerate() {
+            walk(child, &child_prefix, i + 1 == node.invitees.len(), false, out);
+        }
+    }
+    let mut out = String::new();
+    walk(root, "", true, true, &mut out);
+    out
+}
