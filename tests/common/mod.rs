@@ -1,0 +1,193 @@
+//! Test harness: every test runs on a fresh database, on SQLite always and
+//! on PostgreSQL when VELVET_TEST_POSTGRES_URL is set (a notice otherwise).
+#![allow(dead_code)]
+
+use chrono::{TimeZone, Utc};
+use std::future::Future;
+use std::sync::Arc;
+use velvet::domain::{ManualClock, Role};
+use velvet::service::{Actor, OutgoingMail, RequestMeta, Velvet};
+use velvet::store::Store;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    pub store: Store,
+    pub clock: Arc<ManualClock>,
+    pub velvet: Velvet,
+}
+
+enum Cleanup {
+    Dir(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+const PG_ENV: &str = "VELVET_TEST_POSTGRES_URL";
+
+/// Generates `sqlite` and `postgres` tests in a module named after each
+/// listed test function (an `async fn(TestDb)`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                crate::common::run(crate::common::Backend::Sqlite, super::$name).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                crate::common::run(crate::common::Backend::Postgres, super::$name).await
+            }
+        }
+    )*};
+}
+
+pub async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some((db, cleanup)) = fresh(backend).await else { return };
+    let store = db.store.clone();
+    test(db).await;
+    store.close().await;
+    if let Cleanup::Postgres { admin_url, name } = cleanup {
+        if let Ok(admin) = Store::connect(&admin_url).await {
+            if let Store::Postgres(pool) = &admin {
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await;
+            }
+            admin.close().await;
+        }
+    }
+}
+
+async fn fresh(backend: Backend) -> Option<(TestDb, Cleanup)> {
+    let (url, cleanup) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("velvet.db").display());
+            (url, Cleanup::Dir(dir))
+        }
+        Backend::Postgres => {
+            let Ok(admin_url) = std::env::var(PG_ENV) else {
+                eprintln!("notice: {PG_ENV} is not set; skipping the PostgreSQL run of this test");
+                return None;
+            };
+            let name = format!("velvet_t_{}", random_suffix());
+            let admin = Store::connect(&admin_url).await.expect("connect to the PostgreSQL test server");
+            if let Store::Postgres(pool) = &admin {
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                    .execute(pool)
+                    .await
+                    .expect("create test database");
+            }
+            admin.close().await;
+            (database_url(&admin_url, &name), Cleanup::Postgres { admin_url, name })
+        }
+    };
+    let store = Store::open(&url).await.expect("open and migrate the test database");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()));
+    let velvet = Velvet::new(store.clone(), clock.clone());
+    Some((TestDb { backend, url, store, clock, velvet }, cleanup))
+}
+
+/// The same server URL with another database name.
+fn database_url(url: &str, db: &str) -> String {
+    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let mut out = format!("{}/{db}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+fn random_suffix() -> String {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).expect("random bytes");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl TestDb {
+    /// Creates operator `name` (bootstrapping an admin first if needed).
+    pub async fn operator(&self, name: &str, role: Role) -> Actor {
+        if self.velvet.operator("root").await.is_err() {
+            self.velvet.add_operator("root", "root", Role::Admin).await.unwrap();
+        }
+        if name != "root" {
+            self.velvet.add_operator("root", name, role).await.unwrap();
+        }
+        self.velvet.operator(name).await.unwrap()
+    }
+
+    pub async fn admin(&self) -> Actor {
+        self.operator("root", Role::Admin).await
+    }
+
+    /// Delivers every due message, as a dispatcher would.
+    pub async fn deliver(&self) -> Vec<OutgoingMail> {
+        let mut all = Vec::new();
+        loop {
+            let batch = self.velvet.claim_mail("https://beta.example", 500).await.unwrap();
+            if batch.is_empty() {
+                return all;
+            }
+            for m in &batch {
+                self.velvet.mail_sent(m.outbox_id).await.unwrap();
+            }
+            all.extend(batch);
+        }
+    }
+
+    /// Signs up and confirms `email`; returns its entry id.
+    pub async fn confirmed(&self, email: &str) -> i64 {
+        self.velvet.signup(email, None, None, &meta()).await.unwrap();
+        let mail = self.deliver().await;
+        let token = token_for(&mail, email).expect("a confirmation mail");
+        match self.velvet.confirm(&token, &meta()).await.unwrap() {
+            velvet::service::ConfirmOutcome::Confirmed { entry_id, .. } => entry_id,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        match &self.store {
+            Store::Sqlite(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.unwrap(),
+            Store::Postgres(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    pub async fn events_total(&self) -> i64 {
+        self.count("SELECT COUNT(*) FROM events").await
+    }
+}
+
+pub fn meta() -> RequestMeta {
+    RequestMeta { ip_prefix: Some("203.0.113.0/24".into()), ..Default::default() }
+}
+
+/// The confirmation token in the newest confirmation mail to `email`.
+pub fn token_for(mail: &[OutgoingMail], email: &str) -> Option<String> {
+    mail.iter()
+        .rev()
+        .filter(|m| m.to == email && m.kind == "confirm")
+        .find_map(|m| m.body.split("/v1/confirm/").nth(1).map(|t| t.split_whitespace().next().unwrap_or("").to_string()))
+}
+
+/// The invite code in the newest invite or referral mail to `email`.
+pub fn code_for(mail: &[OutgoingMail], email: &str, kind: &str) -> Option<String> {
+    mail.iter()
+        .rev()
+        .filter(|m| m.to == email && m.kind == kind)
+        .find_map(|m| m.body.lines().find_map(|l| l.strip_prefix("Invite code: ").map(str::to_string)))
+}
