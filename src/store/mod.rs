@@ -25,7 +25,7 @@ pub use tokens::TokenRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -150,6 +150,9 @@ impl Store {
             Ok(Store::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url).map_err(connect_err)?;
+            // One direct attempt first: a wrong host or password fails at
+            // once instead of after the pool's retry window.
+            opts.connect().await.map_err(connect_err)?.close().await.map_err(connect_err)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(60))

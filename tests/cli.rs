@@ -1,0 +1,155 @@
+//! The built `velvet` binary, end to end, on both backends.
+
+mod common;
+
+use common::{TestDb, meta};
+use std::process::{Command, Output};
+use velvet::domain::InviteCode;
+use velvet::service::Error;
+
+on_both_backends!(a_founder_runs_the_beta_from_the_shell, mistakes_get_precise_errors_and_exit_codes, export_and_codes_listings);
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn velvet(db: &TestDb, args: &[&str]) -> Run {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_velvet"))
+        .args(args)
+        .env("VELVET_DATABASE_URL", &db.url)
+        .env_remove("VELVET_OPERATOR")
+        .env_remove("VELVET_CONFIG")
+        .env("USER", "nobody-in-particular")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run the velvet binary");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+async fn a_founder_runs_the_beta_from_the_shell(db: TestDb) {
+    let r = velvet(&db, &["migrate"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = velvet(&db, &["operator", "add", "ada", "--role", "admin"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let r = velvet(&db, &["--as", "ada", "codes", "issue", "--campaign", "hn", "--max-uses", "3", "--count", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let codes: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(codes.len(), 2, "two codes and nothing else on stdout: {:?}", r.stdout);
+    for c in &codes {
+        let parsed = InviteCode::parse(c).expect("a printed code parses");
+        assert_eq!(parsed.prefix(), Some("HN"));
+    }
+    assert!(r.stderr.contains("issued 2 codes in batch"), "{}", r.stderr);
+
+    db.confirmed("first@example.com").await;
+    db.confirmed("second@example.com").await;
+    let r = velvet(&db, &["--as", "ada", "approve", "--next", "1", "--dry-run"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "first@example.com\n"));
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries WHERE status = 'approved'").await, 0);
+    let r = velvet(&db, &["--as", "ada", "approve", "--next", "1"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "first@example.com\n"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "approve", "--email", "Second@Example.com"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let r = velvet(&db, &["--as", "ada", "pause", "redemption"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(matches!(db.velvet.redeem(codes[0], "third@example.com", &meta()).await, Err(Error::Paused(_))));
+
+    let r = velvet(&db, &["--as", "ada", "lookup", "first@example.com", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).expect("lookup --json is JSON");
+    assert_eq!(json["email"], "first@example.com");
+    assert_eq!(json["status"], "approved");
+    let kinds: Vec<&str> = json["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["signup", "confirm", "approve"]);
+    assert_eq!(json["events"][2]["actor"], "ada");
+    assert!(json["events"][2]["at"].as_str().unwrap().starts_with("2026-"));
+
+    let r = velvet(&db, &["--as", "ada", "lookup", "first@example.com"]);
+    assert!(r.stdout.contains("why      confirmed"), "{}", r.stdout);
+    let r = velvet(&db, &["--as", "ada", "resume", "redemption"]);
+    assert_eq!(r.code, 0);
+    assert!(matches!(db.velvet.redeem(codes[0], "first@example.com", &meta()).await, Ok(_)));
+}
+
+async fn mistakes_get_precise_errors_and_exit_codes(db: TestDb) {
+    let r = velvet(&db, &["--as", "ada", "lookup", "a@example.com"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("velvet operator add NAME --role admin"), "{}", r.stderr);
+    let r = velvet(&db, &["operator", "add", "ada", "--role", "viewer"]);
+    assert_eq!(r.code, 2, "a wrong argument for this database");
+    assert!(r.stderr.contains("the first operator must be an admin"), "{}", r.stderr);
+    velvet(&db, &["operator", "add", "ada", "--role", "admin"]);
+    let r = velvet(&db, &["--as", "ada", "operator", "add", "vic", "--role", "viewer"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let r = velvet(&db, &["lookup", "a@example.com"]);
+    assert_eq!(r.code, 1, "$USER is not an operator");
+    assert!(r.stderr.contains("unknown operator 'nobody-in-particular'") && r.stderr.contains("--as"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "vic", "approve", "--next", "3"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("may not approve entries"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "approve"]);
+    assert_eq!(r.code, 2, "usage");
+    let r = velvet(&db, &["--as", "ada", "lookup", "not an email"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("space"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "approve", "--next", "0"]);
+    assert_eq!(r.code, 2);
+    let r = velvet(&db, &["--as", "ada", "codes", "issue", "--campaign", "hn", "--expires", "soon"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("14d"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "codes", "revoke", "HN-0000"]);
+    assert_eq!(r.code, 2);
+    let r = velvet(&db, &["--as", "ada", "lookup", "ghost@example.com"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no waitlist entry for ghost@example.com"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "pause", "signups", "--campaign", "hn"]);
+    assert_eq!(r.code, 2);
+    let r = velvet(&db, &["--database-url", "mysql://x@y/z", "migrate"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("use sqlite://FILE or postgres://"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "settings", "set", "daily_cap", "9"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("daily_invite_cap"), "{}", r.stderr);
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind NOT IN ('operator_added')").await, 0, "nothing recorded by failed commands");
+}
+
+async fn export_and_codes_listings(db: TestDb) {
+    velvet(&db, &["operator", "add", "ada", "--role", "admin"]);
+    db.confirmed("one@example.com").await;
+    db.velvet.signup("two@example.com", None, Some("ph"), &meta()).await.unwrap();
+    let r = velvet(&db, &["--as", "ada", "export", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0]["email"].as_str(), rows[0]["status"].as_str()), (Some("one@example.com"), Some("confirmed")));
+    let r = velvet(&db, &["--as", "ada", "export", "--status", "pending"]);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("id,email,email_display,status"), "{}", lines[0]);
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1].contains("two@example.com,two@example.com,pending,ph"));
+    let r = velvet(&db, &["--as", "ada", "export", "--status", "nope", "--format", "json"]);
+    assert_eq!(r.code, 2);
+
+    let issued = velvet(&db, &["--as", "ada", "codes", "issue", "--campaign", "ph", "--count", "3"]);
+    let r = velvet(&db, &["--as", "ada", "codes", "revoke", "--batch", "1", "--reason", "leaked"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 3);
+    let r = velvet(&db, &["--as", "ada", "codes", "list", "--campaign", "ph", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(list.len(), 3);
+    assert!(list.iter().all(|c| c["state"] == "revoked" && c["revoked_by"] == "ada"));
+    let first = issued.stdout.lines().next().unwrap();
+    assert!(!r.stdout.contains(first), "listings never show a code");
+    let r = velvet(&db, &["--as", "ada", "codes", "revoke", first]);
+    assert_eq!(r.code, 0);
+    assert!(r.stderr.contains("revoked 0 codes"), "already revoked: {}", r.stderr);
+}

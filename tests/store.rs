@@ -1,0 +1,41 @@
+//! Storage details both backends must agree on.
+
+mod common;
+
+use chrono::Duration;
+use common::TestDb;
+use velvet::store::{EventFilter, NewEvent};
+
+on_both_backends!(timestamps_order_and_compare_like_time);
+
+async fn timestamps_order_and_compare_like_time(db: TestDb) {
+    // Fractions of a second of different lengths are where text timestamps
+    // go wrong: 09:00:00 vs 09:00:00.1 vs 09:00:00.123456.
+    let t0 = db.velvet.now();
+    let offsets_us = [1_000_000, 0, 500_000, 123_456, 100_000, 999_999, 1];
+    let mut tx = db.store.write().await.unwrap();
+    for us in offsets_us {
+        let e = NewEvent { kind: "alert", actor: "test".into(), detail: Some(us.to_string()), ..Default::default() };
+        tx.append_event(t0 + Duration::microseconds(us), &e).await.unwrap();
+    }
+    let since = tx.count_events_since("alert", t0 + Duration::microseconds(123_456)).await.unwrap();
+    assert_eq!(since, 4, "123456, 500000, 999999 and 1000000 µs are at or after the bound");
+    let rows = tx.events(&EventFilter { limit: 100, ..Default::default() }).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut by_time = rows.clone();
+    by_time.sort_by_key(|r| r.at);
+    let order: Vec<String> = by_time.iter().map(|r| r.detail.clone().unwrap()).collect();
+    assert_eq!(order, ["0", "1", "100000", "123456", "500000", "999999", "1000000"]);
+    for r in &rows {
+        let us: i64 = r.detail.as_deref().unwrap().parse().unwrap();
+        assert_eq!(r.at, t0 + Duration::microseconds(us), "read back exactly");
+    }
+}
+
+#[tokio::test]
+async fn a_database_url_with_a_password_is_never_printed() {
+    let shown = velvet::store::Redacted("postgres://app:s3cret@db.internal/velvet").to_string();
+    assert_eq!(shown, "postgres://app:***@db.internal/velvet");
+    let err = velvet::Store::open("postgres://app:s3cret@127.0.0.1:1/velvet").await.err().unwrap().to_string();
+    assert!(!err.contains("s3cret"), "{err}");
+}
