@@ -38,7 +38,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Invites(InvitesCommand::Send { limit, past_cap }) => {
             let run = ctx.velvet.send_invites(&ctx.actor().await?, limit, past_cap).await?;
             for email in &run.sent {
-                emit(&format!("{email}"))?;
+                emit(&email.to_string())?;
             }
             eprintln!("{} invites queued; {} left under today's cap", run.sent.len(), run.cap_remaining);
             Ok(())
@@ -82,7 +82,7 @@ async fn approve(ctx: &Ctx, next: Option<i64>, email: Option<String>, dry_run: b
         (None, None) => return Err(CliError::usage("give --next N or --email EMAIL")),
     };
     for a in &approved {
-        emit(&format!("{}", a.email))?;
+        emit(&a.email.to_string())?;
     }
     let verb = if dry_run { "would approve" } else { "approved" };
     match next {
@@ -118,7 +118,7 @@ async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
             };
             let revoked = ctx.velvet.revoke(&actor, &target, reason.as_deref(), dry_run).await?;
             for r in &revoked {
-                emit(&format!("{}", render::revoked_line(r)))?;
+                emit(&render::revoked_line(r).to_string())?;
             }
             let verb = if dry_run { "would revoke" } else { "revoked" };
             eprintln!("{verb} {} codes", revoked.len());

@@ -76,7 +76,7 @@ pub fn lookup(l: &Lookup, now: DateTime<Utc>) -> String {
 
 pub fn codes(list: &[CodeView], now: DateTime<Utc>) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:<7} {:<8} {:<14} {:<6} {:<6} {:<8} {:>9}  {}", "ID", "KIND", "CAMPAIGN", "BATCH", "HINT", "STATE", "USES", "EXPIRES");
+    let _ = writeln!(s, "{:<7} {:<8} {:<14} {:<6} {:<6} {:<8} {:>9}  EXPIRES", "ID", "KIND", "CAMPAIGN", "BATCH", "HINT", "STATE", "USES");
     for c in list {
         let _ = writeln!(
             s,

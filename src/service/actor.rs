@@ -39,13 +39,7 @@ impl Actor {
 }
 
 /// An operator as listed by `operators()`.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct OperatorInfo {
-    pub name: String,
-    pub role: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub created_by: String,
-}
+pub type OperatorInfo = crate::store::OperatorRow;
 
 fn check_operator_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
@@ -115,11 +109,6 @@ impl Velvet {
     pub async fn operators(&self, actor: &Actor) -> Result<Vec<OperatorInfo>> {
         actor.require(Permission::Read)?;
         let mut tx = self.store.read().await?;
-        Ok(tx
-            .operators()
-            .await?
-            .into_iter()
-            .map(|o| OperatorInfo { name: o.name, role: o.role, created_at: o.created_at, created_by: o.created_by })
-            .collect())
+        Ok(tx.operators().await?)
     }
 }

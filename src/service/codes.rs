@@ -208,11 +208,10 @@ impl Velvet {
 
     pub async fn list_codes(&self, actor: &Actor, campaign: Option<&str>, batch: Option<i64>, kind: Option<&str>, limit: i64) -> Result<Vec<CodeView>> {
         actor.require(Permission::Read)?;
-        if let Some(k) = kind {
-            if !["access", "referral", "partner"].contains(&k) {
+        if let Some(k) = kind
+            && !["access", "referral", "partner"].contains(&k) {
                 return Err(Error::InvalidInput(format!("--kind must be access, referral or partner, not '{k}'")));
             }
-        }
         let campaign = campaign.map(check_campaign).transpose()?;
         let now = self.now();
         let mut tx = self.store.read().await?;

@@ -152,7 +152,7 @@ impl Velvet {
             ("approved", Some(at)) => Some(tx.approved_position(at, entry.id).await? as u64),
             _ => None,
         };
-        let access_code = tx.codes_of_entry(entry.id).await?.into_iter().filter(|c| c.kind == "access").next_back().map(|c| {
+        let access_code = tx.codes_of_entry(entry.id).await?.into_iter().rfind(|c| c.kind == "access").map(|c| {
             match c.state(now) {
                 "revoked" => CodeState::Revoked { at: c.revoked_at.unwrap_or(c.created_at) },
                 "expired" => CodeState::Expired { at: c.expires_at },
@@ -160,7 +160,7 @@ impl Velvet {
                 _ => CodeState::Active { expires_at: c.expires_at },
             }
         });
-        let last_mail = tx.mail_of_entry(entry.id).await?.into_iter().filter(|m| m.kind != "webhook").next_back().map(|m| match m.status.as_str() {
+        let last_mail = tx.mail_of_entry(entry.id).await?.into_iter().rfind(|m| m.kind != "webhook").map(|m| match m.status.as_str() {
             "sent" => MailState::Sent { at: m.sent_at.unwrap_or(m.created_at) },
             "failed" => MailState::Failed { at: m.next_attempt_at, error: m.last_error.unwrap_or_default() },
             _ if m.last_error.is_some() => MailState::Failed { at: m.next_attempt_at, error: m.last_error.unwrap_or_default() },

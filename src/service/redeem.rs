@@ -119,11 +119,10 @@ impl Velvet {
         if code.expires_at <= now {
             return Ok(Err(Refusal::Expired));
         }
-        if let Some(campaign) = &code.campaign {
-            if tx.any_paused(&format!("campaign:{campaign}"), None).await? {
+        if let Some(campaign) = &code.campaign
+            && tx.any_paused(&format!("campaign:{campaign}"), None).await? {
                 return Ok(Err(Refusal::CampaignPaused));
             }
-        }
         if let Some(inviter) = code.inviter_entry_id {
             if tx.any_paused(&format!("inviter:{inviter}"), None).await? {
                 return Ok(Err(Refusal::InviterDisabled));

@@ -5,7 +5,6 @@ use super::codes::check_campaign;
 use super::{Actor, Result, Velvet, event};
 use crate::domain::{EventKind, Permission, Settings};
 use crate::store::{NewEvent, Tx};
-use chrono::{DateTime, Utc};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PauseScope {
@@ -16,13 +15,8 @@ pub enum PauseScope {
     Inviter(String),
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct SwitchState {
-    pub scope: String,
-    pub paused_at: DateTime<Utc>,
-    pub paused_by: String,
-    pub reason: Option<String>,
-}
+/// An active pause as operators see it.
+pub type SwitchState = crate::store::SwitchRow;
 
 impl PauseScope {
     pub fn describe(&self) -> String {
@@ -76,12 +70,7 @@ impl Velvet {
     pub async fn switches(&self, actor: &Actor) -> Result<Vec<SwitchState>> {
         actor.require(Permission::Read)?;
         let mut tx = self.store.read().await?;
-        Ok(tx
-            .switches()
-            .await?
-            .into_iter()
-            .map(|s| SwitchState { scope: s.scope, paused_at: s.paused_at, paused_by: s.paused_by, reason: s.reason })
-            .collect())
+        Ok(tx.switches().await?)
     }
 
     pub async fn settings(&self, actor: &Actor) -> Result<Settings> {

@@ -150,13 +150,13 @@ impl Tx {
 
     /// Codes in a scope (all statuses), newest first, at most `limit`.
     pub async fn codes_in(&mut self, scope: &CodeScope, limit: i64) -> Result<Vec<CodeRow>> {
-        let (by_id, batch, campaign, inviter, bound) = scope_binds(scope);
+        let b = scope_binds(scope);
         let sql = select_codes!(
             "WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR batch_id = $2) AND ($3 IS NULL OR campaign = $3) \
              AND ($4 IS NULL OR inviter_entry_id = $4) AND ($5 IS NULL OR bound_entry_id = $5) ORDER BY id DESC LIMIT $6"
         );
         Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql)
-            .bind(by_id).bind(batch).bind(campaign).bind(inviter).bind(bound).bind(limit)
+            .bind(b.id).bind(b.batch).bind(b.campaign).bind(b.inviter).bind(b.bound).bind(limit)
             .fetch_all(c))?)
     }
 
@@ -171,13 +171,13 @@ impl Tx {
 
     /// Revokes every still-active code in `scope`; returns the revoked ids.
     pub async fn revoke_codes(&mut self, scope: &CodeScope, now: DateTime<Utc>, by: &str, reason: Option<&str>) -> Result<Vec<i64>> {
-        let (by_id, batch, campaign, inviter, bound) = scope_binds(scope);
+        let b = scope_binds(scope);
         let sql = "UPDATE invite_codes SET status = 'revoked', revoked_at = $6, revoked_by = $7, revoke_reason = $8 \
                    WHERE status = 'active' AND ($1 IS NULL OR id = $1) AND ($2 IS NULL OR batch_id = $2) \
                    AND ($3 IS NULL OR campaign = $3) AND ($4 IS NULL OR inviter_entry_id = $4) \
                    AND ($5 IS NULL OR bound_entry_id = $5) RETURNING id";
         let mut ids = on!(self, c => sqlx::query_scalar::<_, i64>(sql)
-            .bind(by_id).bind(batch).bind(campaign).bind(inviter).bind(bound)
+            .bind(b.id).bind(b.batch).bind(b.campaign).bind(b.inviter).bind(b.bound)
             .bind(now).bind(by).bind(reason)
             .fetch_all(c))?;
         ids.sort_unstable();
@@ -250,12 +250,22 @@ impl Tx {
     }
 }
 
-fn scope_binds(scope: &CodeScope) -> (Option<i64>, Option<i64>, Option<&str>, Option<i64>, Option<i64>) {
+/// A scope as the five optional filters the scoped queries bind.
+struct ScopeBinds<'a> {
+    id: Option<i64>,
+    batch: Option<i64>,
+    campaign: Option<&'a str>,
+    inviter: Option<i64>,
+    bound: Option<i64>,
+}
+
+fn scope_binds(scope: &CodeScope) -> ScopeBinds<'_> {
+    let none = ScopeBinds { id: None, batch: None, campaign: None, inviter: None, bound: None };
     match scope {
-        CodeScope::One(id) => (Some(*id), None, None, None, None),
-        CodeScope::Batch(b) => (None, Some(*b), None, None, None),
-        CodeScope::Campaign(c) => (None, None, Some(c.as_str()), None, None),
-        CodeScope::Inviter(e) => (None, None, None, Some(*e), None),
-        CodeScope::BoundTo(e) => (None, None, None, None, Some(*e)),
+        CodeScope::One(id) => ScopeBinds { id: Some(*id), ..none },
+        CodeScope::Batch(b) => ScopeBinds { batch: Some(*b), ..none },
+        CodeScope::Campaign(c) => ScopeBinds { campaign: Some(c.as_str()), ..none },
+        CodeScope::Inviter(e) => ScopeBinds { inviter: Some(*e), ..none },
+        CodeScope::BoundTo(e) => ScopeBinds { bound: Some(*e), ..none },
     }
 }

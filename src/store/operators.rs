@@ -3,7 +3,7 @@
 use super::{Result, Tx, on};
 use chrono::{DateTime, Utc};
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct OperatorRow {
     pub id: i64,
     pub name: String,

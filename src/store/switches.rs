@@ -3,7 +3,7 @@
 use super::{Result, Tx, exec, on};
 use chrono::{DateTime, Utc};
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct SwitchRow {
     pub scope: String,
     pub paused_at: DateTime<Utc>,

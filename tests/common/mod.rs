@@ -39,11 +39,11 @@ macro_rules! on_both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                crate::common::run(crate::common::Backend::Sqlite, super::$name).await
+                $crate::common::run($crate::common::Backend::Sqlite, super::$name).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                crate::common::run(crate::common::Backend::Postgres, super::$name).await
+                $crate::common::run($crate::common::Backend::Postgres, super::$name).await
             }
         }
     )*};
@@ -58,15 +58,14 @@ where
     let store = db.store.clone();
     test(db).await;
     store.close().await;
-    if let Cleanup::Postgres { admin_url, name } = cleanup {
-        if let Ok(admin) = Store::connect(&admin_url).await {
+    if let Cleanup::Postgres { admin_url, name } = cleanup
+        && let Ok(admin) = Store::connect(&admin_url).await {
             if let Store::Postgres(pool) = &admin {
                 let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
                 let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await;
             }
             admin.close().await;
         }
-    }
 }
 
 async fn fresh(backend: Backend) -> Option<(TestDb, Cleanup)> {
