@@ -1,7 +1,7 @@
 //! Configuration: defaults in code, an optional `velvet.toml`, then
 //! `VELVET_*` environment variables and flags (which clap resolves).
-//! Later front ends add their sections here.
 
+use crate::domain::limits::{Rule, RuleError};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -15,6 +15,122 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Acting operator when neither `--as` nor `VELVET_OPERATOR` is given.
     pub operator: Option<String>,
+    pub serve: ServeConfig,
+    pub limits: LimitsConfig,
+}
+
+/// `[serve]`: the HTTP API, mail and webhooks.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    pub listen: String,
+    /// Base of the links in mails; defaults to http://LISTEN.
+    pub public_url: Option<String>,
+    /// `log`, `file:DIR` or `smtp://[user:pass@]host[:port][?tls=starttls|tls|none]`.
+    pub mail: String,
+    pub mail_from: String,
+    /// Origins allowed to call the API from a browser (CORS).
+    pub cors_origins: Vec<String>,
+    /// Proxies (CIDRs) whose X-Forwarded-For and country header are trusted.
+    pub trusted_proxies: Vec<String>,
+    pub country_header: String,
+    /// Where `joined` (and other listed) events are POSTed, signed.
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            mail: "log".into(),
+            mail_from: "velvet <beta@localhost>".into(),
+            cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            country_header: "CF-IPCountry".into(),
+            webhook_url: None,
+            webhook_secret: None,
+        }
+    }
+}
+
+/// A rule in the config file: "10/10m" or "off".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct RuleText(pub Option<Rule>);
+
+impl TryFrom<String> for RuleText {
+    type Error = RuleError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Rule::parse(&s).map(RuleText)
+    }
+}
+
+const fn on(limit: u32, secs: i64) -> RuleText {
+    RuleText(Some(Rule::new(limit, secs)))
+}
+const OFF: RuleText = RuleText(None);
+
+/// Limits for one action, by signal.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionLimits {
+    #[serde(default = "off")]
+    pub ip: RuleText,
+    #[serde(default = "off")]
+    pub email: RuleText,
+    #[serde(default = "off")]
+    pub device: RuleText,
+}
+
+fn off() -> RuleText {
+    OFF
+}
+
+/// `[limits]`: per action and signal; see README for the reasoning.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub signup: ActionLimits,
+    pub confirm: ActionLimits,
+    pub redeem: ActionLimits,
+    pub resend: ActionLimits,
+    pub cooldown: Cooldown,
+}
+
+/// Repeated bad codes from one IP + device lock them out for a while.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Cooldown {
+    pub failures: u32,
+    #[serde(deserialize_with = "period")]
+    pub window: chrono::Duration,
+    #[serde(deserialize_with = "period")]
+    pub duration: chrono::Duration,
+}
+
+fn period<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::domain::limits::parse_period(&s).ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a period like 1m or 15m")))
+}
+
+impl Default for Cooldown {
+    fn default() -> Self {
+        Cooldown { failures: 10, window: chrono::Duration::minutes(1), duration: chrono::Duration::minutes(15) }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            signup: ActionLimits { ip: on(10, 600), email: on(5, 3600), device: on(10, 600) },
+            confirm: ActionLimits { ip: on(30, 600), email: OFF, device: on(30, 600) },
+            redeem: ActionLimits { ip: on(20, 60), email: on(10, 600), device: on(20, 60) },
+            resend: ActionLimits { ip: OFF, email: on(3, 3600), device: OFF },
+            cooldown: Cooldown::default(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,5 +171,21 @@ mod tests {
         assert!(err.contains("databse_url"), "{err}");
         assert!(Config::load(Path::new("/nonexistent/velvet.toml"), false).is_ok());
         assert!(Config::load(Path::new("/nonexistent/velvet.toml"), true).is_err());
+    }
+
+    #[test]
+    fn limits_have_defaults_and_can_be_tuned_or_turned_off() {
+        let c = Config::parse("[limits.signup]\nip = \"3/1m\"\nemail = \"off\"\n[limits.cooldown]\nfailures = 5\nduration = \"1h\"\n").unwrap();
+        assert_eq!(c.limits.signup.ip.0, Some(Rule::new(3, 60)));
+        assert_eq!(c.limits.signup.email.0, None);
+        assert_eq!(c.limits.signup.device.0, None, "unspecified signals in a given section are off");
+        assert_eq!(c.limits.redeem.ip.0, Some(Rule::new(20, 60)), "untouched sections keep defaults");
+        assert_eq!(c.limits.cooldown.failures, 5);
+        assert_eq!(c.limits.cooldown.window, chrono::Duration::minutes(1));
+        let err = Config::parse("[limits.signup]\nip = \"lots\"\n").unwrap_err();
+        assert!(err.contains("not a rate like 10/10m"), "{err}");
+        let d = Config::default();
+        assert_eq!(d.serve.listen, "127.0.0.1:8080");
+        assert_eq!(d.limits.signup.ip.0.unwrap().to_string(), "10/10m");
     }
 }

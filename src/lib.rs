@@ -6,3 +6,6 @@ pub use service::{Actor, Error, Velvet};
 pub use store::Store;
 pub mod cli;
 pub mod config;
+pub mod api;
+pub mod worker;
+pub mod serve;

@@ -25,6 +25,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the HTTP API, the mail dispatcher and the invite pacer
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080; port 0 picks one]
+        #[arg(long, env = "VELVET_LISTEN")]
+        listen: Option<String>,
+        /// Mail transport: log, file:DIR or smtp://[USER:PASS@]HOST[:PORT][?tls=none|starttls|required|tls]
+        #[arg(long, env = "VELVET_MAIL", hide_env_values = true)]
+        mail: Option<String>,
+        /// Base URL of the links in mails [default: http://LISTEN]
+        #[arg(long, env = "VELVET_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
     /// Create or update the database schema
     Migrate,
     /// Where is this person? Status, why, timeline, codes, mail

@@ -14,6 +14,7 @@ const EXPORT_PAGE: i64 = 5_000;
 
 pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
     match command {
+        Command::Serve { listen, mail, public_url } => serve(ctx, listen, mail, public_url).await,
         Command::Migrate => migrate(ctx).await,
         Command::Lookup { email, json } => lookup(ctx, &email, json).await,
         Command::Approve { next, email, dry_run } => approve(ctx, next, email, dry_run).await,
@@ -55,6 +56,60 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Settings(s) => settings(ctx, s).await,
         Command::Operator(o) => operator(ctx, o).await,
     }
+}
+
+async fn serve(ctx: &Ctx, listen: Option<String>, mail: Option<String>, public_url: Option<String>) -> CliResult {
+    init_logging();
+    let mut config = ctx.config.clone();
+    if let Some(l) = listen {
+        config.serve.listen = l;
+    }
+    if let Some(m) = mail {
+        config.serve.mail = m;
+    }
+    if public_url.is_some() {
+        config.serve.public_url = public_url;
+    }
+    let running = crate::serve::start(ctx.velvet.clone(), &config).await.map_err(CliError::usage)?;
+    emit(&format!("velvet serve: listening on http://{} ({} database, mail: {}, links: {})", running.addr, ctx.velvet.store().backend(), running.mail, running.public_url))?;
+    tracing::info!(addr = %running.addr, "serving");
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Logs to stderr; `VELVET_LOG` (or `RUST_LOG`) picks the level, info by default.
+fn init_logging() {
+    let filter = std::env::var("VELVET_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info,sqlx=warn,hyper=warn".to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .try_init();
 }
 
 async fn migrate(ctx: &Ctx) -> CliResult {

@@ -53,6 +53,7 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 pub struct Ctx {
     pub velvet: Velvet,
     pub acting_as: Option<String>,
+    pub config: Config,
 }
 
 impl Ctx {
@@ -108,7 +109,7 @@ async fn run(cli: Cli) -> CliResult {
         .or(config.operator.clone())
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()));
     let store = Store::open(&url).await?;
-    let ctx = Ctx { velvet: Velvet::new(store.clone(), Arc::new(SystemClock)), acting_as };
+    let ctx = Ctx { velvet: Velvet::new(store.clone(), Arc::new(SystemClock)), acting_as, config };
     let result = commands::dispatch(&ctx, cli.command).await;
     store.close().await;
     result

@@ -6,6 +6,7 @@ pub mod code;
 pub mod email;
 pub mod event;
 pub mod explain;
+pub mod limits;
 pub mod role;
 pub mod settings;
 pub mod status;

@@ -24,6 +24,8 @@ pub struct Settings {
     pub auto_approve_per_day: u32,
     /// Auto-approve confirmed addresses on these domains.
     pub auto_approve_domains: Vec<String>,
+    /// Event kinds sent to the product's webhook (e.g. "joined").
+    pub webhook_events: Vec<String>,
 }
 
 impl Default for Settings {
@@ -39,11 +41,12 @@ impl Default for Settings {
             auto_approve_first: 0,
             auto_approve_per_day: 0,
             auto_approve_domains: Vec::new(),
+            webhook_events: Vec::new(),
         }
     }
 }
 
-pub const SETTING_KEYS: [&str; 10] = [
+pub const SETTING_KEYS: [&str; 11] = [
     "daily_invite_cap",
     "invites_per_user",
     "access_code_days",
@@ -54,6 +57,7 @@ pub const SETTING_KEYS: [&str; 10] = [
     "auto_approve_first",
     "auto_approve_per_day",
     "auto_approve_domains",
+    "webhook_events",
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +68,8 @@ pub enum SettingError {
     OutOfRange { key: String, value: String, min: u32, max: u32 },
     #[error("'{0}' is not a domain name")]
     BadDomain(String),
+    #[error("'{0}' is not an event kind (e.g. joined, signup, confirm, redeem)")]
+    BadEventKind(String),
 }
 
 impl Settings {
@@ -98,6 +104,16 @@ impl Settings {
                 }
                 self.auto_approve_domains = domains;
             }
+            "webhook_events" => {
+                let mut kinds = Vec::new();
+                for k in value.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                    if super::event::EventKind::parse(k).is_none() {
+                        return Err(SettingError::BadEventKind(k.to_string()));
+                    }
+                    kinds.push(k.to_string());
+                }
+                self.webhook_events = kinds;
+            }
             other => return Err(SettingError::UnknownKey(other.to_string())),
         }
         Ok(())
@@ -120,6 +136,7 @@ impl Settings {
             "auto_approve_first" => self.auto_approve_first.to_string(),
             "auto_approve_per_day" => self.auto_approve_per_day.to_string(),
             "auto_approve_domains" => self.auto_approve_domains.join(","),
+            "webhook_events" => self.webhook_events.join(","),
             _ => return None,
         })
     }
@@ -136,6 +153,10 @@ impl Settings {
     pub fn redemption_hold(&self) -> Duration {
         Duration::hours(self.redemption_hold_hours.into())
     }
+    pub fn webhook_wants(&self, kind: super::event::EventKind) -> bool {
+        self.webhook_events.iter().any(|k| k == kind.as_str())
+    }
+
     pub fn resend_window(&self) -> Duration {
         Duration::minutes(self.resend_window_minutes.into())
     }

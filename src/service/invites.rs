@@ -55,6 +55,17 @@ impl Velvet {
         Ok(InviteRun { batch_id: Some(batch), sent, cap_remaining })
     }
 
+    /// What the pacer inside `serve` runs every second: send invites under
+    /// today's cap, unless redemption is paused (a code nobody can use yet
+    /// would only start its expiry clock).
+    pub async fn pace(&self) -> Result<InviteRun> {
+        let paused = self.store.read().await?.any_paused("redemption", None).await?;
+        if paused {
+            return Ok(InviteRun::default());
+        }
+        self.send_invites(&Actor::System("pacer"), None, false).await
+    }
+
     /// Creates an access code bound to `entry` and queues the mail that
     /// will carry it (the code is minted at delivery).
     async fn issue_access_code(&self, tx: &mut Tx, entry: &EntryRow, batch: Option<i64>, actor: &Actor) -> Result<i64> {

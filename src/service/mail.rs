@@ -21,6 +21,7 @@ pub const LEASE: Duration = Duration::minutes(5);
 /// A rendered message ready for a transport. Holds a secret: never log it.
 pub struct OutgoingMail {
     pub outbox_id: i64,
+    pub entry_id: Option<i64>,
     pub kind: String,
     pub to: String,
     pub subject: String,
@@ -92,7 +93,7 @@ impl Velvet {
             }
             _ => (String::new(), row.payload.clone().unwrap_or_default()),
         };
-        Ok(Some(OutgoingMail { outbox_id: row.id, kind: row.kind.clone(), to: row.recipient.clone(), subject, body, attempts: row.attempts }))
+        Ok(Some(OutgoingMail { outbox_id: row.id, entry_id: row.entry_id, kind: row.kind.clone(), to: row.recipient.clone(), subject, body, attempts: row.attempts }))
     }
 
     pub async fn mail_sent(&self, outbox_id: i64) -> Result<()> {
@@ -104,7 +105,8 @@ impl Velvet {
 
     /// Records a failed delivery: retried with backoff, or failed for good
     /// after `MAX_ATTEMPTS` (then an event tells support why).
-    pub async fn mail_failed(&self, mail: &OutgoingMail, error: &str, entry_id: Option<i64>) -> Result<()> {
+    pub async fn mail_failed(&self, mail: &OutgoingMail, error: &str) -> Result<()> {
+        let entry_id = mail.entry_id;
         let now = self.now();
         let error: String = error.chars().take(300).collect();
         let give_up = mail.attempts >= MAX_ATTEMPTS;

@@ -183,7 +183,33 @@ impl Velvet {
             ..e
         };
         self.transition(tx, entry, transition, stamps, e).await?;
+        self.notify_webhook(tx, EventKind::Joined, entry, code).await?;
         self.give_referral_codes(tx, entry).await
+    }
+
+    /// Queues the signed webhook that tells the product to create the
+    /// account. The body holds no secret; it is signed at delivery.
+    async fn notify_webhook(&self, tx: &mut Tx, kind: EventKind, entry: &EntryRow, code: &CodeRow) -> Result<()> {
+        if !Self::load_settings(tx).await?.webhook_wants(kind) {
+            return Ok(());
+        }
+        let referrer = match code.inviter_entry_id {
+            Some(id) => tx.entry_by_id(id).await?.map(|e| e.email),
+            None => None,
+        };
+        let body = serde_json::json!({
+            "event": kind.as_str(),
+            "email": entry.email,
+            "entry_id": entry.id,
+            "at": self.now(),
+            "code_kind": code.kind,
+            "campaign": code.campaign,
+            "referrer": referrer,
+        })
+        .to_string();
+        let mail = NewMail { kind: "webhook", entry_id: Some(entry.id), code_id: Some(code.id), recipient: "webhook", payload: Some(&body) };
+        tx.enqueue(mail, self.now()).await?;
+        Ok(())
     }
 
     async fn give_referral_codes(&self, tx: &mut Tx, entry: &EntryRow) -> Result<()> {

@@ -45,6 +45,12 @@ impl Velvet {
     /// line; a confirmation mail goes out unless one did within the resend
     /// window.
     pub async fn signup(&self, email: &str, note: Option<&str>, source: Option<&str>, meta: &RequestMeta) -> Result<SignupOutcome> {
+        self.signup_paced(email, note, source, meta, true).await
+    }
+
+    /// `signup`, where the caller's resend limit may forbid re-sending the
+    /// confirmation mail (`allow_resend = false`); the answer is the same.
+    pub async fn signup_paced(&self, email: &str, note: Option<&str>, source: Option<&str>, meta: &RequestMeta, allow_resend: bool) -> Result<SignupOutcome> {
         let display = email.trim();
         let parsed = Email::parse(email)?;
         let note = bounded("the note", note, MAX_NOTE_LEN)?;
@@ -77,7 +83,7 @@ impl Velvet {
             None => {
                 let entry = tx.entry_by_email(parsed.as_str()).await?.ok_or_else(|| Error::Conflict("signup raced a delete".into()))?;
                 let attempts = tx.touch_entry(entry.id, now).await?;
-                let mailed = entry.status()? == EntryStatus::PENDING && self.confirmation_due(&mut tx, &entry).await?;
+                let mailed = allow_resend && entry.status()? == EntryStatus::PENDING && self.confirmation_due(&mut tx, &entry).await?;
                 if mailed {
                     self.queue_confirmation(&mut tx, &entry).await?;
                 }
@@ -89,6 +95,17 @@ impl Velvet {
         };
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Records a request refused by a rate limit (the API samples these:
+    /// the first refusal per rule window, so a flood costs no writes).
+    pub async fn note_rate_limited(&self, action: &str, rule: &str, meta: &RequestMeta) -> Result<()> {
+        let e = meta.stamp(event(EventKind::RateLimited, &Actor::Public));
+        let e = NewEvent { outcome: Some("denied"), rule: Some(rule.to_string()), detail: Some(action.to_string()), ..e };
+        let mut tx = self.store.write().await?;
+        self.record(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// True when no confirmation mail went to `entry` within the resend window.

@@ -9,6 +9,7 @@
 
 mod codes;
 mod entries;
+mod limits;
 mod events;
 mod operators;
 mod outbox;

@@ -37,7 +37,8 @@ impl Tx {
     }
 
     pub async fn settings_rows(&mut self) -> Result<Vec<(String, String)>> {
-        let sql = "SELECT key, value FROM settings ORDER BY key";
+        // Keys starting with '_' are internal (the server secret).
+        let sql = "SELECT key, value FROM settings WHERE substr(key, 1, 1) <> '_' ORDER BY key";
         Ok(on!(self, c => sqlx::query_as::<_, (String, String)>(sql).fetch_all(c))?)
     }
 

@@ -1,0 +1,48 @@
+//! Reading a public POST body: at most 16 KiB, JSON or an HTML form,
+//! every failure a 4xx with a precise code.
+
+use super::error::Answer;
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+
+pub const MAX_BODY: usize = 16 * 1024;
+
+pub async fn read<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, Answer> {
+    let too_large = || Answer::err(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("The request body is larger than {} KiB.", MAX_BODY / 1024));
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let media = content_type.split(';').next().unwrap_or("").trim().to_string();
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        let over = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if over {
+            too_large()
+        } else {
+            Answer::err(StatusCode::BAD_REQUEST, "bad_request", "The request body could not be read.")
+        }
+    })?;
+    match media.as_str() {
+        "application/json" => serde_json::from_slice(&bytes).map_err(|e| {
+            if e.is_data() {
+                Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("The request is missing a field or has one of the wrong type ({}).", strip_position(&e.to_string())))
+            } else {
+                Answer::err(StatusCode::BAD_REQUEST, "invalid_json", "The request body is not valid JSON.")
+            }
+        }),
+        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+            Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("The form is missing a field or has a bad one ({e})."))
+        }),
+        _ => Err(Answer::err(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send JSON (application/json) or an HTML form (application/x-www-form-urlencoded).",
+        )),
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    message.split(" at line ").next().unwrap_or(message).to_string()
+}

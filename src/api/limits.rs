@@ -1,0 +1,253 @@
+//! Rate limits by client address, email and device, per action, plus the
+//! bad-code cooldown. Decisions are made in memory (so a flood is answered
+//! at memory speed); counts are merged into the shared database every
+//! `SYNC_EVERY`, so every `serve` process on one database sees the others'
+//! traffic. A key can overshoot its limit by at most what the other
+//! processes accepted since their last sync.
+
+use crate::config::{ActionLimits, LimitsConfig};
+use crate::domain::Clock;
+use crate::domain::code::sha256_hex;
+use crate::domain::limits::Rule;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    Signup,
+    Confirm,
+    Redeem,
+    Resend,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Signup => "signup",
+            Action::Confirm => "confirm",
+            Action::Redeem => "redeem",
+            Action::Resend => "resend",
+        }
+    }
+}
+
+/// The signals one request carries; `None` ones are not limited.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Signals<'a> {
+    pub ip: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub device: Option<&'a str>,
+}
+
+/// A refusal: when to come back, and which rule said no (for the event log).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denied {
+    pub retry_after: u64,
+    pub rule: String,
+    /// The first refusal by this rule for this key in this window: worth
+    /// an event. Later ones are only counted in metrics.
+    pub first: bool,
+}
+
+struct Counter {
+    window_start: DateTime<Utc>,
+    period: Duration,
+    /// The shared total at the last sync.
+    global: i64,
+    /// Accepted here since the last sync.
+    pending: i64,
+    /// Refused here in this window.
+    denied: u64,
+}
+
+#[derive(Default)]
+struct State {
+    counters: HashMap<String, Counter>,
+    lockouts: HashMap<String, DateTime<Utc>>,
+}
+
+pub struct Limiter {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    secret: String,
+    config: LimitsConfig,
+    state: Mutex<State>,
+}
+
+impl Limiter {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, secret: String, config: LimitsConfig) -> Limiter {
+        Limiter { store, clock, secret, config, state: Mutex::new(State::default()) }
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let text = format!("{}|{}", self.secret, parts.join("|"));
+        sha256_hex(text.as_bytes())[..32].to_string()
+    }
+
+    fn limits(&self, action: Action) -> ActionLimits {
+        match action {
+            Action::Signup => self.config.signup,
+            Action::Confirm => self.config.confirm,
+            Action::Redeem => self.config.redeem,
+            Action::Resend => self.config.resend,
+        }
+    }
+
+    /// The (key, rule, name) triples that apply to `signals` for `action`.
+    fn rules(&self, action: Action, s: Signals<'_>) -> Vec<(String, Rule, String)> {
+        let l = self.limits(action);
+        let a = action.as_str();
+        let mut out = Vec::with_capacity(3);
+        for (signal, value, rule) in [("ip", s.ip, l.ip.0), ("email", s.email, l.email.0), ("device", s.device, l.device.0)] {
+            if let (Some(v), Some(rule)) = (value, rule) {
+                out.push((self.key(&[a, signal, v]), rule, format!("{a}.{signal} {rule}")));
+            }
+        }
+        out
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts one `action` against every applicable rule, or refuses it
+    /// (then nothing is counted). All-or-nothing under one lock.
+    pub fn check(&self, action: Action, signals: Signals<'_>) -> Result<(), Denied> {
+        self.admit(action, signals, true)
+    }
+
+    /// Whether `action` would be admitted now, without counting it.
+    pub fn peek(&self, action: Action, signals: Signals<'_>) -> Result<(), Denied> {
+        self.admit(action, signals, false)
+    }
+
+    fn admit(&self, action: Action, signals: Signals<'_>, count: bool) -> Result<(), Denied> {
+        let now = self.clock.now();
+        let rules = self.rules(action, signals);
+        let mut state = self.lock();
+        for (key, rule, name) in &rules {
+            let c = counter(&mut state, key, rule, now);
+            if c.global + c.pending >= i64::from(rule.limit) {
+                let first = c.denied == 0;
+                if count {
+                    c.denied += 1;
+                }
+                return Err(Denied { retry_after: rule.retry_after(now), rule: name.clone(), first });
+            }
+        }
+        if count {
+            for (key, rule, _) in &rules {
+                counter(&mut state, key, rule, now).pending += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn cooldown_key(&self, ip: &str, device: Option<&str>) -> String {
+        self.key(&["cooldown", ip, device.unwrap_or("-")])
+    }
+
+    /// A lockout from too many bad codes, if one is running.
+    pub fn locked_out(&self, ip: &str, device: Option<&str>) -> Option<Denied> {
+        let now = self.clock.now();
+        let key = self.cooldown_key(ip, device);
+        let until = *self.lock().lockouts.get(&key)?;
+        (until > now).then(|| Denied {
+            retry_after: ((until - now).num_milliseconds() as f64 / 1000.0).ceil().max(1.0) as u64,
+            rule: self.cooldown_name(),
+            first: false,
+        })
+    }
+
+    fn cooldown_name(&self) -> String {
+        let c = self.config.cooldown;
+        format!("cooldown {} bad codes/{}m -> {}m", c.failures, c.window.num_minutes(), c.duration.num_minutes())
+    }
+
+    /// Records a bad code from `ip`+`device`; starts (and stores, for the
+    /// other processes) a lockout when the failures reach the limit.
+    pub async fn record_failure(&self, ip: &str, device: Option<&str>) -> Result<Option<Denied>, StoreError> {
+        let c = self.config.cooldown;
+        if c.failures == 0 {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let rule = Rule { limit: c.failures, period: c.window };
+        let key = self.cooldown_key(ip, device);
+        let tripped = {
+            let mut state = self.lock();
+            let counter = counter(&mut state, &format!("f:{key}"), &rule, now);
+            counter.pending += 1;
+            let tripped = counter.global + counter.pending >= i64::from(c.failures);
+            if tripped {
+                state.lockouts.insert(key.clone(), now + c.duration);
+            }
+            tripped
+        };
+        if !tripped {
+            return Ok(None);
+        }
+        let mut tx = self.store.write().await?;
+        tx.set_lockout(&key, now + c.duration, &self.cooldown_name()).await?;
+        tx.commit().await?;
+        Ok(self.locked_out(ip, device).map(|d| Denied { first: true, ..d }))
+    }
+
+    /// Merges local counts into the database and reads back the shared
+    /// totals and lockouts. Run every `SYNC_EVERY`.
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let deltas: Vec<(String, DateTime<Utc>, i64)> = {
+            let mut state = self.lock();
+            state.counters.retain(|_, c| c.pending > 0 || c.window_start + c.period > now);
+            state.counters.iter().filter(|(_, c)| c.pending > 0).map(|(k, c)| (k.clone(), c.window_start, c.pending)).collect()
+        };
+        let mut totals = Vec::with_capacity(deltas.len());
+        let mut tx = self.store.write().await?;
+        for (key, window, delta) in &deltas {
+            totals.push(tx.add_rate_count(key, *window, *delta).await?);
+        }
+        let lockouts = tx.active_lockouts(now).await?;
+        tx.commit().await?;
+        let mut state = self.lock();
+        for ((key, window, delta), total) in deltas.iter().zip(totals) {
+            if let Some(c) = state.counters.get_mut(key) {
+                if c.window_start == *window {
+                    c.global = total;
+                    c.pending -= delta;
+                }
+            }
+        }
+        state.lockouts.retain(|_, until| *until > now);
+        for (key, until) in lockouts {
+            let e = state.lockouts.entry(key).or_insert(until);
+            *e = (*e).max(until);
+        }
+        Ok(())
+    }
+
+    /// Deletes shared state older than a day (any process may do it).
+    pub async fn prune(&self) -> Result<u64, StoreError> {
+        let mut tx = self.store.write().await?;
+        let n = tx.prune_rate_state(self.clock.now() - Duration::days(1)).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+/// The counter for `key` in the window holding `now` (reset on a new window).
+fn counter<'a>(state: &'a mut State, key: &str, rule: &Rule, now: DateTime<Utc>) -> &'a mut Counter {
+    let start = rule.window_start(now);
+    let c = state
+        .counters
+        .entry(key.to_string())
+        .or_insert(Counter { window_start: start, period: rule.period, global: 0, pending: 0, denied: 0 });
+    if c.window_start != start {
+        *c = Counter { window_start: start, period: rule.period, global: 0, pending: 0, denied: 0 };
+    }
+    c
+}

@@ -1,0 +1,187 @@
+//! The public HTTP API (`velvet serve`): thin handlers over the service.
+//!
+//! ```text
+//! POST /v1/waitlist        join (JSON or form)        202 check_email
+//! GET  /v1/confirm/{token} double opt-in              200 confirmed|joined
+//! POST /v1/redeem          use an invite code         200 joined | 202 check_email
+//! GET  /join               the hosted form page       /assets/style.css
+//! GET  /healthz /readyz /metrics /openapi.json
+//! ```
+
+pub mod body;
+pub mod client;
+pub mod error;
+pub mod limits;
+pub mod metrics;
+pub mod page;
+mod public;
+
+use crate::domain::code::sha256_hex;
+use crate::service::{RequestMeta, Velvet};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use client::Cidr;
+use error::{Answer, Wants};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub const OPENAPI_JSON: &str = include_str!("../../assets/openapi.json");
+
+/// Everything the handlers share.
+pub struct App {
+    pub velvet: Velvet,
+    pub limiter: Arc<limits::Limiter>,
+    pub metrics: metrics::Metrics,
+    pub trusted_proxies: Vec<Cidr>,
+    pub country_header: String,
+    /// Keys device-id hashes (shared by every process on the database).
+    pub secret: String,
+    /// Poked when something was queued, so mail goes out at once.
+    pub wake_mailer: Arc<Notify>,
+    pub cors_origins: Vec<String>,
+}
+
+/// What the API knows about one caller. Only prefixes and hashes leave it.
+pub struct Caller {
+    /// The rate-limit unit: an IPv4 address or an IPv6 /64.
+    pub ip_unit: String,
+    pub device_id: Option<String>,
+    /// Set when the caller had no device id: sent back as a cookie.
+    pub new_device: Option<String>,
+    pub meta: RequestMeta,
+}
+
+impl App {
+    pub fn caller(&self, peer: SocketAddr, headers: &HeaderMap) -> Caller {
+        let ip = client::client_ip(peer, headers, &self.trusted_proxies);
+        let device_id = client::device_id(headers);
+        let new_device = device_id.is_none().then(|| crate::domain::token::ConfirmToken::generate().as_str()[..32].to_string());
+        let device_hash = device_id.as_deref().map(|d| sha256_hex(format!("{}|device|{d}", self.secret).as_bytes())[..16].to_string());
+        Caller {
+            ip_unit: client::limit_unit(ip),
+            device_id,
+            new_device,
+            meta: RequestMeta {
+                ip_prefix: Some(client::event_prefix(ip)),
+                country: client::country(peer, headers, &self.trusted_proxies, &self.country_header),
+                user_agent: client::user_agent(headers),
+                device_hash,
+            },
+        }
+    }
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    let cors = cors_layer(&app.cors_origins);
+    Router::new()
+        .route("/v1/waitlist", post(waitlist))
+        .route("/v1/confirm/{token}", get(confirm))
+        .route("/v1/redeem", post(redeem))
+        .route("/join", get(join_page))
+        .route("/assets/style.css", get(style))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), count_requests))
+        .layer(cors)
+        .with_state(app)
+}
+
+fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()).collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(allowed)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::HeaderName::from_static("x-device-id")])
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
+async fn count_requests(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let response = next.run(request).await;
+    app.metrics.request(&route, response.status().as_u16());
+    response
+}
+
+/// Renders an answer, giving a new device its cookie.
+fn finish(answer: Answer, wants: Wants, caller: &Caller) -> Response {
+    let mut response = answer.render(wants);
+    if let Some(id) = &caller.new_device {
+        let cookie = format!("{}={id}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax", client::DEVICE_COOKIE);
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+async fn waitlist(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Body) -> Response {
+    let caller = app.caller(peer, &headers);
+    let answer = app.waitlist(&caller, &headers, body).await;
+    finish(answer, Wants::from(&headers), &caller)
+}
+
+async fn confirm(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    let caller = app.caller(peer, &headers);
+    let answer = app.confirm(&caller, &token).await;
+    finish(answer, Wants::from(&headers), &caller)
+}
+
+async fn redeem(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Body) -> Response {
+    let caller = app.caller(peer, &headers);
+    let answer = app.redeem(&caller, &headers, body).await;
+    finish(answer, Wants::from(&headers), &caller)
+}
+
+async fn join_page() -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page::JOIN_HTML).into_response()
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], page::STYLE_CSS).into_response()
+}
+
+async fn healthz() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain")], "ok\n").into_response()
+}
+
+/// Ready when the database answers within two seconds.
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    match tokio::time::timeout(std::time::Duration::from_secs(2), app.velvet.store().ping()).await {
+        Ok(Ok(())) => ([(header::CONTENT_TYPE, "text/plain")], "ready\n").into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response(),
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let depth = match app.velvet.store().read().await {
+        Ok(mut tx) => tx.outbox_depth().await.ok(),
+        Err(_) => None,
+    };
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(depth)).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+async fn not_found(headers: HeaderMap) -> Response {
+    Answer::err(StatusCode::NOT_FOUND, "not_found", "There is nothing here.").render(Wants::from(&headers))
+}
+
+async fn method_not_allowed(headers: HeaderMap) -> Response {
+    Answer::err(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "That method is not supported here.").render(Wants::from(&headers))
+}

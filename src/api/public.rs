@@ -1,0 +1,187 @@
+//! The public calls: join the waitlist, confirm, redeem. Each is rate
+//! limited first, answers calmly, and never says more than it must.
+
+use super::body;
+use super::error::Answer;
+use super::limits::{Action, Denied, Signals};
+use super::{App, Caller};
+use crate::domain::{Email, InviteCode};
+use crate::service::{ConfirmOutcome, Error, RedeemOutcome};
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct WaitlistBody {
+    email: String,
+    note: Option<String>,
+    source: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RedeemBody {
+    code: String,
+    email: String,
+}
+
+const CHECK_EMAIL: &str = "Thanks! Check your inbox for a link to confirm your address.";
+const CODE_UNUSABLE: &str =
+    "This code can't be used. Check that it was copied whole, or ask whoever gave it to you for a fresh one.";
+
+impl App {
+    /// Records a refusal (sampled) and turns it into a 429.
+    async fn slow_down(&self, action: Action, denied: Denied, caller: &Caller) -> Answer {
+        self.metrics.limit(&denied.rule, "denied");
+        if denied.first {
+            if let Err(e) = self.velvet.note_rate_limited(action.as_str(), &denied.rule, &caller.meta).await {
+                tracing::warn!(error = %e, "could not record a rate-limit event");
+            }
+        }
+        Answer::slow_down(denied.retry_after)
+    }
+
+    fn signals<'a>(&self, caller: &'a Caller, email: Option<&'a str>) -> Signals<'a> {
+        Signals { ip: Some(&caller.ip_unit), email, device: caller.device_id.as_deref() }
+    }
+
+    pub async fn waitlist(&self, caller: &Caller, headers: &HeaderMap, raw: Body) -> Answer {
+        if let Err(d) = self.limiter.check(Action::Signup, self.signals(caller, None)) {
+            return self.slow_down(Action::Signup, d, caller).await;
+        }
+        let form: WaitlistBody = match body::read(headers, raw).await {
+            Ok(f) => f,
+            Err(a) => return a,
+        };
+        let email = match Email::parse(&form.email) {
+            Ok(e) => e,
+            Err(e) => return invalid_email(&e.to_string()),
+        };
+        let only_email = Signals { email: Some(email.as_str()), ..Signals::default() };
+        if let Err(d) = self.limiter.check(Action::Signup, only_email) {
+            return self.slow_down(Action::Signup, d, caller).await;
+        }
+        let allow_resend = self.limiter.peek(Action::Resend, only_email).is_ok();
+        let result = self
+            .velvet
+            .signup_paced(&form.email, form.note.as_deref(), form.source.as_deref(), &caller.meta, allow_resend)
+            .await;
+        match result {
+            Ok(outcome) => {
+                if matches!(outcome, crate::service::SignupOutcome::Repeat { mailed: true, .. }) {
+                    let _ = self.limiter.check(Action::Resend, only_email);
+                }
+                self.metrics.outcome("signup", "accepted");
+                self.wake_mailer.notify_one();
+                Answer::ok(StatusCode::ACCEPTED, "check_email", CHECK_EMAIL)
+            }
+            Err(Error::Paused(_)) => {
+                self.metrics.outcome("signup", "paused");
+                Answer::err(StatusCode::SERVICE_UNAVAILABLE, "paused", "The waitlist is closed for a moment. Please try again a little later.")
+            }
+            Err(e) => self.public_error("signup", e),
+        }
+    }
+
+    pub async fn confirm(&self, caller: &Caller, token: &str) -> Answer {
+        if let Err(d) = self.limiter.check(Action::Confirm, self.signals(caller, None)) {
+            return self.slow_down(Action::Confirm, d, caller).await;
+        }
+        match self.velvet.confirm(token, &caller.meta).await {
+            Ok(ConfirmOutcome::Joined { .. }) => {
+                self.metrics.outcome("confirm", "joined");
+                self.wake_mailer.notify_one();
+                Answer::ok(StatusCode::OK, "joined", "Your address is confirmed and you are in. Welcome!")
+            }
+            Ok(_) => {
+                self.metrics.outcome("confirm", "confirmed");
+                Answer::ok(StatusCode::OK, "confirmed", "Your address is confirmed. We will write when it is your turn.")
+            }
+            Err(Error::BadToken) => {
+                self.metrics.outcome("confirm", "invalid_link");
+                Answer::err(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_link",
+                    "This confirmation link is not valid any more. Sign up again with the same address for a fresh one; your place is kept.",
+                )
+            }
+            Err(e) => self.public_error("confirm", e),
+        }
+    }
+
+    pub async fn redeem(&self, caller: &Caller, headers: &HeaderMap, raw: Body) -> Answer {
+        if let Some(d) = self.limiter.locked_out(&caller.ip_unit, caller.device_id.as_deref()) {
+            self.metrics.limit(&d.rule, "locked");
+            return Answer::slow_down(d.retry_after);
+        }
+        if let Err(d) = self.limiter.check(Action::Redeem, self.signals(caller, None)) {
+            return self.slow_down(Action::Redeem, d, caller).await;
+        }
+        let form: RedeemBody = match body::read(headers, raw).await {
+            Ok(f) => f,
+            Err(a) => return a,
+        };
+        if let Err(e) = InviteCode::parse(&form.code) {
+            self.metrics.outcome("redeem", "invalid_code");
+            return Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", format!("That doesn't look like an invite code: {e}."));
+        }
+        let email = match Email::parse(&form.email) {
+            Ok(e) => e,
+            Err(e) => return invalid_email(&e.to_string()),
+        };
+        let only_email = Signals { email: Some(email.as_str()), ..Signals::default() };
+        if let Err(d) = self.limiter.check(Action::Redeem, only_email) {
+            return self.slow_down(Action::Redeem, d, caller).await;
+        }
+        match self.velvet.redeem(&form.code, &form.email, &caller.meta).await {
+            Ok(RedeemOutcome::Joined { .. }) => {
+                self.metrics.outcome("redeem", "joined");
+                self.wake_mailer.notify_one();
+                Answer::ok(StatusCode::OK, "joined", "You are in. Welcome!")
+            }
+            Ok(RedeemOutcome::CheckEmail { .. }) => {
+                self.metrics.outcome("redeem", "held");
+                self.wake_mailer.notify_one();
+                Answer::ok(StatusCode::ACCEPTED, "check_email", "Almost there: check your inbox and click the link to confirm your address.")
+            }
+            Err(Error::CodeUnusable) => {
+                self.metrics.outcome("redeem", "unusable");
+                match self.limiter.record_failure(&caller.ip_unit, caller.device_id.as_deref()).await {
+                    Ok(Some(lock)) => {
+                        self.metrics.limit(&lock.rule, "locked");
+                        if let Err(e) = self.velvet.note_rate_limited("redeem", &lock.rule, &caller.meta).await {
+                            tracing::warn!(error = %e, "could not record a lockout event");
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not store a lockout"),
+                }
+                Answer::err(StatusCode::BAD_REQUEST, "code_unusable", CODE_UNUSABLE)
+            }
+            Err(Error::Paused(_)) => {
+                self.metrics.outcome("redeem", "paused");
+                Answer::err(StatusCode::SERVICE_UNAVAILABLE, "paused", "Redemption is paused for a moment. Your code is still good; please try again later.")
+            }
+            Err(e) => self.public_error("redeem", e),
+        }
+    }
+
+    /// Maps the remaining service errors: the caller's faults to 4xx with a
+    /// precise message, ours to a logged 500 that says nothing internal.
+    fn public_error(&self, action: &'static str, e: Error) -> Answer {
+        match e {
+            Error::InvalidEmail(reason) => invalid_email(&reason.to_string()),
+            Error::InvalidCode(reason) => Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", format!("That doesn't look like an invite code: {reason}.")),
+            Error::InvalidInput(message) => Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("{message}.")),
+            Error::Conflict(_) => Answer::err(StatusCode::CONFLICT, "try_again", "Two requests crossed; please send yours again."),
+            other => {
+                tracing::error!(action, error = %other, "public request failed");
+                self.metrics.outcome(action, "error");
+                Answer::internal()
+            }
+        }
+    }
+}
+
+fn invalid_email(reason: &str) -> Answer {
+    Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_email", format!("That doesn't look like an email address: {reason}."))
+}

@@ -1,0 +1,126 @@
+//! The background work inside `velvet serve`: the mail/webhook dispatcher,
+//! the invite pacer, the hold sweeper and the rate-limit sync. Each loop
+//! survives database hiccups (it logs and tries again) and stops on
+//! shutdown.
+
+pub mod transport;
+
+use crate::api::limits::{Limiter, SYNC_EVERY};
+use crate::service::Velvet;
+use lettre::message::Mailbox;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use transport::{MailTransport, Webhook};
+
+/// Mail at most this many messages per claim.
+const CLAIM_BATCH: i64 = 25;
+
+pub struct Dispatcher {
+    pub velvet: Velvet,
+    pub mail: MailTransport,
+    pub from: Mailbox,
+    pub webhook: Option<Webhook>,
+    pub public_url: String,
+    pub wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            let sent = match self.round().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "mail dispatcher: database error, retrying");
+                    0
+                }
+            };
+            if sent > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Claims and delivers one batch; returns how many were claimed.
+    async fn round(&self) -> Result<usize, crate::service::Error> {
+        let batch = self.velvet.claim_mail(&self.public_url, CLAIM_BATCH).await?;
+        for mail in &batch {
+            let result = if mail.kind == "webhook" {
+                match &self.webhook {
+                    Some(w) => w.send(&mail.body, self.velvet.now()).await,
+                    None => Err("no webhook_url is configured in [serve]".to_string()),
+                }
+            } else {
+                self.mail.send(&self.from, mail).await
+            };
+            match result {
+                Ok(()) => self.velvet.mail_sent(mail.outbox_id).await?,
+                Err(e) => {
+                    tracing::warn!(outbox = mail.outbox_id, kind = %mail.kind, attempt = mail.attempts, error = %e, "delivery failed");
+                    self.velvet.mail_failed(mail, &e).await?;
+                }
+            }
+        }
+        Ok(batch.len())
+    }
+}
+
+/// Sends invites under the daily cap as approvals arrive (checked every
+/// second), and wakes the dispatcher when it queued any.
+pub async fn pacer(velvet: Velvet, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    loop {
+        match velvet.pace().await {
+            Ok(run) if !run.sent.is_empty() => {
+                tracing::info!(sent = run.sent.len(), cap_left = run.cap_remaining, "invites queued");
+                wake.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pacer: could not send invites, retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Frees lapsed redemption holds and prunes old rate-limit state.
+pub async fn sweeper(velvet: Velvet, limiter: Arc<Limiter>, mut stop: watch::Receiver<bool>) {
+    let mut ticks: u64 = 0;
+    loop {
+        if let Err(e) = velvet.sweep_holds().await {
+            tracing::warn!(error = %e, "sweeper: could not release holds");
+        }
+        if ticks % 20 == 0 {
+            if let Err(e) = limiter.prune().await {
+                tracing::warn!(error = %e, "sweeper: could not prune rate-limit state");
+            }
+        }
+        ticks += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Shares this process's rate-limit counts with the others.
+pub async fn limiter_sync(limiter: Arc<Limiter>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = limiter.sync().await {
+            tracing::warn!(error = %e, "rate-limit sync failed, retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SYNC_EVERY) => {}
+            _ = stop.changed() => {
+                let _ = limiter.sync().await;
+                return;
+            }
+        }
+    }
+}
