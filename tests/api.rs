@@ -1,0 +1,388 @@
+//! The HTTP API over real HTTP (server on 127.0.0.1:0), on both backends.
+
+mod common;
+
+use chrono::Duration;
+use common::{TestDb, meta};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use velvet::config::{Config, RuleText};
+use velvet::domain::limits::Rule;
+use velvet::service::{PartnerCodeSpec, PauseScope, RevokeTarget};
+
+on_both_backends!(
+    the_journey_over_http,
+    an_unknown_email_redeems_then_confirms,
+    answers_do_not_enumerate,
+    too_many_signups_get_429_and_keep_the_entry,
+    ten_bad_codes_lock_the_device_out,
+    a_spoofed_forwarded_for_does_not_escape_the_limit,
+    hostile_bodies_get_4xx,
+    pauses_over_http,
+    health_metrics_and_spec,
+    joined_webhook_is_signed,
+);
+
+struct Server {
+    base: String,
+    mail: tempfile::TempDir,
+    running: Option<velvet::serve::Running>,
+    http: reqwest::Client,
+}
+
+struct Reply {
+    status: StatusCode,
+    retry_after: Option<String>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+    }
+}
+
+async fn start(db: &TestDb, tune: impl FnOnce(&mut Config)) -> Server {
+    let mail = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.serve.listen = "127.0.0.1:0".into();
+    config.serve.mail = format!("file:{}", mail.path().display());
+    tune(&mut config);
+    let running = velvet::serve::start(db.velvet.clone(), &config).await.expect("server starts");
+    Server { base: format!("http://{}", running.addr), mail, running: Some(running), http: reqwest::Client::new() }
+}
+
+impl Server {
+    async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let r = req.send().await.expect("HTTP request");
+        let status = r.status();
+        let retry_after = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+        Reply { status, retry_after, body: r.text().await.unwrap() }
+    }
+
+    async fn post(&self, path: &str, body: Value, device: &str) -> Reply {
+        self.send(self.http.post(format!("{}{path}", self.base)).header("x-device-id", device).header("content-type", "application/json").body(body.to_string())).await
+    }
+
+    async fn get(&self, url: &str) -> Reply {
+        let url = if url.starts_with("http") { url.to_string() } else { format!("{}{url}", self.base) };
+        self.send(self.http.get(url)).await
+    }
+
+    /// Waits (up to 10 s) for a mail of `kind` to `to`, and returns its text.
+    async fn mail_to(&self, to: &str, kind: &str) -> String {
+        wait_for_mail(self.mail.path(), to, kind).await
+    }
+}
+
+async fn wait_for_mail(dir: &Path, to: &str, kind: &str) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut found: Vec<(PathBuf, String)> = Vec::new();
+        for f in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = f.file_name().to_string_lossy().to_string();
+            if name.ends_with(&format!("-{kind}.eml")) {
+                let text = std::fs::read_to_string(f.path()).unwrap();
+                if text.lines().any(|l| l.trim_end() == format!("To: {to}")) {
+                    found.push((f.path(), text));
+                }
+            }
+        }
+        found.sort();
+        if let Some((_, text)) = found.pop() {
+            return text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no {kind} mail to {to} arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+fn link_in(mail: &str) -> String {
+    mail.split_whitespace().find(|w| w.contains("/v1/confirm/")).expect("a confirmation link").to_string()
+}
+
+fn code_in(mail: &str) -> String {
+    mail.lines().find_map(|l| l.trim_end().strip_prefix("Invite code: ")).expect("an `Invite code:` line").to_string()
+}
+
+fn partner(max_uses: i64) -> PartnerCodeSpec {
+    PartnerCodeSpec { campaign: "hn".into(), max_uses, count: 1, expires_in: Duration::days(14), daily_cap: None, prefix: None }
+}
+
+async fn the_journey_over_http(db: TestDb) {
+    let s = start(&db, |_| {}).await;
+    let admin = db.admin().await;
+    let r = s.post("/v1/waitlist", json!({"email": "Ada@Example.com", "source": "hn"}), "d1").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(r.json()["status"], "check_email");
+    let mail = s.mail_to("ada@example.com", "confirm").await;
+    let link = link_in(&mail);
+    assert!(link.starts_with(&format!("{}/v1/confirm/", s.base)), "{link}");
+    let r = s.get(&link).await;
+    assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::OK, Some("confirmed")));
+
+    db.velvet.approve_one(&admin, "ada@example.com", false).await.unwrap();
+    // The pacer inside `serve` picks the approval up and the invite is mailed.
+    let invite = s.mail_to("ada@example.com", "invite").await;
+    let code = code_in(&invite);
+    let r = s.post("/v1/redeem", json!({"code": code.to_lowercase().replace('-', " "), "email": "ada@example.com"}), "d1").await;
+    assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::OK, Some("joined")), "{}", r.body);
+    let l = db.velvet.lookup(&admin, "ada@example.com").await.unwrap();
+    assert_eq!(l.status, "joined");
+    assert!(l.events.iter().all(|e| e.ip_prefix.as_deref().is_none_or(|p| p == "127.0.0.0/24")));
+    assert!(l.events.iter().any(|e| e.kind == "invite_sent" && e.actor == "pacer"));
+    s.stop().await;
+}
+
+async fn an_unknown_email_redeems_then_confirms(db: TestDb) {
+    let s = start(&db, |_| {}).await;
+    let admin = db.admin().await;
+    let code = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    let r = s.post("/v1/redeem", json!({"code": code, "email": "newcomer@example.org"}), "d2").await;
+    assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::ACCEPTED, Some("check_email")), "{}", r.body);
+    let link = link_in(&s.mail_to("newcomer@example.org", "confirm").await);
+    let r = s.get(&link).await;
+    assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::OK, Some("joined")));
+    // The same link again: still fine, nothing new happens.
+    assert_eq!(s.get(&link).await.status, StatusCode::OK);
+    let html = s.send(s.http.get(&link).header("accept", "text/html")).await;
+    assert!(html.body.contains("<html") && html.body.contains("confirmed"), "{}", html.body);
+    assert_eq!(db.velvet.lookup(&admin, "newcomer@example.org").await.unwrap().status, "joined");
+    assert_eq!(s.get("/v1/confirm/not-a-token").await.json()["error"], "invalid_link");
+    s.stop().await;
+}
+
+async fn answers_do_not_enumerate(db: TestDb) {
+    let s = start(&db, |_| {}).await;
+    let admin = db.admin().await;
+    db.confirmed("waiting@example.com").await;
+    db.confirmed("blocked@example.com").await;
+    db.velvet.block(&admin, "blocked@example.com", Some("bot")).await.unwrap();
+    let joined_code = db.velvet.issue_partner_codes(&admin, &partner(1)).await.unwrap().codes[0].to_string();
+    db.confirmed("joined@example.com").await;
+    db.velvet.redeem(&joined_code, "joined@example.com", &meta()).await.unwrap();
+
+    let mut answers = Vec::new();
+    for email in ["brand-new@example.com", "waiting@example.com", "blocked@example.com", "joined@example.com"] {
+        let r = s.post("/v1/waitlist", json!({ "email": email }), "enum").await;
+        answers.push((r.status, r.body));
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+
+    // Every unusable code: one answer.
+    let revoked = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    db.velvet.revoke(&admin, &RevokeTarget::Code(revoked.clone()), None, false).await.unwrap();
+    let paused = db.velvet.issue_partner_codes(&admin, &PartnerCodeSpec { campaign: "ph".into(), ..partner(5) }).await.unwrap().codes[0].to_string();
+    db.velvet.pause(&admin, &PauseScope::Campaign("ph".into()), None).await.unwrap();
+    let good = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    let unknown = velvet::domain::InviteCode::generate(Some("HN")).unwrap().to_string();
+    let cases = [
+        (unknown.as_str(), "waiting@example.com"),
+        (revoked.as_str(), "waiting@example.com"),
+        (joined_code.as_str(), "waiting@example.com"),
+        (paused.as_str(), "waiting@example.com"),
+        (good.as_str(), "blocked@example.com"),
+        (good.as_str(), "joined@example.com"),
+    ];
+    let mut bodies = Vec::new();
+    for (i, (code, email)) in cases.iter().enumerate() {
+        let r = s.post("/v1/redeem", json!({ "code": code, "email": email }), &format!("e{i}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        bodies.push(r.body);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
+    assert_eq!(serde_json::from_str::<Value>(&bodies[0]).unwrap()["error"], "code_unusable");
+    assert_eq!(db.count("SELECT COUNT(DISTINCT reason) FROM events WHERE kind = 'redeem' AND outcome = 'failed'").await, 6, "the private reasons differ");
+    s.stop().await;
+}
+
+async fn too_many_signups_get_429_and_keep_the_entry(db: TestDb) {
+    let s = start(&db, |c| c.limits.signup.ip = RuleText(Some(Rule::new(3, 60)))).await;
+    for i in 0..3 {
+        let r = s.post("/v1/waitlist", json!({ "email": format!("p{i}@example.com") }), &format!("dev{i}")).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+    }
+    let r = s.post("/v1/waitlist", json!({ "email": "p0@example.com" }), "dev9").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.json()["error"], "slow_down");
+    assert!(r.json()["message"].as_str().unwrap().contains("Your place on the list is safe"));
+    let wait: u64 = r.retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&wait));
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 3);
+    assert_eq!(db.count("SELECT attempts FROM entries WHERE email = 'p0@example.com'").await, 1, "the refused repeat changed nothing");
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'rate_limited'").await, 1);
+    s.stop().await;
+}
+
+async fn ten_bad_codes_lock_the_device_out(db: TestDb) {
+    let s = start(&db, |c| c.limits.redeem.ip = RuleText(Some(Rule::new(100, 60)))).await;
+    let admin = db.admin().await;
+    db.confirmed("guesser@example.com").await;
+    let good = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    for _ in 0..10 {
+        let guess = velvet::domain::InviteCode::generate(None).unwrap().to_string();
+        let r = s.post("/v1/redeem", json!({ "code": guess, "email": "guesser@example.com" }), "bot-1").await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    }
+    let r = s.post("/v1/redeem", json!({ "code": good, "email": "guesser@example.com" }), "bot-1").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "locked out even with a good code");
+    let wait: u64 = r.retry_after.unwrap().parse().unwrap();
+    assert!(wait > 14 * 60 && wait <= 15 * 60, "{wait}");
+    assert_eq!(db.count("SELECT COUNT(*) FROM invite_codes WHERE uses > 0").await, 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'rate_limited' AND rule LIKE 'cooldown%'").await, 1);
+    s.stop().await;
+}
+
+async fn a_spoofed_forwarded_for_does_not_escape_the_limit(db: TestDb) {
+    let s = start(&db, |c| c.limits.signup.ip = RuleText(Some(Rule::new(3, 60)))).await;
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let req = s
+            .http
+            .post(format!("{}/v1/waitlist", s.base))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .header("x-device-id", format!("spoof{i}"))
+            .header("content-type", "application/json")
+            .body(json!({ "email": format!("s{i}@example.com") }).to_string());
+        statuses.push(s.send(req).await.status.as_u16());
+    }
+    assert_eq!(statuses, [202, 202, 202, 429, 429]);
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE ip_prefix = '127.0.0.0/24' AND kind = 'signup'").await, 3, "the real address is recorded");
+    s.stop().await;
+}
+
+async fn hostile_bodies_get_4xx(db: TestDb) {
+    // Limits off: this test is about parsing, not pacing.
+    let s = start(&db, |c| {
+        c.limits.signup = velvet::config::ActionLimits { ip: RuleText(None), email: RuleText(None), device: RuleText(None) };
+        c.limits.redeem = c.limits.signup;
+    })
+    .await;
+    let url = format!("{}/v1/waitlist", s.base);
+    let post = |body: Vec<u8>, ct: &'static str| s.http.post(&url).header("content-type", ct).header("x-device-id", "hostile").body(body);
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (post(format!("{{\"email\":\"{}@example.com\"}}", "a".repeat(17 * 1024)).into_bytes(), "application/json"), 413, "too_large"),
+        (post(b"{\"email\": ".to_vec(), "application/json"), 400, "invalid_json"),
+        (post(b"{\"email\": \"\xff\xfe@example.com\"}".to_vec(), "application/json"), 400, "invalid_json"),
+        (post(b"email=a@example.com".to_vec(), "text/plain"), 415, "unsupported_media_type"),
+        (post(b"{\"email\": 5}".to_vec(), "application/json"), 422, "invalid_request"),
+        (post(b"{}".to_vec(), "application/json"), 422, "invalid_request"),
+        (post(format!("{{\"email\":\"{}@example.com\"}}", "a".repeat(300)).into_bytes(), "application/json"), 422, "invalid_email"),
+        (post("[".repeat(5000).into_bytes(), "application/json"), 422, "invalid_request"),
+        (post(format!("{{\"email\":\"a@example.com\",\"x\":{}}}", "[".repeat(5000)).into_bytes(), "application/json"), 400, "invalid_json"),
+        (post(b"email=%FF%FE%40x.com".to_vec(), "application/x-www-form-urlencoded"), 422, "invalid_email"),
+        (post(b"email=ada%40example.com&note=%00%01".to_vec(), "application/x-www-form-urlencoded"), 422, "invalid_request"),
+        (post("{\"email\":\"ad\u{202e}a@example.com\"}".as_bytes().to_vec(), "application/json"), 422, "invalid_email"),
+    ];
+    for (i, (req, status, code)) in cases.into_iter().enumerate() {
+        let r = s.send(req).await;
+        assert_eq!((r.status.as_u16(), r.json()["error"].as_str()), (status, Some(code)), "case {i}: {}", r.body);
+    }
+    let r = s.post("/v1/redeem", json!({ "code": "abc", "email": "a@example.com" }), "hostile").await;
+    assert_eq!((r.status.as_u16(), r.json()["error"].as_str()), (422, Some("invalid_code")));
+    let r = s.post("/v1/redeem", json!({ "code": "x".repeat(10_000), "email": "a@example.com" }), "hostile").await;
+    assert_eq!(r.status.as_u16(), 422);
+    let r = s.send(s.http.put(&url)).await;
+    assert_eq!(r.status.as_u16(), 405);
+    assert_eq!(s.get("/nowhere").await.status.as_u16(), 404);
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 0, "nothing stored from hostile input");
+    s.stop().await;
+}
+
+async fn pauses_over_http(db: TestDb) {
+    let s = start(&db, |_| {}).await;
+    let admin = db.admin().await;
+    db.confirmed("p@example.com").await;
+    let code = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    db.velvet.pause(&admin, &PauseScope::Campaign("hn".into()), None).await.unwrap();
+    let r = s.post("/v1/redeem", json!({ "code": code, "email": "p@example.com" }), "p1").await;
+    assert_eq!((r.status.as_u16(), r.json()["error"].as_str()), (400, Some("code_unusable")));
+    db.velvet.resume(&admin, &PauseScope::Campaign("hn".into())).await.unwrap();
+    db.velvet.pause(&admin, &PauseScope::Redemption, None).await.unwrap();
+    let r = s.post("/v1/redeem", json!({ "code": code, "email": "p@example.com" }), "p1").await;
+    assert_eq!((r.status.as_u16(), r.json()["error"].as_str()), (503, Some("paused")));
+    db.velvet.pause(&admin, &PauseScope::Signups, None).await.unwrap();
+    let r = s.post("/v1/waitlist", json!({ "email": "late@example.com" }), "p1").await;
+    assert_eq!((r.status.as_u16(), r.json()["error"].as_str()), (503, Some("paused")));
+    db.velvet.resume(&admin, &PauseScope::Redemption).await.unwrap();
+    let r = s.post("/v1/redeem", json!({ "code": code, "email": "p@example.com" }), "p1").await;
+    assert_eq!(r.status.as_u16(), 200);
+    s.stop().await;
+}
+
+async fn health_metrics_and_spec(db: TestDb) {
+    let s = start(&db, |_| {}).await;
+    assert_eq!(s.get("/healthz").await.status, StatusCode::OK);
+    assert_eq!(s.get("/readyz").await.status, StatusCode::OK);
+    s.post("/v1/waitlist", json!({ "email": "m@example.com" }), "m").await;
+    let m = s.get("/metrics").await.body;
+    assert!(m.contains("velvet_http_requests_total{route=\"/v1/waitlist\",status=\"202\"} 1"), "{m}");
+    assert!(m.contains("velvet_outcomes_total{action=\"signup\",outcome=\"accepted\"} 1"), "{m}");
+    assert!(m.contains("velvet_outbox_depth"), "{m}");
+    let spec: Value = s.get("/openapi.json").await.json();
+    for path in ["/v1/waitlist", "/v1/confirm/{token}", "/v1/redeem", "/healthz", "/readyz", "/metrics", "/openapi.json", "/join"] {
+        assert!(spec["paths"].get(path).is_some(), "spec lacks {path}");
+    }
+    let join = s.get("/join").await;
+    assert!(join.body.contains("<form method=\"post\" action=\"/v1/waitlist\">"));
+    // The form works without JavaScript: a browser posting it gets HTML back.
+    let r = s
+        .send(s.http.post(format!("{}/v1/waitlist", s.base)).header("accept", "text/html").form(&[("email", "form@example.com")]))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert!(r.body.contains("Check your inbox"), "{}", r.body);
+    s.stop().await;
+}
+
+async fn joined_webhook_is_signed(db: TestDb) {
+    // The product's backend: records what it receives.
+    let received = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let sink = sink.clone();
+            async move {
+                let sig = headers.get("velvet-signature").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+                sink.lock().await.push((sig, body));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let s = start(&db, |c| {
+        c.serve.webhook_url = Some(format!("http://{hook_addr}/hook"));
+        c.serve.webhook_secret = Some("whsec-test".into());
+    })
+    .await;
+    let admin = db.admin().await;
+    db.velvet.set_setting(&admin, "webhook_events", "joined").await.unwrap();
+    db.confirmed("hooked@example.com").await;
+    let code = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    let r = s.post("/v1/redeem", json!({ "code": code, "email": "hooked@example.com" }), "h").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (sig, body) = loop {
+        if let Some(first) = received.lock().await.first().cloned() {
+            break first;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no webhook arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
+    let payload: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((payload["event"].as_str(), payload["email"].as_str()), (Some("joined"), Some("hooked@example.com")));
+    let (t, v1) = sig.split_once(",v1=").unwrap();
+    let t: i64 = t.trim_start_matches("t=").parse().unwrap();
+    assert_eq!(v1, velvet::worker::transport::sign("whsec-test", t, &body));
+    s.stop().await;
+}
