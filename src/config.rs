@@ -67,29 +67,43 @@ impl TryFrom<String> for RuleText {
     }
 }
 
-const fn on(limit: u32, secs: i64) -> RuleText {
-    RuleText(Some(Rule::new(limit, secs)))
-}
-const OFF: RuleText = RuleText(None);
-
-/// Limits for one action, by signal.
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Limits for one action, by signal. A signal left out of the file keeps
+/// its default; "off" turns it off.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ActionLimits {
-    #[serde(default = "off")]
-    pub ip: RuleText,
-    #[serde(default = "off")]
-    pub email: RuleText,
-    #[serde(default = "off")]
-    pub device: RuleText,
+    pub ip: Option<RuleText>,
+    pub email: Option<RuleText>,
+    pub device: Option<RuleText>,
 }
 
-fn off() -> RuleText {
-    OFF
+/// The rules in force for one action: (ip, email, device).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActionRules {
+    pub ip: Option<Rule>,
+    pub email: Option<Rule>,
+    pub device: Option<Rule>,
 }
 
-/// `[limits]`: per action and signal; see README for the reasoning.
-#[derive(Clone, Copy, Debug, Deserialize)]
+impl ActionLimits {
+    /// Every signal off.
+    pub const OFF: ActionLimits = ActionLimits { ip: Some(RuleText(None)), email: Some(RuleText(None)), device: Some(RuleText(None)) };
+
+    fn over(self, defaults: ActionRules) -> ActionRules {
+        ActionRules {
+            ip: self.ip.map_or(defaults.ip, |r| r.0),
+            email: self.email.map_or(defaults.email, |r| r.0),
+            device: self.device.map_or(defaults.device, |r| r.0),
+        }
+    }
+}
+
+/// `[limits]`: per action and signal. Defaults (see README for why):
+/// signup 10/10m per address, 5/1h per email, 10/10m per device;
+/// confirm 30/10m per address and device; redeem 20/1m per address and
+/// device, 10/10m per email; resend (confirmation mails) 3/1h per email;
+/// cooldown: 10 bad codes in 1m from one address+device lock it out 15m.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     pub signup: ActionLimits,
@@ -99,10 +113,30 @@ pub struct LimitsConfig {
     pub cooldown: Cooldown,
 }
 
+const fn every(limit: u32, secs: i64) -> Option<Rule> {
+    Some(Rule::new(limit, secs))
+}
+
+impl LimitsConfig {
+    pub fn signup(&self) -> ActionRules {
+        self.signup.over(ActionRules { ip: every(10, 600), email: every(5, 3600), device: every(10, 600) })
+    }
+    pub fn confirm(&self) -> ActionRules {
+        self.confirm.over(ActionRules { ip: every(30, 600), email: None, device: every(30, 600) })
+    }
+    pub fn redeem(&self) -> ActionRules {
+        self.redeem.over(ActionRules { ip: every(20, 60), email: every(10, 600), device: every(20, 60) })
+    }
+    pub fn resend(&self) -> ActionRules {
+        self.resend.over(ActionRules { ip: None, email: every(3, 3600), device: None })
+    }
+}
+
 /// Repeated bad codes from one IP + device lock them out for a while.
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Cooldown {
+    /// 0 turns the cooldown off.
     pub failures: u32,
     #[serde(deserialize_with = "period")]
     pub window: chrono::Duration,
@@ -118,18 +152,6 @@ fn period<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D:
 impl Default for Cooldown {
     fn default() -> Self {
         Cooldown { failures: 10, window: chrono::Duration::minutes(1), duration: chrono::Duration::minutes(15) }
-    }
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig {
-            signup: ActionLimits { ip: on(10, 600), email: on(5, 3600), device: on(10, 600) },
-            confirm: ActionLimits { ip: on(30, 600), email: OFF, device: on(30, 600) },
-            redeem: ActionLimits { ip: on(20, 60), email: on(10, 600), device: on(20, 60) },
-            resend: ActionLimits { ip: OFF, email: on(3, 3600), device: OFF },
-            cooldown: Cooldown::default(),
-        }
     }
 }
 
@@ -176,16 +198,16 @@ mod tests {
     #[test]
     fn limits_have_defaults_and_can_be_tuned_or_turned_off() {
         let c = Config::parse("[limits.signup]\nip = \"3/1m\"\nemail = \"off\"\n[limits.cooldown]\nfailures = 5\nduration = \"1h\"\n").unwrap();
-        assert_eq!(c.limits.signup.ip.0, Some(Rule::new(3, 60)));
-        assert_eq!(c.limits.signup.email.0, None);
-        assert_eq!(c.limits.signup.device.0, None, "unspecified signals in a given section are off");
-        assert_eq!(c.limits.redeem.ip.0, Some(Rule::new(20, 60)), "untouched sections keep defaults");
+        assert_eq!(c.limits.signup().ip, Some(Rule::new(3, 60)));
+        assert_eq!(c.limits.signup().email, None, "off");
+        assert_eq!(c.limits.signup().device, Some(Rule::new(10, 600)), "a signal left out keeps its default");
+        assert_eq!(c.limits.redeem().ip, Some(Rule::new(20, 60)), "untouched sections keep defaults");
         assert_eq!(c.limits.cooldown.failures, 5);
         assert_eq!(c.limits.cooldown.window, chrono::Duration::minutes(1));
         let err = Config::parse("[limits.signup]\nip = \"lots\"\n").unwrap_err();
         assert!(err.contains("not a rate like 10/10m"), "{err}");
         let d = Config::default();
         assert_eq!(d.serve.listen, "127.0.0.1:8080");
-        assert_eq!(d.limits.signup.ip.0.unwrap().to_string(), "10/10m");
+        assert_eq!(d.limits.signup().ip.unwrap().to_string(), "10/10m");
     }
 }

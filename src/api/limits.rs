@@ -5,7 +5,7 @@
 //! traffic. A key can overshoot its limit by at most what the other
 //! processes accepted since their last sync.
 
-use crate::config::{ActionLimits, LimitsConfig};
+use crate::config::{ActionRules, LimitsConfig};
 use crate::domain::Clock;
 use crate::domain::code::sha256_hex;
 use crate::domain::limits::Rule;
@@ -88,12 +88,12 @@ impl Limiter {
         sha256_hex(text.as_bytes())[..32].to_string()
     }
 
-    fn limits(&self, action: Action) -> ActionLimits {
+    fn limits(&self, action: Action) -> ActionRules {
         match action {
-            Action::Signup => self.config.signup,
-            Action::Confirm => self.config.confirm,
-            Action::Redeem => self.config.redeem,
-            Action::Resend => self.config.resend,
+            Action::Signup => self.config.signup(),
+            Action::Confirm => self.config.confirm(),
+            Action::Redeem => self.config.redeem(),
+            Action::Resend => self.config.resend(),
         }
     }
 
@@ -102,7 +102,7 @@ impl Limiter {
         let l = self.limits(action);
         let a = action.as_str();
         let mut out = Vec::with_capacity(3);
-        for (signal, value, rule) in [("ip", s.ip, l.ip.0), ("email", s.email, l.email.0), ("device", s.device, l.device.0)] {
+        for (signal, value, rule) in [("ip", s.ip, l.ip), ("email", s.email, l.email), ("device", s.device, l.device)] {
             if let (Some(v), Some(rule)) = (value, rule) {
                 out.push((self.key(&[a, signal, v]), rule, format!("{a}.{signal} {rule}")));
             }

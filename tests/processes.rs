@@ -1,0 +1,159 @@
+//! The built binary as real servers: four `velvet serve` processes on one
+//! PostgreSQL racing for one code, and mail through a real SMTP server.
+
+mod common;
+
+use chrono::Duration;
+use common::{Backend, TestDb};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use velvet::service::PartnerCodeSpec;
+
+/// Kills the child processes even when the test fails.
+struct Servers(Vec<Child>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `velvet serve` on a free port; returns the child and its base URL.
+fn spawn_serve(url: &str, config: &std::path::Path, mail: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_velvet"))
+        .args(["--config", config.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--mail", mail])
+        .env("VELVET_DATABASE_URL", url)
+        .env("VELVET_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start velvet serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("unexpected first line: {line}"));
+    (child, format!("http://{addr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_servers_share_one_fifty_use_code() {
+    common::run(Backend::Postgres, four_servers).await
+}
+
+async fn four_servers(db: TestDb) {
+    let admin = db.admin().await;
+    if let velvet::Store::Postgres(pool) = &db.store {
+        sqlx::query(
+            "INSERT INTO entries (email, email_display, status, first_seen, last_attempt_at, confirmed_at) \
+             SELECT 'p' || g || '@example.com', 'p' || g || '@example.com', 'confirmed', now(), now(), now() \
+             FROM generate_series(1, 1000) AS g",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let spec = PartnerCodeSpec { campaign: "chat".into(), max_uses: 50, count: 1, expires_in: Duration::days(7), daily_cap: None, prefix: None };
+    let code = db.velvet.issue_partner_codes(&admin, &spec).await.unwrap().codes[0].to_string();
+
+    // Limits off: this is about the use count, not about pacing one address.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("velvet.toml");
+    std::fs::write(&config, "[limits.redeem]\nip = \"off\"\nemail = \"off\"\ndevice = \"off\"\n[limits.cooldown]\nfailures = 0\n").unwrap();
+    let mut servers = Servers(Vec::new());
+    let mut bases = Vec::new();
+    for _ in 0..4 {
+        let (child, base) = spawn_serve(&db.url, &config, "log");
+        servers.0.push(child);
+        bases.push(base);
+    }
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1000 {
+        let url = format!("{}/v1/redeem", bases[i % 4]);
+        let body = serde_json::json!({ "code": code, "email": format!("p{}@example.com", i + 1) }).to_string();
+        let http = http.clone();
+        tasks.spawn(async move {
+            let r = http.post(url).header("content-type", "application/json").header("x-device-id", format!("d{i}")).body(body).send().await;
+            r.map(|r| r.status().as_u16()).unwrap_or(0)
+        });
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    while let Some(status) = tasks.join_next().await {
+        *counts.entry(status.unwrap()).or_insert(0) += 1;
+    }
+    eprintln!("statuses from 1,000 concurrent redemptions across 4 servers: {counts:?}");
+    assert_eq!(counts.get(&200), Some(&50), "{counts:?}");
+    assert_eq!(counts.get(&400), Some(&950), "{counts:?}");
+    assert_eq!(db.count("SELECT uses FROM invite_codes WHERE kind = 'partner'").await, 50);
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries WHERE status = 'joined'").await, 50);
+    drop(servers);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_through_a_real_smtp_server() {
+    common::run(Backend::Sqlite, smtp_delivery).await
+}
+
+async fn smtp_delivery(db: TestDb) {
+    let has_aiosmtpd = Command::new("python3").args(["-c", "import aiosmtpd"]).status().is_ok_and(|s| s.success());
+    if !has_aiosmtpd {
+        eprintln!("notice: python3 with aiosmtpd is not installed (pip install aiosmtpd; .ci/run does); skipping the SMTP test");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let tmp = tempfile::tempdir().unwrap();
+    // The Mailbox handler creates a Maildir only where nothing exists yet.
+    let maildir = tmp.path().join("maildir");
+    let smtpd = Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox", maildir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start aiosmtpd");
+    let mut servers = Servers(vec![smtpd]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the SMTP server did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("velvet.toml");
+    std::fs::write(&config, "[serve]\nmail_from = \"Beta <beta@example.com>\"\n").unwrap();
+    let (child, base) = spawn_serve(&db.url, &config, &format!("smtp://127.0.0.1:{port}"));
+    servers.0.push(child);
+
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/waitlist"))
+        .header("content-type", "application/json")
+        .body(r#"{"email":"smtp@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let new = maildir.join("new");
+    let message = loop {
+        let found = std::fs::read_dir(&new).ok().and_then(|mut d| d.next()).and_then(|e| e.ok());
+        if let Some(entry) = found {
+            break std::fs::read_to_string(entry.path()).unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no message reached the SMTP server");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(message.contains("To: smtp@example.com"), "{message}");
+    assert!(message.contains("From: Beta <beta@example.com>"), "{message}");
+    assert!(message.contains(&format!("{base}/v1/confirm/")), "{message}");
+    let admin = db.admin().await;
+    let l = db.velvet.lookup(&admin, "smtp@example.com").await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut status = l.mail[0].status.clone();
+    while status != "sent" && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        status = db.velvet.lookup(&admin, "smtp@example.com").await.unwrap().mail[0].status.clone();
+    }
+    assert_eq!(status, "sent");
+    drop(servers);
+}
