@@ -22,6 +22,9 @@ on_both_backends!(
     pauses_over_http,
     health_metrics_and_spec,
     joined_webhook_is_signed,
+    two_servers_share_their_limits,
+    the_pacer_waits_while_redemption_is_paused,
+    cors_allows_only_the_configured_origin,
 );
 
 struct Server {
@@ -197,9 +200,13 @@ async fn answers_do_not_enumerate(db: TestDb) {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
         bodies.push(r.body);
     }
+    // And an expired one.
+    db.clock.advance(Duration::days(15));
+    let r = s.post("/v1/redeem", json!({ "code": good, "email": "waiting@example.com" }), "e-late").await;
+    bodies.push(r.body);
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
     assert_eq!(serde_json::from_str::<Value>(&bodies[0]).unwrap()["error"], "code_unusable");
-    assert_eq!(db.count("SELECT COUNT(DISTINCT reason) FROM events WHERE kind = 'redeem' AND outcome = 'failed'").await, 6, "the private reasons differ");
+    assert_eq!(db.count("SELECT COUNT(DISTINCT reason) FROM events WHERE kind = 'redeem' AND outcome = 'failed'").await, 7, "the private reasons differ");
     s.stop().await;
 }
 
@@ -384,5 +391,60 @@ async fn joined_webhook_is_signed(db: TestDb) {
     let (t, v1) = sig.split_once(",v1=").unwrap();
     let t: i64 = t.trim_start_matches("t=").parse().unwrap();
     assert_eq!(v1, velvet::worker::transport::sign("whsec-test", t, &body));
+    s.stop().await;
+}
+
+async fn two_servers_share_their_limits(db: TestDb) {
+    let tight = |c: &mut Config| c.limits.signup.ip = Some(RuleText(Some(Rule::new(3, 600))));
+    let a = start(&db, tight).await;
+    let b = start(&db, tight).await;
+    for i in 0..3 {
+        assert_eq!(a.post("/v1/waitlist", json!({ "email": format!("a{i}@example.com") }), &format!("a{i}")).await.status, StatusCode::ACCEPTED);
+    }
+    // Wait until A has merged its counts into the shared table.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.count("SELECT COALESCE(MAX(count), 0) FROM rate_counters").await < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "counts never reached the database");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // B never saw these requests, but starts from the shared count.
+    let r = b.post("/v1/waitlist", json!({ "email": "b0@example.com" }), "b0").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 3);
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn the_pacer_waits_while_redemption_is_paused(db: TestDb) {
+    let admin = db.admin().await;
+    db.velvet.pause(&admin, &PauseScope::Redemption, Some("incident")).await.unwrap();
+    db.confirmed("patient@example.com").await;
+    db.velvet.approve_one(&admin, "patient@example.com", false).await.unwrap();
+    let s = start(&db, |_| {}).await;
+    // Give the pacer (1 s period) two full rounds while paused.
+    let probe = s.post("/v1/waitlist", json!({ "email": "probe@example.com" }), "probe").await;
+    assert_eq!(probe.status, StatusCode::ACCEPTED);
+    s.mail_to("probe@example.com", "confirm").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'invite_sent'").await, 0, "no invite while paused");
+    db.velvet.resume(&admin, &PauseScope::Redemption).await.unwrap();
+    let invite = s.mail_to("patient@example.com", "invite").await;
+    assert!(invite.contains("Invite code: "));
+    s.stop().await;
+}
+
+async fn cors_allows_only_the_configured_origin(db: TestDb) {
+    let s = start(&db, |c| c.serve.cors_origins = vec!["https://product.example".into()]).await;
+    let preflight = |origin: &'static str| {
+        s.http
+            .request(reqwest::Method::OPTIONS, format!("{}/v1/waitlist", s.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+    };
+    let ok = preflight("https://product.example").send().await.unwrap();
+    assert_eq!(ok.headers().get("access-control-allow-origin").unwrap(), "https://product.example");
+    let other = preflight("https://evil.example").send().await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
     s.stop().await;
 }

@@ -75,11 +75,10 @@ impl Answer {
                 (self.status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page::message(title, &self.message)).into_response()
             }
         };
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
-        }
         response
     }
 }

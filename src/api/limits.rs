@@ -116,18 +116,62 @@ impl Limiter {
 
     /// Counts one `action` against every applicable rule, or refuses it
     /// (then nothing is counted). All-or-nothing under one lock.
-    pub fn check(&self, action: Action, signals: Signals<'_>) -> Result<(), Denied> {
-        self.admit(action, signals, true)
+    pub async fn check(&self, action: Action, signals: Signals<'_>) -> Result<(), Denied> {
+        self.admit(action, signals, true).await
     }
 
     /// Whether `action` would be admitted now, without counting it.
-    pub fn peek(&self, action: Action, signals: Signals<'_>) -> Result<(), Denied> {
-        self.admit(action, signals, false)
+    pub async fn peek(&self, action: Action, signals: Signals<'_>) -> Result<(), Denied> {
+        self.admit(action, signals, false).await
     }
 
-    fn admit(&self, action: Action, signals: Signals<'_>, count: bool) -> Result<(), Denied> {
+    /// Keys seen for the first time in their window start from the shared
+    /// count (one small read), so a process joining late does not grant a
+    /// fresh allowance; after that, decisions are made in memory.
+    async fn learn(&self, rules: &[(String, Rule, String)], now: DateTime<Utc>) {
+        let unknown: Vec<(String, DateTime<Utc>)> = {
+            let state = self.lock();
+            rules
+                .iter()
+                .filter(|(key, rule, _)| state.counters.get(key).is_none_or(|c| c.window_start != rule.window_start(now)))
+                .map(|(key, rule, _)| (key.clone(), rule.window_start(now)))
+                .collect()
+        };
+        if unknown.is_empty() {
+            return;
+        }
+        let mut known = Vec::with_capacity(unknown.len());
+        match self.store.read().await {
+            Ok(mut tx) => {
+                for (key, window) in &unknown {
+                    match tx.rate_count(key, *window).await {
+                        Ok(n) => known.push(n),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "rate limits: could not read a shared count; deciding locally");
+                            return;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "rate limits: database unavailable; deciding locally");
+                return;
+            }
+        }
+        let mut state = self.lock();
+        for ((key, window), global) in unknown.iter().zip(known) {
+            let rule = rules.iter().find(|(k, _, _)| k == key).map(|(_, r, _)| *r).expect("key came from rules");
+            let c = counter(&mut state, key, &rule, now);
+            if c.window_start == *window && c.pending == 0 && c.global == 0 {
+                c.global = global;
+            }
+        }
+    }
+
+    async fn admit(&self, action: Action, signals: Signals<'_>, count: bool) -> Result<(), Denied> {
         let now = self.clock.now();
         let rules = self.rules(action, signals);
+        self.learn(&rules, now).await;
         let mut state = self.lock();
         for (key, rule, name) in &rules {
             let c = counter(&mut state, key, rule, now);
@@ -215,12 +259,11 @@ impl Limiter {
         tx.commit().await?;
         let mut state = self.lock();
         for ((key, window, delta), total) in deltas.iter().zip(totals) {
-            if let Some(c) = state.counters.get_mut(key) {
-                if c.window_start == *window {
+            if let Some(c) = state.counters.get_mut(key)
+                && c.window_start == *window {
                     c.global = total;
                     c.pending -= delta;
                 }
-            }
         }
         state.lockouts.retain(|_, until| *until > now);
         for (key, until) in lockouts {

@@ -32,11 +32,10 @@ impl App {
     /// Records a refusal (sampled) and turns it into a 429.
     async fn slow_down(&self, action: Action, denied: Denied, caller: &Caller) -> Answer {
         self.metrics.limit(&denied.rule, "denied");
-        if denied.first {
-            if let Err(e) = self.velvet.note_rate_limited(action.as_str(), &denied.rule, &caller.meta).await {
+        if denied.first
+            && let Err(e) = self.velvet.note_rate_limited(action.as_str(), &denied.rule, &caller.meta).await {
                 tracing::warn!(error = %e, "could not record a rate-limit event");
             }
-        }
         Answer::slow_down(denied.retry_after)
     }
 
@@ -45,7 +44,7 @@ impl App {
     }
 
     pub async fn waitlist(&self, caller: &Caller, headers: &HeaderMap, raw: Body) -> Answer {
-        if let Err(d) = self.limiter.check(Action::Signup, self.signals(caller, None)) {
+        if let Err(d) = self.limiter.check(Action::Signup, self.signals(caller, None)).await {
             return self.slow_down(Action::Signup, d, caller).await;
         }
         let form: WaitlistBody = match body::read(headers, raw).await {
@@ -57,10 +56,10 @@ impl App {
             Err(e) => return invalid_email(&e.to_string()),
         };
         let only_email = Signals { email: Some(email.as_str()), ..Signals::default() };
-        if let Err(d) = self.limiter.check(Action::Signup, only_email) {
+        if let Err(d) = self.limiter.check(Action::Signup, only_email).await {
             return self.slow_down(Action::Signup, d, caller).await;
         }
-        let allow_resend = self.limiter.peek(Action::Resend, only_email).is_ok();
+        let allow_resend = self.limiter.peek(Action::Resend, only_email).await.is_ok();
         let result = self
             .velvet
             .signup_paced(&form.email, form.note.as_deref(), form.source.as_deref(), &caller.meta, allow_resend)
@@ -68,7 +67,7 @@ impl App {
         match result {
             Ok(outcome) => {
                 if matches!(outcome, crate::service::SignupOutcome::Repeat { mailed: true, .. }) {
-                    let _ = self.limiter.check(Action::Resend, only_email);
+                    let _ = self.limiter.check(Action::Resend, only_email).await;
                 }
                 self.metrics.outcome("signup", "accepted");
                 self.wake_mailer.notify_one();
@@ -83,7 +82,7 @@ impl App {
     }
 
     pub async fn confirm(&self, caller: &Caller, token: &str) -> Answer {
-        if let Err(d) = self.limiter.check(Action::Confirm, self.signals(caller, None)) {
+        if let Err(d) = self.limiter.check(Action::Confirm, self.signals(caller, None)).await {
             return self.slow_down(Action::Confirm, d, caller).await;
         }
         match self.velvet.confirm(token, &caller.meta).await {
@@ -113,7 +112,7 @@ impl App {
             self.metrics.limit(&d.rule, "locked");
             return Answer::slow_down(d.retry_after);
         }
-        if let Err(d) = self.limiter.check(Action::Redeem, self.signals(caller, None)) {
+        if let Err(d) = self.limiter.check(Action::Redeem, self.signals(caller, None)).await {
             return self.slow_down(Action::Redeem, d, caller).await;
         }
         let form: RedeemBody = match body::read(headers, raw).await {
@@ -129,7 +128,7 @@ impl App {
             Err(e) => return invalid_email(&e.to_string()),
         };
         let only_email = Signals { email: Some(email.as_str()), ..Signals::default() };
-        if let Err(d) = self.limiter.check(Action::Redeem, only_email) {
+        if let Err(d) = self.limiter.check(Action::Redeem, only_email).await {
             return self.slow_down(Action::Redeem, d, caller).await;
         }
         match self.velvet.redeem(&form.code, &form.email, &caller.meta).await {

@@ -13,6 +13,12 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(key).bind(window_start).bind(delta).fetch_one(c))?)
     }
 
+    /// The shared count of one window (0 when nobody counted yet).
+    pub async fn rate_count(&mut self, key: &str, window_start: DateTime<Utc>) -> Result<i64> {
+        let sql = "SELECT COALESCE(MAX(count), 0) FROM rate_counters WHERE key = $1 AND window_start = $2";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(key).bind(window_start).fetch_one(c))?)
+    }
+
     /// Locks `key` out until `until` (keeps a later existing lockout).
     pub async fn set_lockout(&mut self, key: &str, until: DateTime<Utc>, rule: &str) -> Result<()> {
         let sql = "INSERT INTO rate_lockouts (key, until, rule) VALUES ($1, $2, $3) \

@@ -96,11 +96,10 @@ pub async fn sweeper(velvet: Velvet, limiter: Arc<Limiter>, mut stop: watch::Rec
         if let Err(e) = velvet.sweep_holds().await {
             tracing::warn!(error = %e, "sweeper: could not release holds");
         }
-        if ticks % 20 == 0 {
-            if let Err(e) = limiter.prune().await {
+        if ticks.is_multiple_of(20)
+            && let Err(e) = limiter.prune().await {
                 tracing::warn!(error = %e, "sweeper: could not prune rate-limit state");
             }
-        }
         ticks += 1;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(30)) => {}
