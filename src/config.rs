@@ -17,6 +17,8 @@ pub struct Config {
     pub operator: Option<String>,
     pub serve: ServeConfig,
     pub limits: LimitsConfig,
+    /// `[alerts]`: thresholds the console raises alerts at.
+    pub alerts: crate::console::live::Thresholds,
 }
 
 /// `[serve]`: the HTTP API, mail and webhooks.

@@ -9,3 +9,5 @@ pub mod config;
 pub mod api;
 pub mod worker;
 pub mod serve;
+pub mod console;
+pub mod sim;

@@ -80,7 +80,7 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
     tasks.spawn(dispatcher.run(stopped.clone()));
     tasks.spawn(worker::pacer(velvet.clone(), wake.clone(), stopped.clone()));
     tasks.spawn(worker::sweeper(velvet.clone(), limiter.clone(), stopped.clone()));
-    tasks.spawn(worker::limiter_sync(limiter, stopped.clone()));
+    tasks.spawn(worker::limiter_sync(velvet.clone(), limiter, stopped.clone()));
     let router = api::router(app);
     let mut http_stop = stopped;
     tasks.spawn(async move {

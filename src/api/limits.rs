@@ -38,6 +38,8 @@ impl Action {
 /// The signals one request carries; `None` ones are not limited.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Signals<'a> {
+    /// The event prefix of the address, for the refusal summaries.
+    pub prefix: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub email: Option<&'a str>,
     pub device: Option<&'a str>,
@@ -68,6 +70,8 @@ struct Counter {
 struct State {
     counters: HashMap<String, Counter>,
     lockouts: HashMap<String, DateTime<Utc>>,
+    /// Refusals since the last summary, by (rule, address prefix).
+    denials: HashMap<(String, Option<String>), u64>,
 }
 
 pub struct Limiter {
@@ -179,6 +183,7 @@ impl Limiter {
                 let first = c.denied == 0;
                 if count {
                     c.denied += 1;
+                    *state.denials.entry((name.clone(), signals.prefix.map(String::from))).or_default() += 1;
                 }
                 return Err(Denied { retry_after: rule.retry_after(now), rule: name.clone(), first });
             }
@@ -271,6 +276,12 @@ impl Limiter {
             *e = (*e).max(until);
         }
         Ok(())
+    }
+
+    /// Refusals counted since the last call, for the summary events the
+    /// console sums into its 429 series.
+    pub fn take_denials(&self) -> Vec<(String, Option<String>, u64)> {
+        self.lock().denials.drain().map(|((rule, prefix), n)| (rule, prefix, n)).collect()
     }
 
     /// Deletes shared state older than a day (any process may do it).

@@ -40,7 +40,7 @@ impl App {
     }
 
     fn signals<'a>(&self, caller: &'a Caller, email: Option<&'a str>) -> Signals<'a> {
-        Signals { ip: Some(&caller.ip_unit), email, device: caller.device_id.as_deref() }
+        Signals { prefix: caller.meta.ip_prefix.as_deref(), ip: Some(&caller.ip_unit), email, device: caller.device_id.as_deref() }
     }
 
     pub async fn waitlist(&self, caller: &Caller, headers: &HeaderMap, raw: Body) -> Answer {
@@ -55,7 +55,7 @@ impl App {
             Ok(e) => e,
             Err(e) => return invalid_email(&e.to_string()),
         };
-        let only_email = Signals { email: Some(email.as_str()), ..Signals::default() };
+        let only_email = Signals { prefix: caller.meta.ip_prefix.as_deref(), email: Some(email.as_str()), ..Signals::default() };
         if let Err(d) = self.limiter.check(Action::Signup, only_email).await {
             return self.slow_down(Action::Signup, d, caller).await;
         }
@@ -127,7 +127,7 @@ impl App {
             Ok(e) => e,
             Err(e) => return invalid_email(&e.to_string()),
         };
-        let only_email = Signals { email: Some(email.as_str()), ..Signals::default() };
+        let only_email = Signals { prefix: caller.meta.ip_prefix.as_deref(), email: Some(email.as_str()), ..Signals::default() };
         if let Err(d) = self.limiter.check(Action::Redeem, only_email).await {
             return self.slow_down(Action::Redeem, d, caller).await;
         }

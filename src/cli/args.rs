@@ -37,6 +37,20 @@ pub enum Command {
         #[arg(long, env = "VELVET_PUBLIC_URL")]
         public_url: Option<String>,
     },
+    /// The full-screen console: waitlist, codes, chains, events, live rates
+    Console,
+    /// Fill a database with a believable beta, for trying velvet out
+    Seed {
+        /// Entries to create
+        #[arg(long, default_value_t = 20_000)]
+        size: u64,
+        /// Random seed, for the same world every time
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Extra background events to add (for scale tests)
+        #[arg(long, default_value_t = 0)]
+        extra_events: u64,
+    },
     /// Create or update the database schema
     Migrate,
     /// Where is this person? Status, why, timeline, codes, mail

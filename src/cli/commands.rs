@@ -16,6 +16,17 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
     match command {
         Command::Serve { listen, mail, public_url } => serve(ctx, listen, mail, public_url).await,
         Command::Migrate => migrate(ctx).await,
+        Command::Console => {
+            let actor = ctx.actor().await?;
+            crate::console::run(ctx.velvet.clone(), actor, ctx.config.alerts).await.map_err(|e| CliError::failure(format!("terminal error: {e}")))
+        }
+        Command::Seed { size, seed, extra_events } => {
+            let actor = ctx.actor().await?;
+            let started = std::time::Instant::now();
+            let report = crate::sim::seed::seed(&ctx.velvet, &actor, crate::sim::seed::SeedSpec { size, seed, extra_events }).await?;
+            eprintln!("seeded {} entries, {} events, {} codes in {:.1} s", report.entries, report.events, report.codes, started.elapsed().as_secs_f64());
+            Ok(())
+        }
         Command::Lookup { email, json } => lookup(ctx, &email, json).await,
         Command::Approve { next, email, dry_run } => approve(ctx, next, email, dry_run).await,
         Command::Codes(c) => codes(ctx, c).await,

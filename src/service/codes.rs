@@ -32,6 +32,8 @@ pub struct IssuedCodes {
 pub enum RevokeTarget {
     /// A code as typed.
     Code(String),
+    /// A code by its id (operators never see the plaintext).
+    CodeId(i64),
     Batch(i64),
     Campaign(String),
     /// Every code a person gives out.
@@ -160,7 +162,7 @@ impl Velvet {
     /// Revokes one code (support) or many (admins). With `dry_run`, lists
     /// what would be revoked and changes nothing.
     pub async fn revoke(&self, actor: &Actor, target: &RevokeTarget, reason: Option<&str>, dry_run: bool) -> Result<Vec<RevokedCode>> {
-        let need = if matches!(target, RevokeTarget::Code(_)) { Permission::RevokeOne } else { Permission::RevokeMany };
+        let need = if matches!(target, RevokeTarget::Code(_) | RevokeTarget::CodeId(_)) { Permission::RevokeOne } else { Permission::RevokeMany };
         actor.require(need)?;
         let now = self.now();
         let mut tx = self.store.write().await?;
@@ -170,6 +172,10 @@ impl Velvet {
                 let row = tx.code_by_hash(&code.hash().0).await?.ok_or_else(|| {
                     Error::NotFound(format!("no code …{} is known; check it was copied whole", code.hint()))
                 })?;
+                (CodeScope::One(row.id), "code".to_string())
+            }
+            RevokeTarget::CodeId(id) => {
+                let row = tx.code_by_id(*id).await?.ok_or_else(|| Error::NotFound(format!("no code #{id}")))?;
                 (CodeScope::One(row.id), "code".to_string())
             }
             RevokeTarget::Batch(b) => (CodeScope::Batch(*b), format!("batch {b}")),

@@ -6,6 +6,7 @@
 mod actor;
 mod approve;
 mod codes;
+mod console;
 mod error;
 mod export;
 mod invites;
@@ -18,6 +19,7 @@ mod switches;
 
 pub use actor::{Actor, OperatorInfo};
 pub use approve::Approved;
+pub use console::ApproveReport;
 pub use codes::{CodeView, IssuedCodes, PartnerCodeSpec, RevokeTarget, RevokedCode};
 pub use error::{Error, Result};
 pub use export::ExportRow;

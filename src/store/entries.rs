@@ -169,6 +169,16 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(referrer_id).fetch_all(c))?)
     }
 
+    /// A page of entries, newest first, before `before_id` (console loading).
+    pub async fn entries_newest(&mut self, before_id: i64, limit: i64) -> Result<Vec<EntryRow>> {
+        let sql = select_entries!("WHERE id < $1 ORDER BY id DESC LIMIT $2");
+        Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(before_id).bind(limit).fetch_all(c))?)
+    }
+
+    pub async fn count_entries(&mut self) -> Result<i64> {
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM entries").fetch_one(c))?)
+    }
+
     /// A page of entries in signup order, for export (keyset on id).
     pub async fn entries_page(&mut self, status: Option<&str>, after_id: i64, limit: i64) -> Result<Vec<EntryRow>> {
         let sql = select_entries!("WHERE id > $1 AND ($2 IS NULL OR status = $2) ORDER BY id LIMIT $3");

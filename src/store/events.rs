@@ -84,6 +84,27 @@ impl Tx {
             .fetch_all(c))?)
     }
 
+    /// The newest `limit` events, oldest first.
+    pub async fn latest_events(&mut self, limit: i64) -> Result<Vec<EventRow>> {
+        let sql = concat!("SELECT ", event_columns!(), " FROM events ORDER BY id DESC LIMIT $1");
+        let mut rows = on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(limit).fetch_all(c))?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// Events at or after `since`, oldest first, at most `limit` (uses the
+    /// `at` index: the cost follows the window, not the history).
+    pub async fn events_since(&mut self, since: DateTime<Utc>, limit: i64) -> Result<Vec<EventRow>> {
+        let sql = concat!("SELECT ", event_columns!(), " FROM events WHERE at >= $1 ORDER BY at, id LIMIT $2");
+        Ok(on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(since).bind(limit).fetch_all(c))?)
+    }
+
+    /// The newest event of a kind and rule (alert de-duplication).
+    pub async fn last_event_at(&mut self, kind: &str, rule: &str) -> Result<Option<DateTime<Utc>>> {
+        let sql = "SELECT MAX(at) FROM events WHERE kind = $1 AND rule = $2";
+        Ok(on!(self, c => sqlx::query_scalar::<_, Option<DateTime<Utc>>>(sql).bind(kind).bind(rule).fetch_one(c))?)
+    }
+
     /// Events of one kind since `since` (the daily cap counts `invite_sent`).
     pub async fn count_events_since(&mut self, kind: &str, since: DateTime<Utc>) -> Result<i64> {
         let sql = "SELECT COUNT(*) FROM events WHERE kind = $1 AND at >= $2";

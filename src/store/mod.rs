@@ -7,6 +7,7 @@
 //! transactions on SQLite begin with `BEGIN IMMEDIATE`, so concurrent
 //! writers queue on the lock instead of failing at their first write.
 
+mod bulk;
 mod codes;
 mod entries;
 mod limits;
@@ -16,6 +17,7 @@ mod outbox;
 mod switches;
 mod tokens;
 
+pub use bulk::{SeedCode, SeedEntry};
 pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow};
 pub use entries::{EntryRow, NewEntry, StatusStamps};
 pub use events::{EventFilter, EventRow, NewEvent};

@@ -108,11 +108,21 @@ pub async fn sweeper(velvet: Velvet, limiter: Arc<Limiter>, mut stop: watch::Rec
     }
 }
 
-/// Shares this process's rate-limit counts with the others.
-pub async fn limiter_sync(limiter: Arc<Limiter>, mut stop: watch::Receiver<bool>) {
+/// Shares this process's rate-limit counts with the others, and records
+/// a summary of refusals (once a second at most) for the console.
+pub async fn limiter_sync(velvet: Velvet, limiter: Arc<Limiter>, mut stop: watch::Receiver<bool>) {
+    let mut rounds: u64 = 0;
     loop {
         if let Err(e) = limiter.sync().await {
             tracing::warn!(error = %e, "rate-limit sync failed, retrying");
+        }
+        rounds += 1;
+        if rounds.is_multiple_of(4) {
+            for (rule, prefix, n) in limiter.take_denials() {
+                if let Err(e) = velvet.note_rate_limit_summary(&rule, prefix.as_deref(), n).await {
+                    tracing::warn!(error = %e, "could not record a refusal summary");
+                }
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(SYNC_EVERY) => {}

@@ -1,0 +1,73 @@
+//! What flows into `update` (keys already mapped, text typed into a modal,
+//! results from background work) and what flows out of it (`Effect`s: the
+//! database work to start).
+
+use super::keymap::Command;
+use super::live::Tick;
+use super::state::EntryItem;
+use crate::domain::Settings;
+use crate::service::{CodeView, Lookup, PauseScope, SwitchState};
+use crate::store::EventRow;
+use chrono::{DateTime, Utc};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RevokeWhat {
+    CodeId(i64, String),
+    Batch(i64),
+    Campaign(String),
+    Inviter(String),
+}
+
+#[derive(Debug)]
+pub enum Input {
+    Command(Command),
+    /// Text typed while a modal or the filter has the keyboard.
+    Char(char),
+    Backspace,
+    Submit,
+    Cancel,
+    Tick(DateTime<Utc>),
+    Resize(u16, u16),
+    Msg(Msg),
+}
+
+/// Answers from background work.
+#[derive(Debug)]
+pub enum Msg {
+    /// A page of entries, newest first; `done` after the last.
+    Entries { rows: Vec<EntryItem>, total: u64, done: bool },
+    /// Entries changed by anyone (from the event stream).
+    Changed(Vec<EntryItem>),
+    /// A search answer for `generation`.
+    Filtered { generation: u64, query: String, rows: Vec<u32> },
+    Lookup { generation: u64, lookup: Box<Lookup> },
+    Codes(Vec<CodeView>),
+    /// New events after the cursor (oldest first) and live ticks.
+    Events { rows: Vec<EventRow>, ticks: Vec<Tick> },
+    Switches { switches: Vec<SwitchState>, settings: Box<Settings>, sent_today: u64 },
+    /// An action finished: what to tell the operator.
+    Done(String),
+    Failed(String),
+    /// Ctrl-C or SIGTERM: leave now.
+    Quit,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    Filter { generation: u64, query: String, within: Option<Vec<u32>> },
+    Lookup { generation: u64, email: String },
+    LoadCodes,
+    ApproveIds(Vec<i64>),
+    ApproveNext(i64),
+    SendNow(u64),
+    Revoke(RevokeWhat),
+    Reissue(String),
+    Block(String),
+    Unblock(String),
+    Pause(PauseScope),
+    Resume(PauseScope),
+    Setting(String, String),
+    RecordAlert { rule: String, text: String },
+    /// Re-read switches, settings and codes after a change.
+    Refresh,
+}

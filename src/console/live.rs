@@ -1,0 +1,269 @@
+//! The Live pane's numbers: per-minute counts over the last hour, rates
+//! against the trailing baseline, top offenders, the redeem funnel and
+//! alerts. Fed event by event from the tail, so a refresh costs only the
+//! new events, whatever the history holds.
+
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+
+pub const MINUTES: usize = 60;
+
+/// The series drawn as sparklines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Series {
+    Signups,
+    Confirms,
+    RedeemOk,
+    RedeemFailed,
+    Limited,
+}
+
+impl Series {
+    pub const ALL: [Series; 5] = [Series::Signups, Series::Confirms, Series::RedeemOk, Series::RedeemFailed, Series::Limited];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Series::Signups => "signups",
+            Series::Confirms => "confirms",
+            Series::RedeemOk => "joined",
+            Series::RedeemFailed => "bad codes",
+            Series::Limited => "429s",
+        }
+    }
+
+    /// Which series an event counts in, and how many (rate-limit summaries
+    /// carry their count in `detail` as "count=N").
+    pub fn of(kind: &str, outcome: Option<&str>, detail: Option<&str>) -> Option<(Series, u64)> {
+        match (kind, outcome) {
+            ("signup", Some("ok")) => Some((Series::Signups, 1)),
+            ("confirm", Some("ok")) => Some((Series::Confirms, 1)),
+            ("joined", _) => Some((Series::RedeemOk, 1)),
+            ("redeem", Some("failed")) => Some((Series::RedeemFailed, 1)),
+            ("rate_limited", Some("summary")) => {
+                let n = detail.and_then(|d| d.strip_prefix("count=")).and_then(|n| n.parse().ok()).unwrap_or(1);
+                Some((Series::Limited, n))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The few fields of an event the Live pane needs.
+#[derive(Clone, Debug)]
+pub struct Tick {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub outcome: Option<String>,
+    pub detail: Option<String>,
+    pub ip_prefix: Option<String>,
+    pub device_hash: Option<String>,
+}
+
+/// Alert thresholds (`[alerts]` in velvet.toml).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// Signups in the last minute above this many times the trailing average...
+    pub signup_spike_factor: f64,
+    /// ... and at least this many.
+    pub signup_spike_min: u64,
+    /// Bad codes per minute.
+    pub redeem_failures_per_min: u64,
+    /// Failed or refused attempts from one prefix per minute.
+    pub prefix_attempts_per_min: u64,
+    /// Joined / code attempts over 10 minutes below this share (with ≥ 20 attempts).
+    pub min_join_share: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { signup_spike_factor: 5.0, signup_spike_min: 20, redeem_failures_per_min: 30, prefix_attempts_per_min: 60, min_join_share: 0.2 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    pub rule: &'static str,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Minute {
+    counts: HashMap<Series, u64>,
+    attempts: u64,
+    prefixes: HashMap<String, u64>,
+    devices: HashMap<String, u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LiveStats {
+    /// `minutes[0]` is the current minute; index i is i minutes ago.
+    minutes: Vec<Minute>,
+    current: DateTime<Utc>,
+}
+
+fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp().div_euclid(60) * 60, 0).unwrap_or(t)
+}
+
+impl LiveStats {
+    pub fn new(now: DateTime<Utc>) -> LiveStats {
+        LiveStats { minutes: vec![Minute::default(); MINUTES], current: minute_of(now) }
+    }
+
+    /// Moves the window so that `now`'s minute is the current one.
+    pub fn roll(&mut self, now: DateTime<Utc>) {
+        let m = minute_of(now);
+        let steps = ((m - self.current).num_minutes()).clamp(0, MINUTES as i64) as usize;
+        for _ in 0..steps {
+            self.minutes.pop();
+            self.minutes.insert(0, Minute::default());
+        }
+        if m > self.current {
+            self.current = m;
+        }
+    }
+
+    pub fn ingest(&mut self, t: &Tick) {
+        let age = (self.current - minute_of(t.at)).num_minutes();
+        if !(0..MINUTES as i64).contains(&age) {
+            return;
+        }
+        let m = &mut self.minutes[age as usize];
+        let series = Series::of(&t.kind, t.outcome.as_deref(), t.detail.as_deref());
+        if let Some((s, n)) = series {
+            *m.counts.entry(s).or_default() += n;
+        }
+        if t.kind == "redeem" || t.kind == "joined" || t.kind == "redeem_held" {
+            m.attempts += 1;
+        }
+        let hostile = matches!(series, Some((Series::RedeemFailed | Series::Limited, _)));
+        if hostile {
+            let n = series.map(|(_, n)| n).unwrap_or(1);
+            if let Some(p) = &t.ip_prefix {
+                *m.prefixes.entry(p.clone()).or_default() += n;
+            }
+            if let Some(d) = &t.device_hash {
+                *m.devices.entry(d.clone()).or_default() += n;
+            }
+        }
+    }
+
+    /// Oldest first, for sparklines.
+    pub fn series(&self, s: Series) -> Vec<u64> {
+        self.minutes.iter().rev().map(|m| m.counts.get(&s).copied().unwrap_or(0)).collect()
+    }
+
+    /// The last complete minute, and the average of the 58 before it.
+    pub fn rate(&self, s: Series) -> (u64, f64) {
+        let get = |m: &Minute| m.counts.get(&s).copied().unwrap_or(0);
+        let last = get(&self.minutes[1]);
+        let base: u64 = self.minutes[2..].iter().map(get).sum();
+        (last, base as f64 / (MINUTES - 2) as f64)
+    }
+
+    fn recent<F: Fn(&Minute) -> &HashMap<String, u64>>(&self, minutes: usize, f: F, n: usize) -> Vec<(String, u64)> {
+        let mut total: HashMap<&str, u64> = HashMap::new();
+        for m in &self.minutes[..minutes.min(MINUTES)] {
+            for (k, v) in f(m) {
+                *total.entry(k.as_str()).or_default() += v;
+            }
+        }
+        let mut v: Vec<(String, u64)> = total.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+
+    /// Prefixes with the most failed or refused attempts in the last 10 minutes.
+    pub fn top_prefixes(&self, n: usize) -> Vec<(String, u64)> {
+        self.recent(10, |m| &m.prefixes, n)
+    }
+
+    pub fn top_devices(&self, n: usize) -> Vec<(String, u64)> {
+        self.recent(10, |m| &m.devices, n)
+    }
+
+    /// Code attempts and joins over the last `minutes`.
+    pub fn funnel(&self, minutes: usize) -> (u64, u64) {
+        let ms = &self.minutes[..minutes.min(MINUTES)];
+        let attempts = ms.iter().map(|m| m.attempts).sum();
+        let joined = ms.iter().map(|m| m.counts.get(&Series::RedeemOk).copied().unwrap_or(0)).sum();
+        (attempts, joined)
+    }
+
+    /// The alerts the current numbers raise.
+    pub fn alerts(&self, th: &Thresholds) -> Vec<Alert> {
+        let mut out = Vec::new();
+        let (signups, base) = self.rate(Series::Signups);
+        if signups >= th.signup_spike_min && signups as f64 > th.signup_spike_factor * base.max(1.0) {
+            out.push(Alert { rule: "signup_spike", text: format!("signups {signups}/min vs {base:.1}/min usual") });
+        }
+        let (failed, _) = self.rate(Series::RedeemFailed);
+        if failed >= th.redeem_failures_per_min {
+            out.push(Alert { rule: "bad_codes", text: format!("{failed} bad codes in the last minute") });
+        }
+        // The current and the last minute, so a burst shows at once.
+        if let Some((p, n)) = self.recent(2, |m| &m.prefixes, 1).first() {
+            if *n >= th.prefix_attempts_per_min {
+                out.push(Alert { rule: "hot_prefix", text: format!("{n} failed or refused attempts from {p}") });
+            }
+        }
+        let (attempts, joined) = self.funnel(10);
+        if attempts >= 20 && (joined as f64) < th.min_join_share * attempts as f64 {
+            out.push(Alert { rule: "dropoff", text: format!("only {joined} of {attempts} code attempts joined in 10 min") });
+        }
+        out
+    }
+
+    pub fn window_start(&self) -> DateTime<Utc> {
+        self.current - Duration::minutes(MINUTES as i64 - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn tick(at: DateTime<Utc>, kind: &str, outcome: Option<&str>, prefix: Option<&str>) -> Tick {
+        Tick { at, kind: kind.into(), outcome: outcome.map(String::from), detail: None, ip_prefix: prefix.map(String::from), device_hash: None }
+    }
+
+    #[test]
+    fn counts_roll_by_minute_and_raise_alerts() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 30).unwrap();
+        let mut live = LiveStats::new(t0);
+        for i in 0..30 {
+            live.ingest(&tick(t0 - Duration::minutes(30) + Duration::seconds(i), "signup", Some("ok"), None));
+        }
+        live.roll(t0 + Duration::minutes(1));
+        for _ in 0..40 {
+            live.ingest(&tick(t0, "signup", Some("ok"), None));
+            live.ingest(&tick(t0, "redeem", Some("failed"), Some("203.0.113.0/24")));
+        }
+        let s = live.series(Series::Signups);
+        assert_eq!(s.len(), 60);
+        assert_eq!(s[59], 0, "the current minute is empty");
+        assert_eq!(s[58], 40);
+        assert_eq!(live.rate(Series::Signups).0, 40);
+        assert_eq!(live.top_prefixes(3), vec![("203.0.113.0/24".to_string(), 40)]);
+        let rules: Vec<&str> = live.alerts(&Thresholds::default()).iter().map(|a| a.rule).collect();
+        assert_eq!(rules, ["signup_spike", "bad_codes", "dropoff"]);
+        // An hour later everything has scrolled away.
+        live.roll(t0 + Duration::minutes(70));
+        assert!(live.series(Series::Signups).iter().all(|n| *n == 0));
+        assert!(live.alerts(&Thresholds::default()).is_empty());
+    }
+
+    #[test]
+    fn summaries_of_refusals_count_in_full() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+        let mut live = LiveStats::new(t0);
+        let mut t = tick(t0, "rate_limited", Some("summary"), Some("198.51.100.0/24"));
+        t.detail = Some("count=523".into());
+        live.ingest(&t);
+        assert_eq!(live.series(Series::Limited)[59], 523);
+        assert_eq!(live.top_prefixes(1)[0].1, 523);
+    }
+}

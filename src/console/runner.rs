@@ -1,0 +1,198 @@
+//! Background work for the console: every database call runs here, in
+//! tasks, and answers through the channel. The UI never waits on it.
+
+use super::action::{Effect, Msg, RevokeWhat};
+use super::filter::Haystack;
+use super::live::Tick;
+use super::state::{EVENT_TAIL, EntryItem};
+use crate::domain::status::STATUS_NAMES;
+use crate::service::{Actor, RevokeTarget, Velvet};
+use crate::store::{EntryRow, EventRow};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Entries per page after the first screenful.
+const PAGE: i64 = 25_000;
+/// The first page: enough for the first screen, fast on any database.
+const FIRST_PAGE: i64 = 200;
+/// Events read for the Live pane's hour, at most.
+const LIVE_WINDOW_LIMIT: i64 = 300_000;
+
+#[derive(Clone)]
+pub struct Runner {
+    pub velvet: Velvet,
+    pub actor: Actor,
+    pub tx: UnboundedSender<Msg>,
+}
+
+pub fn entry_item(e: EntryRow) -> EntryItem {
+    let status = STATUS_NAMES.iter().copied().find(|s| *s == e.status).unwrap_or("pending");
+    EntryItem { id: e.id, email: e.email, status, first_seen: e.first_seen, confirmed_at: e.confirmed_at, source: e.source, referrer_id: e.referrer_id }
+}
+
+pub fn tick_of(e: &EventRow) -> Tick {
+    Tick { at: e.at, kind: e.kind.clone(), outcome: e.outcome.clone(), detail: e.detail.clone(), ip_prefix: e.ip_prefix.clone(), device_hash: e.device_hash.clone() }
+}
+
+impl Runner {
+    fn send(&self, m: Msg) {
+        let _ = self.tx.send(m);
+    }
+
+    /// Loads the waitlist: a first screenful at once, the rest in pages.
+    pub async fn load_entries(self) {
+        let total = self.velvet.count_entries(&self.actor).await.unwrap_or(0).max(0) as u64;
+        let mut before = i64::MAX;
+        let mut limit = FIRST_PAGE;
+        loop {
+            match self.velvet.entries_newest(&self.actor, before, limit).await {
+                Ok(rows) => {
+                    let done = (rows.len() as i64) < limit;
+                    before = rows.last().map(|r| r.id).unwrap_or(before);
+                    self.send(Msg::Entries { rows: rows.into_iter().map(entry_item).collect(), total, done });
+                    if done {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.send(Msg::Failed(format!("could not load the waitlist: {e}")));
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+            }
+            limit = PAGE;
+        }
+    }
+
+    /// Follows the event stream by cursor: the Live pane, the Events view,
+    /// and entries changed by others (within about a second).
+    pub async fn follow(self) {
+        let now = self.velvet.now();
+        let mut cursor = 0;
+        match self.velvet.latest_events(&self.actor, EVENT_TAIL as i64).await {
+            Ok(latest) => {
+                cursor = latest.last().map(|e| e.id).unwrap_or(0);
+                let hour = self.velvet.events_since(&self.actor, now - chrono::Duration::minutes(60), LIVE_WINDOW_LIMIT).await.unwrap_or_default();
+                let ticks = hour.iter().filter(|e| e.id <= cursor).map(tick_of).collect();
+                self.send(Msg::Events { rows: latest, ticks });
+            }
+            Err(e) => self.send(Msg::Failed(format!("could not read events: {e}"))),
+        }
+        let mut round: u64 = 0;
+        loop {
+            if round.is_multiple_of(2) {
+                self.refresh().await;
+            }
+            round += 1;
+            loop {
+                match self.velvet.events_after(&self.actor, cursor, 5_000).await {
+                    Ok(rows) if rows.is_empty() => break,
+                    Ok(rows) => {
+                        cursor = rows.last().map(|e| e.id).unwrap_or(cursor);
+                        let full = rows.len() == 5_000;
+                        let mut ids: Vec<i64> = rows.iter().filter_map(|e| e.entry_id).collect();
+                        ids.sort_unstable();
+                        ids.dedup();
+                        let ticks = rows.iter().map(tick_of).collect();
+                        self.send(Msg::Events { rows, ticks });
+                        if let Ok(changed) = self.velvet.entries_by_ids(&self.actor, &ids).await {
+                            self.send(Msg::Changed(changed.into_iter().map(entry_item).collect()));
+                        }
+                        if !full {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "event poll failed");
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(800)).await;
+        }
+    }
+
+    async fn refresh(&self) {
+        let switches = self.velvet.switches(&self.actor).await;
+        let settings = self.velvet.settings(&self.actor).await;
+        let sent = self.velvet.invites_sent_today(&self.actor).await;
+        if let (Ok(switches), Ok(settings), Ok(sent_today)) = (switches, settings, sent) {
+            self.send(Msg::Switches { switches, settings: Box::new(settings), sent_today });
+        }
+    }
+
+    /// Runs one effect in its own task.
+    pub fn spawn(&self, effect: Effect, haystack: Arc<Haystack>) {
+        let me = self.clone();
+        tokio::spawn(async move { me.run(effect, haystack).await });
+    }
+
+    async fn run(self, effect: Effect, haystack: Arc<Haystack>) {
+        let v = &self.velvet;
+        let a = &self.actor;
+        let outcome: Result<Option<String>, String> = match effect {
+            Effect::Filter { generation, query, within } => {
+                let q = query.clone();
+                let rows = tokio::task::spawn_blocking(move || haystack.search(&q, within.as_deref())).await.unwrap_or_default();
+                self.send(Msg::Filtered { generation, query, rows });
+                return;
+            }
+            Effect::Lookup { generation, email } => {
+                match v.lookup(a, &email).await {
+                    Ok(l) => self.send(Msg::Lookup { generation, lookup: Box::new(l) }),
+                    Err(e) => tracing::debug!(error = %e, "lookup failed"),
+                }
+                return;
+            }
+            Effect::LoadCodes => {
+                match v.list_codes(a, None, None, None, 10_000).await {
+                    Ok(c) => self.send(Msg::Codes(c)),
+                    Err(e) => self.send(Msg::Failed(e.to_string())),
+                }
+                return;
+            }
+            Effect::Refresh => {
+                self.refresh().await;
+                if let Ok(c) = v.list_codes(a, None, None, None, 10_000).await {
+                    self.send(Msg::Codes(c));
+                }
+                return;
+            }
+            Effect::RecordAlert { rule, text } => {
+                let _ = v.record_alert(a, &rule, &text).await;
+                return;
+            }
+            Effect::ApproveIds(ids) => v.approve_ids(a, &ids).await.map(|r| {
+                let skipped = if r.skipped > 0 { format!(" ({} skipped: no longer confirmed)", r.skipped) } else { String::new() };
+                Some(format!("approved {}{skipped}", r.approved.len()))
+            }).map_err(|e| e.to_string()),
+            Effect::ApproveNext(n) => v.approve_next(a, n, false).await.map(|r| Some(format!("approved {} (oldest confirmed first)", r.len()))).map_err(|e| e.to_string()),
+            Effect::SendNow(n) => v.send_invites(a, Some(n), true).await.map(|r| Some(format!("{} invites queued past the cap", r.sent.len()))).map_err(|e| e.to_string()),
+            Effect::Revoke(what) => {
+                let target = match what {
+                    RevokeWhat::CodeId(id, _) => RevokeTarget::CodeId(id),
+                    RevokeWhat::Batch(b) => RevokeTarget::Batch(b),
+                    RevokeWhat::Campaign(c) => RevokeTarget::Campaign(c),
+                    RevokeWhat::Inviter(e) => RevokeTarget::Inviter(e),
+                };
+                v.revoke(a, &target, Some("from the console"), false).await.map(|r| Some(format!("revoked {} codes", r.len()))).map_err(|e| e.to_string())
+            }
+            Effect::Reissue(email) => v.reissue(a, &email).await.map(|what| Some(format!("{email}: {what}"))).map_err(|e| e.to_string()),
+            Effect::Block(email) => v.block(a, &email, Some("from the console")).await.map(|_| Some(format!("blocked {email}"))).map_err(|e| e.to_string()),
+            Effect::Unblock(email) => v.unblock(a, &email, None).await.map(|_| Some(format!("unblocked {email}"))).map_err(|e| e.to_string()),
+            Effect::Pause(scope) => v.pause(a, &scope, Some("from the console")).await.map(|changed| {
+                Some(if changed { format!("paused {}", scope.describe()) } else { format!("{} was already paused", scope.describe()) })
+            }).map_err(|e| e.to_string()),
+            Effect::Resume(scope) => v.resume(a, &scope).await.map(|changed| {
+                Some(if changed { format!("resumed {}", scope.describe()) } else { format!("{} was not paused", scope.describe()) })
+            }).map_err(|e| e.to_string()),
+            Effect::Setting(k, val) => v.set_setting(a, &k, &val).await.map(|s| Some(format!("{k} = {}", s.get(&k).unwrap_or_default()))).map_err(|e| e.to_string()),
+        };
+        match outcome {
+            Ok(Some(text)) => self.send(Msg::Done(text)),
+            Ok(None) => {}
+            Err(e) => self.send(Msg::Failed(e)),
+        }
+    }
+}

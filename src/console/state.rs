@@ -1,0 +1,286 @@
+//! Everything the console shows, as plain data. `update` changes it;
+//! the render functions only read it.
+
+use super::filter::Haystack;
+use super::live::{Alert, LiveStats, Thresholds};
+use crate::domain::{Role, Settings};
+use crate::service::{CodeView, Lookup, SwitchState};
+use crate::store::EventRow;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+/// Events kept for the Events view.
+pub const EVENT_TAIL: usize = 2_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum View {
+    Waitlist,
+    Codes,
+    Chains,
+    Events,
+}
+
+impl View {
+    pub const ALL: [View; 4] = [View::Waitlist, View::Codes, View::Chains, View::Events];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Waitlist => "Waitlist",
+            View::Codes => "Codes",
+            View::Chains => "Chains",
+            View::Events => "Events",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    List,
+    Detail,
+    Live,
+}
+
+/// One waitlist row, kept small: a million of them stay in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntryItem {
+    pub id: i64,
+    pub email: String,
+    pub status: &'static str,
+    pub first_seen: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub source: Option<String>,
+    pub referrer_id: Option<i64>,
+}
+
+/// The rows a view lists after filtering: indices into its data.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    pub rows: Vec<u32>,
+    pub selected: usize,
+    pub offset: usize,
+}
+
+impl Listing {
+    pub fn clamp(&mut self) {
+        if self.rows.is_empty() {
+            self.selected = 0;
+        } else if self.selected >= self.rows.len() {
+            self.selected = self.rows.len() - 1;
+        }
+    }
+
+    pub fn current(&self) -> Option<usize> {
+        self.rows.get(self.selected).map(|i| *i as usize)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct FilterState {
+    pub query: String,
+    pub editing: bool,
+    /// Bumped per keystroke; results for older ones are dropped.
+    pub generation: u64,
+    /// The query the current rows answer (for narrowing).
+    pub answered: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToastKind {
+    Info,
+    Error,
+}
+
+#[derive(Clone, Debug)]
+pub struct Toast {
+    pub text: String,
+    pub kind: ToastKind,
+    pub until: DateTime<Utc>,
+}
+
+/// A line of the Chains view: one person at some depth of the invite tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainLine {
+    pub entry: usize,
+    pub depth: usize,
+    pub invitees: usize,
+    pub descendants: usize,
+}
+
+/// What a confirmation, once given, will do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pending {
+    ApproveIds(Vec<i64>),
+    ApproveNext(i64),
+    SendNow(u64),
+    Revoke(super::action::RevokeWhat),
+    Reissue(String),
+    Block(String),
+    Pause(crate::service::PauseScope),
+    Resume(crate::service::PauseScope),
+    Setting(String, String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Modal {
+    Help,
+    Command(String),
+    /// Asking for a number, then building `then` from it.
+    Number { prompt: String, value: String, then: NumberFor },
+    Confirm { title: String, lines: Vec<String>, pending: Pending },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberFor {
+    ApproveNext,
+    SendNow,
+}
+
+pub struct State {
+    pub now: DateTime<Utc>,
+    /// The operator's UTC offset for clock times (tests pin it to UTC).
+    pub tz: chrono::FixedOffset,
+    pub operator: String,
+    pub role: Option<Role>,
+    pub backend: &'static str,
+    pub view: View,
+    pub pane: Pane,
+    /// The Live pane shown beside the list (wide screens) or instead of it.
+    pub live_toggled: bool,
+    pub width: u16,
+
+    pub entries: Vec<EntryItem>,
+    /// The highest entry id known: newer ones are listed on top.
+    pub newest_id: i64,
+    pub entry_index: HashMap<i64, usize>,
+    pub haystack: std::sync::Arc<Haystack>,
+    pub entries_total: Option<u64>,
+    pub entries_done: bool,
+    pub waitlist: Listing,
+    pub marks: BTreeSet<i64>,
+    pub filter: FilterState,
+    pub detail: Option<Lookup>,
+    pub detail_for: Option<i64>,
+    pub detail_generation: u64,
+
+    pub codes: Vec<CodeView>,
+    pub codes_list: Listing,
+    pub chains: Vec<ChainLine>,
+    pub chains_list: Listing,
+    pub events: VecDeque<EventRow>,
+    pub events_list: Listing,
+    pub event_cursor: i64,
+
+    pub live: LiveStats,
+    pub thresholds: Thresholds,
+    pub alerts: Vec<Alert>,
+    pub switches: Vec<SwitchState>,
+    pub settings: Option<Settings>,
+    pub cap_sent_today: Option<u64>,
+
+    pub toasts: Vec<Toast>,
+    pub modal: Option<Modal>,
+    /// Background requests in flight (a spinner shows while > 0).
+    pub busy: usize,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(now: DateTime<Utc>, operator: String, role: Option<Role>, backend: &'static str) -> State {
+        State {
+            now,
+            tz: chrono::FixedOffset::east_opt(0).expect("zero offset"),
+            operator,
+            role,
+            backend,
+            view: View::Waitlist,
+            pane: Pane::List,
+            live_toggled: false,
+            width: 120,
+            entries: Vec::new(),
+            newest_id: i64::MIN,
+            entry_index: HashMap::new(),
+            haystack: Default::default(),
+            entries_total: None,
+            entries_done: false,
+            waitlist: Listing::default(),
+            marks: BTreeSet::new(),
+            filter: FilterState::default(),
+            detail: None,
+            detail_for: None,
+            detail_generation: 0,
+            codes: Vec::new(),
+            codes_list: Listing::default(),
+            chains: Vec::new(),
+            chains_list: Listing::default(),
+            events: VecDeque::new(),
+            events_list: Listing::default(),
+            event_cursor: 0,
+            live: LiveStats::new(now),
+            thresholds: Thresholds::default(),
+            alerts: Vec::new(),
+            switches: Vec::new(),
+            settings: None,
+            cap_sent_today: None,
+            toasts: Vec::new(),
+            modal: None,
+            busy: 0,
+            quit: false,
+        }
+    }
+
+    /// Wide screens show the Live pane beside the list; narrow ones on `L`.
+    pub fn live_beside(&self) -> bool {
+        self.width >= 100 && !self.live_toggled
+    }
+
+    pub fn live_fullscreen(&self) -> bool {
+        self.width < 100 && self.live_toggled
+    }
+
+    pub fn listing(&self) -> &Listing {
+        match self.view {
+            View::Waitlist => &self.waitlist,
+            View::Codes => &self.codes_list,
+            View::Chains => &self.chains_list,
+            View::Events => &self.events_list,
+        }
+    }
+
+    pub fn listing_mut(&mut self) -> &mut Listing {
+        match self.view {
+            View::Waitlist => &mut self.waitlist,
+            View::Codes => &mut self.codes_list,
+            View::Chains => &mut self.chains_list,
+            View::Events => &mut self.events_list,
+        }
+    }
+
+    /// The waitlist entry under the cursor (Waitlist or Chains view).
+    pub fn selected_entry(&self) -> Option<&EntryItem> {
+        match self.view {
+            View::Waitlist => self.waitlist.current().and_then(|i| self.entries.get(i)),
+            View::Chains => self.chains_list.current().and_then(|i| self.chains.get(i)).and_then(|l| self.entries.get(l.entry)),
+            _ => None,
+        }
+    }
+
+    pub fn selected_code(&self) -> Option<&CodeView> {
+        (self.view == View::Codes).then(|| self.codes_list.current().and_then(|i| self.codes.get(i))).flatten()
+    }
+
+    pub fn redemption_paused(&self) -> bool {
+        self.switches.iter().any(|s| s.scope == "redemption")
+    }
+
+    pub fn toast(&mut self, text: impl Into<String>, kind: ToastKind) {
+        let until = self.now + chrono::Duration::seconds(if kind == ToastKind::Error { 8 } else { 4 });
+        self.toasts.push(Toast { text: text.into(), kind, until });
+        if self.toasts.len() > 3 {
+            self.toasts.remove(0);
+        }
+    }
+
+    pub fn can(&self, p: crate::domain::Permission) -> bool {
+        self.role.is_some_and(|r| r.allows(p))
+    }
+}

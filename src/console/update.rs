@@ -1,0 +1,680 @@
+//! `update(state, input) -> effects`: every change to the console state,
+//! synchronous and free of I/O, so each action is testable on its own.
+
+use super::action::{Effect, Input, Msg, RevokeWhat};
+use super::keymap::Command;
+use super::state::{ChainLine, EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, Pending, State, ToastKind, View};
+use crate::domain::Permission;
+use crate::service::PauseScope;
+use std::collections::HashMap;
+
+/// Rows a page key moves.
+const PAGE: usize = 20;
+/// Emails listed in a confirmation before "and N more".
+const SHOWN: usize = 8;
+
+pub fn update(s: &mut State, input: Input) -> Vec<Effect> {
+    match input {
+        Input::Command(c) => command(s, c),
+        Input::Char(c) => typed(s, Some(c)),
+        Input::Backspace => typed(s, None),
+        Input::Submit => submit(s),
+        Input::Cancel => cancel(s),
+        Input::Tick(now) => tick(s, now),
+        Input::Resize(w, _) => {
+            s.width = w;
+            vec![]
+        }
+        Input::Msg(m) => message(s, m),
+    }
+}
+
+/// Whether keys should go to a text field (filter, command line, number)
+/// or a confirmation rather than to the keymap.
+pub fn wants_text(s: &State) -> bool {
+    s.filter.editing || matches!(s.modal, Some(Modal::Command(_) | Modal::Number { .. } | Modal::Confirm { .. }))
+}
+
+fn command(s: &mut State, c: Command) -> Vec<Effect> {
+    if matches!(s.modal, Some(Modal::Help)) {
+        if matches!(c, Command::Back | Command::Help) {
+            s.modal = None;
+        }
+        return vec![];
+    }
+    match c {
+        Command::Up => move_by(s, -1),
+        Command::Down => move_by(s, 1),
+        Command::PageUp => move_by(s, -(PAGE as i64)),
+        Command::PageDown => move_by(s, PAGE as i64),
+        Command::Top => move_by(s, i64::MIN / 2),
+        Command::Bottom => move_by(s, i64::MAX / 2),
+        Command::View(v) => switch_view(s, v),
+        Command::NextPane => {
+            s.pane = match s.pane {
+                Pane::List => Pane::Detail,
+                Pane::Detail if s.live_beside() => Pane::Live,
+                _ => Pane::List,
+            };
+            vec![]
+        }
+        Command::Detail => {
+            s.pane = Pane::Detail;
+            lookup_selected(s)
+        }
+        Command::Back => {
+            if !s.filter.query.is_empty() {
+                return clear_filter(s);
+            }
+            if s.pane != Pane::List {
+                s.pane = Pane::List;
+            } else if s.live_toggled {
+                s.live_toggled = false;
+            } else {
+                s.quit = true;
+            }
+            vec![]
+        }
+        Command::Mark => {
+            if let Some(e) = s.selected_entry() {
+                let id = e.id;
+                if !s.marks.remove(&id) {
+                    s.marks.insert(id);
+                }
+                move_by(s, 1);
+            }
+            vec![]
+        }
+        Command::Filter => {
+            s.filter.editing = true;
+            vec![]
+        }
+        Command::CommandLine => {
+            s.modal = Some(Modal::Command(String::new()));
+            vec![]
+        }
+        Command::Help => {
+            s.modal = Some(Modal::Help);
+            vec![]
+        }
+        Command::ToggleLive => {
+            s.live_toggled = !s.live_toggled;
+            vec![]
+        }
+        Command::Approve => approve(s),
+        Command::ApproveNext => ask_number(s, NumberFor::ApproveNext),
+        Command::SendNow => ask_number(s, NumberFor::SendNow),
+        Command::Revoke => revoke_selected(s),
+        Command::Reissue => with_person(s, |e| {
+            confirm(
+                format!("Reissue for {}?", e.email),
+                vec!["Invited: the current access code is revoked and a fresh one is mailed.".into(), "Pending: a new confirmation link is mailed.".into()],
+                Pending::Reissue(e.email.clone()),
+            )
+        }),
+        Command::Block => with_person(s, |e| {
+            confirm(
+                format!("Block {}?", e.email),
+                vec![format!("Now {}; blocked, they cannot redeem or be invited.", e.status), "Unblock (u) returns them to where they were.".into()],
+                Pending::Block(e.email.clone()),
+            )
+        }),
+        Command::Unblock => match s.selected_entry().map(|e| e.email.clone()) {
+            Some(email) => {
+                s.busy += 1;
+                vec![Effect::Unblock(email)]
+            }
+            None => vec![],
+        },
+        Command::PauseRedemption => {
+            s.modal = Some(if s.redemption_paused() {
+                confirm("Resume redemption?".into(), vec!["Codes work again at once, on every server.".into()], Pending::Resume(PauseScope::Redemption))
+            } else {
+                confirm(
+                    "Pause all redemption?".into(),
+                    vec!["Every code stops working at once, on every server (503 paused).".into(), "The pacer stops sending invites until you resume (p).".into()],
+                    Pending::Pause(PauseScope::Redemption),
+                )
+            });
+            vec![]
+        }
+    }
+}
+
+fn confirm(title: String, lines: Vec<String>, pending: Pending) -> Modal {
+    Modal::Confirm { title, lines, pending }
+}
+
+fn with_person(s: &mut State, f: impl FnOnce(&EntryItem) -> Modal) -> Vec<Effect> {
+    match s.selected_entry() {
+        Some(e) => s.modal = Some(f(e)),
+        None => s.toast("select a person first (Waitlist or Chains view)", ToastKind::Error),
+    }
+    vec![]
+}
+
+fn move_by(s: &mut State, delta: i64) -> Vec<Effect> {
+    let l = s.listing_mut();
+    if l.rows.is_empty() {
+        return vec![];
+    }
+    let max = l.rows.len() as i64 - 1;
+    l.selected = (l.selected as i64).saturating_add(delta).clamp(0, max) as usize;
+    lookup_selected(s)
+}
+
+fn switch_view(s: &mut State, v: View) -> Vec<Effect> {
+    // Waitlist and Chains share the people filter; other views start clean.
+    let shares = matches!((s.view, v), (View::Waitlist | View::Chains, View::Waitlist | View::Chains));
+    let mut effects = if !shares && !s.filter.query.is_empty() {
+        s.filter.editing = false;
+        clear_filter(s)
+    } else {
+        vec![]
+    };
+    s.view = v;
+    s.pane = Pane::List;
+    effects.extend(view_effects(s, v));
+    effects
+}
+
+fn view_effects(s: &mut State, v: View) -> Vec<Effect> {
+    match v {
+        View::Codes => vec![Effect::LoadCodes],
+        View::Chains => {
+            build_chains(s);
+            lookup_selected(s)
+        }
+        View::Waitlist => lookup_selected(s),
+        View::Events => vec![],
+    }
+}
+
+fn lookup_selected(s: &mut State) -> Vec<Effect> {
+    let Some(e) = s.selected_entry() else { return vec![] };
+    if s.detail_for == Some(e.id) {
+        return vec![];
+    }
+    let (id, email) = (e.id, e.email.clone());
+    s.detail_for = Some(id);
+    s.detail_generation += 1;
+    vec![Effect::Lookup { generation: s.detail_generation, email }]
+}
+
+fn approve(s: &mut State) -> Vec<Effect> {
+    let ids: Vec<i64> = if s.marks.is_empty() { s.selected_entry().map(|e| vec![e.id]).unwrap_or_default() } else { s.marks.iter().copied().collect() };
+    if ids.is_empty() {
+        return vec![];
+    }
+    if ids.len() == 1 {
+        s.busy += 1;
+        return vec![Effect::ApproveIds(ids)];
+    }
+    let emails: Vec<String> = ids.iter().filter_map(|id| s.entry_index.get(id).map(|&i| s.entries[i].email.clone())).collect();
+    let confirmed = ids.iter().filter(|id| s.entry_index.get(id).is_some_and(|&i| s.entries[i].status == "confirmed")).count();
+    let mut lines = listed(&emails);
+    if confirmed < ids.len() {
+        lines.push(format!("{} of them are not confirmed and will be skipped.", ids.len() - confirmed));
+    }
+    s.modal = Some(confirm(format!("Approve {} marked entries?", ids.len()), lines, Pending::ApproveIds(ids)));
+    vec![]
+}
+
+fn listed(emails: &[String]) -> Vec<String> {
+    let mut lines: Vec<String> = emails.iter().take(SHOWN).map(|e| format!("  {e}")).collect();
+    if emails.len() > SHOWN {
+        lines.push(format!("  … and {} more", emails.len() - SHOWN));
+    }
+    lines
+}
+
+fn ask_number(s: &mut State, then: NumberFor) -> Vec<Effect> {
+    let prompt = match then {
+        NumberFor::ApproveNext => "Approve how many confirmed entries, oldest first?",
+        NumberFor::SendNow => "Send how many invites now, past today's cap?",
+    };
+    s.modal = Some(Modal::Number { prompt: prompt.into(), value: String::new(), then });
+    vec![]
+}
+
+/// The confirmation for "approve next N": exactly who, from what is loaded.
+fn approve_next_modal(s: &State, n: i64) -> Modal {
+    let mut waiting: Vec<&EntryItem> = s.entries.iter().filter(|e| e.status == "confirmed").collect();
+    waiting.sort_by_key(|e| (e.confirmed_at, e.id));
+    let take: Vec<String> = waiting.iter().take(n.max(0) as usize).map(|e| e.email.clone()).collect();
+    let mut lines = vec![format!("{} confirmed entries are waiting; these {} go first:", waiting.len(), take.len())];
+    lines.extend(listed(&take));
+    if !s.entries_done {
+        lines.push("(still loading the list: the database decides the exact set)".into());
+    }
+    confirm(format!("Approve the next {n}?"), lines, Pending::ApproveNext(n))
+}
+
+fn revoke_selected(s: &mut State) -> Vec<Effect> {
+    if let Some(c) = s.selected_code() {
+        let hint = c.hint.clone().unwrap_or_else(|| "----".into());
+        let mut lines = vec![format!("{} code …{hint}, {} of {} uses taken, {}.", c.kind, c.uses, c.max_uses, c.state)];
+        if let Some(camp) = &c.campaign {
+            lines.push(format!("Campaign {camp}, batch {}. (:revoke batch N revokes the whole batch.)", c.batch_id.unwrap_or(0)));
+        }
+        s.modal = Some(confirm(format!("Revoke code …{hint}?"), lines, Pending::Revoke(RevokeWhat::CodeId(c.id, hint))));
+        return vec![];
+    }
+    with_person(s, |e| {
+        confirm(
+            format!("Revoke every code {} gives out?", e.email),
+            vec!["Their referral codes stop working; people who already joined stay in.".into()],
+            Pending::Revoke(RevokeWhat::Inviter(e.email.clone())),
+        )
+    })
+}
+
+fn typed(s: &mut State, c: Option<char>) -> Vec<Effect> {
+    if s.filter.editing {
+        match c {
+            Some(c) => s.filter.query.push(c),
+            None => {
+                s.filter.query.pop();
+            }
+        }
+        return refilter(s);
+    }
+    match &mut s.modal {
+        Some(Modal::Command(text)) => {
+            match c {
+                Some(c) => text.push(c),
+                None => {
+                    text.pop();
+                }
+            }
+            vec![]
+        }
+        Some(Modal::Number { value, .. }) => {
+            match c {
+                Some(c) if c.is_ascii_digit() && value.len() < 7 => value.push(c),
+                None => {
+                    value.pop();
+                }
+                _ => {}
+            }
+            vec![]
+        }
+        Some(Modal::Confirm { .. }) => match c {
+            Some('y') | Some('Y') => submit(s),
+            Some('n') | Some('N') => cancel(s),
+            _ => vec![],
+        },
+        _ => vec![],
+    }
+}
+
+fn submit(s: &mut State) -> Vec<Effect> {
+    if s.filter.editing {
+        s.filter.editing = false;
+        return vec![];
+    }
+    match s.modal.take() {
+        Some(Modal::Confirm { pending, .. }) => {
+            s.busy += 1;
+            s.marks.clear();
+            vec![match pending {
+                Pending::ApproveIds(ids) => Effect::ApproveIds(ids),
+                Pending::ApproveNext(n) => Effect::ApproveNext(n),
+                Pending::SendNow(n) => Effect::SendNow(n),
+                Pending::Revoke(w) => Effect::Revoke(w),
+                Pending::Reissue(e) => Effect::Reissue(e),
+                Pending::Block(e) => Effect::Block(e),
+                Pending::Pause(p) => Effect::Pause(p),
+                Pending::Resume(p) => Effect::Resume(p),
+                Pending::Setting(k, v) => Effect::Setting(k, v),
+            }]
+        }
+        Some(Modal::Number { value, then, .. }) => match value.parse::<i64>() {
+            Ok(n) if n > 0 => {
+                s.modal = Some(match then {
+                    NumberFor::ApproveNext => approve_next_modal(s, n),
+                    NumberFor::SendNow => confirm(
+                        format!("Send {n} invites now?"),
+                        vec![format!("{n} approved entries, oldest approval first, get their invite now, past today's cap (audited as 'past cap').")],
+                        Pending::SendNow(n as u64),
+                    ),
+                });
+                vec![]
+            }
+            _ => {
+                s.toast("type a number above 0", ToastKind::Error);
+                vec![]
+            }
+        },
+        Some(Modal::Command(text)) => run_command(s, text.trim()),
+        other => {
+            s.modal = other;
+            vec![]
+        }
+    }
+}
+
+fn cancel(s: &mut State) -> Vec<Effect> {
+    if s.filter.editing {
+        s.filter.editing = false;
+        return clear_filter(s);
+    }
+    s.modal = None;
+    vec![]
+}
+
+/// `:` commands. Destructive ones still ask first.
+fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let need = |s: &mut State, p: Permission| -> bool {
+        let ok = s.can(p);
+        if !ok {
+            s.toast(format!("your role may not {}", p.describe()), ToastKind::Error);
+        }
+        ok
+    };
+    let number = |w: Option<&&str>| w.and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0);
+    match words.as_slice() {
+        ["q"] | ["quit"] => s.quit = true,
+        ["approve", n] if need(s, Permission::Approve) => match number(Some(n)) {
+            Some(n) => s.modal = Some(approve_next_modal(s, n)),
+            None => s.toast(":approve needs a number, e.g. :approve 50", ToastKind::Error),
+        },
+        ["send", n] if need(s, Permission::SendPastCap) => match number(Some(n)) {
+            Some(n) => {
+                s.modal = Some(confirm(format!("Send {n} invites now?"), vec!["Past today's cap, oldest approval first; audited.".into()], Pending::SendNow(n as u64)))
+            }
+            None => s.toast(":send needs a number", ToastKind::Error),
+        },
+        ["revoke", "batch", n] if need(s, Permission::RevokeMany) => match number(Some(n)) {
+            Some(b) => {
+                let count = s.codes.iter().filter(|c| c.batch_id == Some(b) && c.state == "active").count();
+                let known = if s.codes.is_empty() { "codes not loaded: open Codes (2) to see them".to_string() } else { format!("{count} active codes in it (as loaded)") };
+                s.modal = Some(confirm(format!("Revoke batch {b}?"), vec![known], Pending::Revoke(RevokeWhat::Batch(b))));
+            }
+            None => s.toast(":revoke batch needs a batch number", ToastKind::Error),
+        },
+        ["revoke", "campaign", c] if need(s, Permission::RevokeMany) => {
+            let count = s.codes.iter().filter(|x| x.campaign.as_deref() == Some(*c) && x.state == "active").count();
+            s.modal = Some(confirm(format!("Revoke every code of campaign {c}?"), vec![format!("{count} active codes (as loaded)")], Pending::Revoke(RevokeWhat::Campaign(c.to_string()))));
+        }
+        ["revoke", "inviter", e] if need(s, Permission::RevokeMany) => {
+            s.modal = Some(confirm(format!("Revoke every code {e} gives out?"), vec![], Pending::Revoke(RevokeWhat::Inviter(e.to_string()))));
+        }
+        [verb @ ("pause" | "resume"), rest @ ..] if need(s, Permission::Pause) => {
+            let scope = match rest {
+                [] | ["redemption"] => Some(PauseScope::Redemption),
+                ["signups"] => Some(PauseScope::Signups),
+                ["campaign", c] => Some(PauseScope::Campaign(c.to_string())),
+                ["inviter", e] => Some(PauseScope::Inviter(e.to_string())),
+                _ => None,
+            };
+            match scope {
+                Some(scope) => {
+                    let pausing = *verb == "pause";
+                    let title = format!("{} {}?", if pausing { "Pause" } else { "Resume" }, scope.describe());
+                    let pending = if pausing { Pending::Pause(scope) } else { Pending::Resume(scope) };
+                    s.modal = Some(confirm(title, vec!["Takes effect on every server within a second.".into()], pending));
+                }
+                None => s.toast("try :pause redemption | signups | campaign NAME | inviter EMAIL", ToastKind::Error),
+            }
+        }
+        ["cap", n] if need(s, Permission::Settings) => setting(s, "daily_invite_cap", n),
+        ["invites", n] if need(s, Permission::Settings) => setting(s, "invites_per_user", n),
+        [] => {}
+        _ if s.toasts.iter().any(|t| t.text.starts_with("your role")) => {}
+        _ => s.toast(format!("unknown command ':{text}'; see ? for the list"), ToastKind::Error),
+    }
+    vec![]
+}
+
+fn setting(s: &mut State, key: &str, value: &str) {
+    let old = s.settings.as_ref().and_then(|x| x.get(key)).unwrap_or_else(|| "?".into());
+    s.modal = Some(confirm(format!("Set {key} to {value}?"), vec![format!("Now {old}.")], Pending::Setting(key.into(), value.into())));
+}
+
+fn clear_filter(s: &mut State) -> Vec<Effect> {
+    s.filter.query.clear();
+    refilter(s)
+}
+
+/// Re-runs the filter for the current view after the query changed.
+fn refilter(s: &mut State) -> Vec<Effect> {
+    s.filter.generation += 1;
+    let query = s.filter.query.clone();
+    match s.view {
+        View::Waitlist | View::Chains => {
+            let narrowing = !s.filter.answered.is_empty() && query.starts_with(&s.filter.answered);
+            let within = narrowing.then(|| s.waitlist.rows.clone());
+            vec![Effect::Filter { generation: s.filter.generation, query, within }]
+        }
+        View::Codes => {
+            let q = query.to_ascii_lowercase();
+            s.codes_list.rows = (0..s.codes.len() as u32)
+                .filter(|&i| {
+                    let c = &s.codes[i as usize];
+                    let hay = format!("{} {} {} {}", c.hint.as_deref().unwrap_or(""), c.campaign.as_deref().unwrap_or(""), c.kind, c.state).to_ascii_lowercase();
+                    subsequence(&q, &hay)
+                })
+                .collect();
+            s.codes_list.clamp();
+            vec![]
+        }
+        View::Events => {
+            events_rows(s);
+            vec![]
+        }
+    }
+}
+
+fn subsequence(q: &str, hay: &str) -> bool {
+    let mut it = hay.chars();
+    q.chars().filter(|c| !c.is_whitespace()).all(|c| it.any(|h| h == c))
+}
+
+fn events_rows(s: &mut State) {
+    let q = s.filter.query.to_ascii_lowercase();
+    let n = s.events.len();
+    s.events_list.rows = (0..n as u32)
+        .rev()
+        .filter(|&i| {
+            if q.is_empty() {
+                return true;
+            }
+            let e = &s.events[i as usize];
+            let hay = format!("{} {} {} {}", e.kind, e.outcome.as_deref().unwrap_or(""), e.actor, e.ip_prefix.as_deref().unwrap_or("")).to_ascii_lowercase();
+            subsequence(&q, &hay)
+        })
+        .collect();
+    s.events_list.clamp();
+}
+
+fn tick(s: &mut State, now: chrono::DateTime<chrono::Utc>) -> Vec<Effect> {
+    s.now = now;
+    s.live.roll(now);
+    s.toasts.retain(|t| t.until > now);
+    let alerts = s.live.alerts(&s.thresholds);
+    let mut effects = Vec::new();
+    for a in &alerts {
+        if !s.alerts.iter().any(|old| old.rule == a.rule) {
+            effects.push(Effect::RecordAlert { rule: a.rule.to_string(), text: a.text.clone() });
+        }
+    }
+    s.alerts = alerts;
+    effects
+}
+
+fn message(s: &mut State, m: Msg) -> Vec<Effect> {
+    match m {
+        Msg::Entries { rows, total, done } => {
+            let first = s.entries.is_empty();
+            add_entries(s, rows);
+            s.entries_total = Some(total.max(s.entries.len() as u64));
+            s.entries_done = done;
+            let mut effects = Vec::new();
+            if done && !s.filter.query.is_empty() {
+                s.filter.answered.clear();
+                effects.extend(refilter(s));
+            }
+            if s.view == View::Chains && done {
+                build_chains(s);
+            }
+            if first {
+                effects.extend(lookup_selected(s));
+            }
+            effects
+        }
+        Msg::Changed(rows) => {
+            add_entries(s, rows);
+            if s.view == View::Chains {
+                build_chains(s);
+            }
+            vec![]
+        }
+        Msg::Filtered { generation, query, rows } => {
+            if generation != s.filter.generation {
+                return vec![];
+            }
+            s.filter.answered = query;
+            s.waitlist.rows = rows;
+            s.waitlist.selected = 0;
+            s.waitlist.offset = 0;
+            if s.view == View::Chains {
+                build_chains(s);
+            }
+            lookup_selected(s)
+        }
+        Msg::Lookup { generation, lookup } => {
+            if generation == s.detail_generation {
+                s.detail = Some(*lookup);
+            }
+            vec![]
+        }
+        Msg::Codes(codes) => {
+            s.codes = codes;
+            s.codes_list.rows = (0..s.codes.len() as u32).collect();
+            s.codes_list.clamp();
+            vec![]
+        }
+        Msg::Events { rows, ticks } => {
+            let mut changed: Vec<i64> = Vec::new();
+            for e in rows {
+                s.event_cursor = s.event_cursor.max(e.id);
+                if let Some(id) = e.entry_id {
+                    changed.push(id);
+                }
+                s.events.push_back(e);
+            }
+            while s.events.len() > EVENT_TAIL {
+                s.events.pop_front();
+            }
+            events_rows(s);
+            for t in &ticks {
+                s.live.ingest(t);
+            }
+            // The person on screen changed: read their detail again.
+            match s.detail_for {
+                Some(id) if changed.contains(&id) => {
+                    s.detail_generation += 1;
+                    let email = s.entry_index.get(&id).map(|&i| s.entries[i].email.clone());
+                    email.map(|email| vec![Effect::Lookup { generation: s.detail_generation, email }]).unwrap_or_default()
+                }
+                _ => vec![],
+            }
+        }
+        Msg::Switches { switches, settings, sent_today } => {
+            s.switches = switches;
+            s.settings = Some(*settings);
+            s.cap_sent_today = Some(sent_today);
+            vec![]
+        }
+        Msg::Done(text) => {
+            s.busy = s.busy.saturating_sub(1);
+            s.toast(text, ToastKind::Info);
+            vec![Effect::Refresh]
+        }
+        Msg::Quit => {
+            s.quit = true;
+            vec![]
+        }
+        Msg::Failed(text) => {
+            s.busy = s.busy.saturating_sub(1);
+            s.toast(text, ToastKind::Error);
+            vec![]
+        }
+    }
+}
+
+/// Adds loaded or changed entries: known ids are updated in place, new
+/// ones appended (and listed first when they are newer than what is shown).
+pub fn add_entries(s: &mut State, rows: Vec<EntryItem>) {
+    let haystack = std::sync::Arc::make_mut(&mut s.haystack);
+    let newest = s.newest_id;
+    let mut fresh_on_top = Vec::new();
+    for row in rows {
+        if let Some(&i) = s.entry_index.get(&row.id) {
+            s.entries[i] = row;
+            continue;
+        }
+        let i = s.entries.len();
+        s.entry_index.insert(row.id, i);
+        haystack.push(&[&row.email, row.source.as_deref().unwrap_or(""), row.status]);
+        let newer = row.id > newest && newest != i64::MIN;
+        s.newest_id = s.newest_id.max(row.id);
+        s.entries.push(row);
+        if s.filter.query.is_empty() {
+            if newer {
+                fresh_on_top.push(i as u32);
+            } else {
+                s.waitlist.rows.push(i as u32);
+            }
+        }
+    }
+    if !fresh_on_top.is_empty() {
+        fresh_on_top.sort_by_key(|&i| std::cmp::Reverse(s.entries[i as usize].id));
+        let shift = fresh_on_top.len();
+        fresh_on_top.extend(s.waitlist.rows.drain(..));
+        s.waitlist.rows = fresh_on_top;
+        // The cursor stays on the row it was on.
+        s.waitlist.selected += shift;
+    }
+    s.waitlist.clamp();
+}
+
+/// Flattens the invite tree of the listed entries, any depth.
+pub fn build_chains(s: &mut State) {
+    let listed: std::collections::HashSet<usize> = s.waitlist.rows.iter().map(|&i| i as usize).collect();
+    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, e) in s.entries.iter().enumerate() {
+        if let Some(parent) = e.referrer_id.and_then(|r| s.entry_index.get(&r)) {
+            children.entry(*parent).or_default().push(i);
+        }
+    }
+    fn count(n: usize, children: &HashMap<usize, Vec<usize>>, depth: usize) -> usize {
+        if depth > 64 {
+            return 0;
+        }
+        children.get(&n).map(|c| c.iter().map(|&k| 1 + count(k, children, depth + 1)).sum()).unwrap_or(0)
+    }
+    let mut roots: Vec<usize> = children
+        .keys()
+        .copied()
+        .filter(|&i| s.entries[i].referrer_id.and_then(|r| s.entry_index.get(&r)).is_none())
+        .filter(|i| listed.contains(i) || s.filter.query.is_empty())
+        .collect();
+    roots.sort_by_key(|&i| std::cmp::Reverse(count(i, &children, 0)));
+    let mut lines = Vec::new();
+    let mut stack: Vec<(usize, usize)> = roots.into_iter().rev().map(|r| (r, 0)).collect();
+    while let Some((i, depth)) = stack.pop() {
+        let kids = children.get(&i).cloned().unwrap_or_default();
+        lines.push(ChainLine { entry: i, depth, invitees: kids.len(), descendants: count(i, &children, 0) });
+        if depth < 64 {
+            for k in kids.into_iter().rev() {
+                stack.push((k, depth + 1));
+            }
+        }
+    }
+    s.chains = lines;
+    s.chains_list.rows = (0..s.chains.len() as u32).collect();
+    s.chains_list.clamp();
+}

@@ -1,0 +1,122 @@
+//! Reads and actions the console needs beyond the other use cases.
+
+use super::{Actor, Error, Result, Velvet, event};
+use crate::domain::settings::day_start;
+use crate::domain::{EventKind, Permission, Transition};
+use crate::store::{EntryRow, EventFilter, EventRow, NewEvent, StatusStamps};
+use chrono::Duration;
+
+/// A repeated alert is recorded at most once per this window.
+pub const ALERT_QUIET: Duration = Duration::minutes(10);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApproveReport {
+    pub approved: Vec<String>,
+    /// Not confirmed (any more): someone else approved them, or they changed.
+    pub skipped: usize,
+}
+
+impl Velvet {
+    pub async fn count_entries(&self, actor: &Actor) -> Result<i64> {
+        actor.require(Permission::Read)?;
+        Ok(self.store.read().await?.count_entries().await?)
+    }
+
+    /// Entries newest first, before `before_id` (use `i64::MAX` to start).
+    pub async fn entries_newest(&self, actor: &Actor, before_id: i64, limit: i64) -> Result<Vec<EntryRow>> {
+        actor.require(Permission::Read)?;
+        Ok(self.store.read().await?.entries_newest(before_id, limit).await?)
+    }
+
+    pub async fn entries_by_ids(&self, actor: &Actor, ids: &[i64]) -> Result<Vec<EntryRow>> {
+        actor.require(Permission::Read)?;
+        let mut tx = self.store.read().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(e) = tx.entry_by_id(*id).await? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Events after the cursor, oldest first.
+    pub async fn events_after(&self, actor: &Actor, after_id: i64, limit: i64) -> Result<Vec<EventRow>> {
+        actor.require(Permission::Read)?;
+        Ok(self.store.read().await?.events(&EventFilter { after_id, kind: None, entry_id: None, limit }).await?)
+    }
+
+    pub async fn latest_events(&self, actor: &Actor, limit: i64) -> Result<Vec<EventRow>> {
+        actor.require(Permission::Read)?;
+        Ok(self.store.read().await?.latest_events(limit).await?)
+    }
+
+    pub async fn events_since(&self, actor: &Actor, since: chrono::DateTime<chrono::Utc>, limit: i64) -> Result<Vec<EventRow>> {
+        actor.require(Permission::Read)?;
+        Ok(self.store.read().await?.events_since(since, limit).await?)
+    }
+
+    pub async fn invites_sent_today(&self, actor: &Actor) -> Result<u64> {
+        actor.require(Permission::Read)?;
+        let n = self.store.read().await?.count_events_since(EventKind::InviteSent.as_str(), day_start(self.now())).await?;
+        Ok(n as u64)
+    }
+
+    /// Approves the given entries that are still confirmed; the rest are
+    /// skipped (a second console approving the same marks changes nothing).
+    pub async fn approve_ids(&self, actor: &Actor, ids: &[i64]) -> Result<ApproveReport> {
+        actor.require(Permission::Approve)?;
+        let mut tx = self.store.write().await?;
+        let mut report = ApproveReport::default();
+        for id in ids {
+            let Some(entry) = tx.entry_by_id(*id).await? else {
+                report.skipped += 1;
+                continue;
+            };
+            if entry.status != "confirmed" {
+                report.skipped += 1;
+                continue;
+            }
+            let e = NewEvent { rule: Some("marked".into()), ..event(EventKind::Approve, actor) };
+            self.transition(&mut tx, &entry, Transition::Approve, StatusStamps::default(), e).await?;
+            report.approved.push(entry.email);
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Records an alert the console raised, once per rule per quiet window
+    /// however many consoles are watching. Returns whether it was recorded.
+    pub async fn record_alert(&self, actor: &Actor, rule: &str, text: &str) -> Result<bool> {
+        actor.require(Permission::Read)?;
+        let mut tx = self.store.write().await?;
+        let last = tx.last_event_at(EventKind::Alert.as_str(), rule).await?;
+        if last.is_some_and(|t| t + ALERT_QUIET > self.now()) {
+            return Ok(false);
+        }
+        let e = NewEvent { rule: Some(rule.to_string()), detail: Some(text.to_string()), outcome: Some("raised"), ..event(EventKind::Alert, actor) };
+        self.record(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records how many requests a rate-limit rule refused from one prefix
+    /// since the last summary (the server writes these every few hundred ms
+    /// under a flood; the console sums them).
+    pub async fn note_rate_limit_summary(&self, rule: &str, ip_prefix: Option<&str>, count: u64) -> Result<()> {
+        if count == 0 {
+            return Err(Error::InvalidInput("empty summary".into()));
+        }
+        let e = NewEvent {
+            outcome: Some("summary"),
+            rule: Some(rule.to_string()),
+            ip_prefix: ip_prefix.map(String::from),
+            detail: Some(format!("count={count}")),
+            ..event(EventKind::RateLimited, &Actor::System("limiter"))
+        };
+        let mut tx = self.store.write().await?;
+        self.record(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

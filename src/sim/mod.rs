@@ -1,0 +1,4 @@
+//! Made-up but believable traffic: the seeder (and, later, the simulator).
+
+pub mod rng;
+pub mod seed;

@@ -1,0 +1,368 @@
+//! The console without a terminal: every action through the pure
+//! `update`, and each view drawn on a TestBackend at 80x24 and 120x40 with
+//! a fixed clock, compared with reviewed snapshots.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use velvet::console::action::{Effect, Input, Msg, RevokeWhat};
+use velvet::console::keymap::Command;
+use velvet::console::live::Tick;
+use velvet::console::state::{EntryItem, Modal, Pending, State, View};
+use velvet::console::theme::Theme;
+use velvet::console::update::update;
+use velvet::console::view;
+use velvet::domain::{Role, Settings};
+use velvet::service::{CodeView, PauseScope};
+use velvet::store::EventRow;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+}
+
+fn entry(id: i64, email: &str, status: &'static str, hours_ago: i64, referrer: Option<i64>) -> EntryItem {
+    EntryItem {
+        id,
+        email: email.into(),
+        status,
+        first_seen: now() - Duration::hours(hours_ago),
+        confirmed_at: (status != "pending").then(|| now() - Duration::hours(hours_ago) + Duration::minutes(id)),
+        source: Some(["hn", "producthunt", "friend"][id as usize % 3].into()),
+        referrer_id: referrer,
+    }
+}
+
+fn event(id: i64, minutes_ago: i64, kind: &str, outcome: &str, entry: Option<i64>, prefix: Option<&str>) -> EventRow {
+    EventRow {
+        id,
+        at: now() - Duration::minutes(minutes_ago),
+        kind: kind.into(),
+        entry_id: entry,
+        code_id: None,
+        referrer_id: None,
+        batch_id: None,
+        campaign: None,
+        ip_prefix: prefix.map(String::from),
+        country: None,
+        user_agent: None,
+        device_hash: None,
+        outcome: Some(outcome.into()),
+        reason: (outcome == "failed").then(|| "unknown code".into()),
+        rule: None,
+        actor: "public".into(),
+        detail: None,
+    }
+}
+
+fn code(id: i64, campaign: &str, state: &str, uses: i64) -> CodeView {
+    CodeView {
+        id,
+        kind: "partner".into(),
+        hint: Some(format!("K{id:03}")),
+        campaign: Some(campaign.into()),
+        batch_id: Some(1 + id / 3),
+        state: state.into(),
+        uses,
+        max_uses: 50,
+        daily_cap: None,
+        expires_at: now() + Duration::days(9),
+        created_at: now() - Duration::days(5),
+        created_by: "ada".into(),
+        revoked_by: (state == "revoked").then(|| "ada".into()),
+    }
+}
+
+/// A small beta: people in every state, a referral chain, codes, events.
+fn world(role: Role) -> State {
+    let mut s = State::new(now(), "ada".into(), Some(role), "sqlite");
+    let people = vec![
+        entry(1, "ada.lovelace@example.com", "joined", 300, None),
+        entry(2, "grace.hopper@example.com", "joined", 200, Some(1)),
+        entry(3, "alan.turing@example.org", "joined", 150, Some(2)),
+        entry(4, "linus@example.net", "invited", 90, None),
+        entry(5, "margaret@acme.io", "approved", 60, None),
+        entry(6, "ken@example.com", "confirmed", 40, None),
+        entry(7, "barbara@example.com", "confirmed", 30, None),
+        entry(8, "bot8812@tempmail.example", "blocked", 20, None),
+        entry(9, "dennis@example.com", "pending", 2, None),
+    ];
+    let mut rows: Vec<EntryItem> = people.into_iter().rev().collect();
+    update(&mut s, Input::Msg(Msg::Entries { rows: rows.drain(..).collect(), total: 9, done: true }));
+    let mut evs = Vec::new();
+    let mut ticks = Vec::new();
+    for i in 0..40 {
+        let e = event(i + 1, 50 - i, if i % 4 == 0 { "redeem" } else { "signup" }, if i % 4 == 0 { "failed" } else { "ok" }, Some(1 + i % 9), Some("203.0.113.0/24"));
+        ticks.push(Tick { at: e.at, kind: e.kind.clone(), outcome: e.outcome.clone(), detail: None, ip_prefix: e.ip_prefix.clone(), device_hash: None });
+        evs.push(e);
+    }
+    update(&mut s, Input::Msg(Msg::Events { rows: evs, ticks }));
+    update(&mut s, Input::Msg(Msg::Codes(vec![code(1, "hn", "active", 12), code(2, "hn", "revoked", 3), code(3, "producthunt", "active", 49)])));
+    update(&mut s, Input::Msg(Msg::Switches { switches: vec![], settings: Box::new(Settings::default()), sent_today: 12 }));
+    let generation = s.detail_generation;
+    update(&mut s, Input::Msg(Msg::Lookup { generation, lookup: Box::new(dennis()) }));
+    s
+}
+
+/// What `lookup` answers for the newest entry.
+fn dennis() -> velvet::service::Lookup {
+    let at = now() - Duration::hours(2);
+    velvet::service::Lookup {
+        email: "dennis@example.com".into(),
+        email_display: "Dennis@Example.com".into(),
+        status: "pending".into(),
+        explanation: "signed up 2 h ago, has not confirmed the email yet, mail failed 1 h ago: 550 mailbox full".into(),
+        first_seen: at,
+        last_attempt_at: at,
+        attempts: 1,
+        source: Some("hn".into()),
+        note: None,
+        confirmed_at: None,
+        approved_at: None,
+        invited_at: None,
+        joined_at: None,
+        block_reason: None,
+        inviter_chain: vec![],
+        invitees: vec![],
+        codes: vec![],
+        mail: vec![velvet::service::MailView { kind: "confirm".into(), status: "failed".into(), attempts: 8, created_at: at, sent_at: None, last_error: Some("550 mailbox full".into()) }],
+        events: vec![velvet::service::TimelineEvent { kind: "signup".into(), at, actor: "public".into(), outcome: Some("ok".into()), reason: None, rule: None, detail: Some("hn".into()), code_id: None, campaign: None, ip_prefix: Some("203.0.113.0/24".into()) }],
+    }
+}
+
+fn keys(s: &mut State, commands: &[Command]) -> Vec<Effect> {
+    commands.iter().flat_map(|c| update(s, Input::Command(*c))).collect()
+}
+
+fn typed(s: &mut State, text: &str) -> Vec<Effect> {
+    text.chars().flat_map(|c| update(s, Input::Char(c))).collect()
+}
+
+fn screen(s: &State, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::draw(f, s, &Theme::plain())).unwrap();
+    t.backend().to_string()
+}
+
+// ---- update: one test per action ----
+
+#[test]
+fn moving_selects_and_asks_for_the_detail() {
+    let mut s = world(Role::Admin);
+    assert_eq!(s.selected_entry().unwrap().email, "dennis@example.com", "newest first");
+    let effects = keys(&mut s, &[Command::Down]);
+    assert_eq!(s.selected_entry().unwrap().email, "bot8812@tempmail.example");
+    assert!(matches!(&effects[..], [Effect::Lookup { email, .. }] if email == "bot8812@tempmail.example"));
+    keys(&mut s, &[Command::Bottom]);
+    assert_eq!(s.selected_entry().unwrap().id, 1);
+    keys(&mut s, &[Command::Top, Command::PageDown]);
+    assert_eq!(s.selected_entry().unwrap().id, 1, "a page down stops at the end");
+}
+
+#[test]
+fn filter_asks_for_a_search_and_takes_only_the_latest_answer() {
+    let mut s = world(Role::Viewer);
+    keys(&mut s, &[Command::Filter]);
+    let effects = typed(&mut s, "gr");
+    assert_eq!(effects.len(), 2);
+    let Effect::Filter { generation, query, within } = &effects[1] else { panic!("{effects:?}") };
+    assert_eq!((query.as_str(), within), ("gr", &None));
+    // An older answer arrives late: dropped.
+    update(&mut s, Input::Msg(Msg::Filtered { generation: generation - 1, query: "g".into(), rows: vec![0, 1, 2] }));
+    assert_eq!(s.waitlist.rows.len(), 9);
+    let grace = s.entries.iter().position(|e| e.id == 2).unwrap() as u32;
+    update(&mut s, Input::Msg(Msg::Filtered { generation: *generation, query: "gr".into(), rows: vec![grace] }));
+    assert_eq!(s.selected_entry().unwrap().email, "grace.hopper@example.com");
+    // Typing more narrows within the current rows.
+    let effects = typed(&mut s, "a");
+    assert!(matches!(&effects[0], Effect::Filter { within: Some(rows), .. } if rows == &vec![grace]));
+    update(&mut s, Input::Cancel);
+    assert!(s.filter.query.is_empty() && !s.filter.editing);
+}
+
+#[test]
+fn approving_one_is_immediate_and_a_marked_batch_asks_first() {
+    let mut s = world(Role::Admin);
+    let ken = s.entries.iter().position(|e| e.id == 6).unwrap();
+    s.waitlist.selected = s.waitlist.rows.iter().position(|&i| i as usize == ken).unwrap();
+    assert_eq!(keys(&mut s, &[Command::Approve]), vec![Effect::ApproveIds(vec![6])]);
+    keys(&mut s, &[Command::Mark, Command::Up, Command::Up, Command::Mark]);
+    assert_eq!(s.marks.len(), 2);
+    assert!(keys(&mut s, &[Command::Approve]).is_empty(), "asks first");
+    let Some(Modal::Confirm { title, lines, .. }) = &s.modal else { panic!() };
+    assert_eq!(title, "Approve 2 marked entries?");
+    assert!(lines.iter().any(|l| l.contains("ken@example.com")));
+    let effects = update(&mut s, Input::Char('y'));
+    assert!(matches!(&effects[..], [Effect::ApproveIds(ids)] if ids.len() == 2));
+    assert!(s.marks.is_empty() && s.modal.is_none());
+}
+
+#[test]
+fn approve_next_n_shows_exactly_who_goes_first() {
+    let mut s = world(Role::Admin);
+    keys(&mut s, &[Command::ApproveNext]);
+    typed(&mut s, "1");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Confirm { lines, pending, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(pending, &Pending::ApproveNext(1));
+    assert_eq!(lines[0], "2 confirmed entries are waiting; these 1 go first:");
+    assert_eq!(lines[1], "  ken@example.com", "oldest confirmation first");
+    assert_eq!(update(&mut s, Input::Submit), vec![Effect::ApproveNext(1)]);
+    // Cancelling changes nothing.
+    keys(&mut s, &[Command::ApproveNext]);
+    update(&mut s, Input::Cancel);
+    assert!(s.modal.is_none());
+}
+
+#[test]
+fn send_now_pause_block_unblock_reissue_and_revoke() {
+    let mut s = world(Role::Admin);
+    keys(&mut s, &[Command::SendNow]);
+    typed(&mut s, "5");
+    update(&mut s, Input::Submit);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::SendNow(5)]);
+
+    keys(&mut s, &[Command::PauseRedemption]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Pause(PauseScope::Redemption)]);
+    update(&mut s, Input::Msg(Msg::Switches { switches: vec![velvet::store::SwitchRow { scope: "redemption".into(), paused_at: now(), paused_by: "ada".into(), reason: None }], settings: Box::new(Settings::default()), sent_today: 0 }));
+    keys(&mut s, &[Command::PauseRedemption]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Resume(PauseScope::Redemption)]);
+
+    keys(&mut s, &[Command::Block]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Block("dennis@example.com".into())]);
+    assert_eq!(keys(&mut s, &[Command::Unblock]), vec![Effect::Unblock("dennis@example.com".into())]);
+    keys(&mut s, &[Command::Reissue]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Reissue("dennis@example.com".into())]);
+    keys(&mut s, &[Command::Revoke]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Revoke(RevokeWhat::Inviter("dennis@example.com".into()))]);
+    keys(&mut s, &[Command::View(View::Codes)]);
+    keys(&mut s, &[Command::Revoke]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Revoke(RevokeWhat::CodeId(1, "K001".into()))]);
+    keys(&mut s, &[Command::Block]);
+    assert!(s.modal.is_none(), "no person selected in the Codes view");
+    assert_eq!(s.toasts.last().unwrap().text, "select a person first (Waitlist or Chains view)");
+}
+
+#[test]
+fn command_line_covers_the_batch_actions() {
+    let mut s = world(Role::Admin);
+    let run = |s: &mut State, text: &str| -> Option<Pending> {
+        keys(s, &[Command::CommandLine]);
+        typed(s, text);
+        update(s, Input::Submit);
+        match s.modal.take() {
+            Some(Modal::Confirm { pending, .. }) => Some(pending),
+            _ => None,
+        }
+    };
+    assert_eq!(run(&mut s, "approve 50"), Some(Pending::ApproveNext(50)));
+    assert_eq!(run(&mut s, "revoke batch 12"), Some(Pending::Revoke(RevokeWhat::Batch(12))));
+    assert_eq!(run(&mut s, "revoke campaign hn"), Some(Pending::Revoke(RevokeWhat::Campaign("hn".into()))));
+    assert_eq!(run(&mut s, "pause campaign hn"), Some(Pending::Pause(PauseScope::Campaign("hn".into()))));
+    assert_eq!(run(&mut s, "resume signups"), Some(Pending::Resume(PauseScope::Signups)));
+    assert_eq!(run(&mut s, "cap 80"), Some(Pending::Setting("daily_invite_cap".into(), "80".into())));
+    assert_eq!(run(&mut s, "invites 2"), Some(Pending::Setting("invites_per_user".into(), "2".into())));
+    assert_eq!(run(&mut s, "send 3"), Some(Pending::SendNow(3)));
+    assert_eq!(run(&mut s, "frobnicate"), None);
+    assert!(s.toasts.last().unwrap().text.contains("unknown command"));
+    run(&mut s, "q");
+    assert!(s.quit);
+}
+
+#[test]
+fn a_viewer_is_refused_in_the_command_line_too() {
+    let mut s = world(Role::Viewer);
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "approve 5");
+    update(&mut s, Input::Submit);
+    assert!(s.modal.is_none());
+    assert_eq!(s.toasts.last().unwrap().text, "your role may not approve entries");
+}
+
+#[test]
+fn results_arrive_as_toasts_and_back_goes_back_then_quits() {
+    let mut s = world(Role::Admin);
+    assert_eq!(update(&mut s, Input::Msg(Msg::Done("approved 3".into()))), vec![Effect::Refresh]);
+    assert_eq!(s.toasts.last().unwrap().text, "approved 3");
+    update(&mut s, Input::Msg(Msg::Failed("operator 'x' may not".into())));
+    assert_eq!(s.toasts.len(), 2);
+    update(&mut s, Input::Tick(now() + Duration::seconds(20)));
+    assert!(s.toasts.is_empty(), "toasts fade");
+    keys(&mut s, &[Command::Detail]);
+    keys(&mut s, &[Command::Back]);
+    assert!(!s.quit);
+    keys(&mut s, &[Command::Back]);
+    assert!(s.quit);
+}
+
+#[test]
+fn alerts_raise_a_banner_and_are_recorded_once() {
+    let mut s = world(Role::Admin);
+    let ticks: Vec<Tick> = (0..45).map(|_| Tick { at: now() - Duration::seconds(30), kind: "redeem".into(), outcome: Some("failed".into()), detail: None, ip_prefix: Some("198.51.100.0/24".into()), device_hash: None }).collect();
+    update(&mut s, Input::Msg(Msg::Events { rows: vec![], ticks }));
+    let first = update(&mut s, Input::Tick(now() + Duration::seconds(40)));
+    assert!(first.iter().any(|e| matches!(e, Effect::RecordAlert { rule, .. } if rule == "bad_codes")), "{first:?}");
+    let again = update(&mut s, Input::Tick(now() + Duration::seconds(41)));
+    assert!(again.is_empty(), "a standing alert is recorded once");
+    assert!(screen(&s, 120, 40).contains("ALERT bad_codes"));
+}
+
+#[test]
+fn changes_by_others_appear_in_place() {
+    let mut s = world(Role::Admin);
+    update(&mut s, Input::Msg(Msg::Changed(vec![entry(6, "ken@example.com", "approved", 40, None), entry(10, "new@example.com", "pending", 0, None)])));
+    assert_eq!(s.entries[s.entry_index[&6]].status, "approved");
+    assert_eq!(s.selected_entry().unwrap().email, "dennis@example.com", "the cursor stays on its row");
+    assert_eq!(s.entries[s.waitlist.rows[0] as usize].email, "new@example.com", "new signups on top");
+}
+
+// ---- snapshots ----
+
+fn snapshot_views(name: &str, role: Role) {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut s = world(role);
+        s.width = w;
+        for v in View::ALL {
+            update(&mut s, Input::Command(Command::View(v)));
+            if v == View::Codes {
+                update(&mut s, Input::Msg(Msg::Codes(vec![code(1, "hn", "active", 12), code(2, "hn", "revoked", 3), code(3, "producthunt", "active", 49)])));
+            }
+            insta::assert_snapshot!(format!("{name}_{}_{w}x{h}", v.title().to_lowercase()), screen(&s, w, h));
+        }
+    }
+}
+
+#[test]
+fn views_as_an_admin() {
+    snapshot_views("admin", Role::Admin);
+}
+
+#[test]
+fn footer_of_a_viewer_offers_no_actions() {
+    let s = world(Role::Viewer);
+    let text = screen(&s, 120, 40);
+    let footer = text.lines().nth(39).unwrap();
+    assert!(footer.contains("filter") && !footer.contains("approve"), "{footer}");
+}
+
+#[test]
+fn help_and_confirmation_overlays() {
+    let mut s = world(Role::Support);
+    s.width = 80;
+    keys(&mut s, &[Command::Help]);
+    insta::assert_snapshot!("help_support_80x24", screen(&s, 80, 24));
+    keys(&mut s, &[Command::Back]);
+    let mut s = world(Role::Admin);
+    s.width = 80;
+    keys(&mut s, &[Command::PauseRedemption]);
+    insta::assert_snapshot!("confirm_pause_80x24", screen(&s, 80, 24));
+}
+
+#[test]
+fn narrow_screens_hide_the_live_pane_one_key_away() {
+    let mut s = world(Role::Admin);
+    s.width = 80;
+    assert!(!screen(&s, 80, 24).contains("Live"));
+    keys(&mut s, &[Command::ToggleLive]);
+    let live = screen(&s, 80, 24);
+    assert!(live.contains("Live · last hour") && live.contains("bad codes"), "{live}");
+}
