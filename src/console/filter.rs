@@ -121,6 +121,8 @@ mod tests {
         assert_eq!(h.search("producthunt", None), vec![1]);
         assert!(h.search("zzz", None).is_empty());
         let first = h.search("ad", None);
-        assert_eq!(h.search("adam", Some(&first)), vec![2]);
+        let narrowed = h.search("adam", Some(&first));
+        assert_eq!(narrowed[0], 2);
+        assert!(narrowed.iter().all(|i| first.contains(i)));
     }
 }
