@@ -68,8 +68,11 @@ impl Velvet {
         actor.require(Permission::Approve)?;
         let mut tx = self.store.write().await?;
         let mut report = ApproveReport::default();
-        for id in ids {
-            let Some(entry) = tx.entry_by_id(*id).await? else {
+        let mut ids = ids.to_vec();
+        // One lock order for everyone, so two consoles cannot deadlock.
+        ids.sort_unstable();
+        for id in &ids {
+            let Some(entry) = tx.entry_by_id_locked(*id).await? else {
                 report.skipped += 1;
                 continue;
             };

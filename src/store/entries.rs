@@ -87,6 +87,17 @@ impl Tx {
 
     /// Inserts a new entry, or returns `None` when the email is already on
     /// the list (a concurrent signup may have just added it).
+    /// Reads an entry and, on PostgreSQL, locks it for the rest of the
+    /// transaction, so a racing writer is waited for and then seen.
+    pub async fn entry_by_id_locked(&mut self, id: i64) -> Result<Option<EntryRow>> {
+        let sqlite = select_entries!("WHERE id = $1");
+        let postgres = select_entries!("WHERE id = $1 FOR UPDATE");
+        Ok(match self {
+            Tx::Sqlite(t) => sqlx::query_as::<_, EntryRow>(sqlite).bind(id).fetch_optional(&mut **t).await?,
+            Tx::Postgres(t) => sqlx::query_as::<_, EntryRow>(postgres).bind(id).fetch_optional(&mut **t).await?,
+        })
+    }
+
     pub async fn insert_entry(&mut self, e: NewEntry<'_>) -> Result<Option<EntryRow>> {
         let sql = concat!(
             "INSERT INTO entries (email, email_display, status, note, source, ip_prefix, device_hash, \
