@@ -89,7 +89,11 @@ fn banner_lines<'a>(s: &'a State, theme: &Theme) -> Vec<Line<'a>> {
 }
 
 fn draw_footer(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
-    let line = if s.filter.editing || !s.filter.query.is_empty() {
+    let toast = s.toasts.last().filter(|_| !s.filter.editing);
+    let line = if let Some(t) = toast {
+        let style = if t.kind == ToastKind::Error { theme.bad() } else { theme.good() };
+        Line::styled(format!(" {}", t.text), style)
+    } else if s.filter.editing || !s.filter.query.is_empty() {
         let shown = s.listing().rows.len();
         Line::from(vec![
             Span::styled(" / ", theme.key()),
@@ -97,9 +101,6 @@ fn draw_footer(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
             Span::styled(if s.filter.editing { "█" } else { "" }, theme.muted()),
             Span::styled(format!("   {shown} match{}  (Enter keeps, Esc clears)", if shown == 1 { "" } else { "es" }), theme.muted()),
         ])
-    } else if let Some(t) = s.toasts.last() {
-        let style = if t.kind == ToastKind::Error { theme.bad() } else { theme.good() };
-        Line::styled(format!(" {}", t.text), style)
     } else {
         let mut spans = Vec::new();
         for (k, what) in keymap::footer(s.role) {

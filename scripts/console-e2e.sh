@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# End-to-end check of `velvet console` as a person uses it: the real binary
+# in tmux on a seeded SQLite database. It types keys (search, approve,
+# pause, revoke), waits for text on the screen (no fixed sleeps), and
+# checks the database afterwards with the CLI.
+#
+#   scripts/console-e2e.sh [path/to/velvet]     (default: target/debug/velvet)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VELVET="$(realpath "${1:-target/debug/velvet}")"
+command -v tmux >/dev/null || { echo "console-e2e: tmux is not installed" >&2; exit 1; }
+
+work="$(mktemp -d)"
+session="velvet-e2e-$$"
+export VELVET_DATABASE_URL="sqlite://$work/e2e.db"
+export VELVET_OPERATOR=ada
+cleanup() { tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+screen() { tmux capture-pane -p -t "$session"; }
+# wait_for TEXT [SECONDS]: polls the screen until TEXT shows.
+wait_for() {
+    local text="$1" limit="${2:-10}" start=$SECONDS
+    until screen | grep -qF -- "$text"; do
+        if (( SECONDS - start > limit )); then
+            echo "console-e2e: gave up waiting for '$text'; the screen was:" >&2
+            screen >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+}
+step() { echo "console-e2e: $*"; }
+
+"$VELVET" operator add ada --role admin >/dev/null 2>&1
+"$VELVET" seed --size 500 --seed 11 2>/dev/null
+"$VELVET" codes issue --campaign leak --max-uses 100 --count 1 >/dev/null 2>&1
+person="$("$VELVET" export --status confirmed --format csv | sed -n 2p | cut -d, -f2)"
+step "seeded 500 entries; will approve $person"
+
+tmux new-session -d -s "$session" -x 120 -y 40 "NO_COLOR=1 VELVET_DATABASE_URL='$VELVET_DATABASE_URL' VELVET_OPERATOR=ada '$VELVET' console; echo velvet-exited-\$?; sleep 30"
+wait_for "Waitlist 1/500"
+wait_for "Live · last hour"
+step "first screen is up"
+
+# "Where's my invite?": find the person, read the sentence.
+tmux send-keys -t "$session" / "$person" Enter
+wait_for "1 match"
+wait_for "waiting for approval"
+step "search found $person and explains: waiting for approval"
+
+tmux send-keys -t "$session" a
+wait_for "approved 1"
+"$VELVET" lookup "$person" --json | grep -q '"status": "approved"'
+step "approved from the console: the database agrees"
+
+tmux send-keys -t "$session" Escape
+wait_for "Waitlist 1/50"
+tmux send-keys -t "$session" p
+wait_for "Pause all redemption?"
+tmux send-keys -t "$session" y
+wait_for "PAUSED: redemption"
+"$VELVET" settings show | grep -q "paused: redemption"
+step "paused redemption in two keys: the database agrees"
+
+tmux send-keys -t "$session" 2
+wait_for "Codes 1/"
+wait_for "leak"
+tmux send-keys -t "$session" r
+wait_for "Revoke code"
+tmux send-keys -t "$session" y
+wait_for "revoked 1 codes"
+"$VELVET" codes list --campaign leak --json | grep -q '"state": "revoked"'
+step "revoked the leaked code: the database agrees"
+
+tmux send-keys -t "$session" q
+wait_for "velvet-exited-0"
+step "quit cleanly; all checks passed"
