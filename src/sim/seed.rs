@@ -66,7 +66,11 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
     times.sort_unstable();
     let mut report = SeedReport::default();
 
+    let mut failed_mail = 0;
     for (i, t) in times.into_iter().enumerate() {
+        if entries.len() >= FLUSH_EVERY {
+            flush(velvet, &mut entries, &mut codes, &mut events, &mut failed_mail, now, &mut report).await?;
+        }
         let id = i as i64 + 1;
         let first_seen = start + Duration::seconds(t as i64);
         let age_days = (now - first_seen).num_hours() as f64 / 24.0;
@@ -172,19 +176,40 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
             write_events(velvet, &mut events, &mut report).await?;
         }
     }
+    flush(velvet, &mut entries, &mut codes, &mut events, &mut failed_mail, now, &mut report).await?;
+    Ok(report)
+}
+
+/// Entries generated before writing them out (keeps memory flat at scale).
+const FLUSH_EVERY: usize = 50_000;
+
+async fn flush(
+    velvet: &Velvet,
+    entries: &mut Vec<SeedEntry>,
+    codes: &mut Vec<SeedCode>,
+    events: &mut Vec<(DateTime<Utc>, NewEvent)>,
+    failed_mail: &mut usize,
+    now: DateTime<Utc>,
+    report: &mut SeedReport,
+) -> Result<()> {
     let mut tx = velvet.store().write().await?;
-    tx.bulk_entries(&entries).await?;
-    tx.bulk_codes(&codes).await?;
+    tx.bulk_entries(entries).await?;
+    tx.bulk_codes(codes).await?;
     // A few invite mails that bounced, so support has something to explain.
-    for e in entries.iter().filter(|e| e.status == "invited").step_by(17).take(25) {
+    for e in entries.iter().filter(|e| e.status == "invited").step_by(17) {
+        if *failed_mail >= 25 {
+            break;
+        }
         tx.seed_failed_mail(e.id, &e.email, "550 mailbox full", e.invited_at.unwrap_or(now)).await?;
+        *failed_mail += 1;
     }
     tx.commit().await?;
-    report.entries = entries.len() as u64;
-    report.codes = codes.len() as u64;
+    report.entries += entries.len() as u64;
+    report.codes += codes.len() as u64;
+    entries.clear();
+    codes.clear();
     events.sort_by_key(|(at, _)| *at);
-    write_events(velvet, &mut events, &mut report).await?;
-    Ok(report)
+    write_events(velvet, events, report).await
 }
 
 async fn write_events(velvet: &Velvet, events: &mut Vec<(DateTime<Utc>, NewEvent)>, report: &mut SeedReport) -> Result<()> {
