@@ -106,7 +106,7 @@ async fn main() {
     // Fuzzy filter: type real addresses one key at a time; each keystroke is
     // the search (narrowing the previous answer) plus a redraw.
     let mut samples = Vec::new();
-    let picks: Vec<String> = (0..20).map(|i| s.entries[(i * 7919 * 13) % s.entries.len()].email.clone()).collect();
+    let picks: Vec<String> = (0..20).map(|i| s.entries[(i * 7919 * 13) % s.entries.len()].email.to_string()).collect();
     for email in &picks {
         let query: String = email.chars().take(10).collect();
         let mut typed = String::new();

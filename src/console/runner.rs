@@ -28,7 +28,29 @@ pub struct Runner {
 
 pub fn entry_item(e: EntryRow) -> EntryItem {
     let status = STATUS_NAMES.iter().copied().find(|s| *s == e.status).unwrap_or("pending");
-    EntryItem { id: e.id, email: e.email, status, first_seen: e.first_seen, confirmed_at: e.confirmed_at, source: e.source, referrer_id: e.referrer_id }
+    EntryItem {
+        id: e.id,
+        email: e.email.into_boxed_str(),
+        status,
+        first_seen: e.first_seen,
+        confirmed_at: e.confirmed_at,
+        source: e.source.as_deref().map(intern),
+        referrer_id: e.referrer_id,
+    }
+}
+
+/// One shared copy of each source tag: a million rows name a handful.
+fn intern(text: &str) -> Arc<str> {
+    static SEEN: std::sync::Mutex<Vec<Arc<str>>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = seen.iter().find(|s| &***s == text) {
+        return s.clone();
+    }
+    let s: Arc<str> = Arc::from(text);
+    if seen.len() < 4096 {
+        seen.push(s.clone());
+    }
+    s
 }
 
 pub fn tick_of(e: &EventRow) -> Tick {

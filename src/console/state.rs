@@ -44,12 +44,46 @@ pub enum Pane {
 #[derive(Clone, Debug, PartialEq)]
 pub struct EntryItem {
     pub id: i64,
-    pub email: String,
+    pub email: Box<str>,
     pub status: &'static str,
     pub first_seen: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
-    pub source: Option<String>,
+    /// Shared between rows: a handful of distinct sources.
+    pub source: Option<std::sync::Arc<str>>,
     pub referrer_id: Option<i64>,
+}
+
+/// Entry id → position in `State::entries`. Ids are mostly dense, so a
+/// plain vector (4 bytes per id) serves; far-out ids go to a map.
+#[derive(Clone, Debug, Default)]
+pub struct IdIndex {
+    dense: Vec<u32>,
+    sparse: HashMap<i64, u32>,
+}
+
+/// Ids below this are kept in the vector (at most 256 MB of index).
+const DENSE_IDS: i64 = 64 * 1024 * 1024;
+
+impl IdIndex {
+    pub fn get(&self, id: i64) -> Option<usize> {
+        if (0..DENSE_IDS).contains(&id) {
+            self.dense.get(id as usize).copied().filter(|p| *p > 0).map(|p| p as usize - 1)
+        } else {
+            self.sparse.get(&id).map(|p| *p as usize)
+        }
+    }
+
+    pub fn insert(&mut self, id: i64, pos: usize) {
+        if (0..DENSE_IDS).contains(&id) {
+            let i = id as usize;
+            if self.dense.len() <= i {
+                self.dense.resize((i + 1).max(self.dense.len() * 5 / 4), 0);
+            }
+            self.dense[i] = pos as u32 + 1;
+        } else {
+            self.sparse.insert(id, pos as u32);
+        }
+    }
 }
 
 /// The rows a view lists after filtering: indices into its data.
@@ -151,7 +185,7 @@ pub struct State {
     pub entries: Vec<EntryItem>,
     /// The highest entry id known: newer ones are listed on top.
     pub newest_id: i64,
-    pub entry_index: HashMap<i64, usize>,
+    pub entry_index: IdIndex,
     pub haystack: std::sync::Arc<Haystack>,
     pub entries_total: Option<u64>,
     pub entries_done: bool,
@@ -198,7 +232,7 @@ impl State {
             width: 120,
             entries: Vec::new(),
             newest_id: i64::MIN,
-            entry_index: HashMap::new(),
+            entry_index: IdIndex::default(),
             haystack: Default::default(),
             entries_total: None,
             entries_done: false,

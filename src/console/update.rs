@@ -109,17 +109,17 @@ fn command(s: &mut State, c: Command) -> Vec<Effect> {
             confirm(
                 format!("Reissue for {}?", e.email),
                 vec!["Invited: the current access code is revoked and a fresh one is mailed.".into(), "Pending: a new confirmation link is mailed.".into()],
-                Pending::Reissue(e.email.clone()),
+                Pending::Reissue(e.email.to_string()),
             )
         }),
         Command::Block => with_person(s, |e| {
             confirm(
                 format!("Block {}?", e.email),
                 vec![format!("Now {}; blocked, they cannot redeem or be invited.", e.status), "Unblock (u) returns them to where they were.".into()],
-                Pending::Block(e.email.clone()),
+                Pending::Block(e.email.to_string()),
             )
         }),
-        Command::Unblock => match s.selected_entry().map(|e| e.email.clone()) {
+        Command::Unblock => match s.selected_entry().map(|e| e.email.to_string()) {
             Some(email) => {
                 s.busy += 1;
                 vec![Effect::Unblock(email)]
@@ -195,7 +195,7 @@ fn lookup_selected(s: &mut State) -> Vec<Effect> {
     if s.detail_for == Some(e.id) {
         return vec![];
     }
-    let (id, email) = (e.id, e.email.clone());
+    let (id, email) = (e.id, e.email.to_string());
     s.detail_for = Some(id);
     s.detail_generation += 1;
     vec![Effect::Lookup { generation: s.detail_generation, email }]
@@ -210,8 +210,8 @@ fn approve(s: &mut State) -> Vec<Effect> {
         s.busy += 1;
         return vec![Effect::ApproveIds(ids)];
     }
-    let emails: Vec<String> = ids.iter().filter_map(|id| s.entry_index.get(id).map(|&i| s.entries[i].email.clone())).collect();
-    let confirmed = ids.iter().filter(|id| s.entry_index.get(id).is_some_and(|&i| s.entries[i].status == "confirmed")).count();
+    let emails: Vec<String> = ids.iter().filter_map(|id| s.entry_index.get(*id).map(|i| s.entries[i].email.to_string())).collect();
+    let confirmed = ids.iter().filter(|id| s.entry_index.get(**id).is_some_and(|i| s.entries[i].status == "confirmed")).count();
     let mut lines = listed(&emails);
     if confirmed < ids.len() {
         lines.push(format!("{} of them are not confirmed and will be skipped.", ids.len() - confirmed));
@@ -241,7 +241,7 @@ fn ask_number(s: &mut State, then: NumberFor) -> Vec<Effect> {
 fn approve_next_modal(s: &State, n: i64) -> Modal {
     let mut waiting: Vec<&EntryItem> = s.entries.iter().filter(|e| e.status == "confirmed").collect();
     waiting.sort_by_key(|e| (e.confirmed_at, e.id));
-    let take: Vec<String> = waiting.iter().take(n.max(0) as usize).map(|e| e.email.clone()).collect();
+    let take: Vec<String> = waiting.iter().take(n.max(0) as usize).map(|e| e.email.to_string()).collect();
     let mut lines = vec![format!("{} confirmed entries are waiting; these {} go first:", waiting.len(), take.len())];
     lines.extend(listed(&take));
     if !s.entries_done {
@@ -264,7 +264,7 @@ fn revoke_selected(s: &mut State) -> Vec<Effect> {
         confirm(
             format!("Revoke every code {} gives out?", e.email),
             vec!["Their referral codes stop working; people who already joined stay in.".into()],
-            Pending::Revoke(RevokeWhat::Inviter(e.email.clone())),
+            Pending::Revoke(RevokeWhat::Inviter(e.email.to_string())),
         )
     })
 }
@@ -576,7 +576,7 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             match s.detail_for {
                 Some(id) if changed.contains(&id) => {
                     s.detail_generation += 1;
-                    let email = s.entry_index.get(&id).map(|&i| s.entries[i].email.clone());
+                    let email = s.entry_index.get(id).map(|i| s.entries[i].email.to_string());
                     email.map(|email| vec![Effect::Lookup { generation: s.detail_generation, email }]).unwrap_or_default()
                 }
                 _ => vec![],
@@ -612,7 +612,7 @@ pub fn add_entries(s: &mut State, rows: Vec<EntryItem>) {
     let newest = s.newest_id;
     let mut fresh_on_top = Vec::new();
     for row in rows {
-        if let Some(&i) = s.entry_index.get(&row.id) {
+        if let Some(i) = s.entry_index.get(row.id) {
             s.entries[i] = row;
             continue;
         }
@@ -646,8 +646,8 @@ pub fn build_chains(s: &mut State) {
     let listed: std::collections::HashSet<usize> = s.waitlist.rows.iter().map(|&i| i as usize).collect();
     let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
     for (i, e) in s.entries.iter().enumerate() {
-        if let Some(parent) = e.referrer_id.and_then(|r| s.entry_index.get(&r)) {
-            children.entry(*parent).or_default().push(i);
+        if let Some(parent) = e.referrer_id.and_then(|r| s.entry_index.get(r)) {
+            children.entry(parent).or_default().push(i);
         }
     }
     fn count(n: usize, children: &HashMap<usize, Vec<usize>>, depth: usize) -> usize {
@@ -659,7 +659,7 @@ pub fn build_chains(s: &mut State) {
     let mut roots: Vec<usize> = children
         .keys()
         .copied()
-        .filter(|&i| s.entries[i].referrer_id.and_then(|r| s.entry_index.get(&r)).is_none())
+        .filter(|&i| s.entries[i].referrer_id.and_then(|r| s.entry_index.get(r)).is_none())
         .filter(|i| listed.contains(i) || s.filter.query.is_empty())
         .collect();
     roots.sort_by_key(|&i| std::cmp::Reverse(count(i, &children, 0)));

@@ -83,6 +83,9 @@ impl Velvet {
                 )));
             }
         } else {
+            if acting_as.is_empty() {
+                return Err(Error::InvalidInput("operators are added by an admin: pass --as ADMIN (or set VELVET_OPERATOR)".into()));
+            }
             let actor = match tx.operator_by_name(acting_as).await? {
                 Some(op) => Actor::Operator { name: op.name, role: Role::parse(&op.role).unwrap_or(Role::Viewer) },
                 None => return Err(Error::UnknownOperator(acting_as.to_string())),

@@ -96,7 +96,7 @@ impl Velvet {
         let mail = tx.mail_of_entry(entry.id).await?;
         let situation = self.situation(&mut tx, &entry, now).await?;
         let mut events = tx.events(&EventFilter { after_id: 0, kind: None, entry_id: Some(entry.id), limit: TIMELINE_LIMIT }).await?;
-        events.sort_by_key(|e| e.id);
+        events.sort_by_key(|e| (e.at, e.id));
         let inviter_chain = inviter_chain(&mut tx, &entry).await?;
         let invitees = tx
             .entries_referred_by(entry.id)

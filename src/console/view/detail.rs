@@ -24,8 +24,8 @@ fn person<'a>(s: &'a State, theme: &Theme) -> Vec<Line<'a>> {
     let Some(e) = s.selected_entry() else {
         return vec![Line::styled("Nobody selected.", theme.muted())];
     };
-    let Some(l) = s.detail.as_ref().filter(|l| l.email == e.email) else {
-        return vec![Line::from(vec![Span::styled(e.email.clone(), theme.important()), Span::styled("  loading…", theme.muted())])];
+    let Some(l) = s.detail.as_ref().filter(|l| *l.email == *e.email) else {
+        return vec![Line::from(vec![Span::styled(e.email.to_string(), theme.important()), Span::styled("  loading…", theme.muted())])];
     };
     let mut lines = vec![
         Line::from(vec![Span::styled(l.email.clone(), theme.important()), Span::raw("  "), Span::styled(l.status.clone(), theme.status(e.status))]),
@@ -70,7 +70,7 @@ fn event<'a>(s: &'a State, theme: &Theme) -> Vec<Line<'a>> {
     };
     let field = |k: &str, v: Option<String>| v.map(|v| Line::raw(format!("{k:<10} {v}")));
     let mut lines = vec![Line::styled(format!("#{} {} by {} {}", e.id, e.kind, e.actor, relative(s.now, e.at)), theme.important())];
-    let entry = e.entry_id.and_then(|id| s.entry_index.get(&id)).map(|&i| s.entries[i].email.clone());
+    let entry = e.entry_id.and_then(|id| s.entry_index.get(id)).map(|i| s.entries[i].email.to_string());
     lines.extend(
         [
             field("person", entry),

@@ -20,12 +20,12 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
         View::Waitlist => {
             let rows = window.map(|(pos, &i)| {
                 let e = &s.entries[i as usize];
-                let inviter = e.referrer_id.and_then(|r| s.entry_index.get(&r)).map(|&k| s.entries[k].email.as_str()).unwrap_or("");
+                let inviter = e.referrer_id.and_then(|r| s.entry_index.get(r)).map(|k| &*s.entries[k].email).unwrap_or("");
                 let mark = if s.marks.contains(&e.id) { "●" } else { " " };
                 let row = Row::new(vec![
                     Cell::from(mark),
                     Cell::from(Span::styled(e.status, theme.status(e.status))),
-                    Cell::from(e.email.as_str()),
+                    Cell::from(&*e.email),
                     Cell::from(relative(s.now, e.first_seen)),
                     Cell::from(e.source.as_deref().unwrap_or("")),
                     Cell::from(inviter),
@@ -67,7 +67,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
                     let indent = if c.depth == 0 { String::new() } else { format!("{}└─ ", "   ".repeat(c.depth - 1)) };
                     let mut spans = vec![
                         Span::raw(indent),
-                        Span::raw(e.email.clone()),
+                        Span::raw(e.email.to_string()),
                         Span::raw(" "),
                         Span::styled(e.status, theme.status(e.status)),
                     ];
