@@ -87,7 +87,7 @@ fn world(role: Role) -> State {
         entry(9, "dennis@example.com", "pending", 2, None),
     ];
     let mut rows: Vec<EntryItem> = people.into_iter().rev().collect();
-    update(&mut s, Input::Msg(Msg::Entries { rows: rows.drain(..).collect(), total: 9, done: true }));
+    update(&mut s, Input::Msg(Msg::Entries { rows: std::mem::take(&mut rows), total: 9, done: true }));
     let mut evs = Vec::new();
     let mut ticks = Vec::new();
     for i in 0..40 {

@@ -204,11 +204,10 @@ impl LiveStats {
             out.push(Alert { rule: "bad_codes", text: format!("{failed} bad codes in the last minute") });
         }
         // The current and the last minute, so a burst shows at once.
-        if let Some((p, n)) = self.recent(2, |m| &m.prefixes, 1).first() {
-            if *n >= th.prefix_attempts_per_min {
+        if let Some((p, n)) = self.recent(2, |m| &m.prefixes, 1).first()
+            && *n >= th.prefix_attempts_per_min {
                 out.push(Alert { rule: "hot_prefix", text: format!("{n} failed or refused attempts from {p}") });
             }
-        }
         let (attempts, joined) = self.funnel(10);
         if attempts >= 20 && (joined as f64) < th.min_join_share * attempts as f64 {
             out.push(Alert { rule: "dropoff", text: format!("only {joined} of {attempts} code attempts joined in 10 min") });

@@ -633,7 +633,7 @@ pub fn add_entries(s: &mut State, rows: Vec<EntryItem>) {
     if !fresh_on_top.is_empty() {
         fresh_on_top.sort_by_key(|&i| std::cmp::Reverse(s.entries[i as usize].id));
         let shift = fresh_on_top.len();
-        fresh_on_top.extend(s.waitlist.rows.drain(..));
+        fresh_on_top.append(&mut s.waitlist.rows);
         s.waitlist.rows = fresh_on_top;
         // The cursor stays on the row it was on.
         s.waitlist.selected += shift;
