@@ -37,6 +37,43 @@ pub enum Command {
         #[arg(long, env = "VELVET_PUBLIC_URL")]
         public_url: Option<String>,
     },
+    /// Throwaway beta with live simulated traffic: seeds, serves, simulates, opens the console
+    Demo {
+        /// Keep the database (and mail folder) afterwards and say where
+        #[arg(long)]
+        keep: bool,
+        /// Random seed, for the same world every time
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Entries in the seeded world
+        #[arg(long, default_value_t = 20_000)]
+        size: u64,
+    },
+    /// Drive a running `serve` with simulated traffic and print a summary
+    Simulate {
+        #[arg(long, value_enum)]
+        scenario: crate::sim::traffic::Scenario,
+        /// The server's base URL (loopback unless --allow-remote)
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        target: String,
+        /// Requests per second [default: steady 5, bot-wave 50, leak 10, viral 100]
+        #[arg(long)]
+        rate: Option<f64>,
+        /// How long, like 30s, 2m, 1h
+        #[arg(long, default_value = "60s")]
+        duration: String,
+        /// The leaked multi-use code (scenario leak)
+        #[arg(long)]
+        code: Option<String>,
+        /// The server's `--mail file:DIR` folder: confirmation links and invites are followed
+        #[arg(long)]
+        mail_dir: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The target is not loopback but is yours
+        #[arg(long)]
+        allow_remote: bool,
+    },
     /// The full-screen console: waitlist, codes, chains, events, live rates
     Console,
     /// Fill a database with a believable beta, for trying velvet out

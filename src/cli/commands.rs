@@ -16,9 +16,31 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
     match command {
         Command::Serve { listen, mail, public_url } => serve(ctx, listen, mail, public_url).await,
         Command::Migrate => migrate(ctx).await,
+        Command::Demo { keep, seed, size } => super::demo::run(ctx, keep, seed, size).await,
+        Command::Simulate { scenario, target, rate, duration, code, mail_dir, seed, allow_remote } => {
+            use crate::sim::traffic::{self, Scenario, SimOptions};
+            traffic::check_target(&target, allow_remote).map_err(CliError::usage)?;
+            let duration = crate::domain::limits::parse_period(&duration)
+                .and_then(|d| d.to_std().ok())
+                .ok_or_else(|| CliError::usage(format!("--duration '{duration}' is not like 30s, 2m or 1h")))?;
+            let rate = rate.unwrap_or(match scenario {
+                Scenario::Steady => 5.0,
+                Scenario::BotWave => 50.0,
+                Scenario::Leak => 10.0,
+                Scenario::Viral => 100.0,
+            });
+            if !(0.1..=100_000.0).contains(&rate) {
+                return Err(CliError::usage("--rate must be between 0.1 and 100000 requests per second"));
+            }
+            let opts = SimOptions { scenario, target, rate, duration, code, mail_dir, seed };
+            eprintln!("simulating {scenario:?} at {rate}/s for {} s against {}", duration.as_secs(), opts.target);
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let summary = traffic::run(opts, stop).await.map_err(CliError::usage)?;
+            emit_raw(&summary.table())
+        }
         Command::Console => {
             let actor = ctx.actor().await?;
-            crate::console::run(ctx.velvet.clone(), actor, ctx.config.alerts).await.map_err(|e| CliError::failure(format!("terminal error: {e}")))
+            crate::console::run(ctx.velvet.clone(), actor, ctx.config.alerts, None).await.map_err(|e| CliError::failure(format!("terminal error: {e}")))
         }
         Command::Seed { size, seed, extra_events } => {
             let actor = ctx.actor().await?;
@@ -345,11 +367,11 @@ fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
 
 /// Writes one line to stdout. A closed pipe (`velvet ... | head`) ends the
 /// command quietly instead of panicking.
-fn emit(line: &str) -> CliResult {
+pub(super) fn emit(line: &str) -> CliResult {
     emit_raw(&format!("{line}\n"))
 }
 
-fn emit_raw(text: &str) -> CliResult {
+pub(super) fn emit_raw(text: &str) -> CliResult {
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(io_error)
 }
 
