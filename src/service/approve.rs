@@ -41,18 +41,23 @@ impl Velvet {
         if !(1..=MAX_APPROVE_AT_ONCE).contains(&n) {
             return Err(Error::InvalidInput(format!("--next must be between 1 and {MAX_APPROVE_AT_ONCE}, not {n}")));
         }
-        let mut tx = if dry_run { self.store.read().await? } else { self.store.write().await? };
-        let queue = tx.confirmed_queue(n).await?;
         if dry_run {
-            return Ok(queue.iter().map(approved).collect());
+            let mut tx = self.store.read().await?;
+            return Ok(tx.confirmed_queue(n).await?.iter().map(approved).collect());
         }
-        let mut done = Vec::with_capacity(queue.len());
-        for entry in &queue {
-            debug_assert_eq!(entry.status()?, EntryStatus::CONFIRMED);
-            let e = crate::store::NewEvent { rule: Some(format!("next {n}")), ..event(EventKind::Approve, actor) };
-            self.transition(&mut tx, entry, Transition::Approve, StatusStamps::default(), e).await?;
-            done.push(approved(entry));
-        }
+        // The rule comes from the state machine; the move is one statement.
+        let from = EntryStatus::CONFIRMED;
+        let to = from.apply(Transition::Approve).map_err(|source| Error::Illegal { email: "confirmed entries".into(), source })?;
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        let mut rows = tx.approve_oldest(n, from.as_str(), to.as_str(), now).await?;
+        rows.sort_by_key(|(id, _, confirmed_at)| (*confirmed_at, *id));
+        let events: Vec<(chrono::DateTime<chrono::Utc>, crate::store::NewEvent)> = rows
+            .iter()
+            .map(|(id, _, _)| (now, crate::store::NewEvent { entry_id: Some(*id), rule: Some(format!("next {n}")), ..event(EventKind::Approve, actor) }))
+            .collect();
+        tx.bulk_events(&events).await?;
+        let done: Vec<Approved> = rows.into_iter().map(|(entry_id, email, _)| Approved { entry_id, email }).collect();
         tx.commit().await?;
         Ok(done)
     }

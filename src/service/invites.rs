@@ -3,7 +3,7 @@
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::settings::{day_start, remaining_today};
 use crate::domain::{EntryStatus, EventKind, Permission, Standing, Transition};
-use crate::store::{CodeScope, EntryRow, NewCode, NewEvent, NewMail, StatusStamps, Tx, LOCK_PACER};
+use crate::store::{CodeScope, EntryRow, LOCK_PACER, NewCode, NewEvent, NewMail, StampColumn, Tx};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct InviteRun {
@@ -36,19 +36,34 @@ impl Velvet {
         if queue.is_empty() {
             return Ok(InviteRun { batch_id: None, sent: vec![], cap_remaining: remaining });
         }
+        // One batch, a handful of statements, whatever the size.
+        let to = EntryStatus::APPROVED.apply(Transition::SendInvite).map_err(|source| Error::Illegal { email: "approved entries".into(), source })?;
         let batch = tx.insert_batch("access", None, now, actor.name()).await?;
-        let mut sent = Vec::with_capacity(queue.len());
-        for entry in &queue {
-            let code_id = self.issue_access_code(&mut tx, entry, Some(batch), actor).await?;
-            let e = NewEvent {
-                code_id: Some(code_id),
-                batch_id: Some(batch),
-                rule: past_cap.then(|| "past cap".to_string()),
-                ..event(EventKind::InviteSent, actor)
-            };
-            self.transition(&mut tx, entry, Transition::SendInvite, StatusStamps::default(), e).await?;
-            sent.push(entry.email.clone());
+        let ids: Vec<i64> = queue.iter().map(|e| e.id).collect();
+        let ttl = settings.access_code_ttl();
+        let codes = tx.bulk_access_codes(batch, &ids, now + ttl, now, actor.name()).await?;
+        let moved = tx.bulk_move(&ids, EntryStatus::APPROVED.as_str(), to.as_str(), StampColumn::Invited, now).await?;
+        if moved != ids.len() as u64 {
+            return Err(Error::Conflict("some approved entries changed while their invites were being sent; try again".into()));
         }
+        let code_of: std::collections::HashMap<i64, i64> = codes.into_iter().map(|(code, entry)| (entry, code)).collect();
+        let mail: Vec<(i64, Option<i64>, String)> = queue.iter().map(|e| (e.id, code_of.get(&e.id).copied(), e.email.clone())).collect();
+        tx.bulk_enqueue("invite", &mail, now).await?;
+        let events: Vec<(chrono::DateTime<chrono::Utc>, NewEvent)> = queue
+            .iter()
+            .map(|e| {
+                let ev = NewEvent {
+                    entry_id: Some(e.id),
+                    code_id: code_of.get(&e.id).copied(),
+                    batch_id: Some(batch),
+                    rule: past_cap.then(|| "past cap".to_string()),
+                    ..event(EventKind::InviteSent, actor)
+                };
+                (now, ev)
+            })
+            .collect();
+        tx.bulk_events(&events).await?;
+        let sent: Vec<String> = queue.iter().map(|e| e.email.clone()).collect();
         tx.set_batch_size(batch, sent.len() as i64).await?;
         tx.commit().await?;
         let cap_remaining = remaining.saturating_sub(sent.len() as u64);

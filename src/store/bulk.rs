@@ -39,6 +39,33 @@ pub struct SeedCode {
     pub created_by: &'static str,
 }
 
+/// The status timestamps a bulk move may set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StampColumn {
+    Approved,
+    Invited,
+}
+
+/// `UPDATE entries SET status = to, <column> = at WHERE status = from AND id IN (ids)`.
+macro_rules! push_move {
+    ($qb:ident, $ids:expr, $from:expr, $to:expr, $column:expr, $at:expr) => {{
+        $qb.push_bind($to);
+        $qb.push(match $column {
+            StampColumn::Approved => ", approved_at = ",
+            StampColumn::Invited => ", invited_at = ",
+        });
+        $qb.push_bind($at);
+        $qb.push(" WHERE status = ");
+        $qb.push_bind($from);
+        $qb.push(" AND id IN (");
+        let mut list = $qb.separated(", ");
+        for id in $ids {
+            list.push_bind(*id);
+        }
+        $qb.push(")");
+    }};
+}
+
 /// Rows per statement (kept under SQLite's and PostgreSQL's bind limits).
 const CHUNK: usize = 1_000;
 
@@ -104,6 +131,56 @@ impl Tx {
                     b.push_bind(&c.hash).push_bind(&c.hint).push_bind(c.kind).push_bind(c.campaign).push_bind(c.batch_id)
                         .push_bind(c.inviter_entry_id).push_bind(c.bound_entry_id).push_bind(c.max_uses).push_bind(c.uses)
                         .push_bind(c.expires_at).push_bind(c.created_at).push_bind(c.created_by);
+                });
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Moves many entries from `from` to `to` at once, stamping `column`
+    /// (one of the status timestamps). Returns how many rows moved: fewer
+    /// than `ids.len()` means someone changed some of them meanwhile.
+    pub async fn bulk_move(&mut self, ids: &[i64], from: &str, to: &str, column: StampColumn, at: DateTime<Utc>) -> Result<u64> {
+        let mut moved = 0;
+        for chunk in ids.chunks(CHUNK) {
+            moved += match self {
+                Tx::Sqlite(t) => {
+                    let mut qb: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new("UPDATE entries SET status = ");
+                    push_move!(qb, chunk, from, to, column, at);
+                    qb.build().execute(&mut **t).await?.rows_affected()
+                }
+                Tx::Postgres(t) => {
+                    let mut qb: QueryBuilder<sqlx::Postgres> = QueryBuilder::new("UPDATE entries SET status = ");
+                    push_move!(qb, chunk, from, to, column, at);
+                    qb.build().execute(&mut **t).await?.rows_affected()
+                }
+            };
+        }
+        Ok(moved)
+    }
+
+    /// Access codes for many entries in one batch, unminted (hash NULL: each
+    /// is minted when its mail goes out). Returns (code id, entry id).
+    pub async fn bulk_access_codes(&mut self, batch: i64, entries: &[i64], expires_at: DateTime<Utc>, now: DateTime<Utc>, by: &str) -> Result<Vec<(i64, i64)>> {
+        for chunk in entries.chunks(CHUNK) {
+            build_and_run!(self, qb => {
+                qb.push("INSERT INTO invite_codes (kind, batch_id, bound_entry_id, max_uses, expires_at, created_at, created_by) ");
+                qb.push_values(chunk, |mut b, id| {
+                    b.push_bind("access").push_bind(batch).push_bind(*id).push_bind(1i64).push_bind(expires_at).push_bind(now).push_bind(by);
+                });
+            })?;
+        }
+        let sql = "SELECT id, bound_entry_id FROM invite_codes WHERE batch_id = $1 ORDER BY id";
+        Ok(super::on!(self, c => sqlx::query_as::<_, (i64, i64)>(sql).bind(batch).fetch_all(c))?)
+    }
+
+    /// Queues one message per (entry, code, recipient).
+    pub async fn bulk_enqueue(&mut self, kind: &str, rows: &[(i64, Option<i64>, String)], now: DateTime<Utc>) -> Result<()> {
+        for chunk in rows.chunks(CHUNK) {
+            build_and_run!(self, qb => {
+                qb.push("INSERT INTO outbox (kind, entry_id, code_id, recipient, next_attempt_at, created_at) ");
+                qb.push_values(chunk, |mut b, (entry, code, to)| {
+                    b.push_bind(kind).push_bind(*entry).push_bind(*code).push_bind(to.as_str()).push_bind(now).push_bind(now);
                 });
             })?;
         }

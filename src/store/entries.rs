@@ -146,6 +146,23 @@ impl Tx {
         })
     }
 
+    /// Moves the `n` oldest entries in `from` (by confirmation) to `to` in
+    /// one statement, stamping `approved_at`; on PostgreSQL rows another
+    /// approver holds are skipped. Returns (id, email, confirmed_at).
+    pub async fn approve_oldest(&mut self, n: i64, from: &str, to: &str, now: DateTime<Utc>) -> Result<Vec<(i64, String, Option<DateTime<Utc>>)>> {
+        let sqlite = "UPDATE entries SET status = $3, approved_at = $4 WHERE id IN (\
+                      SELECT id FROM entries WHERE status = $2 ORDER BY confirmed_at, id LIMIT $1) \
+                      RETURNING id, email, confirmed_at";
+        let postgres = "UPDATE entries SET status = $3, approved_at = $4 WHERE id IN (\
+                        SELECT id FROM entries WHERE status = $2 ORDER BY confirmed_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+                        RETURNING id, email, confirmed_at";
+        type Row = (i64, String, Option<DateTime<Utc>>);
+        Ok(match self {
+            Tx::Sqlite(t) => sqlx::query_as::<_, Row>(sqlite).bind(n).bind(from).bind(to).bind(now).fetch_all(&mut **t).await?,
+            Tx::Postgres(t) => sqlx::query_as::<_, Row>(postgres).bind(n).bind(from).bind(to).bind(now).fetch_all(&mut **t).await?,
+        })
+    }
+
     /// Approved entries waiting for an invite, oldest approval first (locked
     /// like `confirmed_queue`).
     pub async fn approved_queue(&mut self, limit: i64) -> Result<Vec<EntryRow>> {

@@ -17,7 +17,7 @@ mod outbox;
 mod switches;
 mod tokens;
 
-pub use bulk::{SeedCode, SeedEntry};
+pub use bulk::{SeedCode, SeedEntry, StampColumn};
 pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow};
 pub use entries::{EntryRow, NewEntry, StatusStamps};
 pub use events::{EventFilter, EventRow, NewEvent};
