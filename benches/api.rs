@@ -1,0 +1,195 @@
+//! The API and service figures of DESIGN.md, measured side by side in one
+//! run, on SQLite and (when a URL is given) PostgreSQL:
+//!
+//!     VELVET_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench api
+//!
+//! - accepted signups/s through the full API beside the raw single-row insert
+//!   rate of the same database (same concurrency);
+//! - 429 answers/s under a flood from one address beside `/healthz`;
+//! - approving 10,000 entries and issuing their codes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use velvet::config::{ActionLimits, Config};
+use velvet::domain::{Role, SystemClock};
+use velvet::service::Velvet;
+use velvet::store::{SeedEntry, Store};
+
+const WORKERS: usize = 32;
+const SECONDS: u64 = 5;
+
+async fn fresh(backend: &str) -> Option<(String, Option<tempfile::TempDir>)> {
+    match backend {
+        "sqlite" => {
+            let dir = tempfile::tempdir().unwrap();
+            Some((format!("sqlite://{}", dir.path().join("b.db").display()), Some(dir)))
+        }
+        _ => {
+            let admin = std::env::var("VELVET_TEST_POSTGRES_URL").ok()?;
+            let name = format!("velvet_bench_{}", std::process::id());
+            if let Ok(Store::Postgres(p)) = Store::connect(&admin).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&p).await;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&p).await.ok()?;
+            }
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
+            Some((format!("{base}/{name}"), None))
+        }
+    }
+}
+
+/// Runs `f` from `workers` tasks for `SECONDS`; returns successes per second.
+async fn hammer<F, Fut>(workers: usize, f: F) -> f64
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let f = Arc::new(f);
+    let ok = Arc::new(AtomicU64::new(0));
+    let seq = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(SECONDS);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let (f, ok, seq) = (f.clone(), ok.clone(), seq.clone());
+        tasks.spawn(async move {
+            while Instant::now() < until {
+                let n = seq.fetch_add(1, Ordering::Relaxed);
+                if f(n).await {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    ok.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn raw_inserts(store: &Store) -> f64 {
+    let create = "CREATE TABLE IF NOT EXISTS bench_raw (id BIGINT PRIMARY KEY, email TEXT NOT NULL, at TEXT NOT NULL)";
+    match store {
+        Store::Sqlite(p) => drop(sqlx::query(create).execute(p).await.unwrap()),
+        Store::Postgres(p) => drop(sqlx::query(create).execute(p).await.unwrap()),
+    }
+    let store = store.clone();
+    hammer(WORKERS, move |n| {
+        let store = store.clone();
+        async move {
+            let sql = "INSERT INTO bench_raw (id, email, at) VALUES ($1, $2, $3)";
+            let email = format!("raw{n}@example.com");
+            let at = chrono::Utc::now().to_rfc3339();
+            match &store {
+                Store::Sqlite(p) => sqlx::query(sql).bind(n as i64).bind(email).bind(at).execute(p).await.is_ok(),
+                Store::Postgres(p) => sqlx::query(sql).bind(n as i64).bind(email).bind(at).execute(p).await.is_ok(),
+            }
+        }
+    })
+    .await
+}
+
+async fn serve(velvet: &Velvet, limits_off: bool) -> (velvet::serve::Running, String) {
+    let mut config = Config::default();
+    config.serve.listen = "127.0.0.1:0".into();
+    if limits_off {
+        config.limits.signup = ActionLimits::OFF;
+    }
+    let running = velvet::serve::start(velvet.clone(), &config).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    (running, base)
+}
+
+async fn api_signups(velvet: &Velvet, tag: &'static str) -> f64 {
+    let (running, base) = serve(velvet, true).await;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let rate = hammer(WORKERS, move |n| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let body = format!("{{\"email\":\"{tag}{n}@example.com\"}}");
+            let r = client.post(format!("{base}/v1/waitlist")).header("content-type", "application/json").header("x-device-id", "bench").body(body).send().await;
+            r.is_ok_and(|r| r.status().as_u16() == 202)
+        }
+    })
+    .await;
+    running.shutdown().await;
+    rate
+}
+
+async fn flood(velvet: &Velvet) -> (f64, f64) {
+    let (running, base) = serve(velvet, false).await;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(128).build().unwrap();
+    let (c2, b2) = (client.clone(), base.clone());
+    let limited = hammer(64, move |n| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let body = format!("{{\"email\":\"flood{n}@example.com\"}}");
+            let r = client.post(format!("{base}/v1/waitlist")).header("content-type", "application/json").body(body).send().await;
+            r.is_ok_and(|r| r.status().as_u16() == 429)
+        }
+    })
+    .await;
+    let health = hammer(64, move |_| {
+        let (client, base) = (c2.clone(), b2.clone());
+        async move { client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await;
+    running.shutdown().await;
+    (limited, health)
+}
+
+async fn approve_ten_thousand(velvet: &Velvet) -> Duration {
+    let admin = velvet.operator("bench").await.unwrap();
+    let now = velvet.now();
+    let rows: Vec<SeedEntry> = (0..10_000)
+        .map(|i| SeedEntry {
+            id: 1_000_000 + i,
+            email: format!("wait{i}@example.com"),
+            status: "confirmed",
+            blocked_from: None,
+            source: Some("bench"),
+            referrer_id: None,
+            ip_prefix: "203.0.113.0/24".into(),
+            first_seen: now - chrono::Duration::days(2),
+            confirmed_at: Some(now - chrono::Duration::days(1) + chrono::Duration::seconds(i)),
+            approved_at: None,
+            invited_at: None,
+            joined_at: None,
+            block_reason: None,
+        })
+        .collect();
+    let mut tx = velvet.store().write().await.unwrap();
+    tx.bulk_entries(&rows).await.unwrap();
+    tx.commit().await.unwrap();
+    velvet.set_setting(&admin, "daily_invite_cap", "10000").await.unwrap();
+    let started = Instant::now();
+    let approved = velvet.approve_next(&admin, 10_000, false).await.unwrap();
+    let sent = velvet.send_invites(&admin, None, false).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!((approved.len(), sent.sent.len()), (10_000, 10_000));
+    took
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    println!("| figure | backend | measured | beside | ratio | target |");
+    println!("|---|---|---|---|---|---|");
+    for backend in ["sqlite", "postgres"] {
+        let Some((url, _dir)) = fresh(backend).await else {
+            println!("| (PostgreSQL skipped: set VELVET_TEST_POSTGRES_URL) | | | | | |");
+            continue;
+        };
+        let store = Store::open(&url).await.unwrap();
+        let velvet = Velvet::new(store.clone(), Arc::new(SystemClock));
+        velvet.add_operator("bench", "bench", Role::Admin).await.unwrap();
+        let raw = raw_inserts(&store).await;
+        let api = api_signups(&velvet, "s").await;
+        let verdict = if api >= raw * 0.5 { "≥ 50 %: met" } else { "≥ 50 %: **missed**" };
+        println!("| accepted signups/s (32 clients) | {backend} | {api:.0}/s | raw single-row inserts {raw:.0}/s | {:.0} % | {verdict} |", 100.0 * api / raw);
+        let (limited, health) = flood(&velvet).await;
+        let verdict = if limited >= 20_000.0 { "≥ 20,000/s: met" } else { "≥ 20,000/s: **missed**" };
+        println!("| 429 answers/s, flood from one address (64 clients) | {backend} | {limited:.0}/s | `/healthz` {health:.0}/s | {:.0} % | {verdict} |", 100.0 * limited / health);
+        let took = approve_ten_thousand(&velvet).await;
+        let verdict = if took < Duration::from_secs(2) { "< 2 s: met" } else { "< 2 s: **missed**" };
+        println!("| approve 10,000 and issue their codes | {backend} | {:.2} s | | | {verdict} |", took.as_secs_f64());
+        store.close().await;
+    }
+}
