@@ -11,3 +11,4 @@ pub mod worker;
 pub mod serve;
 pub mod console;
 pub mod sim;
+pub mod report;

@@ -74,6 +74,15 @@ pub enum Command {
         #[arg(long)]
         allow_remote: bool,
     },
+    /// The founders' weekly look: funnel and per-day charts as one HTML page
+    Report {
+        /// How many days back, like 7d
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Where to write the page
+        #[arg(long, default_value = "report.html")]
+        out: std::path::PathBuf,
+    },
     /// The full-screen console: waitlist, codes, chains, events, live rates
     Console,
     /// Fill a database with a believable beta, for trying velvet out

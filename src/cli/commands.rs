@@ -38,6 +38,14 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             let summary = traffic::run(opts, stop).await.map_err(CliError::usage)?;
             emit_raw(&summary.table())
         }
+        Command::Report { since, out } => {
+            let days = since.trim().strip_suffix('d').and_then(|d| d.parse::<i64>().ok()).ok_or_else(|| CliError::usage(format!("--since '{since}' is not a number of days like 7d")))?;
+            let report = ctx.velvet.report(&ctx.actor().await?, days).await?;
+            let page = crate::report::html(&report).map_err(CliError::failure)?;
+            std::fs::write(&out, page).map_err(|e| CliError::failure(format!("cannot write {}: {e}", out.display())))?;
+            eprintln!("wrote {} ({} days, {} signups, {} joined)", out.display(), report.days.len(), report.funnel.signed_up, report.funnel.joined);
+            Ok(())
+        }
         Command::Console => {
             let actor = ctx.actor().await?;
             crate::console::run(ctx.velvet.clone(), actor, ctx.config.alerts, None).await.map_err(|e| CliError::failure(format!("terminal error: {e}")))

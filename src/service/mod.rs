@@ -14,6 +14,7 @@ mod lookup;
 mod mail;
 mod moderation;
 mod redeem;
+mod report;
 mod signup;
 mod switches;
 
@@ -27,6 +28,7 @@ pub use invites::InviteRun;
 pub use lookup::{ChainNode, Lookup, MailView, TimelineEvent};
 pub use mail::OutgoingMail;
 pub use redeem::RedeemOutcome;
+pub use report::{Day, Funnel, Report};
 pub use signup::{ConfirmOutcome, SignupOutcome};
 pub use switches::{PauseScope, SwitchState};
 

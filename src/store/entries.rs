@@ -203,6 +203,13 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(before_id).bind(limit).fetch_all(c))?)
     }
 
+    /// How far the people who signed up since `since` got:
+    /// (signed up, confirmed, approved, invited, joined).
+    pub async fn funnel_since(&mut self, since: DateTime<Utc>) -> Result<(i64, i64, i64, i64, i64)> {
+        let sql = "SELECT COUNT(*), COUNT(confirmed_at), COUNT(approved_at), COUNT(invited_at), COUNT(joined_at) FROM entries WHERE first_seen >= $1";
+        Ok(on!(self, c => sqlx::query_as::<_, (i64, i64, i64, i64, i64)>(sql).bind(since).fetch_one(c))?)
+    }
+
     pub async fn count_entries(&mut self) -> Result<i64> {
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM entries").fetch_one(c))?)
     }

@@ -99,6 +99,12 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(since).bind(limit).fetch_all(c))?)
     }
 
+    /// Events per (kind, outcome) in [from, to).
+    pub async fn count_kinds_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, Option<String>, i64)>> {
+        let sql = "SELECT kind, outcome, COUNT(*) FROM events WHERE at >= $1 AND at < $2 GROUP BY kind, outcome";
+        Ok(on!(self, c => sqlx::query_as::<_, (String, Option<String>, i64)>(sql).bind(from).bind(to).fetch_all(c))?)
+    }
+
     /// The newest event of a kind and rule (alert de-duplication).
     pub async fn last_event_at(&mut self, kind: &str, rule: &str) -> Result<Option<DateTime<Utc>>> {
         let sql = "SELECT MAX(at) FROM events WHERE kind = $1 AND rule = $2";
