@@ -25,6 +25,7 @@ on_both_backends!(
     two_servers_share_their_limits,
     the_pacer_waits_while_redemption_is_paused,
     cors_allows_only_the_configured_origin,
+    the_simulator_drives_a_server,
 );
 
 struct Server {
@@ -446,5 +447,31 @@ async fn cors_allows_only_the_configured_origin(db: TestDb) {
     assert_eq!(ok.headers().get("access-control-allow-origin").unwrap(), "https://product.example");
     let other = preflight("https://evil.example").send().await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
+    s.stop().await;
+}
+
+async fn the_simulator_drives_a_server(db: TestDb) {
+    use velvet::sim::traffic::{Scenario, SimOptions, run};
+    let s = start(&db, |c| c.serve.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opts = SimOptions {
+        scenario: Scenario::Steady,
+        target: s.base.clone(),
+        rate: 40.0,
+        duration: std::time::Duration::from_millis(1500),
+        code: None,
+        mail_dir: Some(s.mail.path().to_path_buf()),
+        seed: 3,
+    };
+    let summary = run(opts, stop.clone()).await.unwrap();
+    let signups = &summary.0["signup"];
+    assert!(signups.sent >= 20 && signups.errors == 0, "{}", summary.table());
+    assert_eq!(signups.accepted, signups.sent, "distinct simulated addresses are not rate limited: {}", summary.table());
+    assert!(db.count("SELECT COUNT(DISTINCT ip_prefix) FROM entries").await >= 10, "addresses came through the trusted proxy header");
+    let bots = SimOptions { scenario: Scenario::BotWave, rate: 80.0, duration: std::time::Duration::from_millis(1500), ..SimOptions { scenario: Scenario::Steady, target: s.base.clone(), rate: 1.0, duration: std::time::Duration::ZERO, code: None, mail_dir: None, seed: 4 } };
+    let wave = run(bots, stop).await.unwrap();
+    let limited: u64 = wave.0.values().map(|s| s.limited).sum();
+    assert!(limited > 0, "a bot wave meets the limits: {}", wave.table());
+    assert_eq!(wave.0.values().map(|s| s.errors).sum::<u64>(), 0);
     s.stop().await;
 }

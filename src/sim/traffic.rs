@@ -112,10 +112,9 @@ impl Inbox {
             if let Some(link) = text.split_whitespace().find(|w| w.contains("/v1/confirm/")) {
                 self.links.push_back(link.to_string());
             }
-            if let (Some(to), Some(code)) = (to, text.lines().find_map(|l| l.trim_end().strip_prefix("Invite code: "))) {
-                if text.contains("-invite.eml") || path.to_string_lossy().ends_with("-invite.eml") {
-                    self.invites.push_back((to, code.to_string()));
-                }
+            let invite = path.to_string_lossy().ends_with("-invite.eml");
+            if let (true, Some(to), Some(code)) = (invite, to, text.lines().find_map(|l| l.trim_end().strip_prefix("Invite code: "))) {
+                self.invites.push_back((to, code.to_string()));
             }
         }
     }
@@ -153,18 +152,16 @@ fn next_shot(scenario: Scenario, r: &mut Rng, inbox: &Mutex<Inbox>, code: Option
         Scenario::Steady | Scenario::Viral => {
             let mut inbox = inbox.lock().unwrap_or_else(|e| e.into_inner());
             let roll = r.unit();
-            if roll < 0.3 {
-                if let Some(link) = inbox.links.pop_front() {
+            if roll < 0.3
+                && let Some(link) = inbox.links.pop_front() {
                     let path = link.split_once("/v1/").map(|(_, p)| format!("/v1/{p}")).unwrap_or(link);
                     return Shot { action: "confirm", path, body: None, ip: human_ip(r), device: device(r) };
                 }
-            }
-            if roll < 0.45 {
-                if let Some((email, code)) = inbox.invites.pop_front() {
+            if roll < 0.45
+                && let Some((email, code)) = inbox.invites.pop_front() {
                     let body = serde_json::json!({ "code": code, "email": email }).to_string();
                     return Shot { action: "redeem", path: "/v1/redeem".into(), body: Some(body), ip: human_ip(r), device: device(r) };
                 }
-            }
             let source = if scenario == Scenario::Viral { "viral-post" } else { *r.pick(&["hn", "twitter", "newsletter", "friend"]) };
             let body = serde_json::json!({ "email": person(r), "source": source }).to_string();
             Shot { action: "signup", path: "/v1/waitlist".into(), body: Some(body), ip: human_ip(r), device: device(r) }
@@ -210,12 +207,11 @@ pub async fn run(opts: SimOptions, stop: Arc<std::sync::atomic::AtomicBool>) -> 
     let mut tasks = tokio::task::JoinSet::new();
     while started.elapsed() < opts.duration && !stop.load(std::sync::atomic::Ordering::Relaxed) {
         ticker.tick().await;
-        if let Some(dir) = &opts.mail_dir {
-            if last_scan.elapsed() > Duration::from_millis(500) {
+        if let Some(dir) = &opts.mail_dir
+            && last_scan.elapsed() > Duration::from_millis(500) {
                 inbox.lock().unwrap_or_else(|e| e.into_inner()).scan(dir);
                 last_scan = Instant::now();
             }
-        }
         let shot = next_shot(opts.scenario, &mut r, &inbox, opts.code.as_deref());
         let Ok(permit) = permits.clone().acquire_owned().await else { break };
         let (client, summary, base) = (client.clone(), summary.clone(), opts.target.trim_end_matches('/').to_string());
