@@ -16,6 +16,9 @@ fn font() {
     });
 }
 
+/// A line of the daily chart: label, colour, the number it plots.
+type Series = (&'static str, RGBColor, fn(&crate::service::Day) -> i64);
+
 fn err<E: std::fmt::Display>(e: E) -> String {
     format!("cannot draw the chart: {e}")
 }
@@ -44,7 +47,7 @@ pub fn daily_chart(r: &Report) -> Result<String, String> {
             .y_desc("events")
             .draw()
             .map_err(err)?;
-        let series: [(&str, RGBColor, fn(&crate::service::Day) -> i64); 5] = [
+        let series: [Series; 5] = [
             ("signups", RGBColor(123, 45, 67), |d| d.signups),
             ("confirmations", RGBColor(214, 140, 40), |d| d.confirms),
             ("approvals", RGBColor(40, 100, 180), |d| d.approvals),
