@@ -5,9 +5,11 @@
 //! run as tasks. Terminal restored on exit, on Ctrl-C and on panic.
 
 pub mod action;
+mod commandline;
 pub mod filter;
 pub mod keymap;
 pub mod live;
+pub mod rows;
 pub mod runner;
 pub mod state;
 pub mod theme;

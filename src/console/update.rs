@@ -3,10 +3,10 @@
 
 use super::action::{Effect, Input, Msg, RevokeWhat};
 use super::keymap::Command;
-use super::state::{ChainLine, EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, Pending, State, ToastKind, View};
-use crate::domain::Permission;
+use super::commandline::run_command;
+pub use super::rows::{add_entries, build_chains};
+use super::state::{EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, Pending, State, ToastKind, View};
 use crate::service::PauseScope;
-use std::collections::HashMap;
 
 /// Rows a page key moves.
 const PAGE: usize = 20;
@@ -141,7 +141,7 @@ fn command(s: &mut State, c: Command) -> Vec<Effect> {
     }
 }
 
-fn confirm(title: String, lines: Vec<String>, pending: Pending) -> Modal {
+pub(super) fn confirm(title: String, lines: Vec<String>, pending: Pending) -> Modal {
     Modal::Confirm { title, lines, pending }
 }
 
@@ -238,7 +238,7 @@ fn ask_number(s: &mut State, then: NumberFor) -> Vec<Effect> {
 }
 
 /// The confirmation for "approve next N": exactly who, from what is loaded.
-fn approve_next_modal(s: &State, n: i64) -> Modal {
+pub(super) fn approve_next_modal(s: &State, n: i64) -> Modal {
     let mut waiting: Vec<&EntryItem> = s.entries.iter().filter(|e| e.status == "confirmed").collect();
     waiting.sort_by_key(|e| (e.confirmed_at, e.id));
     let take: Vec<String> = waiting.iter().take(n.max(0) as usize).map(|e| e.email.to_string()).collect();
@@ -361,76 +361,6 @@ fn cancel(s: &mut State) -> Vec<Effect> {
     }
     s.modal = None;
     vec![]
-}
-
-/// `:` commands. Destructive ones still ask first.
-fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let need = |s: &mut State, p: Permission| -> bool {
-        let ok = s.can(p);
-        if !ok {
-            s.toast(format!("your role may not {}", p.describe()), ToastKind::Error);
-        }
-        ok
-    };
-    let number = |w: Option<&&str>| w.and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0);
-    match words.as_slice() {
-        ["q"] | ["quit"] => s.quit = true,
-        ["approve", n] if need(s, Permission::Approve) => match number(Some(n)) {
-            Some(n) => s.modal = Some(approve_next_modal(s, n)),
-            None => s.toast(":approve needs a number, e.g. :approve 50", ToastKind::Error),
-        },
-        ["send", n] if need(s, Permission::SendPastCap) => match number(Some(n)) {
-            Some(n) => {
-                s.modal = Some(confirm(format!("Send {n} invites now?"), vec!["Past today's cap, oldest approval first; audited.".into()], Pending::SendNow(n as u64)))
-            }
-            None => s.toast(":send needs a number", ToastKind::Error),
-        },
-        ["revoke", "batch", n] if need(s, Permission::RevokeMany) => match number(Some(n)) {
-            Some(b) => {
-                let count = s.codes.iter().filter(|c| c.batch_id == Some(b) && c.state == "active").count();
-                let known = if s.codes.is_empty() { "codes not loaded: open Codes (2) to see them".to_string() } else { format!("{count} active codes in it (as loaded)") };
-                s.modal = Some(confirm(format!("Revoke batch {b}?"), vec![known], Pending::Revoke(RevokeWhat::Batch(b))));
-            }
-            None => s.toast(":revoke batch needs a batch number", ToastKind::Error),
-        },
-        ["revoke", "campaign", c] if need(s, Permission::RevokeMany) => {
-            let count = s.codes.iter().filter(|x| x.campaign.as_deref() == Some(*c) && x.state == "active").count();
-            s.modal = Some(confirm(format!("Revoke every code of campaign {c}?"), vec![format!("{count} active codes (as loaded)")], Pending::Revoke(RevokeWhat::Campaign(c.to_string()))));
-        }
-        ["revoke", "inviter", e] if need(s, Permission::RevokeMany) => {
-            s.modal = Some(confirm(format!("Revoke every code {e} gives out?"), vec![], Pending::Revoke(RevokeWhat::Inviter(e.to_string()))));
-        }
-        [verb @ ("pause" | "resume"), rest @ ..] if need(s, Permission::Pause) => {
-            let scope = match rest {
-                [] | ["redemption"] => Some(PauseScope::Redemption),
-                ["signups"] => Some(PauseScope::Signups),
-                ["campaign", c] => Some(PauseScope::Campaign(c.to_string())),
-                ["inviter", e] => Some(PauseScope::Inviter(e.to_string())),
-                _ => None,
-            };
-            match scope {
-                Some(scope) => {
-                    let pausing = *verb == "pause";
-                    let title = format!("{} {}?", if pausing { "Pause" } else { "Resume" }, scope.describe());
-                    let pending = if pausing { Pending::Pause(scope) } else { Pending::Resume(scope) };
-                    s.modal = Some(confirm(title, vec!["Takes effect on every server within a second.".into()], pending));
-                }
-                None => s.toast("try :pause redemption | signups | campaign NAME | inviter EMAIL", ToastKind::Error),
-            }
-        }
-        ["cap", n] if need(s, Permission::Settings) => setting(s, "daily_invite_cap", n),
-        ["invites", n] if need(s, Permission::Settings) => setting(s, "invites_per_user", n),
-        [] => {}
-        _ if s.toasts.iter().any(|t| t.text.starts_with("your role")) => {}
-        _ => s.toast(format!("unknown command ':{text}'; see ? for the list"), ToastKind::Error),
-    }
-    vec![]
-}
-
-fn setting(s: &mut State, key: &str, value: &str) {
-    let old = s.settings.as_ref().and_then(|x| x.get(key)).unwrap_or_else(|| "?".into());
-    s.modal = Some(confirm(format!("Set {key} to {value}?"), vec![format!("Now {old}.")], Pending::Setting(key.into(), value.into())));
 }
 
 fn clear_filter(s: &mut State) -> Vec<Effect> {
@@ -605,76 +535,3 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
     }
 }
 
-/// Adds loaded or changed entries: known ids are updated in place, new
-/// ones appended (and listed first when they are newer than what is shown).
-pub fn add_entries(s: &mut State, rows: Vec<EntryItem>) {
-    let haystack = std::sync::Arc::make_mut(&mut s.haystack);
-    let newest = s.newest_id;
-    let mut fresh_on_top = Vec::new();
-    for row in rows {
-        if let Some(i) = s.entry_index.get(row.id) {
-            s.entries[i] = row;
-            continue;
-        }
-        let i = s.entries.len();
-        s.entry_index.insert(row.id, i);
-        haystack.push(&[&row.email, row.source.as_deref().unwrap_or(""), row.status]);
-        let newer = row.id > newest && newest != i64::MIN;
-        s.newest_id = s.newest_id.max(row.id);
-        s.entries.push(row);
-        if s.filter.query.is_empty() {
-            if newer {
-                fresh_on_top.push(i as u32);
-            } else {
-                s.waitlist.rows.push(i as u32);
-            }
-        }
-    }
-    if !fresh_on_top.is_empty() {
-        fresh_on_top.sort_by_key(|&i| std::cmp::Reverse(s.entries[i as usize].id));
-        let shift = fresh_on_top.len();
-        fresh_on_top.append(&mut s.waitlist.rows);
-        s.waitlist.rows = fresh_on_top;
-        // The cursor stays on the row it was on.
-        s.waitlist.selected += shift;
-    }
-    s.waitlist.clamp();
-}
-
-/// Flattens the invite tree of the listed entries, any depth.
-pub fn build_chains(s: &mut State) {
-    let listed: std::collections::HashSet<usize> = s.waitlist.rows.iter().map(|&i| i as usize).collect();
-    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (i, e) in s.entries.iter().enumerate() {
-        if let Some(parent) = e.referrer_id.and_then(|r| s.entry_index.get(r)) {
-            children.entry(parent).or_default().push(i);
-        }
-    }
-    fn count(n: usize, children: &HashMap<usize, Vec<usize>>, depth: usize) -> usize {
-        if depth > 64 {
-            return 0;
-        }
-        children.get(&n).map(|c| c.iter().map(|&k| 1 + count(k, children, depth + 1)).sum()).unwrap_or(0)
-    }
-    let mut roots: Vec<usize> = children
-        .keys()
-        .copied()
-        .filter(|&i| s.entries[i].referrer_id.and_then(|r| s.entry_index.get(r)).is_none())
-        .filter(|i| listed.contains(i) || s.filter.query.is_empty())
-        .collect();
-    roots.sort_by_key(|&i| std::cmp::Reverse(count(i, &children, 0)));
-    let mut lines = Vec::new();
-    let mut stack: Vec<(usize, usize)> = roots.into_iter().rev().map(|r| (r, 0)).collect();
-    while let Some((i, depth)) = stack.pop() {
-        let kids = children.get(&i).cloned().unwrap_or_default();
-        lines.push(ChainLine { entry: i, depth, invitees: kids.len(), descendants: count(i, &children, 0) });
-        if depth < 64 {
-            for k in kids.into_iter().rev() {
-                stack.push((k, depth + 1));
-            }
-        }
-    }
-    s.chains = lines;
-    s.chains_list.rows = (0..s.chains.len() as u32).collect();
-    s.chains_list.clamp();
-}

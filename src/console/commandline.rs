@@ -1,0 +1,79 @@
+//! The `:` command line: `:approve 50`, `:revoke batch 12`, `:pause
+//! campaign hn`, `:cap 80`, `:q`. Destructive commands still ask first.
+
+use super::action::{Effect, RevokeWhat};
+use super::state::{Pending, State, ToastKind};
+use super::update::{approve_next_modal, confirm};
+use crate::domain::Permission;
+use crate::service::PauseScope;
+
+/// `:` commands. Destructive ones still ask first.
+pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let need = |s: &mut State, p: Permission| -> bool {
+        let ok = s.can(p);
+        if !ok {
+            s.toast(format!("your role may not {}", p.describe()), ToastKind::Error);
+        }
+        ok
+    };
+    let number = |w: Option<&&str>| w.and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0);
+    match words.as_slice() {
+        ["q"] | ["quit"] => s.quit = true,
+        ["approve", n] if need(s, Permission::Approve) => match number(Some(n)) {
+            Some(n) => s.modal = Some(approve_next_modal(s, n)),
+            None => s.toast(":approve needs a number, e.g. :approve 50", ToastKind::Error),
+        },
+        ["send", n] if need(s, Permission::SendPastCap) => match number(Some(n)) {
+            Some(n) => {
+                s.modal = Some(confirm(format!("Send {n} invites now?"), vec!["Past today's cap, oldest approval first; audited.".into()], Pending::SendNow(n as u64)))
+            }
+            None => s.toast(":send needs a number", ToastKind::Error),
+        },
+        ["revoke", "batch", n] if need(s, Permission::RevokeMany) => match number(Some(n)) {
+            Some(b) => {
+                let count = s.codes.iter().filter(|c| c.batch_id == Some(b) && c.state == "active").count();
+                let known = if s.codes.is_empty() { "codes not loaded: open Codes (2) to see them".to_string() } else { format!("{count} active codes in it (as loaded)") };
+                s.modal = Some(confirm(format!("Revoke batch {b}?"), vec![known], Pending::Revoke(RevokeWhat::Batch(b))));
+            }
+            None => s.toast(":revoke batch needs a batch number", ToastKind::Error),
+        },
+        ["revoke", "campaign", c] if need(s, Permission::RevokeMany) => {
+            let count = s.codes.iter().filter(|x| x.campaign.as_deref() == Some(*c) && x.state == "active").count();
+            s.modal = Some(confirm(format!("Revoke every code of campaign {c}?"), vec![format!("{count} active codes (as loaded)")], Pending::Revoke(RevokeWhat::Campaign(c.to_string()))));
+        }
+        ["revoke", "inviter", e] if need(s, Permission::RevokeMany) => {
+            s.modal = Some(confirm(format!("Revoke every code {e} gives out?"), vec![], Pending::Revoke(RevokeWhat::Inviter(e.to_string()))));
+        }
+        [verb @ ("pause" | "resume"), rest @ ..] if need(s, Permission::Pause) => {
+            let scope = match rest {
+                [] | ["redemption"] => Some(PauseScope::Redemption),
+                ["signups"] => Some(PauseScope::Signups),
+                ["campaign", c] => Some(PauseScope::Campaign(c.to_string())),
+                ["inviter", e] => Some(PauseScope::Inviter(e.to_string())),
+                _ => None,
+            };
+            match scope {
+                Some(scope) => {
+                    let pausing = *verb == "pause";
+                    let title = format!("{} {}?", if pausing { "Pause" } else { "Resume" }, scope.describe());
+                    let pending = if pausing { Pending::Pause(scope) } else { Pending::Resume(scope) };
+                    s.modal = Some(confirm(title, vec!["Takes effect on every server within a second.".into()], pending));
+                }
+                None => s.toast("try :pause redemption | signups | campaign NAME | inviter EMAIL", ToastKind::Error),
+            }
+        }
+        ["cap", n] if need(s, Permission::Settings) => setting(s, "daily_invite_cap", n),
+        ["invites", n] if need(s, Permission::Settings) => setting(s, "invites_per_user", n),
+        [] => {}
+        _ if s.toasts.iter().any(|t| t.text.starts_with("your role")) => {}
+        _ => s.toast(format!("unknown command ':{text}'; see ? for the list"), ToastKind::Error),
+    }
+    vec![]
+}
+
+fn setting(s: &mut State, key: &str, value: &str) {
+    let old = s.settings.as_ref().and_then(|x| x.get(key)).unwrap_or_else(|| "?".into());
+    s.modal = Some(confirm(format!("Set {key} to {value}?"), vec![format!("Now {old}.")], Pending::Setting(key.into(), value.into())));
+}
+
