@@ -26,6 +26,9 @@ on_both_backends!(
     the_pacer_waits_while_redemption_is_paused,
     cors_allows_only_the_configured_origin,
     the_simulator_drives_a_server,
+    a_bot_trying_500_codes_is_stopped_within_ten,
+    a_flood_from_one_prefix_does_not_drown_real_people,
+    hostile_payloads_get_4xx_and_store_nothing,
 );
 
 struct Server {
@@ -473,5 +476,90 @@ async fn the_simulator_drives_a_server(db: TestDb) {
     let limited: u64 = wave.0.values().map(|s| s.limited).sum();
     assert!(limited > 0, "a bot wave meets the limits: {}", wave.table());
     assert_eq!(wave.0.values().map(|s| s.errors).sum::<u64>(), 0);
+    s.stop().await;
+}
+
+async fn a_bot_trying_500_codes_is_stopped_within_ten(db: TestDb) {
+    let s = start(&db, |_| {}).await;
+    let mut reached = 0;
+    let mut limited = 0;
+    for _ in 0..500 {
+        let guess = velvet::domain::InviteCode::generate(None).unwrap().to_string();
+        let r = s.post("/v1/redeem", json!({ "code": guess, "email": "bot@tempmail.example" }), "bot").await;
+        match r.status.as_u16() {
+            400 => reached += 1,
+            429 => limited += 1,
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+    }
+    assert!(reached <= 10, "{reached} guesses reached the code table");
+    assert_eq!(reached + limited, 500);
+    assert!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'redeem' AND outcome = 'failed'").await <= 10);
+    s.stop().await;
+}
+
+async fn a_flood_from_one_prefix_does_not_drown_real_people(db: TestDb) {
+    let s = start(&db, |c| c.serve.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    db.confirmed("early@example.org").await;
+    let send = |ip: String, email: String| {
+        s.http
+            .post(format!("{}/v1/waitlist", s.base))
+            .header("x-forwarded-for", ip)
+            .header("content-type", "application/json")
+            .body(json!({ "email": email }).to_string())
+    };
+    let mut accepted = 0;
+    for i in 0..300 {
+        let r = s.send(send(format!("203.0.113.{}", 1 + i % 20), format!("bot{i}@tempmail.example"))).await;
+        if r.status == StatusCode::ACCEPTED {
+            accepted += 1;
+        }
+    }
+    assert!(accepted <= 20 * 10, "each address is limited: {accepted}");
+    // A real person from elsewhere is not slowed by the flood...
+    let r = s.send(send("198.51.100.7".into(), "real.person@example.org".into())).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    // ...and earlier people keep their place: first in line for approval.
+    let admin = db.admin().await;
+    let next = db.velvet.approve_next(&admin, 1, true).await.unwrap();
+    assert_eq!(next[0].email, "early@example.org");
+    s.stop().await;
+}
+
+async fn hostile_payloads_get_4xx_and_store_nothing(db: TestDb) {
+    let s = start(&db, |c| {
+        c.limits.signup = velvet::config::ActionLimits::OFF;
+        c.limits.redeem = velvet::config::ActionLimits::OFF;
+    })
+    .await;
+    let payloads = [
+        "'; DROP TABLE entries; --@example.com",
+        "<script>alert(1)</script>@example.com",
+        "a@example.com\\u0000",
+        "a\\u0000b@example.com",
+        "pаypal@example.com",
+        "admin@exa\\u202emple.com",
+        "\\u200bzero@example.com",
+        "x@example.com' OR '1'='1",
+    ];
+    for p in payloads {
+        let body = format!("{{\"email\": \"{p}\", \"note\": \"<img src=x onerror=alert(1)>\"}}");
+        let r = s.send(s.http.post(format!("{}/v1/waitlist", s.base)).header("content-type", "application/json").body(body)).await;
+        assert_eq!(r.status.as_u16(), 422, "{p}: {}", r.body);
+        let body = format!("{{\"code\": \"{p}\", \"email\": \"{p}\"}}");
+        let r = s.send(s.http.post(format!("{}/v1/redeem", s.base)).header("content-type", "application/json").body(body)).await;
+        assert_eq!(r.status.as_u16(), 422, "{p}: {}", r.body);
+    }
+    // A script in a field that is stored is stored as text and echoed escaped.
+    let r = s
+        .send(s.http.post(format!("{}/v1/waitlist", s.base)).header("accept", "text/html").form(&[("email", "ok@example.com"), ("note", "<script>x</script>")]))
+        .await;
+    assert_eq!(r.status.as_u16(), 202);
+    assert!(!r.body.contains("<script>x"));
+    // Huge headers are refused by the HTTP layer, not by a crash.
+    let r = s.send(s.http.get(format!("{}/healthz", s.base)).header("x-junk", "a".repeat(200_000))).await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 1, "only the well-formed signup");
+    assert_eq!(s.get("/healthz").await.status, StatusCode::OK, "still serving");
     s.stop().await;
 }

@@ -91,6 +91,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(limit_headers))
         .layer(middleware::from_fn_with_state(app.clone(), count_requests))
         .layer(cors)
         .with_state(app)
@@ -110,6 +111,19 @@ async fn count_requests(State(app): State<Arc<App>>, request: Request, next: Nex
     let response = next.run(request).await;
     app.metrics.request(&route, response.status().as_u16());
     response
+}
+
+/// Headers this large are an attack, not a browser (hyper itself stops
+/// at about 400 KiB; we answer earlier and clearly).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+async fn limit_headers(request: Request, next: Next) -> Response {
+    let size: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if size > MAX_HEADER_BYTES {
+        let wants = Wants::from(request.headers());
+        return Answer::err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", "The request headers are too large.").render(wants);
+    }
+    next.run(request).await
 }
 
 /// Renders an answer, giving a new device its cookie.
