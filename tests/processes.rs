@@ -157,3 +157,69 @@ async fn smtp_delivery(db: TestDb) {
     assert_eq!(status, "sent");
     drop(servers);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_at_the_default_level_carry_no_secrets() {
+    common::run(Backend::Sqlite, log_secrecy).await
+}
+
+async fn log_secrecy(db: TestDb) {
+    let admin = db.admin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mail = dir.path().join("mail");
+    let config = dir.path().join("velvet.toml");
+    // Loopback is the "proxy"; the webhook points nowhere so its failures are logged.
+    std::fs::write(&config, "[serve]\ntrusted_proxies = [\"127.0.0.1/32\"]\nwebhook_url = \"http://127.0.0.1:9/hook\"\nwebhook_secret = \"whsec-do-not-log\"\n").unwrap();
+    db.velvet.set_setting(&admin, "webhook_events", "joined").await.unwrap();
+    let code = db.velvet.issue_partner_codes(&admin, &PartnerCodeSpec { campaign: "hn".into(), max_uses: 5, count: 1, expires_in: Duration::days(7), daily_cap: None, prefix: None }).await.unwrap().codes[0].to_string();
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_velvet"))
+        .args(["--config", config.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--mail", &format!("file:{}", mail.display())])
+        .env("VELVET_DATABASE_URL", &db.url)
+        .env_remove("VELVET_LOG")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = format!("http://{}", line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap());
+    let mut servers = Servers(vec![child]);
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: String| http.post(format!("{base}{path}")).header("content-type", "application/json").header("x-forwarded-for", "198.51.100.77").header("x-device-id", "device-secret-1").body(body);
+    let email = "secret.person@example.org";
+    assert_eq!(post("/v1/waitlist", format!("{{\"email\":\"{email}\"}}")).send().await.unwrap().status().as_u16(), 202);
+    // Wait for the confirmation mail, click it, then redeem.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let link = loop {
+        let found = std::fs::read_dir(&mail).ok().and_then(|d| d.flatten().find(|e| e.file_name().to_string_lossy().ends_with("-confirm.eml")));
+        if let Some(f) = found {
+            let text = std::fs::read_to_string(f.path()).unwrap();
+            break text.split_whitespace().find(|w| w.contains("/v1/confirm/")).unwrap().to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no confirmation mail");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(http.get(&link).header("x-forwarded-for", "198.51.100.77").send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(post("/v1/redeem", format!("{{\"code\":\"{code}\",\"email\":\"{email}\"}}")).send().await.unwrap().status().as_u16(), 200);
+    for _ in 0..12 {
+        let guess = velvet::domain::InviteCode::generate(None).unwrap().to_string();
+        post("/v1/redeem", format!("{{\"code\":\"{guess}\",\"email\":\"{email}\"}}")).send().await.unwrap();
+    }
+    // The webhook's delivery failure is the one thing worth a warning: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("delivery failed") {
+        assert!(std::time::Instant::now() < deadline, "the failing webhook was never logged");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(servers);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let token = link.rsplit('/').next().unwrap();
+    for secret in [email, "secret.person", token, code.as_str(), &code.replace('-', ""), "198.51.100.77", "device-secret-1", "whsec-do-not-log"] {
+        assert!(!text.contains(secret), "the log contains {secret:?}:\n{text}");
+    }
+    assert!(text.contains("INFO") && text.contains("delivery failed"), "the log is not empty at the default level:\n{text}");
+    eprintln!("checked {} log lines for secrets", text.lines().count());
+}
