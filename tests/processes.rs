@@ -186,7 +186,7 @@ async fn log_secrecy(db: TestDb) {
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
     let base = format!("http://{}", line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap());
-    let mut servers = Servers(vec![child]);
+    let servers = Servers(vec![child]);
     let http = reqwest::Client::new();
     let post = |path: &str, body: String| http.post(format!("{base}{path}")).header("content-type", "application/json").header("x-forwarded-for", "198.51.100.77").header("x-device-id", "device-secret-1").body(body);
     let email = "secret.person@example.org";
