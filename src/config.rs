@@ -197,6 +197,21 @@ mod tests {
         assert!(Config::load(Path::new("/nonexistent/velvet.toml"), true).is_err());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// Any text as velvet.toml: a configuration or a message, never a panic.
+        #[test]
+        fn arbitrary_config_text_never_panics(text in "\\PC{0,200}") {
+            let _ = Config::parse(&text);
+        }
+
+        #[test]
+        fn arbitrary_rules_never_panic(rule in "[0-9a-z/ ]{0,12}") {
+            let _ = Config::parse(&format!("[limits.signup]\nip = \"{rule}\"\n"));
+        }
+    }
+
     #[test]
     fn limits_have_defaults_and_can_be_tuned_or_turned_off() {
         let c = Config::parse("[limits.signup]\nip = \"3/1m\"\nemail = \"off\"\n[limits.cooldown]\nfailures = 5\nduration = \"1h\"\n").unwrap();

@@ -24,15 +24,20 @@ pub async fn read<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resul
             Answer::err(StatusCode::BAD_REQUEST, "bad_request", "The request body could not be read.")
         }
     })?;
-    match media.as_str() {
-        "application/json" => serde_json::from_slice(&bytes).map_err(|e| {
+    decode(&media, &bytes)
+}
+
+/// Decodes a body already read, by media type.
+pub fn decode<T: DeserializeOwned>(media: &str, bytes: &[u8]) -> Result<T, Answer> {
+    match media {
+        "application/json" => serde_json::from_slice(bytes).map_err(|e| {
             if e.is_data() {
                 Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("The request is missing a field or has one of the wrong type ({}).", strip_position(&e.to_string())))
             } else {
                 Answer::err(StatusCode::BAD_REQUEST, "invalid_json", "The request body is not valid JSON.")
             }
         }),
-        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(bytes).map_err(|e| {
             Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("The form is missing a field or has a bad one ({e})."))
         }),
         _ => Err(Answer::err(
@@ -45,4 +50,42 @@ pub async fn read<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resul
 
 fn strip_position(message: &str) -> String {
     message.split(" at line ").next().unwrap_or(message).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Form {
+        email: String,
+        note: Option<String>,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// Any bytes, as JSON or as a form: an answer, never a panic, and
+        /// never a 5xx.
+        #[test]
+        fn arbitrary_bodies_get_a_client_error(bytes in proptest::collection::vec(any::<u8>(), 0..512), json in any::<bool>()) {
+            let media = if json { "application/json" } else { "application/x-www-form-urlencoded" };
+            if let Err(a) = decode::<Form>(media, &bytes) {
+                prop_assert!(a.status.is_client_error());
+            }
+        }
+
+        /// Near-miss JSON (valid shapes with hostile values) decodes or is a 4xx.
+        #[test]
+        fn json_with_hostile_values(email in "\\PC{0,64}", note in proptest::option::of("\\PC{0,64}"), depth in 0usize..200) {
+            let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+            let body = serde_json::json!({ "email": email, "note": note, "extra": nested }).to_string();
+            match decode::<Form>("application/json", body.as_bytes()) {
+                Ok(f) => prop_assert_eq!(f.email, email),
+                Err(a) => prop_assert!(a.status.is_client_error()),
+            }
+        }
+    }
 }
