@@ -29,6 +29,7 @@ on_both_backends!(
     a_bot_trying_500_codes_is_stopped_within_ten,
     a_flood_from_one_prefix_does_not_drown_real_people,
     hostile_payloads_get_4xx_and_store_nothing,
+    a_trickling_body_is_cut_off,
 );
 
 struct Server {
@@ -561,5 +562,24 @@ async fn hostile_payloads_get_4xx_and_store_nothing(db: TestDb) {
     assert!(r.status.is_client_error(), "{}", r.status);
     assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 1, "only the well-formed signup");
     assert_eq!(s.get("/healthz").await.status, StatusCode::OK, "still serving");
+    s.stop().await;
+}
+
+async fn a_trickling_body_is_cut_off(db: TestDb) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start(&db, |_| {}).await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!("POST /v1/waitlist HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"email\":");
+    sock.write_all(head.as_bytes()).await.unwrap();
+    // ...and never the rest. The server answers 408 after its body timeout.
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), sock.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("too_slow"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 0);
     s.stop().await;
 }

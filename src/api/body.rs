@@ -7,6 +7,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 pub const MAX_BODY: usize = 16 * 1024;
+/// A body that trickles in slower than this is cut off (slowloris).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn read<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, Answer> {
     let too_large = || Answer::err(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("The request body is larger than {} KiB.", MAX_BODY / 1024));
@@ -16,7 +18,10 @@ pub async fn read<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resul
     }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let media = content_type.split(';').next().unwrap_or("").trim().to_string();
-    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await.map_err(|_| {
+        Answer::err(StatusCode::REQUEST_TIMEOUT, "too_slow", "The request body arrived too slowly.")
+    })?;
+    let bytes = read.map_err(|e| {
         let over = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if over {
             too_large()
