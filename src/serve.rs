@@ -82,17 +82,45 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
     tasks.spawn(worker::sweeper(velvet.clone(), limiter.clone(), stopped.clone()));
     tasks.spawn(worker::limiter_sync(velvet.clone(), limiter, stopped.clone()));
     let router = api::router(app);
-    let mut http_stop = stopped;
-    tasks.spawn(async move {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.changed().await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    tasks.spawn(accept_loop(listener, router, stopped));
     Ok(Running { addr, public_url, mail: described, stop, tasks })
+}
+
+/// How long a client may take to send its request headers (slowloris).
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accepts connections and serves each with hyper directly, so the header
+/// read timeout is ours (axum::serve sets no timer), until `stop`; then lets
+/// the requests in flight finish.
+async fn accept_loop(listener: tokio::net::TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let service = router.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await;
 }

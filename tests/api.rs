@@ -30,6 +30,7 @@ on_both_backends!(
     a_flood_from_one_prefix_does_not_drown_real_people,
     hostile_payloads_get_4xx_and_store_nothing,
     a_trickling_body_is_cut_off,
+    trickling_headers_are_cut_off,
 );
 
 struct Server {
@@ -581,5 +582,21 @@ async fn a_trickling_body_is_cut_off(db: TestDb) {
     assert!(text.contains("too_slow"));
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 0);
+    s.stop().await;
+}
+
+async fn trickling_headers_are_cut_off(db: TestDb) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start(&db, |_| {}).await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    sock.write_all(b"POST /v1/waitlist HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    // ...and the headers never end. The server hangs up after its header timeout.
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(30), sock.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection was still open after 30 s");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(5), "closed too early");
+    assert_eq!(s.get("/healthz").await.status, StatusCode::OK, "others are served meanwhile");
     s.stop().await;
 }
