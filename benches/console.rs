@@ -18,7 +18,7 @@ use velvet::console::theme::Theme;
 use velvet::console::update::update;
 use velvet::console::view;
 use velvet::domain::{Role, SystemClock};
-use velvet::service::{Actor, Velvet};
+use velvet::service::Velvet;
 use velvet::sim::seed::{SeedSpec, seed};
 use velvet::store::{EventFilter, Store};
 
@@ -169,6 +169,5 @@ async fn main() {
     println!("| memory (RSS) with everything loaded | {:.0} MB (process before loading: {:.0} MB) | < 300 MB |", rss_loaded, rss_before);
     println!("| live refresh: 500 new events after the cursor, p50 | {} | independent of history |", ms(pct(&refresh, 0.5)));
     println!("| same-size read at the start of the table, p50 | {} | (for comparison) |", ms(pct(&early, 0.5)));
-    let _ = Actor::Public;
     drop(dir);
 }

@@ -59,8 +59,7 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
         tx.commit().await.map_err(|e| e.to_string())?;
         s
     };
-    let clock = Arc::new(crate::domain::SystemClock);
-    let limiter = Arc::new(Limiter::new(velvet.store().clone(), clock, secret.clone(), config.limits));
+    let limiter = Arc::new(Limiter::new(velvet.store().clone(), velvet.clock(), secret.clone(), config.limits));
     let wake = Arc::new(Notify::new());
     let app = Arc::new(App {
         velvet: velvet.clone(),

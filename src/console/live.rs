@@ -3,7 +3,7 @@
 //! alerts. Fed event by event from the tail, so a refresh costs only the
 //! new events, whatever the history holds.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 pub const MINUTES: usize = 60;
@@ -214,16 +214,12 @@ impl LiveStats {
         }
         out
     }
-
-    pub fn window_start(&self) -> DateTime<Utc> {
-        self.current - Duration::minutes(MINUTES as i64 - 1)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{Duration, TimeZone};
 
     fn tick(at: DateTime<Utc>, kind: &str, outcome: Option<&str>, prefix: Option<&str>) -> Tick {
         Tick { at, kind: kind.into(), outcome: outcome.map(String::from), detail: None, ip_prefix: prefix.map(String::from), device_hash: None }

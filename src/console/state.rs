@@ -91,7 +91,6 @@ impl IdIndex {
 pub struct Listing {
     pub rows: Vec<u32>,
     pub selected: usize,
-    pub offset: usize,
 }
 
 impl Listing {
@@ -140,19 +139,8 @@ pub struct ChainLine {
     pub descendants: usize,
 }
 
-/// What a confirmation, once given, will do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Pending {
-    ApproveIds(Vec<i64>),
-    ApproveNext(i64),
-    SendNow(u64),
-    Revoke(super::action::RevokeWhat),
-    Reissue(String),
-    Block(String),
-    Pause(crate::service::PauseScope),
-    Resume(crate::service::PauseScope),
-    Setting(String, String),
-}
+/// What a confirmation, once given, will do: the effect itself.
+pub type Pending = super::action::Effect;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Modal {

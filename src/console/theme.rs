@@ -16,10 +16,6 @@ impl Theme {
         Theme { color: false }
     }
 
-    pub const fn colored() -> Theme {
-        Theme { color: true }
-    }
-
     fn fg(&self, c: Color) -> Style {
         if self.color { Style::new().fg(c) } else { Style::new() }
     }

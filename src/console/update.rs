@@ -317,17 +317,7 @@ fn submit(s: &mut State) -> Vec<Effect> {
         Some(Modal::Confirm { pending, .. }) => {
             s.busy += 1;
             s.marks.clear();
-            vec![match pending {
-                Pending::ApproveIds(ids) => Effect::ApproveIds(ids),
-                Pending::ApproveNext(n) => Effect::ApproveNext(n),
-                Pending::SendNow(n) => Effect::SendNow(n),
-                Pending::Revoke(w) => Effect::Revoke(w),
-                Pending::Reissue(e) => Effect::Reissue(e),
-                Pending::Block(e) => Effect::Block(e),
-                Pending::Pause(p) => Effect::Pause(p),
-                Pending::Resume(p) => Effect::Resume(p),
-                Pending::Setting(k, v) => Effect::Setting(k, v),
-            }]
+            vec![pending]
         }
         Some(Modal::Number { value, then, .. }) => match value.parse::<i64>() {
             Ok(n) if n > 0 => {
@@ -468,7 +458,6 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             s.filter.answered = query;
             s.waitlist.rows = rows;
             s.waitlist.selected = 0;
-            s.waitlist.offset = 0;
             if s.view == View::Chains {
                 build_chains(s);
             }

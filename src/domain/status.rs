@@ -124,10 +124,6 @@ impl EntryStatus {
             _ => None,
         }
     }
-
-    pub fn is_blocked(self) -> bool {
-        matches!(self, EntryStatus::Blocked { .. })
-    }
 }
 
 impl Standing {

@@ -42,11 +42,6 @@ impl Error {
     pub fn forbidden(name: &str, role: Role, p: Permission) -> Error {
         Error::Forbidden { name: name.to_string(), role, what: p.describe() }
     }
-
-    /// True when the problem lies with the request, not with velvet.
-    pub fn is_caller_fault(&self) -> bool {
-        !matches!(self, Error::Store(StoreError::Db(_) | StoreError::Corrupt(_) | StoreError::Migrate(_) | StoreError::Connect { .. }))
-    }
 }
 
 impl From<sqlx::Error> for Error {

@@ -77,6 +77,12 @@ impl Velvet {
         self.clock.now()
     }
 
+    /// The clock this service runs on, for the front ends' own timing
+    /// (rate-limit windows) so one clock rules everything.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// Current settings: defaults overlaid with what the database holds.
     pub(crate) async fn load_settings(tx: &mut Tx) -> Result<Settings> {
         let mut s = Settings::default();

@@ -42,9 +42,9 @@ fn event(kind: EventKind, entry: i64, actor: &str) -> NewEvent {
     NewEvent { kind: kind.as_str(), entry_id: Some(entry), actor: actor.to_string(), outcome: Some("ok"), ..Default::default() }
 }
 
-fn fake_code(kind: &'static str) -> (String, String) {
+/// A real code's hash and hint; the plaintext is dropped (nobody holds it).
+fn fake_code() -> (String, String) {
     let code = InviteCode::generate(None).expect("no prefix");
-    let _ = kind;
     (code.hash().0, code.hint())
 }
 
@@ -117,7 +117,7 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
             let at = (e.approved_at.unwrap() + Duration::hours(r.below(24) as i64)).min(now);
             e.invited_at = Some(at);
             events.push((at, event(EventKind::InviteSent, id, "pacer")));
-            let (hash, hint) = fake_code("access");
+            let (hash, hint) = fake_code();
             codes.push(SeedCode { hash, hint, kind: "access", campaign: None, batch_id: None, inviter_entry_id: None, bound_entry_id: Some(id), max_uses: 1, uses: 0, expires_at: at + Duration::days(7), created_at: at, created_by: "pacer" });
         }
         if e.status == "invited" && progress > 0.7 {
@@ -139,7 +139,8 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
                 e.joined_at = Some(at);
                 events.push((at, NewEvent { referrer_id: Some(inviter), detail: Some("referral code".into()), ..event(EventKind::Joined, id, "public") }));
                 joined_ids.push((id, depth + 1));
-                codes.push(SeedCode { hash: fake_code("referral").0, hint: "RFRL".into(), kind: "referral", campaign: None, batch_id: None, inviter_entry_id: Some(inviter), bound_entry_id: None, max_uses: 1, uses: 1, expires_at: at + Duration::days(14), created_at: at, created_by: "velvet" });
+                let (hash, hint) = fake_code();
+                codes.push(SeedCode { hash, hint, kind: "referral", campaign: None, batch_id: None, inviter_entry_id: Some(inviter), bound_entry_id: None, max_uses: 1, uses: 1, expires_at: at + Duration::days(14), created_at: at, created_by: "velvet" });
             }
         } else if e.status == "joined" {
             joined_ids.push((id, 0));
@@ -162,7 +163,7 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
     }
     // Two partner campaigns.
     for (campaign, uses) in [("hn", 180), ("producthunt", 95)] {
-        let (hash, hint) = fake_code("partner");
+        let (hash, hint) = fake_code();
         codes.push(SeedCode { hash, hint, kind: "partner", campaign: Some(campaign), batch_id: None, inviter_entry_id: None, bound_entry_id: None, max_uses: 500, uses: uses.min(n as i64), expires_at: now + Duration::days(10), created_at: start + Duration::days(3), created_by: "founder" });
     }
     // Background noise for scale: repeats and stray code attempts.

@@ -186,11 +186,6 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).fetch_one(c))?)
     }
 
-    pub async fn count_by_status(&mut self) -> Result<Vec<(String, i64)>> {
-        let sql = "SELECT status, COUNT(*) FROM entries GROUP BY status ORDER BY status";
-        Ok(on!(self, c => sqlx::query_as::<_, (String, i64)>(sql).fetch_all(c))?)
-    }
-
     /// People who joined through one inviter's codes.
     pub async fn entries_referred_by(&mut self, referrer_id: i64) -> Result<Vec<EntryRow>> {
         let sql = select_entries!("WHERE referrer_id = $1 ORDER BY joined_at, id");
