@@ -52,6 +52,18 @@ impl Answer {
         }
     }
 
+    /// The database is out of reach for a moment (restarting, failing over).
+    pub fn unavailable() -> Answer {
+        Answer {
+            retry_after: Some(5),
+            ..Answer::err(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "We are busy for a moment. Please try again in a few seconds; sending the same request again is safe.",
+            )
+        }
+    }
+
     pub fn internal() -> Answer {
         Answer::err(
             StatusCode::INTERNAL_SERVER_ERROR,

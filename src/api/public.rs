@@ -172,6 +172,11 @@ impl App {
             Error::InvalidCode(reason) => Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", format!("That doesn't look like an invite code: {reason}.")),
             Error::InvalidInput(message) => Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("{message}.")),
             Error::Conflict(_) => Answer::err(StatusCode::CONFLICT, "try_again", "Two requests crossed; please send yours again."),
+            Error::Store(e) if e.is_unavailable() => {
+                tracing::warn!(action, error = %e, "database unavailable");
+                self.metrics.outcome(action, "unavailable");
+                Answer::unavailable()
+            }
             other => {
                 tracing::error!(action, error = %other, "public request failed");
                 self.metrics.outcome(action, "error");

@@ -57,6 +57,10 @@ impl Velvet {
         }
         let found = tx.code_by_hash(&code.hash().0).await?;
         let entry = tx.entry_by_email(email.as_str()).await?;
+        if let (Some(code_row), Some(entry)) = (&found, &entry)
+            && let Some(repeat) = Self::repeat_of(&mut tx, code_row, entry, now).await? {
+                return Ok(repeat);
+            }
         let checked = match &found {
             None => Err(Refusal::Unknown),
             Some(c) => self.check_usable(&mut tx, c, entry.as_ref()).await?,
@@ -108,6 +112,26 @@ impl Velvet {
         };
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// The same person sending the same code again (a double click, or a
+    /// retry after an answer that got lost) gets the same answer, and no
+    /// second use is taken.
+    async fn repeat_of(tx: &mut Tx, code: &CodeRow, entry: &EntryRow, now: chrono::DateTime<chrono::Utc>) -> Result<Option<RedeemOutcome>> {
+        let status = entry.status()?;
+        if matches!(status, EntryStatus::Blocked { .. }) {
+            return Ok(None);
+        }
+        let earlier = tx.redemptions_of_entry(entry.id).await?;
+        let mine = earlier.iter().filter(|r| r.code_id == code.id);
+        for r in mine {
+            match r.status.as_str() {
+                "completed" if status == EntryStatus::Joined && entry.joined_code_id == Some(code.id) => return Ok(Some(RedeemOutcome::Joined { entry_id: entry.id })),
+                "pending" if r.hold_expires_at.is_some_and(|t| t > now) => return Ok(Some(RedeemOutcome::CheckEmail { entry_id: entry.id })),
+                _ => {}
+            }
+        }
+        Ok(None)
     }
 
     /// Everything but the use count: status, expiry, pauses, binding.

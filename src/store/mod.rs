@@ -61,6 +61,29 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// The database could not be reached or is restarting, or (SQLite) is
+    /// locked past the busy timeout: nothing about the request was wrong,
+    /// and trying again in a few seconds is the cure.
+    pub fn is_unavailable(&self) -> bool {
+        let e = match self {
+            StoreError::Db(e) | StoreError::Connect { source: e, .. } => e,
+            _ => return false,
+        };
+        match e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Protocol(_) => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                // PostgreSQL: 08xxx connection exceptions, 57P01..57P03
+                // shutdown / cannot connect now; SQLite: 5 BUSY, 6 LOCKED.
+                code.starts_with("08") || code.starts_with("57P0") || code == "5" || code == "6"
+            }
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Clone)]
