@@ -17,6 +17,7 @@ on_both_backends!(
     unusable_codes_get_one_answer_and_a_private_reason,
     pending_hold_is_freed_after_its_time,
     sending_the_same_code_again_takes_no_second_use,
+    an_interrupted_delivery_is_sent_again_and_recorded,
     revoke_by_batch_campaign_and_inviter,
     block_and_unblock_restore_the_place,
     auto_approve_by_domain,
@@ -286,6 +287,34 @@ async fn sending_the_same_code_again_takes_no_second_use(db: TestDb) {
     v.redeem(&code, "held@example.com", &meta()).await.unwrap();
     v.block(&admin, "held@example.com", Some("test")).await.unwrap();
     assert!(matches!(v.redeem(&code, "held@example.com", &meta()).await, Err(Error::CodeUnusable)));
+}
+
+async fn an_interrupted_delivery_is_sent_again_and_recorded(db: TestDb) {
+    let v = &db.velvet;
+    let admin = db.admin().await;
+    db.confirmed("cut@example.com").await;
+    db.deliver().await;
+    v.approve_next(&admin, 1, false).await.unwrap();
+    v.send_invites(&admin, None, false).await.unwrap();
+    // A dispatcher claims the invite, mints its code... and dies before
+    // recording the outcome.
+    let first = v.claim_mail("https://beta.example", 10).await.unwrap();
+    let lost = code_for(&first, "cut@example.com", "invite").unwrap();
+    assert!(v.claim_mail("https://beta.example", 10).await.unwrap().is_empty(), "leased: nobody else sends it meanwhile");
+    db.clock.advance(velvet::service::LEASE + Duration::seconds(1));
+    let again = v.claim_mail("https://beta.example", 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].outbox_id, first[0].outbox_id);
+    v.mail_sent(again[0].outbox_id).await.unwrap();
+    let code = code_for(&again, "cut@example.com", "invite").unwrap();
+    assert_ne!(code, lost, "a fresh code");
+    // The trail says why the person may hold two mails; only the newer code works.
+    let person = v.lookup(&admin, "cut@example.com").await.unwrap();
+    let cut = person.events.iter().find(|e| e.kind == "mail_interrupted").expect("a mail_interrupted event");
+    assert_eq!(cut.detail.as_deref(), Some("invite"));
+    assert!(matches!(v.redeem(&lost, "cut@example.com", &meta()).await, Err(Error::CodeUnusable)));
+    assert!(matches!(v.redeem(&code, "cut@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }));
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox WHERE kind = 'invite' AND status = 'sent'").await, 1);
 }
 
 async fn revoke_by_batch_campaign_and_inviter(db: TestDb) {

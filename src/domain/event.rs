@@ -43,6 +43,7 @@ kinds! {
     RateLimited => "rate_limited",
     Alert => "alert",
     MailFailed => "mail_failed",
+    MailInterrupted => "mail_interrupted",
 }
 
 impl fmt::Display for EventKind {

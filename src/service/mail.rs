@@ -6,7 +6,7 @@
 use super::{Actor, Result, Velvet, event};
 use crate::domain::token::ConfirmToken;
 use crate::domain::{EventKind, InviteCode};
-use crate::store::{NewEvent, OutboxRow, Tx};
+use crate::store::{INTERRUPTED, NewEvent, OutboxRow, Tx};
 use chrono::Duration;
 
 const CONFIRM_TEMPLATE: &str = include_str!("../../assets/mail/confirm.txt");
@@ -59,6 +59,14 @@ impl Velvet {
         let rows = tx.claim_mail(now, now + LEASE, limit).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
+            if row.last_error.as_deref() == Some(INTERRUPTED) {
+                // It may or may not have reached the recipient. It goes out
+                // again with a fresh code or link (the earlier one stops
+                // working), and the trail says why there may be two.
+                let reason = "an earlier delivery was cut off before it was recorded; sent again with a fresh code or link".to_string();
+                let e = NewEvent { entry_id: row.entry_id, code_id: row.code_id, reason: Some(reason), detail: Some(row.kind.clone()), ..event(EventKind::MailInterrupted, &Actor::System("mailer")) };
+                self.record(&mut tx, e).await?;
+            }
             match self.render_row(&mut tx, &row, public_url).await? {
                 Some(mail) => out.push(mail),
                 None => tx.mark_mail_failed(row.id, "the code was revoked before it could be sent", None, now).await?,

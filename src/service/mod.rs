@@ -26,7 +26,7 @@ pub use error::{Error, Result};
 pub use export::ExportRow;
 pub use invites::InviteRun;
 pub use lookup::{ChainNode, Lookup, MailView, TimelineEvent};
-pub use mail::OutgoingMail;
+pub use mail::{LEASE, OutgoingMail};
 pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report};
 pub use signup::{ConfirmOutcome, SignupOutcome};

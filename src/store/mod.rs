@@ -22,7 +22,7 @@ pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow};
 pub use entries::{EntryRow, NewEntry, StatusStamps};
 pub use events::{EventFilter, EventRow, NewEvent};
 pub use operators::OperatorRow;
-pub use outbox::{NewMail, OutboxRow};
+pub use outbox::{INTERRUPTED, NewMail, OutboxRow};
 pub use switches::SwitchRow;
 pub use tokens::TokenRow;
 

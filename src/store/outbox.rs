@@ -34,6 +34,10 @@ pub struct NewMail<'a> {
     pub payload: Option<&'a str>,
 }
 
+/// What a lapsed lease means: the dispatcher holding it stopped (crash,
+/// kill, lost database) before recording the outcome.
+pub const INTERRUPTED: &str = "the previous delivery attempt was cut off before its outcome was recorded (server stopped?)";
+
 impl Tx {
     pub async fn enqueue(&mut self, m: NewMail<'_>, now: DateTime<Utc>) -> Result<i64> {
         let sql = "INSERT INTO outbox (kind, entry_id, code_id, recipient, payload, next_attempt_at, created_at) \
@@ -55,21 +59,25 @@ impl Tx {
     }
 
     /// Claims due messages for delivery: marks them `sending` with a lease
-    /// until `lease_until`, so a crashed dispatcher's claims come back.
+    /// until `lease_until`, so a crashed dispatcher's claims come back. A
+    /// claim whose lease lapsed comes back with `last_error` set to
+    /// [`INTERRUPTED`], so the caller can record that it is a second try.
     pub async fn claim_mail(&mut self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxRow>> {
         let sqlite = concat!(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 WHERE id IN (\
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2, \
+             last_error = CASE WHEN status = 'sending' THEN $4 ELSE last_error END WHERE id IN (\
              SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3) \
              RETURNING ", outbox_columns!()
         );
         let postgres = concat!(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 WHERE id IN (\
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2, \
+             last_error = CASE WHEN status = 'sending' THEN $4 ELSE last_error END WHERE id IN (\
              SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3 \
              FOR UPDATE SKIP LOCKED) RETURNING ", outbox_columns!()
         );
         let mut rows = match self {
-            Tx::Sqlite(t) => sqlx::query_as::<_, OutboxRow>(sqlite).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
-            Tx::Postgres(t) => sqlx::query_as::<_, OutboxRow>(postgres).bind(now).bind(lease_until).bind(limit).fetch_all(&mut **t).await?,
+            Tx::Sqlite(t) => sqlx::query_as::<_, OutboxRow>(sqlite).bind(now).bind(lease_until).bind(limit).bind(INTERRUPTED).fetch_all(&mut **t).await?,
+            Tx::Postgres(t) => sqlx::query_as::<_, OutboxRow>(postgres).bind(now).bind(lease_until).bind(limit).bind(INTERRUPTED).fetch_all(&mut **t).await?,
         };
         rows.sort_by_key(|r| r.id);
         Ok(rows)

@@ -13,8 +13,12 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use transport::{MailTransport, Webhook};
 
-/// Mail at most this many messages per claim.
-const CLAIM_BATCH: i64 = 25;
+/// Mail at most this many messages per claim. Small on purpose: a server
+/// killed mid-batch leaves its unsent claims leased (5 minutes) and then
+/// re-sent with a `mail_interrupted` record, so the batch bounds both the
+/// delay and the number of people who may get a second mail. Five SMTP
+/// sends at their 20 s timeout still fit well inside the lease.
+const CLAIM_BATCH: i64 = 5;
 
 pub struct Dispatcher {
     pub velvet: Velvet,

@@ -173,6 +173,14 @@ impl TestDb {
         }
     }
 
+    /// Pairs of timestamps from a two-column query.
+    pub async fn rows_of_times(&self, sql: &'static str) -> Vec<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)> {
+        match &self.store {
+            Store::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+            Store::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        }
+    }
+
     pub async fn events_total(&self) -> i64 {
         self.count("SELECT COUNT(*) FROM events").await
     }
