@@ -112,6 +112,9 @@ async fn accept_loop(listener: tokio::net::TcpListener, router: axum::Router, mu
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT)
+            // A client that sends its request and shuts its side (some
+            // scripts and proxies do) still gets its answer.
+            .half_close(true)
             .serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

@@ -136,6 +136,12 @@ async fn export_and_codes_listings(db: TestDb) {
     assert!(lines[0].starts_with("id,email,email_display,status"), "{}", lines[0]);
     assert_eq!(lines.len(), 2);
     assert!(lines[1].contains("two@example.com,two@example.com,pending,ph"));
+    // Valid addresses a spreadsheet would run as formulas are exported as text.
+    db.velvet.signup("=1+1@example.com", None, Some("-x"), &meta()).await.unwrap();
+    let r = velvet(&db, &["--as", "ada", "export", "--status", "pending"]);
+    assert!(r.stdout.lines().any(|l| l.contains(",'=1+1@example.com,'=1+1@example.com,pending,'-x,")), "{}", r.stdout);
+    let r = velvet(&db, &["--as", "ada", "export", "--status", "pending", "--format", "json"]);
+    assert!(r.stdout.contains("\"email\":\"=1+1@example.com\""), "JSON keeps the value as it is");
     let r = velvet(&db, &["--as", "ada", "export", "--status", "nope", "--format", "json"]);
     assert_eq!(r.code, 2);
 

@@ -20,6 +20,7 @@ use crate::domain::code::sha256_hex;
 use crate::service::{RequestMeta, Velvet};
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -144,8 +145,16 @@ async fn waitlist(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<So
     finish(answer, Wants::from(&headers), &caller)
 }
 
-async fn confirm(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+async fn confirm(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    token: Result<Path<String>, PathRejection>,
+) -> Response {
     let caller = app.caller(peer, &headers);
+    // A link that does not even decode (bad percent-escapes, not UTF-8) is
+    // just another invalid link: same limit, same calm answer.
+    let token = token.map(|Path(t)| t).unwrap_or_default();
     let answer = app.confirm(&caller, &token).await;
     finish(answer, Wants::from(&headers), &caller)
 }

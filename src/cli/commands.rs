@@ -282,9 +282,26 @@ trait ExportSink {
     fn finish(self: Box<Self>) -> CliResult;
 }
 
+/// A spreadsheet opening the CSV would run a cell starting with `=`, `+`,
+/// `-` or `@` as a formula, and `-@example.com` or `=1+1@x.io` are valid
+/// addresses: such cells get a leading `'` (OWASP's advice), which
+/// spreadsheets hide and which marks the value as text.
+fn defuse(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_string(),
+    }
+}
+
 impl<W: Write> ExportSink for csv::Writer<W> {
     fn row(&mut self, row: &ExportRow) -> CliResult {
-        self.serialize(row).map_err(|e| CliError::failure(format!("cannot write CSV: {e}")))
+        let safe = ExportRow {
+            email: defuse(&row.email),
+            email_display: defuse(&row.email_display),
+            source: row.source.as_deref().map(defuse),
+            ..row.clone()
+        };
+        self.serialize(&safe).map_err(|e| CliError::failure(format!("cannot write CSV: {e}")))
     }
     fn finish(mut self: Box<Self>) -> CliResult {
         self.flush().map_err(io_error)

@@ -29,6 +29,13 @@ pub enum ConfirmOutcome {
     Ignored { entry_id: i64 },
 }
 
+/// Characters that change how the text around them is shown (bidi
+/// overrides, zero-width marks): in a console or a spreadsheet they can
+/// make a note read differently from what it holds.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
+}
+
 fn bounded<'a>(what: &str, value: Option<&'a str>, max: usize) -> Result<Option<&'a str>> {
     let v = value.map(str::trim).filter(|v| !v.is_empty());
     match v {
@@ -36,6 +43,7 @@ fn bounded<'a>(what: &str, value: Option<&'a str>, max: usize) -> Result<Option<
         Some(v) if v.chars().any(|c| c.is_control() && c != '\n') => {
             Err(Error::InvalidInput(format!("{what} contains control characters")))
         }
+        Some(v) if v.chars().any(invisible) => Err(Error::InvalidInput(format!("{what} contains invisible direction or width marks"))),
         other => Ok(other),
     }
 }

@@ -9,6 +9,8 @@ use velvet::domain::{ManualClock, Role};
 use velvet::service::{Actor, OutgoingMail, RequestMeta, Velvet};
 use velvet::store::Store;
 
+pub mod server;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
