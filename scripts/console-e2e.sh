@@ -34,7 +34,8 @@ step() { echo "console-e2e: $*"; }
 
 "$VELVET" operator add ada --role admin >/dev/null 2>&1
 "$VELVET" seed --size 500 --seed 11 2>/dev/null
-"$VELVET" codes issue --campaign leak --max-uses 100 --count 1 >/dev/null 2>&1
+"$VELVET" codes issue --campaign leak --max-uses 100 --count 3 >/dev/null 2>&1
+leak_batch="$("$VELVET" codes list --campaign leak --json | grep -m1 '"batch_id"' | tr -dc 0-9)"
 person="$("$VELVET" export --status confirmed --format csv | sed -n 2p | cut -d, -f2)"
 step "seeded 500 entries; will approve $person"
 
@@ -72,6 +73,19 @@ tmux send-keys -t "$session" y
 wait_for "revoked 1 codes"
 "$VELVET" codes list --campaign leak --json | grep -q '"state": "revoked"'
 step "revoked the leaked code: the database agrees"
+
+# The leak drill: the rest of its batch, then its campaign, by command line.
+tmux send-keys -t "$session" ":revoke batch $leak_batch" Enter
+wait_for "Revoke batch $leak_batch?"
+tmux send-keys -t "$session" y
+wait_for "revoked 2 codes"
+[ "$("$VELVET" codes list --campaign leak --json | grep -c '"state": "revoked"')" = 3 ]
+tmux send-keys -t "$session" ":pause campaign leak" Enter
+wait_for "Pause redemption for campaign leak?"
+tmux send-keys -t "$session" y
+wait_for "paused redemption for campaign leak"
+"$VELVET" settings show | grep -q "paused: campaign:leak"
+step "revoked batch $leak_batch and paused campaign leak from the command line: the database agrees"
 
 tmux send-keys -t "$session" q
 wait_for "velvet-exited-0"

@@ -28,6 +28,7 @@ on_both_backends!(
     the_simulator_drives_a_server,
     a_bot_trying_500_codes_is_stopped_within_ten,
     a_flood_from_one_prefix_does_not_drown_real_people,
+    a_leaked_code_is_contained_from_the_shell,
 );
 
 fn partner(max_uses: i64) -> PartnerCodeSpec {
@@ -399,3 +400,53 @@ async fn a_flood_from_one_prefix_does_not_drown_real_people(db: TestDb) {
     s.stop().await;
 }
 
+
+/// The seeds' leak drill: a partner code is posted publicly; the on-call
+/// revokes its batch and pauses its campaign from the shell. The leak stops
+/// on the next request, everyone who got in stays in, other campaigns go on.
+async fn a_leaked_code_is_contained_from_the_shell(db: TestDb) {
+    let s = start(&db, |c| c.limits.cooldown.failures = 0).await;
+    let admin = db.admin().await;
+    let spec = |campaign: &str| PartnerCodeSpec { campaign: campaign.into(), max_uses: 500, count: 2, expires_in: Duration::days(14), daily_cap: None, prefix: None };
+    let leak = db.velvet.issue_partner_codes(&admin, &spec("podcast")).await.unwrap();
+    let other = db.velvet.issue_partner_codes(&admin, &spec("hn")).await.unwrap().codes[0].to_string();
+    let (leaked, sibling) = (leak.codes[0].to_string(), leak.codes[1].to_string());
+    for i in 0..5 {
+        let email = format!("early{i}@example.org");
+        db.confirmed(&email).await;
+        let r = s.post("/v1/redeem", json!({ "code": leaked, "email": email }), &format!("d{i}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let shell = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_velvet"))
+            .args(args)
+            .env("VELVET_DATABASE_URL", &db.url)
+            .env("VELVET_OPERATOR", "root")
+            .env_remove("VELVET_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "velvet {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let said = shell(&["codes", "revoke", "--batch", &leak.batch_id.to_string(), "--reason", "posted on a forum"]);
+    assert!(said.contains("revoked 2 codes"), "{said}");
+    shell(&["pause", "redemption", "--campaign", "podcast", "--reason", "leak"]);
+
+    let unknown = s.post("/v1/redeem", json!({ "code": velvet::domain::InviteCode::generate(None).unwrap().to_string(), "email": "x@example.org" }), "dx").await;
+    for (i, code) in [&leaked, &sibling].into_iter().enumerate() {
+        let email = format!("late{i}@example.org");
+        db.confirmed(&email).await;
+        let r = s.post("/v1/redeem", json!({ "code": code, "email": email }), &format!("l{i}")).await;
+        assert_eq!((r.status, &r.body), (StatusCode::BAD_REQUEST, &unknown.body), "the leak is shut, with the one public answer");
+        assert_eq!(db.velvet.lookup(&admin, &email).await.unwrap().status, "confirmed", "{email} keeps their place");
+    }
+    db.confirmed("fan@example.org").await;
+    let r = s.post("/v1/redeem", json!({ "code": other, "email": "fan@example.org" }), "fan").await;
+    assert_eq!(r.status, StatusCode::OK, "another campaign goes on: {}", r.body);
+    for i in 0..5 {
+        assert_eq!(db.velvet.lookup(&admin, &format!("early{i}@example.org")).await.unwrap().status, "joined");
+    }
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'revoke' AND actor = 'root'").await, 2);
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'pause' AND actor = 'root'").await, 1);
+    s.stop().await;
+}
