@@ -39,6 +39,10 @@ pub struct ServeConfig {
     /// Where `joined` (and other listed) events are POSTed, signed.
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
+    /// The waitlist answer is held until at least this long after the
+    /// request arrived, so new and already-listed emails take the same time
+    /// (their work differs by a fraction of a millisecond). 0 turns it off.
+    pub waitlist_answer_ms: u64,
 }
 
 impl Default for ServeConfig {
@@ -53,6 +57,7 @@ impl Default for ServeConfig {
             country_header: "CF-IPCountry".into(),
             webhook_url: None,
             webhook_secret: None,
+            waitlist_answer_ms: 10,
         }
     }
 }

@@ -37,7 +37,7 @@ pub fn decode<T: DeserializeOwned>(media: &str, bytes: &[u8]) -> Result<T, Answe
     match media {
         "application/json" => serde_json::from_slice(bytes).map_err(|e| {
             if e.is_data() {
-                Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("The request is missing a field or has one of the wrong type ({}).", strip_position(&e.to_string())))
+                Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("The request is missing a field or has a field of the wrong type ({}).", describe(&e.to_string())))
             } else {
                 Answer::err(StatusCode::BAD_REQUEST, "invalid_json", "The request body is not valid JSON.")
             }
@@ -53,8 +53,14 @@ pub fn decode<T: DeserializeOwned>(media: &str, bytes: &[u8]) -> Result<T, Answe
     }
 }
 
-fn strip_position(message: &str) -> String {
-    message.split(" at line ").next().unwrap_or(message).to_string()
+/// serde's reason without its position or our type names: "expected
+/// struct WaitlistBody" says nothing to the caller; "a JSON object" does.
+fn describe(message: &str) -> String {
+    let reason = message.split(" at line ").next().unwrap_or(message);
+    match reason.find("expected struct ") {
+        Some(at) => format!("{}expected a JSON object", &reason[..at]),
+        None => reason.to_string(),
+    }
 }
 
 #[cfg(test)]

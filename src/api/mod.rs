@@ -46,6 +46,8 @@ pub struct App {
     /// Poked when something was queued, so mail goes out at once.
     pub wake_mailer: Arc<Notify>,
     pub cors_origins: Vec<String>,
+    /// The least time a waitlist answer takes (see `ServeConfig`).
+    pub waitlist_floor: std::time::Duration,
 }
 
 /// What the API knows about one caller. Only prefixes and hashes leave it.
@@ -56,6 +58,8 @@ pub struct Caller {
     /// Set when the caller had no device id: sent back as a cookie.
     pub new_device: Option<String>,
     pub meta: RequestMeta,
+    /// When the handler took the request (for the waitlist answer floor).
+    pub arrived: tokio::time::Instant,
 }
 
 impl App {
@@ -65,6 +69,7 @@ impl App {
         let new_device = device_id.is_none().then(|| crate::domain::token::ConfirmToken::generate().as_str()[..32].to_string());
         let device_hash = device_id.as_deref().map(|d| sha256_hex(format!("{}|device|{d}", self.secret).as_bytes())[..16].to_string());
         Caller {
+            arrived: tokio::time::Instant::now(),
             ip_unit: client::limit_unit(ip),
             device_id,
             new_device,

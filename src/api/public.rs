@@ -64,6 +64,8 @@ impl App {
             .velvet
             .signup_paced(&form.email, form.note.as_deref(), form.source.as_deref(), &caller.meta, allow_resend)
             .await;
+        // New or already listed, the answer leaves at the same moment.
+        tokio::time::sleep_until(caller.arrived + self.waitlist_floor).await;
         match result {
             Ok(outcome) => {
                 if matches!(outcome, crate::service::SignupOutcome::Repeat { mailed: true, .. }) {

@@ -230,6 +230,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
         #[test]
         fn printed_codes_round_trip(values in proptest::collection::vec(0u8..32, DATA_SYMBOLS), prefix in proptest::option::of("[A-Z0-9]{1,12}")) {
             let code = InviteCode::from_values(&values, prefix.clone());

@@ -202,6 +202,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
         #[test]
         fn normalization_is_idempotent_and_case_blind(addr in address(), pad in "[ \t\n]{0,3}") {
             let padded = format!("{pad}{addr}{pad}");
@@ -209,6 +211,20 @@ mod tests {
             prop_assert_eq!(&Email::parse(a.as_str()).unwrap(), &a);
             prop_assert_eq!(&Email::parse(&addr.to_uppercase()).unwrap(), &a);
             prop_assert!(!a.as_str().chars().any(|c| c.is_ascii_uppercase() || c.is_whitespace()));
+        }
+
+        /// Hostile alphabets: separators, quotes, brackets, control and
+        /// invisible characters, homoglyphs. Whatever passes is plain,
+        /// one-'@', printable ASCII that reparses to itself.
+        #[test]
+        fn hostile_input_never_yields_a_dangerous_address(s in "[a-zA-Z0-9@.+_'\"<>()\\[\\],;:% \t\r\n\u{0}\u{7f}\u{202e}\u{200b}\u{430}\u{ff20}\u{fe6b}-]{0,40}") {
+            if let Ok(e) = Email::parse(&s) {
+                let a = e.as_str();
+                prop_assert!(a.chars().all(|c| c.is_ascii_graphic()), "{:?}", a);
+                prop_assert_eq!(a.matches('@').count(), 1);
+                prop_assert!(!a.contains(['<', '>', '(', ')', '[', ']', ',', ';', ':', '"', '\\']), "{:?}", a);
+                prop_assert_eq!(Email::parse(a).unwrap(), e);
+            }
         }
 
         #[test]
