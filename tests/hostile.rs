@@ -17,6 +17,7 @@ on_both_backends!(
     hostile_bodies_get_4xx,
     hostile_payloads_get_4xx_and_store_nothing,
     a_trickling_body_is_cut_off,
+    a_flood_with_a_fresh_device_each_time_stays_cheap,
     trickling_headers_are_cut_off,
 );
 
@@ -282,5 +283,33 @@ async fn trickling_headers_are_cut_off(db: TestDb) {
     assert!(closed.is_ok(), "the connection was still open after 30 s");
     assert!(started.elapsed() >= std::time::Duration::from_secs(5), "closed too early");
     assert_eq!(s.get("/healthz").await.status, StatusCode::OK, "others are served meanwhile");
+    s.stop().await;
+}
+
+/// A bot rotating its device id (and email) on every request from one
+/// address: once the address is over its limit, each request is refused
+/// from memory, with no database read and no new key kept.
+async fn a_flood_with_a_fresh_device_each_time_stays_cheap(db: TestDb) {
+    let s = start(&db, |c| c.serve.waitlist_answer_ms = 0).await;
+    let keys = |metrics: &str| -> i64 {
+        metrics.lines().find_map(|l| l.strip_prefix("velvet_rate_limit_keys ")).and_then(|n| n.trim().parse().ok()).expect("the keys gauge")
+    };
+    let mut codes = std::collections::BTreeMap::new();
+    for i in 0..400 {
+        let r = s.post("/v1/waitlist", json!({ "email": format!("rot{i}@example.com") }), &format!("device-{i}")).await;
+        *codes.entry(r.status.as_u16()).or_insert(0) += 1;
+        if i == 50 {
+            // Past the limit: the key count must stop growing from here.
+            let before = keys(&s.get("/metrics").await.body);
+            assert!(before < 60, "{before} keys after 50 requests");
+            codes.insert(0, before as i32);
+        }
+    }
+    let after = keys(&s.get("/metrics").await.body);
+    let before = i64::from(codes.remove(&0).unwrap());
+    assert_eq!(after, before, "refused requests left keys behind");
+    assert_eq!(codes.get(&202), Some(&10), "the address limit: {codes:?}");
+    assert_eq!(codes.get(&429), Some(&390));
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 10);
     s.stop().await;
 }

@@ -175,9 +175,36 @@ impl Limiter {
     async fn admit(&self, action: Action, signals: Signals<'_>, count: bool) -> Result<(), Denied> {
         let now = self.clock.now();
         let rules = self.rules(action, signals);
+        // A key already known to be over its limit refuses at once, before
+        // any of the request's other keys is looked up: a flood from one
+        // address with a fresh device id per request costs no database
+        // read and leaves nothing behind in memory.
+        if let Some(denied) = self.refuse(&rules, signals, count, now, false) {
+            return Err(denied);
+        }
         self.learn(&rules, now).await;
+        if let Some(denied) = self.refuse(&rules, signals, count, now, true) {
+            return Err(denied);
+        }
+        if count {
+            let mut state = self.lock();
+            for (key, rule, _) in &rules {
+                counter(&mut state, key, rule, now).pending += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The first rule whose key is over its limit, counted as a refusal
+    /// when `count`. With `learned = false` only keys already tracked in
+    /// this window are looked at (none is created).
+    fn refuse(&self, rules: &[(String, Rule, String)], signals: Signals<'_>, count: bool, now: DateTime<Utc>, learned: bool) -> Option<Denied> {
         let mut state = self.lock();
-        for (key, rule, name) in &rules {
+        for (key, rule, name) in rules {
+            let tracked = state.counters.get(key).is_some_and(|c| c.window_start == rule.window_start(now));
+            if !learned && !tracked {
+                continue;
+            }
             let c = counter(&mut state, key, rule, now);
             if c.global + c.pending >= i64::from(rule.limit) {
                 let first = c.denied == 0;
@@ -185,15 +212,15 @@ impl Limiter {
                     c.denied += 1;
                     *state.denials.entry((name.clone(), signals.prefix.map(String::from))).or_default() += 1;
                 }
-                return Err(Denied { retry_after: rule.retry_after(now), rule: name.clone(), first });
+                return Some(Denied { retry_after: rule.retry_after(now), rule: name.clone(), first });
             }
         }
-        if count {
-            for (key, rule, _) in &rules {
-                counter(&mut state, key, rule, now).pending += 1;
-            }
-        }
-        Ok(())
+        None
+    }
+
+    /// How many keys are tracked in memory (`/metrics`).
+    pub fn tracked_keys(&self) -> usize {
+        self.lock().counters.len()
     }
 
     fn cooldown_key(&self, ip: &str, device: Option<&str>) -> String {

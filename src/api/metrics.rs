@@ -30,7 +30,7 @@ impl Metrics {
         bump(&self.limits, (rule.to_string(), decision));
     }
 
-    pub fn render(&self, outbox_depth: Option<i64>) -> String {
+    pub fn render(&self, outbox_depth: Option<i64>, limit_keys: usize) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "# HELP velvet_http_requests_total HTTP requests by route and status.");
         let _ = writeln!(s, "# TYPE velvet_http_requests_total counter");
@@ -47,6 +47,9 @@ impl Metrics {
         for ((rule, decision), n) in self.limits.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let _ = writeln!(s, "velvet_rate_limit_decisions_total{{rule=\"{rule}\",decision=\"{decision}\"}} {n}");
         }
+        let _ = writeln!(s, "# HELP velvet_rate_limit_keys Rate-limit keys tracked in this process's memory.");
+        let _ = writeln!(s, "# TYPE velvet_rate_limit_keys gauge");
+        let _ = writeln!(s, "velvet_rate_limit_keys {limit_keys}");
         if let Some(depth) = outbox_depth {
             let _ = writeln!(s, "# HELP velvet_outbox_depth Messages waiting in the outbox.");
             let _ = writeln!(s, "# TYPE velvet_outbox_depth gauge");

@@ -199,7 +199,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         Ok(mut tx) => tx.outbox_depth().await.ok(),
         Err(_) => None,
     };
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(depth)).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(depth, app.limiter.tracked_keys())).into_response()
 }
 
 async fn openapi() -> Response {

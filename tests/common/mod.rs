@@ -78,7 +78,7 @@ async fn fresh(backend: Backend) -> Option<(TestDb, Cleanup)> {
             (url, Cleanup::Dir(dir))
         }
         Backend::Postgres => {
-            let Ok(admin_url) = std::env::var(PG_ENV) else {
+            let Some(admin_url) = std::env::var(PG_ENV).ok().filter(|u| !u.is_empty()) else {
                 eprintln!("notice: {PG_ENV} is not set; skipping the PostgreSQL run of this test");
                 return None;
             };
