@@ -71,6 +71,7 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
         wake_mailer: wake.clone(),
         cors_origins: serve.cors_origins.clone(),
         waitlist_floor: std::time::Duration::from_millis(serve.waitlist_answer_ms.min(1_000)),
+        caches: Default::default(),
     });
 
     let (stop, stopped) = watch::channel(false);

@@ -48,6 +48,14 @@ pub struct App {
     pub cors_origins: Vec<String>,
     /// The least time a waitlist answer takes (see `ServeConfig`).
     pub waitlist_floor: std::time::Duration,
+    pub caches: Caches,
+}
+
+/// The last answers of the endpoints that cost a database call.
+#[derive(Default)]
+pub struct Caches {
+    ready: tokio::sync::Mutex<Option<(tokio::time::Instant, Option<&'static str>)>>,
+    outbox_depth: tokio::sync::Mutex<Option<(tokio::time::Instant, Option<i64>)>>,
 }
 
 /// What the API knows about one caller. Only prefixes and hashes leave it.
@@ -182,23 +190,49 @@ async fn healthz() -> Response {
     ([(header::CONTENT_TYPE, "text/plain")], "ok\n").into_response()
 }
 
-/// Ready when the database answers within two seconds.
-async fn readyz(State(app): State<Arc<App>>) -> Response {
-    match tokio::time::timeout(std::time::Duration::from_secs(2), app.velvet.store().ping()).await {
-        Ok(Ok(())) => ([(header::CONTENT_TYPE, "text/plain")], "ready\n").into_response(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+/// Answers from a result computed at most `fresh` ago; callers arriving
+/// together share one computation. A flood of health checks or metric
+/// scrapes costs one database call a second, not one per request.
+async fn recent<T: Clone>(slot: &tokio::sync::Mutex<Option<(tokio::time::Instant, T)>>, fresh: std::time::Duration, compute: impl std::future::Future<Output = T>) -> T {
+    let mut cached = slot.lock().await;
+    if let Some((at, value)) = cached.as_ref()
+        && at.elapsed() < fresh {
+            return value.clone();
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response(),
+    let value = compute.await;
+    *cached = Some((tokio::time::Instant::now(), value.clone()));
+    value
+}
+
+const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Ready when the database answers within two seconds (checked at most
+/// once a second).
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let check = async {
+        match tokio::time::timeout(std::time::Duration::from_secs(2), app.velvet.store().ping()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness check failed");
+                Some("database unavailable\n")
+            }
+            Err(_) => Some("database not answering\n"),
+        }
+    };
+    match recent(&app.caches.ready, FRESH, check).await {
+        None => ([(header::CONTENT_TYPE, "text/plain")], "ready\n").into_response(),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], why).into_response(),
     }
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let depth = match app.velvet.store().read().await {
-        Ok(mut tx) => tx.outbox_depth().await.ok(),
-        Err(_) => None,
+    let depth = async {
+        match app.velvet.store().read().await {
+            Ok(mut tx) => tx.outbox_depth().await.ok(),
+            Err(_) => None,
+        }
     };
+    let depth = recent(&app.caches.outbox_depth, FRESH, depth).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(depth, app.limiter.tracked_keys())).into_response()
 }
 
