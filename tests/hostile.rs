@@ -68,31 +68,25 @@ fn expand(text: &str) -> String {
 /// (so JSON's own escapes such as \u0000 reach the server untouched).
 fn decode(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
     let b = text.as_bytes();
+    let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 1 < b.len() {
-            match b[i + 1] {
-                b'r' => (out.push(b'\r'), i += 2).1,
-                b'n' => (out.push(b'\n'), i += 2).1,
-                b't' => (out.push(b'\t'), i += 2).1,
-                b'\\' => (out.push(b'\\'), i += 2).1,
-                b'x' => {
-                    out.push(u8::from_str_radix(&text[i + 2..i + 4], 16).expect("\\xNN"));
-                    i += 4;
-                }
-                b'u' if b.get(i + 2) == Some(&b'{') => {
-                    let close = text[i..].find('}').expect("\\u{...}") + i;
-                    let c = char::from_u32(u32::from_str_radix(&text[i + 3..close], 16).unwrap()).unwrap();
-                    out.extend_from_slice(c.to_string().as_bytes());
-                    i = close + 1;
-                }
-                _ => (out.push(b'\\'), i += 1).1,
+        let next = if b[i] == b'\\' { b.get(i + 1).copied() } else { None };
+        let (bytes, used): (Vec<u8>, usize) = match next {
+            Some(b'r') => (vec![b'\r'], 2),
+            Some(b'n') => (vec![b'\n'], 2),
+            Some(b't') => (vec![b'\t'], 2),
+            Some(b'\\') => (vec![b'\\'], 2),
+            Some(b'x') => (vec![u8::from_str_radix(&text[i + 2..i + 4], 16).expect("\\xNN")], 4),
+            Some(b'u') if b.get(i + 2) == Some(&b'{') => {
+                let close = i + text[i..].find('}').expect("\\u{...}");
+                let c = char::from_u32(u32::from_str_radix(&text[i + 3..close], 16).expect("hex")).expect("a char");
+                (c.to_string().into_bytes(), close + 1 - i)
             }
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+            _ => (vec![b[i]], 1),
+        };
+        out.extend(bytes);
+        i += used;
     }
     out
 }
