@@ -5,9 +5,9 @@
 //! arrive during the outage wait for the database rather than fail, and
 //! once it is back every request succeeds. Every 2xx is stored.
 //!
-//! Needs `VELVET_TEST_POSTGRES_URL` and a local cluster that
-//! `pg_ctlcluster` controls (this machine's); otherwise it prints a notice
-//! and passes. It is its own test binary: no other test is using the
+//! Needs `VELVET_TEST_POSTGRES_URL` pointing at this machine's `main`
+//! cluster (loopback host, the cluster's port, `pg_ctlcluster` available);
+//! otherwise it prints a notice and passes. It restarts that cluster! It is its own test binary: no other test is using the
 //! server while it is down.
 
 mod common;
@@ -25,18 +25,32 @@ async fn postgres_restarted_under_load() {
         eprintln!("notice: VELVET_TEST_POSTGRES_URL is not set; skipping the PostgreSQL restart test");
         return;
     }
-    let Some(version) = local_cluster() else {
-        eprintln!("notice: no local cluster under /etc/postgresql that pg_ctlcluster controls; skipping the restart test");
+    let url = std::env::var("VELVET_TEST_POSTGRES_URL").unwrap();
+    let Some(version) = local_cluster(&url) else {
+        eprintln!("notice: VELVET_TEST_POSTGRES_URL is not a cluster on this machine that pg_ctlcluster controls; skipping the restart test");
         return;
     };
     common::run(Backend::Postgres, move |db| restart_under_load(db, version)).await;
 }
 
-fn local_cluster() -> Option<String> {
-    let version = std::fs::read_dir("/etc/postgresql").ok()?.flatten().next()?.file_name().to_string_lossy().to_string();
+/// The version of the local `main` cluster serving `url`, if `url` points
+/// at this machine and the cluster is online: only then may the test stop
+/// and start it.
+fn local_cluster(url: &str) -> Option<String> {
+    let rest = url.split("://").nth(1)?;
+    let hostport = rest.split('/').next()?.rsplit('@').next()?;
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().ok()?),
+        None => (hostport, 5432),
+    };
+    if !matches!(host, "127.0.0.1" | "localhost" | "::1" | "[::1]") {
+        return None;
+    }
     let listed = Command::new("pg_lsclusters").arg("--no-header").output().ok()?;
-    let text = String::from_utf8_lossy(&listed.stdout);
-    text.lines().any(|l| l.starts_with(&format!("{version} main")) && l.contains("online")).then_some(version)
+    String::from_utf8_lossy(&listed.stdout).lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() >= 4 && f[1] == "main" && f[2] == port.to_string() && f[3] == "online").then(|| f[0].to_string())
+    })
 }
 
 fn pg_ctl(version: &str, action: &str) {
