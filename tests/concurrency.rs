@@ -7,7 +7,12 @@ use common::{TestDb, meta};
 use std::collections::HashSet;
 use velvet::service::{Error, PartnerCodeSpec, RedeemOutcome};
 
-on_both_backends!(two_hundred_redemptions_of_a_five_use_code, racing_approvers_never_approve_twice, concurrent_signups_of_one_email_keep_one_row);
+on_both_backends!(
+    two_hundred_redemptions_of_a_five_use_code,
+    racing_approvers_never_approve_twice,
+    concurrent_signups_of_one_email_keep_one_row,
+    a_double_click_at_the_same_moment_takes_one_use,
+);
 
 async fn two_hundred_redemptions_of_a_five_use_code(db: TestDb) {
     let admin = db.admin().await;
@@ -92,4 +97,34 @@ async fn concurrent_signups_of_one_email_keep_one_row(db: TestDb) {
     assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 1);
     assert_eq!(db.count("SELECT attempts FROM entries").await, 20);
     assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 1, "one confirmation mail");
+}
+
+/// The same person sends the same code twice at the same moment (a double
+/// click): both answers are the same and one use is taken, whether the
+/// email is new (a hold) or confirmed (joins), even for a one-use code.
+async fn a_double_click_at_the_same_moment_takes_one_use(db: TestDb) {
+    let admin = db.admin().await;
+    for round in 0..8 {
+        let confirmed = round % 2 == 1;
+        let email = format!("click{round}@example.com");
+        if confirmed {
+            db.confirmed(&email).await;
+        }
+        let spec = PartnerCodeSpec { campaign: format!("c{round}"), max_uses: 1, count: 1, expires_in: Duration::days(7), daily_cap: None, prefix: None };
+        let code = db.velvet.issue_partner_codes(&admin, &spec).await.unwrap().codes[0].to_string();
+        let click = || {
+            let (v, code, email) = (db.velvet.clone(), code.clone(), email.clone());
+            tokio::spawn(async move { v.redeem(&code, &email, &meta()).await })
+        };
+        let (a, b) = (click(), click());
+        let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
+        assert_eq!(a, b, "round {round}: both clicks hear the same");
+        if confirmed {
+            assert!(matches!(a, RedeemOutcome::Joined { .. }));
+        } else {
+            assert!(matches!(a, RedeemOutcome::CheckEmail { .. }));
+        }
+    }
+    assert_eq!(db.count("SELECT COUNT(*) FROM invite_codes WHERE kind = 'partner' AND uses <> 1").await, 0, "every code used once");
+    assert_eq!(db.count("SELECT COUNT(*) FROM redemptions").await, 8, "one redemption per person");
 }

@@ -179,30 +179,21 @@ impl Limiter {
         // any of the request's other keys is looked up: a flood from one
         // address with a fresh device id per request costs no database
         // read and leaves nothing behind in memory.
-        if let Some(denied) = self.refuse(&rules, signals, count, now, false) {
-            return Err(denied);
-        }
+        self.decide(&rules, signals, count, now, true)?;
         self.learn(&rules, now).await;
-        if let Some(denied) = self.refuse(&rules, signals, count, now, true) {
-            return Err(denied);
-        }
-        if count {
-            let mut state = self.lock();
-            for (key, rule, _) in &rules {
-                counter(&mut state, key, rule, now).pending += 1;
-            }
-        }
-        Ok(())
+        self.decide(&rules, signals, count, now, false)
     }
 
-    /// The first rule whose key is over its limit, counted as a refusal
-    /// when `count`. With `learned = false` only keys already tracked in
-    /// this window are looked at (none is created).
-    fn refuse(&self, rules: &[(String, Rule, String)], signals: Signals<'_>, count: bool, now: DateTime<Utc>, learned: bool) -> Option<Denied> {
+    /// Refuses by the first rule whose key is over its limit (counting the
+    /// refusal when `count`), or admits and counts the request against
+    /// every rule — all under one lock, so two requests at `limit - 1`
+    /// cannot both pass. With `only_tracked`, keys not yet tracked in this
+    /// window are skipped and nothing is admitted (a pre-check).
+    fn decide(&self, rules: &[(String, Rule, String)], signals: Signals<'_>, count: bool, now: DateTime<Utc>, only_tracked: bool) -> Result<(), Denied> {
         let mut state = self.lock();
         for (key, rule, name) in rules {
             let tracked = state.counters.get(key).is_some_and(|c| c.window_start == rule.window_start(now));
-            if !learned && !tracked {
+            if only_tracked && !tracked {
                 continue;
             }
             let c = counter(&mut state, key, rule, now);
@@ -212,10 +203,15 @@ impl Limiter {
                     c.denied += 1;
                     *state.denials.entry((name.clone(), signals.prefix.map(String::from))).or_default() += 1;
                 }
-                return Some(Denied { retry_after: rule.retry_after(now), rule: name.clone(), first });
+                return Err(Denied { retry_after: rule.retry_after(now), rule: name.clone(), first });
             }
         }
-        None
+        if count && !only_tracked {
+            for (key, rule, _) in rules {
+                counter(&mut state, key, rule, now).pending += 1;
+            }
+        }
+        Ok(())
     }
 
     /// How many keys are tracked in memory (`/metrics`).

@@ -227,10 +227,12 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let depth = async {
-        match app.velvet.store().read().await {
-            Ok(mut tx) => tx.outbox_depth().await.ok(),
-            Err(_) => None,
-        }
+        // Like /readyz, never more than two seconds, database or not.
+        let read = async {
+            let mut tx = app.velvet.store().read().await.ok()?;
+            tx.outbox_depth().await.ok()
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(2), read).await.ok().flatten()
     };
     let depth = recent(&app.caches.outbox_depth, FRESH, depth).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(depth, app.limiter.tracked_keys())).into_response()

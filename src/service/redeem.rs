@@ -55,7 +55,7 @@ impl Velvet {
         if tx.any_paused("redemption", None).await? {
             return Err(Error::Paused("redemption".into()));
         }
-        let found = tx.code_by_hash(&code.hash().0).await?;
+        let found = tx.code_by_hash_locked(&code.hash().0).await?;
         let entry = tx.entry_by_email(email.as_str()).await?;
         if let (Some(code_row), Some(entry)) = (&found, &entry)
             && let Some(repeat) = Self::repeat_of(&mut tx, code_row, entry, now).await? {

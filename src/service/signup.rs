@@ -29,11 +29,16 @@ pub enum ConfirmOutcome {
     Ignored { entry_id: i64 },
 }
 
-/// Characters that change how the text around them is shown (bidi
-/// overrides, zero-width marks): in a console or a spreadsheet they can
-/// make a note read differently from what it holds.
+/// Format characters (Unicode category Cf: bidi overrides, zero-width and
+/// soft hyphens, invisible tags) and line/paragraph separators (Zl, Zp):
+/// in a console or a spreadsheet they make a note read differently from
+/// what it holds, or hide text in it.
 fn invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
+    matches!(c,
+        '\u{00AD}' | '\u{0600}'..='\u{0605}' | '\u{061C}' | '\u{06DD}' | '\u{070F}' | '\u{0890}'..='\u{0891}' | '\u{08E2}'
+        | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{110BD}' | '\u{110CD}' | '\u{13430}'..='\u{1343F}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
 }
 
 fn bounded<'a>(what: &str, value: Option<&'a str>, max: usize) -> Result<Option<&'a str>> {
@@ -43,7 +48,7 @@ fn bounded<'a>(what: &str, value: Option<&'a str>, max: usize) -> Result<Option<
         Some(v) if v.chars().any(|c| c.is_control() && c != '\n') => {
             Err(Error::InvalidInput(format!("{what} contains control characters")))
         }
-        Some(v) if v.chars().any(invisible) => Err(Error::InvalidInput(format!("{what} contains invisible direction or width marks"))),
+        Some(v) if v.chars().any(invisible) => Err(Error::InvalidInput(format!("{what} contains invisible formatting characters"))),
         other => Ok(other),
     }
 }
@@ -199,3 +204,17 @@ impl Velvet {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_refuse_control_and_invisible_characters() {
+        assert_eq!(bounded("the note", Some("  see you at launch\nA. ✨ "), 500).unwrap(), Some("see you at launch\nA. ✨"));
+        for hidden in ["a\u{1b}[2Jb", "soft\u{ad}hyphen", "tag\u{e0041}\u{e007f}", "line\u{2028}break", "rtl\u{202e}cba", "zw\u{200b}sp", "bom\u{feff}"] {
+            assert!(matches!(bounded("the note", Some(hidden), 500), Err(Error::InvalidInput(_))), "{hidden:?} was let through");
+        }
+        assert!(matches!(bounded("the note", Some(&"x".repeat(501)), 500), Err(Error::InvalidInput(_))));
+    }
+}

@@ -137,6 +137,20 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(hash).fetch_optional(c))?)
     }
 
+    /// The code with `hash`, its row locked until the transaction ends (on
+    /// PostgreSQL; SQLite's write transactions are serial already), so two
+    /// redemptions of one code are decided one after the other from the
+    /// first read on, not only at the use count.
+    pub async fn code_by_hash_locked(&mut self, hash: &str) -> Result<Option<CodeRow>> {
+        match self {
+            Tx::Sqlite(_) => self.code_by_hash(hash).await,
+            Tx::Postgres(t) => {
+                let sql = select_codes!("WHERE code_hash = $1 FOR UPDATE");
+                Ok(sqlx::query_as::<_, CodeRow>(sql).bind(hash).fetch_optional(&mut **t).await?)
+            }
+        }
+    }
+
     pub async fn code_by_id(&mut self, id: i64) -> Result<Option<CodeRow>> {
         let sql = select_codes!("WHERE id = $1");
         Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(id).fetch_optional(c))?)

@@ -75,9 +75,16 @@ impl StoreError {
             sqlx::Error::Protocol(_) => true,
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or_default();
-                // PostgreSQL: 08xxx connection exceptions, 57P01..57P03
-                // shutdown / cannot connect now; SQLite: 5 BUSY, 6 LOCKED.
-                code.starts_with("08") || code.starts_with("57P0") || code == "5" || code == "6"
+                match code.parse::<i32>() {
+                    // SQLite reports extended codes: BUSY (5) and LOCKED (6)
+                    // with their variants (BUSY_SNAPSHOT 517, ...).
+                    Ok(n) => matches!(n & 0xff, 5 | 6),
+                    // PostgreSQL: 08xxx connection exceptions; 57P01..57P03
+                    // shutting down or starting up; 53300 too many
+                    // connections; 40001/40P01 serialization failure and
+                    // deadlock (the transaction was rolled back whole).
+                    Err(_) => code.starts_with("08") || code.starts_with("57P0") || matches!(code.as_ref(), "53300" | "40001" | "40P01"),
+                }
             }
             _ => false,
         }
