@@ -35,6 +35,18 @@ impl std::fmt::Debug for OutgoingMail {
     }
 }
 
+/// What a claimed message turned into.
+enum Rendered {
+    Mail(OutgoingMail),
+    /// Its code was used already: an earlier, interrupted delivery arrived.
+    Delivered,
+    /// It cannot be sent: why.
+    Failed(&'static str),
+}
+
+const REVOKED: &str = "the code was revoked before it could be sent";
+const NO_TARGET: &str = "the person or code it was for no longer exists";
+
 fn render(template: &str, vars: &[(&str, &str)]) -> (String, String) {
     let mut text = template.to_string();
     for (k, v) in vars {
@@ -52,56 +64,87 @@ pub fn backoff(attempt: i64) -> Duration {
 
 impl Velvet {
     /// Claims up to `limit` due messages and renders them, minting their
-    /// codes and tokens. `public_url` prefixes confirmation links.
+    /// codes and tokens. `public_url` prefixes confirmation links. A
+    /// message whose earlier delivery was cut off and whose code has been
+    /// used since is marked sent without a second mail.
     pub async fn claim_mail(&self, public_url: &str, limit: i64) -> Result<Vec<OutgoingMail>> {
         let now = self.now();
         let mut tx = self.store.write().await?;
         let rows = tx.claim_mail(now, now + LEASE, limit).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            if row.last_error.as_deref() == Some(INTERRUPTED) {
-                // It may or may not have reached the recipient. It goes out
-                // again with a fresh code or link (the earlier one stops
-                // working), and the trail says why there may be two.
-                let reason = "an earlier delivery was cut off before it was recorded; sent again with a fresh code or link".to_string();
-                let e = NewEvent { entry_id: row.entry_id, code_id: row.code_id, reason: Some(reason), detail: Some(row.kind.clone()), ..event(EventKind::MailInterrupted, &Actor::System("mailer")) };
+            let interrupted = row.last_error.as_deref() == Some(INTERRUPTED);
+            let why = match self.render_row(&mut tx, &row, public_url).await? {
+                Rendered::Mail(mail) => {
+                    out.push(mail);
+                    // It may or may not have reached the recipient: it goes
+                    // out again with a fresh code (the earlier one stops
+                    // working) or link, and the trail says why there may be two.
+                    "an earlier delivery was cut off before it was recorded; sent again with a fresh code or link"
+                }
+                Rendered::Delivered => {
+                    tx.mark_mail_sent(row.id, now).await?;
+                    "an earlier delivery was cut off before it was recorded, but its code has been used since: it arrived, not sent again"
+                }
+                Rendered::Failed(reason) => {
+                    tx.mark_mail_failed(row.id, reason, None, now).await?;
+                    reason
+                }
+            };
+            if interrupted {
+                let e = NewEvent {
+                    entry_id: row.entry_id,
+                    code_id: row.code_id,
+                    reason: Some(why.to_string()),
+                    detail: Some(format!("{} #{}", row.kind, row.id)),
+                    ..event(EventKind::MailInterrupted, &Actor::System("mailer"))
+                };
                 self.record(&mut tx, e).await?;
-            }
-            match self.render_row(&mut tx, &row, public_url).await? {
-                Some(mail) => out.push(mail),
-                None => tx.mark_mail_failed(row.id, "the code was revoked before it could be sent", None, now).await?,
             }
         }
         tx.commit().await?;
         Ok(out)
     }
 
-    async fn render_row(&self, tx: &mut Tx, row: &OutboxRow, public_url: &str) -> Result<Option<OutgoingMail>> {
+    async fn render_row(&self, tx: &mut Tx, row: &OutboxRow, public_url: &str) -> Result<Rendered> {
         let now = self.now();
         let settings = Self::load_settings(tx).await?;
         let (subject, body) = match row.kind.as_str() {
             "confirm" => {
-                let Some(entry_id) = row.entry_id else { return Ok(None) };
+                let Some(entry_id) = row.entry_id else { return Ok(Rendered::Failed(NO_TARGET)) };
                 let token = ConfirmToken::generate();
                 tx.insert_token(entry_id, &token.hash(), now, now + settings.confirm_token_ttl()).await?;
                 let link = format!("{}/v1/confirm/{}", public_url.trim_end_matches('/'), token.as_str());
                 render(CONFIRM_TEMPLATE, &[("link", &link), ("hours", &settings.confirm_token_hours.to_string())])
             }
             "invite" | "referral" => {
-                let Some(code_id) = row.code_id else { return Ok(None) };
-                let Some(stored) = tx.code_by_id(code_id).await? else { return Ok(None) };
+                let Some(code_id) = row.code_id else { return Ok(Rendered::Failed(NO_TARGET)) };
+                let Some(stored) = tx.code_by_id(code_id).await? else { return Ok(Rendered::Failed(NO_TARGET)) };
                 let code = InviteCode::generate(stored.prefix.as_deref())?;
                 let ttl = if row.kind == "invite" { settings.access_code_ttl() } else { settings.referral_code_ttl() };
                 let expires = now + ttl;
                 if !tx.mint_code(code_id, &code.hash().0, &code.hint(), expires).await? {
-                    return Ok(None);
+                    let used = tx.code_by_id(code_id).await?.is_some_and(|c| c.uses > 0);
+                    return Ok(if used { Rendered::Delivered } else { Rendered::Failed(REVOKED) });
                 }
                 let template = if row.kind == "invite" { INVITE_TEMPLATE } else { REFERRAL_TEMPLATE };
                 render(template, &[("code", &code.to_string()), ("expires", &expires.format("%Y-%m-%d %H:%M UTC").to_string())])
             }
             _ => (String::new(), row.payload.clone().unwrap_or_default()),
         };
-        Ok(Some(OutgoingMail { outbox_id: row.id, entry_id: row.entry_id, kind: row.kind.clone(), to: row.recipient.clone(), subject, body, attempts: row.attempts }))
+        Ok(Rendered::Mail(OutgoingMail { outbox_id: row.id, entry_id: row.entry_id, kind: row.kind.clone(), to: row.recipient.clone(), subject, body, attempts: row.attempts }))
+    }
+
+    /// Returns claimed messages that were not attempted (their dispatcher
+    /// ran short of lease time) to the queue, without an interruption record.
+    pub async fn release_mail(&self, outbox_ids: &[i64]) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        for id in outbox_ids {
+            tx.release_claim(*id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn mail_sent(&self, outbox_id: i64) -> Result<()> {

@@ -124,10 +124,11 @@ impl Tx {
     }
 
     /// Gives a code its hash at delivery, starting its validity then.
-    /// Refuses revoked codes. A re-delivery replaces the hash, so a code
-    /// minted by a dispatcher that crashed before sending never works.
+    /// Refuses revoked codes and codes used already. A re-delivery replaces
+    /// the hash, so a code minted by a dispatcher that crashed before
+    /// sending never works.
     pub async fn mint_code(&mut self, id: i64, hash: &str, hint: &str, expires_at: DateTime<Utc>) -> Result<bool> {
-        let sql = "UPDATE invite_codes SET code_hash = $2, hint = $3, expires_at = $4 WHERE id = $1 AND status = 'active'";
+        let sql = "UPDATE invite_codes SET code_hash = $2, hint = $3, expires_at = $4 WHERE id = $1 AND status = 'active' AND uses = 0";
         let done = exec!(self, c => sqlx::query(sql).bind(id).bind(hash).bind(hint).bind(expires_at).execute(c))?;
         Ok(done == 1)
     }

@@ -83,6 +83,14 @@ impl Tx {
         Ok(rows)
     }
 
+    /// Gives back a claim that was never attempted: queued again, due now,
+    /// the attempt not counted.
+    pub async fn release_claim(&mut self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        let sql = "UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = $2 WHERE id = $1 AND status = 'sending'";
+        exec!(self, c => sqlx::query(sql).bind(id).bind(now).execute(c))?;
+        Ok(())
+    }
+
     pub async fn mark_mail_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<()> {
         let sql = "UPDATE outbox SET status = 'sent', sent_at = $2, last_error = NULL WHERE id = $1";
         exec!(self, c => sqlx::query(sql).bind(id).bind(now).execute(c))?;

@@ -50,10 +50,23 @@ impl Dispatcher {
         }
     }
 
-    /// Claims and delivers one batch; returns how many were claimed.
+    /// Claims and delivers one batch; returns how many were claimed. Stops
+    /// short and gives the rest back if half the lease is gone (slow SMTP),
+    /// so no other dispatcher re-sends a message this one is still holding.
+    /// A failure to record one outcome does not abandon the others.
     async fn round(&self) -> Result<usize, crate::service::Error> {
+        let claimed_at = std::time::Instant::now();
+        let budget = crate::service::LEASE.to_std().unwrap_or(Duration::from_secs(300)) / 2;
         let batch = self.velvet.claim_mail(&self.public_url, CLAIM_BATCH).await?;
-        for mail in &batch {
+        for (i, mail) in batch.iter().enumerate() {
+            if claimed_at.elapsed() > budget {
+                let rest: Vec<i64> = batch[i..].iter().map(|m| m.outbox_id).collect();
+                tracing::warn!(left = rest.len(), "mail dispatcher: half the lease is gone; giving the rest of the batch back");
+                if let Err(e) = self.velvet.release_mail(&rest).await {
+                    tracing::warn!(error = %e, "could not give claims back; they return when the lease lapses");
+                }
+                break;
+            }
             let result = if mail.kind == "webhook" {
                 match &self.webhook {
                     Some(w) => w.send(&mail.body, self.velvet.now()).await,
@@ -62,12 +75,17 @@ impl Dispatcher {
             } else {
                 self.mail.send(&self.from, mail).await
             };
-            match result {
-                Ok(()) => self.velvet.mail_sent(mail.outbox_id).await?,
+            let recorded = match result {
+                Ok(()) => self.velvet.mail_sent(mail.outbox_id).await,
                 Err(e) => {
                     tracing::warn!(outbox = mail.outbox_id, kind = %mail.kind, attempt = mail.attempts, error = %e, "delivery failed");
-                    self.velvet.mail_failed(mail, &e).await?;
+                    self.velvet.mail_failed(mail, &e).await
                 }
+            };
+            if let Err(e) = recorded {
+                // The message stays leased; when the lease lapses it is
+                // sent again with a mail_interrupted record.
+                tracing::warn!(outbox = mail.outbox_id, error = %e, "could not record a delivery outcome");
             }
         }
         Ok(batch.len())
