@@ -144,24 +144,26 @@ async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
             db.velvet.mail_sent(m.outbox_id).await.unwrap();
         }
     }
-    // Now every message is delivered, and exactly one file per message.
+    // Now every message is delivered. Each has exactly one file (files are
+    // named per attempt, so a second delivery cannot hide), unless the
+    // trail records for that very message that a kill cut its delivery off.
     assert_eq!(db.count("SELECT COUNT(*) FROM outbox WHERE status <> 'sent'").await, 0, "nothing left owed");
-    let mut files: Vec<i64> = std::fs::read_dir(&mail)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.ends_with(".eml"))
-        .map(|n| n.split('-').next().unwrap().parse().unwrap())
-        .collect();
-    files.sort();
+    let mut per_message: std::collections::BTreeMap<i64, usize> = std::collections::BTreeMap::new();
+    for f in std::fs::read_dir(&mail).unwrap().flatten() {
+        let name = f.file_name().to_string_lossy().to_string();
+        if name.ends_with(".eml") {
+            *per_message.entry(name.split('-').next().unwrap().parse().unwrap()).or_default() += 1;
+        }
+    }
     let total = db.count("SELECT COUNT(*) FROM outbox").await;
-    assert_eq!(files.len() as i64, total, "one file per message");
-    files.dedup();
-    assert_eq!(files.len() as i64, total, "no message written under two names");
-    // A message sent more than once is one whose delivery was cut off by a
-    // kill: the trail records that for each of them.
-    let retried = db.count("SELECT COUNT(*) FROM outbox WHERE attempts > 1").await;
-    let recorded = db.count("SELECT COUNT(*) FROM outbox o WHERE attempts > 1 AND EXISTS (SELECT 1 FROM events e WHERE e.kind = 'mail_interrupted' AND e.entry_id = o.entry_id AND e.detail = o.kind)").await;
-    eprintln!("{total} messages; {retried} were cut off mid-delivery by a kill and sent again, each recorded");
-    assert_eq!(retried, recorded);
+    assert_eq!(per_message.len() as i64, total, "every message has its file");
+    let recorded: std::collections::BTreeSet<String> = db.texts("SELECT detail FROM events WHERE kind = 'mail_interrupted'").await.into_iter().collect();
+    let mut twice = 0;
+    for (id, files) in &per_message {
+        if *files > 1 {
+            twice += 1;
+            assert!(recorded.iter().any(|d| d.ends_with(&format!(" #{id}"))), "message {id} went out {files} times with no record of why");
+        }
+    }
+    eprintln!("{total} messages; {} deliveries cut off by a kill (each recorded), {twice} of them had reached the mail folder and went out twice", recorded.len());
 }

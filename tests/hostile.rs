@@ -133,7 +133,23 @@ async fn exchange(addr: &str, bytes: &[u8]) -> Vec<u8> {
     answer
 }
 
+/// Counts panics anywhere in this test binary: a handler that panics has
+/// its connection dropped, which could pass for a "close" answer.
+fn panics() -> &'static std::sync::atomic::AtomicUsize {
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            previous(info);
+        }));
+    });
+    &COUNT
+}
+
 async fn the_corpus_of_hostile_requests_gets_4xx(db: TestDb) {
+    let panicked_before = panics().load(std::sync::atomic::Ordering::SeqCst);
     let s = start(&db, |c| {
         c.limits.signup = velvet::config::ActionLimits::OFF;
         c.limits.redeem = velvet::config::ActionLimits::OFF;
@@ -168,6 +184,7 @@ async fn the_corpus_of_hostile_requests_gets_4xx(db: TestDb) {
     assert_eq!(s.get("/healthz").await.status.as_u16(), 200, "still serving");
     let metrics = s.get("/metrics").await.body;
     assert!(!metrics.lines().any(|l| l.contains("status=\"5")), "no 5xx was answered:\n{metrics}");
+    assert_eq!(panics().load(std::sync::atomic::Ordering::SeqCst), panicked_before, "something panicked while answering the corpus");
     s.stop().await;
 }
 

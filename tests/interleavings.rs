@@ -92,9 +92,11 @@ async fn random_interleavings_keep_the_invariants(db: TestDb) {
                         .await
                         .expect("run velvet");
                     let stderr = String::from_utf8_lossy(&out.stderr);
-                    // 0 done, 1 refused (illegal move, nothing to do): both fine.
+                    // 0 done, 1 refused (illegal move, nothing to do): both fine;
+                    // but a database failure (a deadlock, a lock timeout) also
+                    // exits 1, and is not fine.
                     assert!(matches!(out.status.code(), Some(0 | 1)), "velvet {args:?}: {:?} {stderr}", out.status);
-                    assert!(!stderr.contains("panicked"), "{stderr}");
+                    assert!(!stderr.contains("panicked") && !stderr.contains("database error"), "velvet {args:?}: {stderr}");
                 }
             });
         }

@@ -1,5 +1,5 @@
 //! Where messages go: `log` (no body: it carries a secret), `file:DIR`
-//! (one .eml per message), `smtp://…` (lettre, STARTTLS); and the signed
+//! (one .eml per delivery attempt), `smtp://…` (lettre, STARTTLS); and the signed
 //! webhook POST.
 
 use crate::domain::Email;
@@ -61,7 +61,10 @@ impl MailTransport {
                 Ok(())
             }
             MailTransport::File(dir) => {
-                let name = format!("{:08}-{}.eml", mail.outbox_id, mail.kind);
+                // One file per delivery attempt: a message sent twice (after
+                // an interrupted delivery) shows as two files, never one
+                // silently overwritten.
+                let name = format!("{:08}-{:02}-{}.eml", mail.outbox_id, mail.attempts, mail.kind);
                 let tmp = dir.join(format!(".{name}.tmp"));
                 tokio::fs::write(&tmp, message.formatted()).await.map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
                 tokio::fs::rename(&tmp, dir.join(&name)).await.map_err(|e| format!("cannot move {name} into place: {e}"))

@@ -175,6 +175,15 @@ impl TestDb {
         }
     }
 
+    /// The text column of a one-column query (NULLs skipped).
+    pub async fn texts(&self, sql: &'static str) -> Vec<String> {
+        let rows: Vec<Option<String>> = match &self.store {
+            Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+            Store::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        };
+        rows.into_iter().flatten().collect()
+    }
+
     /// Pairs of timestamps from a two-column query.
     pub async fn rows_of_times(&self, sql: &'static str) -> Vec<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)> {
         match &self.store {
