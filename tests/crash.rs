@@ -11,27 +11,11 @@ mod common;
 
 use chrono::Duration;
 use common::TestDb;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex, RwLock};
 use velvet::service::PartnerCodeSpec;
 
 on_both_backends!(twenty_kills_under_load_lose_nothing);
-
-fn spawn(url: &str, config: &std::path::Path, mail: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_velvet"))
-        .args(["--config", config.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--mail", &format!("file:{}", mail.display())])
-        .env("VELVET_DATABASE_URL", url)
-        .env("VELVET_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start velvet serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
-    (child, format!("http://{addr}"))
-}
 
 async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
     let admin = db.admin().await;
@@ -42,7 +26,7 @@ async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
     let config = dir.path().join("velvet.toml");
     std::fs::write(&config, "[limits.signup]\nip = \"off\"\nemail = \"off\"\ndevice = \"off\"\n[limits.redeem]\nip = \"off\"\nemail = \"off\"\ndevice = \"off\"\n[limits.cooldown]\nfailures = 0\n").unwrap();
 
-    let (child, base) = spawn(&db.url, &config, &mail);
+    let (child, base) = common::spawn_serve(&db.url, &config, &format!("file:{}", mail.display()), Some("error"), Stdio::null());
     let current = Arc::new(RwLock::new(base));
     let accepted: Arc<Mutex<Vec<(&'static str, String)>>> = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -77,7 +61,7 @@ async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
         tokio::time::sleep(std::time::Duration::from_millis(80 + rng.below(250))).await;
         child.kill().expect("SIGKILL");
         let _ = child.wait();
-        let (next, base) = spawn(&db.url, &config, &mail);
+        let (next, base) = common::spawn_serve(&db.url, &config, &format!("file:{}", mail.display()), Some("error"), Stdio::null());
         child = next;
         *current.write().unwrap() = base;
     }

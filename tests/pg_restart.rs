@@ -13,8 +13,7 @@
 mod common;
 
 use common::{Backend, TestDb};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -72,21 +71,6 @@ impl Drop for StartOnDrop {
     }
 }
 
-fn spawn(url: &str, config: &std::path::Path, log: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_velvet"))
-        .args(["--config", config.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--mail", "log"])
-        .env("VELVET_DATABASE_URL", url)
-        .env_remove("VELVET_LOG")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("start velvet serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
-    (child, format!("http://{addr}"))
-}
-
 #[derive(Clone, Debug)]
 struct Seen {
     at: Instant,
@@ -108,7 +92,7 @@ async fn restart_under_load(db: TestDb, version: String) {
     let config = dir.path().join("velvet.toml");
     let log = dir.path().join("serve.log");
     std::fs::write(&config, "[limits.signup]\nip = \"off\"\nemail = \"off\"\ndevice = \"off\"\n").unwrap();
-    let (mut child, base) = spawn(&db.url, &config, &log);
+    let (mut child, base) = common::spawn_serve(&db.url, &config, "log", None, std::fs::File::create(&log).unwrap().into());
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
     let answers: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let accepted: Arc<Mutex<Vec<String>>> = Arc::default();

@@ -5,7 +5,6 @@ mod common;
 
 use chrono::Duration;
 use common::{Backend, TestDb};
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use velvet::service::PartnerCodeSpec;
 
@@ -19,23 +18,6 @@ impl Drop for Servers {
             let _ = c.wait();
         }
     }
-}
-
-/// Starts `velvet serve` on a free port; returns the child and its base URL.
-fn spawn_serve(url: &str, config: &std::path::Path, mail: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_velvet"))
-        .args(["--config", config.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--mail", mail])
-        .env("VELVET_DATABASE_URL", url)
-        .env("VELVET_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start velvet serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("unexpected first line: {line}"));
-    (child, format!("http://{addr}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -65,7 +47,7 @@ async fn four_servers(db: TestDb) {
     let mut servers = Servers(Vec::new());
     let mut bases = Vec::new();
     for _ in 0..4 {
-        let (child, base) = spawn_serve(&db.url, &config, "log");
+        let (child, base) = common::spawn_serve(&db.url, &config, "log", Some("warn"), Stdio::inherit());
         servers.0.push(child);
         bases.push(base);
     }
@@ -123,7 +105,7 @@ async fn smtp_delivery(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("velvet.toml");
     std::fs::write(&config, "[serve]\nmail_from = \"Beta <beta@example.com>\"\n").unwrap();
-    let (child, base) = spawn_serve(&db.url, &config, &format!("smtp://127.0.0.1:{port}"));
+    let (child, base) = common::spawn_serve(&db.url, &config, &format!("smtp://127.0.0.1:{port}"), Some("warn"), Stdio::inherit());
     servers.0.push(child);
 
     let r = reqwest::Client::new()
@@ -173,19 +155,7 @@ async fn log_secrecy(db: TestDb) {
     db.velvet.set_setting(&admin, "webhook_events", "joined").await.unwrap();
     let code = db.velvet.issue_partner_codes(&admin, &PartnerCodeSpec { campaign: "hn".into(), max_uses: 5, count: 1, expires_in: Duration::days(7), daily_cap: None, prefix: None }).await.unwrap().codes[0].to_string();
     let log = dir.path().join("serve.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_velvet"))
-        .args(["--config", config.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--mail", &format!("file:{}", mail.display())])
-        .env("VELVET_DATABASE_URL", &db.url)
-        .env_remove("VELVET_LOG")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = format!("http://{}", line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap());
+    let (child, base) = common::spawn_serve(&db.url, &config, &format!("file:{}", mail.display()), None, std::fs::File::create(&log).unwrap().into());
     let servers = Servers(vec![child]);
     let http = reqwest::Client::new();
     let post = |path: &str, body: String| http.post(format!("{base}{path}")).header("content-type", "application/json").header("x-forwarded-for", "198.51.100.77").header("x-device-id", "device-secret-1").body(body);

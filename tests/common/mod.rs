@@ -216,3 +216,26 @@ pub fn code_for(mail: &[OutgoingMail], email: &str, kind: &str) -> Option<String
         .filter(|m| m.to == email && m.kind == kind)
         .find_map(|m| m.body.lines().find_map(|l| l.strip_prefix("Invite code: ").map(str::to_string)))
 }
+
+/// Starts the built `velvet serve` on a free loopback port against
+/// `db_url`, with `config` and `mail` (a transport spec), logging at
+/// `log_level` (`None`: the default level) to `stderr`. Returns the child
+/// and its base URL, read from the line it prints when it listens.
+pub fn spawn_serve(db_url: &str, config: &std::path::Path, mail: &str, log_level: Option<&str>, stderr: std::process::Stdio) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_velvet"));
+    command
+        .args(["--config", config.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--mail", mail])
+        .env("VELVET_DATABASE_URL", db_url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr);
+    match log_level {
+        Some(level) => command.env("VELVET_LOG", level),
+        None => command.env_remove("VELVET_LOG").env_remove("RUST_LOG"),
+    };
+    let mut child = command.spawn().expect("start velvet serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the listening line");
+    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+    (child, format!("http://{addr}"))
+}
