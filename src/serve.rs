@@ -52,14 +52,8 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = serve.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
 
-    let secret = {
-        let fresh = crate::domain::token::ConfirmToken::generate().as_str().to_string();
-        let mut tx = velvet.store().write().await.map_err(|e| e.to_string())?;
-        let s = tx.server_secret(&fresh, velvet.now()).await.map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
-        s
-    };
-    let limiter = Arc::new(Limiter::new(velvet.store().clone(), velvet.clock(), secret.clone(), config.limits));
+    let secret = velvet.server_secret().await.map_err(|e| e.to_string())?;
+    let limiter = Arc::new(Limiter::new(velvet.store().clone(), velvet.clock(), secret, config.limits));
     let wake = Arc::new(Notify::new());
     let app = Arc::new(App {
         velvet: velvet.clone(),
@@ -67,7 +61,6 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
         metrics: Default::default(),
         trusted_proxies,
         country_header: serve.country_header.clone(),
-        secret,
         wake_mailer: wake.clone(),
         cors_origins: serve.cors_origins.clone(),
         waitlist_floor: std::time::Duration::from_millis(serve.waitlist_answer_ms.min(1_000)),

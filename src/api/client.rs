@@ -123,7 +123,8 @@ pub fn device_id(headers: &HeaderMap) -> Option<String> {
 }
 
 pub fn user_agent(headers: &HeaderMap) -> Option<String> {
-    headers.get("user-agent").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(200).collect())
+    // Cut to length where it is stored (`RequestMeta::stamp`).
+    headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ pub struct Denied {
     pub first: bool,
 }
 
+#[derive(Clone, Copy)]
 struct Counter {
     window_start: DateTime<Utc>,
     period: Duration,
@@ -87,7 +88,9 @@ impl Limiter {
         Limiter { store, clock, secret, config, state: Mutex::new(State::default()) }
     }
 
-    fn key(&self, parts: &[&str]) -> String {
+    /// A keyed hash of `parts` (32 hex digits): what rate-limit state and
+    /// event device hashes are stored under, never the raw values.
+    pub fn key(&self, parts: &[&str]) -> String {
         let text = format!("{}|{}", self.secret, parts.join("|"));
         sha256_hex(text.as_bytes())[..32].to_string()
     }
@@ -229,7 +232,7 @@ impl Limiter {
         let key = self.cooldown_key(ip, device);
         let until = *self.lock().lockouts.get(&key)?;
         (until > now).then(|| Denied {
-            retry_after: ((until - now).num_milliseconds() as f64 / 1000.0).ceil().max(1.0) as u64,
+            retry_after: crate::domain::limits::seconds_until(until, now),
             rule: self.cooldown_name(),
             first: false,
         })
@@ -318,13 +321,10 @@ impl Limiter {
 
 /// The counter for `key` in the window holding `now` (reset on a new window).
 fn counter<'a>(state: &'a mut State, key: &str, rule: &Rule, now: DateTime<Utc>) -> &'a mut Counter {
-    let start = rule.window_start(now);
-    let c = state
-        .counters
-        .entry(key.to_string())
-        .or_insert(Counter { window_start: start, period: rule.period, global: 0, pending: 0, denied: 0 });
-    if c.window_start != start {
-        *c = Counter { window_start: start, period: rule.period, global: 0, pending: 0, denied: 0 };
+    let fresh = Counter { window_start: rule.window_start(now), period: rule.period, global: 0, pending: 0, denied: 0 };
+    let c = state.counters.entry(key.to_string()).or_insert(fresh);
+    if c.window_start != fresh.window_start {
+        *c = fresh;
     }
     c
 }

@@ -16,7 +16,6 @@ pub mod metrics;
 pub mod page;
 mod public;
 
-use crate::domain::code::sha256_hex;
 use crate::service::{RequestMeta, Velvet};
 use axum::Router;
 use axum::body::Body;
@@ -41,8 +40,6 @@ pub struct App {
     pub metrics: metrics::Metrics,
     pub trusted_proxies: Vec<Cidr>,
     pub country_header: String,
-    /// Keys device-id hashes (shared by every process on the database).
-    pub secret: String,
     /// Poked when something was queued, so mail goes out at once.
     pub wake_mailer: Arc<Notify>,
     pub cors_origins: Vec<String>,
@@ -75,7 +72,7 @@ impl App {
         let ip = client::client_ip(peer, headers, &self.trusted_proxies);
         let device_id = client::device_id(headers);
         let new_device = device_id.is_none().then(|| crate::domain::token::ConfirmToken::generate().as_str()[..32].to_string());
-        let device_hash = device_id.as_deref().map(|d| sha256_hex(format!("{}|device|{d}", self.secret).as_bytes())[..16].to_string());
+        let device_hash = device_id.as_deref().map(|d| self.limiter.key(&["device", d])[..16].to_string());
         Caller {
             arrived: tokio::time::Instant::now(),
             ip_unit: client::limit_unit(ip),
@@ -226,14 +223,8 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let depth = async {
-        // Like /readyz, never more than two seconds, database or not.
-        let read = async {
-            let mut tx = app.velvet.store().read().await.ok()?;
-            tx.outbox_depth().await.ok()
-        };
-        tokio::time::timeout(std::time::Duration::from_secs(2), read).await.ok().flatten()
-    };
+    // Like /readyz, never more than two seconds, database or not.
+    let depth = async { tokio::time::timeout(std::time::Duration::from_secs(2), app.velvet.outbox_depth()).await.ok().and_then(Result::ok) };
     let depth = recent(&app.caches.outbox_depth, FRESH, depth).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(depth, app.limiter.tracked_keys())).into_response()
 }

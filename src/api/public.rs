@@ -122,8 +122,7 @@ impl App {
             Err(a) => return a,
         };
         if let Err(e) = InviteCode::parse(&form.code) {
-            self.metrics.outcome("redeem", "invalid_code");
-            return Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", format!("That doesn't look like an invite code: {e}."));
+            return self.public_error("redeem", e.into());
         }
         let email = match Email::parse(&form.email) {
             Ok(e) => e,
@@ -171,7 +170,10 @@ impl App {
     fn public_error(&self, action: &'static str, e: Error) -> Answer {
         match e {
             Error::InvalidEmail(reason) => invalid_email(&reason.to_string()),
-            Error::InvalidCode(reason) => Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", format!("That doesn't look like an invite code: {reason}.")),
+            Error::InvalidCode(reason) => {
+                self.metrics.outcome(action, "invalid_code");
+                Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", format!("That doesn't look like an invite code: {reason}."))
+            }
             Error::InvalidInput(message) => Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("{message}.")),
             Error::Conflict(_) => Answer::err(StatusCode::CONFLICT, "try_again", "Two requests crossed; please send yours again."),
             Error::Store(e) if e.is_unavailable() => {

@@ -44,9 +44,14 @@ impl Rule {
 
     /// Whole seconds until the window holding `now` ends (at least 1).
     pub fn retry_after(&self, now: DateTime<Utc>) -> u64 {
-        let end = self.window_start(now) + self.period;
-        ((end - now).num_milliseconds() as f64 / 1000.0).ceil().max(1.0) as u64
+        seconds_until(self.window_start(now) + self.period, now)
     }
+}
+
+/// Whole seconds from `now` until `end`, rounded up, at least 1: what a
+/// `Retry-After` header says.
+pub fn seconds_until(end: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    ((end - now).num_milliseconds() as f64 / 1000.0).ceil().max(1.0) as u64
 }
 
 /// "30s", "10m", "1h", "2d" → a duration.

@@ -147,6 +147,12 @@ impl Velvet {
         Ok(())
     }
 
+    /// Messages queued or being sent.
+    pub async fn outbox_depth(&self) -> Result<i64> {
+        let mut tx = self.store.read().await?;
+        Ok(tx.outbox_depth().await?)
+    }
+
     pub async fn mail_sent(&self, outbox_id: i64) -> Result<()> {
         let mut tx = self.store.write().await?;
         tx.mark_mail_sent(outbox_id, self.now()).await?;

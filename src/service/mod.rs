@@ -69,6 +69,16 @@ impl Velvet {
         Velvet { store, clock }
     }
 
+    /// The secret every `serve` on this database keys its hashes with
+    /// (rate-limit keys, device hashes): made once, on first use.
+    pub async fn server_secret(&self) -> Result<String> {
+        let fresh = crate::domain::token::ConfirmToken::generate().as_str().to_string();
+        let mut tx = self.store.write().await?;
+        let secret = tx.server_secret(&fresh, self.now()).await?;
+        tx.commit().await?;
+        Ok(secret)
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
