@@ -29,13 +29,19 @@ const CODE_UNUSABLE: &str =
     "This code can't be used. Check that it was copied whole, or ask whoever gave it to you for a fresh one.";
 
 impl App {
-    /// Records a refusal (sampled) and turns it into a 429.
-    async fn slow_down(&self, action: Action, denied: Denied, caller: &Caller) -> Answer {
-        self.metrics.limit(&denied.rule, "denied");
+    /// Counts a refusal by a limit or the cooldown (`decision`: "denied"
+    /// or "locked"); the first of its window also becomes an event.
+    async fn refused(&self, action: Action, denied: &Denied, caller: &Caller, decision: &'static str) {
+        self.metrics.limit(&denied.rule, decision);
         if denied.first
             && let Err(e) = self.velvet.note_rate_limited(action.as_str(), &denied.rule, &caller.meta).await {
                 tracing::warn!(error = %e, "could not record a rate-limit event");
             }
+    }
+
+    /// Records a refusal and turns it into a 429.
+    async fn slow_down(&self, action: Action, denied: Denied, caller: &Caller) -> Answer {
+        self.refused(action, &denied, caller, "denied").await;
         Answer::slow_down(denied.retry_after)
     }
 
@@ -111,7 +117,7 @@ impl App {
 
     pub async fn redeem(&self, caller: &Caller, headers: &HeaderMap, raw: Body) -> Answer {
         if let Some(d) = self.limiter.locked_out(&caller.ip_unit, caller.device_id.as_deref()) {
-            self.metrics.limit(&d.rule, "locked");
+            self.refused(Action::Redeem, &d, caller, "locked").await;
             return Answer::slow_down(d.retry_after);
         }
         if let Err(d) = self.limiter.check(Action::Redeem, self.signals(caller, None)).await {
@@ -146,12 +152,7 @@ impl App {
             Err(Error::CodeUnusable) => {
                 self.metrics.outcome("redeem", "unusable");
                 match self.limiter.record_failure(&caller.ip_unit, caller.device_id.as_deref()).await {
-                    Ok(Some(lock)) => {
-                        self.metrics.limit(&lock.rule, "locked");
-                        if let Err(e) = self.velvet.note_rate_limited("redeem", &lock.rule, &caller.meta).await {
-                            tracing::warn!(error = %e, "could not record a lockout event");
-                        }
-                    }
+                    Ok(Some(lock)) => self.refused(Action::Redeem, &lock, caller, "locked").await,
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "could not store a lockout"),
                 }
