@@ -18,10 +18,6 @@ pub struct Haystack {
 }
 
 impl Haystack {
-    pub fn with_capacity(rows: usize) -> Haystack {
-        Haystack { text: Vec::with_capacity(rows * 32), ends: Vec::with_capacity(rows) }
-    }
-
     /// Adds one row's fields (joined with spaces, lowercased).
     pub fn push(&mut self, fields: &[&str]) {
         for (i, f) in fields.iter().enumerate() {

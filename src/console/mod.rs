@@ -17,7 +17,7 @@ pub mod update;
 pub mod view;
 
 use crate::service::{Actor, Velvet};
-use action::{Input, Msg};
+use action::{Effect, Input, Msg};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use runner::Runner;
 use state::State;
@@ -93,7 +93,10 @@ pub async fn run(velvet: Velvet, actor: Actor, thresholds: live::Thresholds, wel
         };
         let Some(input) = input else { continue };
         for effect in update::update(&mut s, input) {
-            runner.spawn(effect, s.haystack.clone());
+            // Only a filter search reads the haystack; other tasks holding
+            // it would make the next new row copy it whole.
+            let haystack = matches!(effect, Effect::Filter { .. }).then(|| s.haystack.clone());
+            runner.spawn(effect, haystack);
         }
         if s.quit {
             break Ok(());

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 /// Adds loaded or changed entries: known ids are updated in place, new
 /// ones appended (and listed first when they are newer than what is shown).
 pub fn add_entries(s: &mut State, rows: Vec<EntryItem>) {
-    let haystack = std::sync::Arc::make_mut(&mut s.haystack);
     let newest = s.newest_id;
     let mut fresh_on_top = Vec::new();
     for row in rows {
@@ -17,7 +16,9 @@ pub fn add_entries(s: &mut State, rows: Vec<EntryItem>) {
         }
         let i = s.entries.len();
         s.entry_index.insert(row.id, i);
-        haystack.push(&[&row.email, row.source.as_deref().unwrap_or(""), row.status]);
+        // Copied only if a filter search still holds the old one, and
+        // only when there is a new row to add.
+        std::sync::Arc::make_mut(&mut s.haystack).push(&[&row.email, row.source.as_deref().unwrap_or(""), row.status]);
         let newer = row.id > newest && newest != i64::MIN;
         s.newest_id = s.newest_id.max(row.id);
         s.entries.push(row);

@@ -145,17 +145,18 @@ impl Runner {
     }
 
     /// Runs one effect in its own task.
-    pub fn spawn(&self, effect: Effect, haystack: Arc<Haystack>) {
+    pub fn spawn(&self, effect: Effect, haystack: Option<Arc<Haystack>>) {
         let me = self.clone();
         tokio::spawn(async move { me.run(effect, haystack).await });
     }
 
-    async fn run(self, effect: Effect, haystack: Arc<Haystack>) {
+    async fn run(self, effect: Effect, haystack: Option<Arc<Haystack>>) {
         let v = &self.velvet;
         let a = &self.actor;
         let outcome: Result<Option<String>, String> = match effect {
             Effect::Filter { generation, query, within } => {
                 let q = query.clone();
+                let haystack = haystack.unwrap_or_default();
                 let rows = tokio::task::spawn_blocking(move || haystack.search(&q, within.as_deref())).await.unwrap_or_default();
                 self.send(Msg::Filtered { generation, query, rows });
                 return;
