@@ -291,7 +291,7 @@ impl State {
     }
 
     pub fn redemption_paused(&self) -> bool {
-        self.switches.iter().any(|s| s.scope == "redemption")
+        self.switches.iter().any(|s| s.scope == crate::domain::Switch::Redemption.key())
     }
 
     pub fn toast(&mut self, text: impl Into<String>, kind: ToastKind) {

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod role;
 pub mod settings;
 pub mod status;
+pub mod switch;
 pub mod timefmt;
 pub mod token;
 
@@ -20,3 +21,4 @@ pub use event::{EventKind, Outcome};
 pub use role::{Permission, Role};
 pub use settings::Settings;
 pub use status::{EntryStatus, IllegalTransition, Standing, Transition};
+pub use switch::Switch;

@@ -2,8 +2,8 @@
 
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::settings::{day_start, remaining_today};
-use crate::domain::{EntryStatus, EventKind, Permission, Standing, Transition};
-use crate::store::{CodeScope, EntryRow, LOCK_PACER, NewCode, NewEvent, NewMail, StampColumn, Tx};
+use crate::domain::{EntryStatus, EventKind, Permission, Standing, Switch, Transition};
+use crate::store::{CodeScope, EntryRow, LOCK_PACER, NewCode, NewEvent, NewMail, Tx};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct InviteRun {
@@ -42,7 +42,7 @@ impl Velvet {
         let ids: Vec<i64> = queue.iter().map(|e| e.id).collect();
         let ttl = settings.access_code_ttl();
         let codes = tx.bulk_access_codes(batch, &ids, now + ttl, now, actor.name()).await?;
-        let moved = tx.bulk_move(&ids, EntryStatus::APPROVED.as_str(), to.as_str(), StampColumn::Invited, now).await?;
+        let moved = tx.bulk_move(&ids, EntryStatus::APPROVED.as_str(), to.as_str(), now).await?;
         if moved != ids.len() as u64 {
             return Err(Error::Conflict("some approved entries changed while their invites were being sent; try again".into()));
         }
@@ -74,7 +74,7 @@ impl Velvet {
     /// today's cap, unless redemption is paused (a code nobody can use yet
     /// would only start its expiry clock).
     pub async fn pace(&self) -> Result<InviteRun> {
-        let paused = self.store.read().await?.any_paused("redemption", None).await?;
+        let paused = self.store.read().await?.is_paused(Switch::Redemption).await?;
         if paused {
             return Ok(InviteRun::default());
         }

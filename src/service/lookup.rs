@@ -5,7 +5,7 @@ use super::codes::CodeView;
 use super::{Actor, Result, Velvet};
 use crate::domain::explain::{CodeState, MailState, Situation, explain};
 use crate::domain::settings::{day_start, remaining_today};
-use crate::domain::{EventKind, Permission};
+use crate::domain::{EventKind, Permission, Switch};
 use crate::store::{EntryRow, EventFilter, Tx};
 use chrono::{DateTime, Utc};
 
@@ -176,7 +176,7 @@ impl Velvet {
             joined_at: entry.joined_at,
             queue_position,
             cap_remaining: remaining_today(settings.daily_invite_cap, sent_today as u64),
-            redemption_paused: tx.any_paused("redemption", None).await?,
+            redemption_paused: tx.is_paused(Switch::Redemption).await?,
             hold_until,
             access_code,
             last_mail,

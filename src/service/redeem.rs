@@ -4,7 +4,7 @@
 
 use super::{Actor, Error, RequestMeta, Result, Velvet, event};
 use crate::domain::settings::day_start;
-use crate::domain::{Email, EntryStatus, EventKind, InviteCode, Outcome, Transition};
+use crate::domain::{Email, EntryStatus, EventKind, InviteCode, Outcome, Switch, Transition};
 use crate::store::{CodeRow, EntryRow, NewCode, NewEntry, NewEvent, NewMail, RedemptionRow, StatusStamps, Tx};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl Velvet {
         let email = Email::parse(email)?;
         let now = self.now();
         let mut tx = self.store.write().await?;
-        if tx.any_paused("redemption", None).await? {
+        if tx.is_paused(Switch::Redemption).await? {
             return Err(Error::Paused("redemption".into()));
         }
         let found = tx.code_by_hash_locked(&code.hash().0).await?;
@@ -144,11 +144,11 @@ impl Velvet {
             return Ok(Err(Refusal::Expired));
         }
         if let Some(campaign) = &code.campaign
-            && tx.any_paused(&format!("campaign:{campaign}"), None).await? {
+            && tx.is_paused(Switch::Campaign(campaign)).await? {
                 return Ok(Err(Refusal::CampaignPaused));
             }
         if let Some(inviter) = code.inviter_entry_id {
-            if tx.any_paused(&format!("inviter:{inviter}"), None).await? {
+            if tx.is_paused(Switch::Inviter(inviter)).await? {
                 return Ok(Err(Refusal::InviterDisabled));
             }
             if entry.map(|e| e.id) == Some(inviter) {

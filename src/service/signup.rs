@@ -3,7 +3,7 @@
 use super::{Actor, Error, RequestMeta, Result, Velvet, event};
 use crate::domain::settings::day_start;
 use crate::domain::token::token_hash;
-use crate::domain::{Email, EntryStatus, EventKind, Outcome, Standing, Transition};
+use crate::domain::{Email, EntryStatus, EventKind, Outcome, Standing, Switch, Transition};
 use crate::store::{EntryRow, NewEntry, NewEvent, NewMail, StatusStamps, Tx};
 
 pub const MAX_NOTE_LEN: usize = 500;
@@ -70,7 +70,7 @@ impl Velvet {
         let source = bounded("the source", source, MAX_SOURCE_LEN)?;
         let now = self.now();
         let mut tx = self.store.write().await?;
-        if tx.any_paused("signups", None).await? {
+        if tx.is_paused(Switch::Signups).await? {
             let e = meta.stamp(event(EventKind::Signup, &Actor::Public));
             self.record(&mut tx, NewEvent { outcome: Some(Outcome::Failed.as_str()), reason: Some("signups paused".into()), ..e }).await?;
             tx.commit().await?;

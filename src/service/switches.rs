@@ -3,7 +3,7 @@
 
 use super::codes::check_campaign;
 use super::{Actor, Result, Velvet, event};
-use crate::domain::{EventKind, Permission, Settings};
+use crate::domain::{EventKind, Permission, Settings, Switch};
 use crate::store::{NewEvent, Tx};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,10 +32,10 @@ impl PauseScope {
 impl Velvet {
     async fn scope_key(&self, tx: &mut Tx, scope: &PauseScope) -> Result<String> {
         Ok(match scope {
-            PauseScope::Redemption => "redemption".into(),
-            PauseScope::Signups => "signups".into(),
-            PauseScope::Campaign(c) => format!("campaign:{}", check_campaign(c)?),
-            PauseScope::Inviter(email) => format!("inviter:{}", self.entry_for(tx, email).await?.id),
+            PauseScope::Redemption => Switch::Redemption.key(),
+            PauseScope::Signups => Switch::Signups.key(),
+            PauseScope::Campaign(c) => Switch::Campaign(&check_campaign(c)?).key(),
+            PauseScope::Inviter(email) => Switch::Inviter(self.entry_for(tx, email).await?.id).key(),
         })
     }
 

@@ -39,49 +39,23 @@ pub struct SeedCode {
     pub created_by: &'static str,
 }
 
-/// The status timestamps a bulk move may set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StampColumn {
-    Approved,
-    Invited,
-}
-
-/// `UPDATE entries SET status = to, <column> = at WHERE status = from AND id IN (ids)`.
-macro_rules! push_move {
-    ($qb:ident, $ids:expr, $from:expr, $to:expr, $column:expr, $at:expr) => {{
-        $qb.push_bind($to);
-        $qb.push(match $column {
-            StampColumn::Approved => ", approved_at = ",
-            StampColumn::Invited => ", invited_at = ",
-        });
-        $qb.push_bind($at);
-        $qb.push(" WHERE status = ");
-        $qb.push_bind($from);
-        $qb.push(" AND id IN (");
-        let mut list = $qb.separated(", ");
-        for id in $ids {
-            list.push_bind(*id);
-        }
-        $qb.push(")");
-    }};
-}
-
 /// Rows per statement (kept under SQLite's and PostgreSQL's bind limits).
 const CHUNK: usize = 1_000;
 
-/// Runs one QueryBuilder-built statement on whichever backend `tx` holds.
+/// Runs one QueryBuilder-built statement on whichever backend `tx` holds;
+/// yields the rows affected.
 macro_rules! build_and_run {
     ($tx:expr, $qb:ident => $build:block) => {
         match $tx {
             Tx::Sqlite(t) => {
                 let mut $qb: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new("");
                 $build;
-                $qb.build().execute(&mut **t).await.map(|_| ())
+                $qb.build().execute(&mut **t).await.map(|r| r.rows_affected())
             }
             Tx::Postgres(t) => {
                 let mut $qb: QueryBuilder<sqlx::Postgres> = QueryBuilder::new("");
                 $build;
-                $qb.build().execute(&mut **t).await.map(|_| ())
+                $qb.build().execute(&mut **t).await.map(|r| r.rows_affected())
             }
         }
     };
@@ -137,24 +111,26 @@ impl Tx {
         Ok(())
     }
 
-    /// Moves many entries from `from` to `to` at once, stamping `column`
-    /// (one of the status timestamps). Returns how many rows moved: fewer
-    /// than `ids.len()` means someone changed some of them meanwhile.
-    pub async fn bulk_move(&mut self, ids: &[i64], from: &str, to: &str, column: StampColumn, at: DateTime<Utc>) -> Result<u64> {
+    /// Moves many entries from `from` to `to` at once, stamping
+    /// `invited_at`. Returns how many rows moved: fewer than `ids.len()`
+    /// means someone changed some of them meanwhile.
+    pub async fn bulk_move(&mut self, ids: &[i64], from: &str, to: &str, at: DateTime<Utc>) -> Result<u64> {
         let mut moved = 0;
         for chunk in ids.chunks(CHUNK) {
-            moved += match self {
-                Tx::Sqlite(t) => {
-                    let mut qb: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new("UPDATE entries SET status = ");
-                    push_move!(qb, chunk, from, to, column, at);
-                    qb.build().execute(&mut **t).await?.rows_affected()
+            moved += build_and_run!(self, qb => {
+                qb.push("UPDATE entries SET status = ");
+                qb.push_bind(to);
+                qb.push(", invited_at = ");
+                qb.push_bind(at);
+                qb.push(" WHERE status = ");
+                qb.push_bind(from);
+                qb.push(" AND id IN (");
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
                 }
-                Tx::Postgres(t) => {
-                    let mut qb: QueryBuilder<sqlx::Postgres> = QueryBuilder::new("UPDATE entries SET status = ");
-                    push_move!(qb, chunk, from, to, column, at);
-                    qb.build().execute(&mut **t).await?.rows_affected()
-                }
-            };
+                qb.push(")");
+            })?;
         }
         Ok(moved)
     }

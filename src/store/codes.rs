@@ -143,13 +143,9 @@ impl Tx {
     /// redemptions of one code are decided one after the other from the
     /// first read on, not only at the use count.
     pub async fn code_by_hash_locked(&mut self, hash: &str) -> Result<Option<CodeRow>> {
-        match self {
-            Tx::Sqlite(_) => self.code_by_hash(hash).await,
-            Tx::Postgres(t) => {
-                let sql = select_codes!("WHERE code_hash = $1 FOR UPDATE");
-                Ok(sqlx::query_as::<_, CodeRow>(sql).bind(hash).fetch_optional(&mut **t).await?)
-            }
-        }
+        let sqlite = select_codes!("WHERE code_hash = $1");
+        let postgres = select_codes!("WHERE code_hash = $1 FOR UPDATE");
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, CodeRow>(sql).bind(hash).fetch_optional(c))?)
     }
 
     pub async fn code_by_id(&mut self, id: i64) -> Result<Option<CodeRow>> {

@@ -85,19 +85,16 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(id).fetch_optional(c))?)
     }
 
-    /// Inserts a new entry, or returns `None` when the email is already on
-    /// the list (a concurrent signup may have just added it).
     /// Reads an entry and, on PostgreSQL, locks it for the rest of the
     /// transaction, so a racing writer is waited for and then seen.
     pub async fn entry_by_id_locked(&mut self, id: i64) -> Result<Option<EntryRow>> {
         let sqlite = select_entries!("WHERE id = $1");
         let postgres = select_entries!("WHERE id = $1 FOR UPDATE");
-        Ok(match self {
-            Tx::Sqlite(t) => sqlx::query_as::<_, EntryRow>(sqlite).bind(id).fetch_optional(&mut **t).await?,
-            Tx::Postgres(t) => sqlx::query_as::<_, EntryRow>(postgres).bind(id).fetch_optional(&mut **t).await?,
-        })
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, EntryRow>(sql).bind(id).fetch_optional(c))?)
     }
 
+    /// Inserts a new entry, or returns `None` when the email is already on
+    /// the list (a concurrent signup may have just added it).
     pub async fn insert_entry(&mut self, e: NewEntry<'_>) -> Result<Option<EntryRow>> {
         let sql = concat!(
             "INSERT INTO entries (email, email_display, status, note, source, ip_prefix, device_hash, \
@@ -135,15 +132,11 @@ impl Tx {
         Ok(done == 1)
     }
 
-    /// Oldest confirmations first; on PostgreSQL rows another approver holds
-    /// are skipped, so two racing approvers take disjoint entries.
+    /// Oldest confirmations first: who `approve_oldest` would take next
+    /// (a preview; it locks nothing).
     pub async fn confirmed_queue(&mut self, limit: i64) -> Result<Vec<EntryRow>> {
-        let sqlite = select_entries!("WHERE status = 'confirmed' ORDER BY confirmed_at, id LIMIT $1");
-        let postgres = select_entries!("WHERE status = 'confirmed' ORDER BY confirmed_at, id LIMIT $1 FOR UPDATE SKIP LOCKED");
-        Ok(match self {
-            Tx::Sqlite(t) => sqlx::query_as::<_, EntryRow>(sqlite).bind(limit).fetch_all(&mut **t).await?,
-            Tx::Postgres(t) => sqlx::query_as::<_, EntryRow>(postgres).bind(limit).fetch_all(&mut **t).await?,
-        })
+        let sql = select_entries!("WHERE status = 'confirmed' ORDER BY confirmed_at, id LIMIT $1");
+        Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(limit).fetch_all(c))?)
     }
 
     /// Moves the `n` oldest entries in `from` (by confirmation) to `to` in
@@ -157,21 +150,15 @@ impl Tx {
                         SELECT id FROM entries WHERE status = $2 ORDER BY confirmed_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) \
                         RETURNING id, email, confirmed_at";
         type Row = (i64, String, Option<DateTime<Utc>>);
-        Ok(match self {
-            Tx::Sqlite(t) => sqlx::query_as::<_, Row>(sqlite).bind(n).bind(from).bind(to).bind(now).fetch_all(&mut **t).await?,
-            Tx::Postgres(t) => sqlx::query_as::<_, Row>(postgres).bind(n).bind(from).bind(to).bind(now).fetch_all(&mut **t).await?,
-        })
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, Row>(sql).bind(n).bind(from).bind(to).bind(now).fetch_all(c))?)
     }
 
-    /// Approved entries waiting for an invite, oldest approval first (locked
-    /// like `confirmed_queue`).
+    /// Approved entries waiting for an invite, oldest approval first; on
+    /// PostgreSQL rows another sender holds are skipped.
     pub async fn approved_queue(&mut self, limit: i64) -> Result<Vec<EntryRow>> {
         let sqlite = select_entries!("WHERE status = 'approved' ORDER BY approved_at, id LIMIT $1");
         let postgres = select_entries!("WHERE status = 'approved' ORDER BY approved_at, id LIMIT $1 FOR UPDATE SKIP LOCKED");
-        Ok(match self {
-            Tx::Sqlite(t) => sqlx::query_as::<_, EntryRow>(sqlite).bind(limit).fetch_all(&mut **t).await?,
-            Tx::Postgres(t) => sqlx::query_as::<_, EntryRow>(postgres).bind(limit).fetch_all(&mut **t).await?,
-        })
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, EntryRow>(sql).bind(limit).fetch_all(c))?)
     }
 
     /// 1-based place of an approved entry in the invite queue.

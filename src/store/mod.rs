@@ -17,7 +17,7 @@ mod outbox;
 mod switches;
 mod tokens;
 
-pub use bulk::{SeedCode, SeedEntry, StampColumn};
+pub use bulk::{SeedCode, SeedEntry};
 pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow};
 pub use entries::{EntryRow, NewEntry, StatusStamps};
 pub use events::{EventFilter, EventRow, NewEvent};
@@ -107,6 +107,20 @@ pub enum Tx {
 
 /// Runs the same query expression on whichever backend `$tx` holds.
 macro_rules! on {
+    // The same statement, spelled per backend (a lock clause only
+    // PostgreSQL needs): `$sql` is the one for the transaction's backend.
+    ($tx:expr, sqlite = $sqlite:expr, postgres = $postgres:expr, |$sql:ident, $conn:ident| $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let ($sql, $conn) = ($sqlite, &mut **t);
+                $body.await
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let ($sql, $conn) = ($postgres, &mut **t);
+                $body.await
+            }
+        }
+    };
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
             $crate::store::Tx::Sqlite(t) => {

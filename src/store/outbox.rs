@@ -75,10 +75,8 @@ impl Tx {
              SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3 \
              FOR UPDATE SKIP LOCKED) RETURNING ", outbox_columns!()
         );
-        let mut rows = match self {
-            Tx::Sqlite(t) => sqlx::query_as::<_, OutboxRow>(sqlite).bind(now).bind(lease_until).bind(limit).bind(INTERRUPTED).fetch_all(&mut **t).await?,
-            Tx::Postgres(t) => sqlx::query_as::<_, OutboxRow>(postgres).bind(now).bind(lease_until).bind(limit).bind(INTERRUPTED).fetch_all(&mut **t).await?,
-        };
+        let mut rows = on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, OutboxRow>(sql)
+            .bind(now).bind(lease_until).bind(limit).bind(INTERRUPTED).fetch_all(c))?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)
     }

@@ -1,6 +1,7 @@
 //! Pause switches and settings rows, read by every server and console.
 
 use super::{Result, Tx, exec, on};
+use crate::domain::Switch;
 use chrono::{DateTime, Utc};
 
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
@@ -18,9 +19,9 @@ impl Tx {
     }
 
     /// Whether any of `scopes` is paused.
-    pub async fn any_paused(&mut self, a: &str, b: Option<&str>) -> Result<bool> {
-        let sql = "SELECT COUNT(*) FROM switches WHERE scope = $1 OR scope = $2";
-        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(a).bind(b).fetch_one(c))? > 0)
+    pub async fn is_paused(&mut self, switch: Switch<'_>) -> Result<bool> {
+        let sql = "SELECT COUNT(*) FROM switches WHERE scope = $1";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(switch.key()).fetch_one(c))? > 0)
     }
 
     /// Sets a pause; false if it was already set.
