@@ -221,7 +221,7 @@ async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
             Ok(())
         }
         CodesCommand::List { campaign, batch, kind, limit, json } => {
-            let list = ctx.velvet.list_codes(&actor, campaign.as_deref(), batch, kind.as_deref(), limit.clamp(1, 100_000)).await?;
+            let list = ctx.velvet.list_codes(&actor, campaign.as_deref(), batch, kind.as_deref(), limit).await?;
             if json {
                 print_json(&list)
             } else {

@@ -76,7 +76,7 @@ impl Email {
     }
 
     pub fn domain(&self) -> &str {
-        self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+        domain_of(&self.0)
     }
 
     /// The address with most of the local part hidden, for logs and screens
@@ -142,6 +142,11 @@ fn check_domain(domain: &str) -> Result<(), EmailError> {
         return Err(invalid());
     }
     Ok(())
+}
+
+/// The domain of a stored, already normalized address ("" if none).
+pub fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
 }
 
 #[cfg(test)]

@@ -102,6 +102,9 @@ pub fn check_campaign(c: &str) -> Result<String> {
     }
 }
 
+/// The most codes one listing returns.
+pub const MAX_CODES_LISTED: i64 = 100_000;
+
 impl Velvet {
     /// Issues `count` partner codes in one new batch.
     pub async fn issue_partner_codes(&self, actor: &Actor, spec: &PartnerCodeSpec) -> Result<IssuedCodes> {
@@ -188,7 +191,7 @@ impl Velvet {
                 (CodeScope::Inviter(entry.id), format!("inviter {}", Email::parse(email)?))
             }
         };
-        let rows = tx.codes_in(&scope, i64::MAX).await?;
+        let rows = tx.codes_in(&scope).await?;
         let active: Vec<&CodeRow> = rows.iter().filter(|c| c.status == "active").collect();
         if dry_run {
             return Ok(active.into_iter().map(revoked_view).collect());
@@ -212,6 +215,7 @@ impl Velvet {
         Ok(out)
     }
 
+    /// Lists codes, newest first, at most `limit` (1 to `MAX_CODES_LISTED`).
     pub async fn list_codes(&self, actor: &Actor, campaign: Option<&str>, batch: Option<i64>, kind: Option<&str>, limit: i64) -> Result<Vec<CodeView>> {
         actor.require(Permission::Read)?;
         if let Some(k) = kind
@@ -221,7 +225,7 @@ impl Velvet {
         let campaign = campaign.map(check_campaign).transpose()?;
         let now = self.now();
         let mut tx = self.store.read().await?;
-        let rows = tx.list_codes(campaign.as_deref(), batch, kind, limit).await?;
+        let rows = tx.list_codes(campaign.as_deref(), batch, kind, limit.clamp(1, MAX_CODES_LISTED)).await?;
         Ok(rows.iter().map(|c| CodeView::from_row(c, now)).collect())
     }
 }

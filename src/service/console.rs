@@ -1,7 +1,6 @@
 //! Reads and actions the console needs beyond the other use cases.
 
 use super::{Actor, Error, Result, Velvet, event};
-use crate::domain::settings::day_start;
 use crate::domain::{EventKind, Permission, Transition};
 use crate::store::{EntryRow, EventFilter, EventRow, NewEvent, StatusStamps};
 use chrono::Duration;
@@ -58,8 +57,7 @@ impl Velvet {
 
     pub async fn invites_sent_today(&self, actor: &Actor) -> Result<u64> {
         actor.require(Permission::Read)?;
-        let n = self.store.read().await?.count_events_since(EventKind::InviteSent.as_str(), day_start(self.now())).await?;
-        Ok(n as u64)
+        Self::sent_today(&mut self.store.read().await?, self.now()).await
     }
 
     /// Approves the given entries that are still confirmed; the rest are

@@ -17,6 +17,11 @@ impl Velvet {
     /// Sends invites to approved entries, oldest approval first, until
     /// today's cap (or `limit`) is reached. `past_cap` (admins only) sends
     /// `limit` invites regardless of the cap, audited as such.
+    /// Invites sent since the start of today (UTC): what the daily cap counts.
+    pub(crate) async fn sent_today(tx: &mut Tx, now: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        Ok(tx.count_events_since(EventKind::InviteSent.as_str(), day_start(now)).await? as u64)
+    }
+
     pub async fn send_invites(&self, actor: &Actor, limit: Option<u64>, past_cap: bool) -> Result<InviteRun> {
         actor.require(if past_cap { Permission::SendPastCap } else { Permission::Approve })?;
         if past_cap && limit.is_none() {
@@ -26,8 +31,7 @@ impl Velvet {
         let mut tx = self.store.write().await?;
         tx.lock(LOCK_PACER).await?;
         let settings = Self::load_settings(&mut tx).await?;
-        let sent_today = tx.count_events_since(EventKind::InviteSent.as_str(), day_start(now)).await?;
-        let remaining = remaining_today(settings.daily_invite_cap, sent_today as u64);
+        let remaining = remaining_today(settings.daily_invite_cap, Self::sent_today(&mut tx, now).await?);
         let n = if past_cap { limit.unwrap_or(0) } else { limit.map_or(remaining, |l| l.min(remaining)) };
         if n == 0 {
             return Ok(InviteRun { batch_id: None, sent: vec![], cap_remaining: remaining });
@@ -83,7 +87,7 @@ impl Velvet {
 
     /// Creates an access code bound to `entry` and queues the mail that
     /// will carry it (the code is minted at delivery).
-    async fn issue_access_code(&self, tx: &mut Tx, entry: &EntryRow, batch: Option<i64>, actor: &Actor) -> Result<i64> {
+    async fn issue_access_code(&self, tx: &mut Tx, entry: &EntryRow, actor: &Actor) -> Result<i64> {
         let now = self.now();
         let ttl = Self::load_settings(tx).await?.access_code_ttl();
         let code_id = tx
@@ -93,7 +97,7 @@ impl Velvet {
                 prefix: None,
                 kind: "access",
                 campaign: None,
-                batch_id: batch,
+                batch_id: None,
                 inviter_entry_id: None,
                 bound_entry_id: Some(entry.id),
                 max_uses: 1,
@@ -122,7 +126,7 @@ impl Velvet {
                     let e = NewEvent { entry_id: Some(entry.id), code_id: Some(*id), rule: Some("reissue".into()), ..event(EventKind::Revoke, actor) };
                     self.record(&mut tx, e).await?;
                 }
-                let code_id = self.issue_access_code(&mut tx, &entry, None, actor).await?;
+                let code_id = self.issue_access_code(&mut tx, &entry, actor).await?;
                 let detail = format!("new access code; revoked {} old", revoked.len());
                 let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code_id), detail: Some(detail.clone()), ..event(EventKind::Reissue, actor) };
                 self.record(&mut tx, e).await?;

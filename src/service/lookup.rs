@@ -4,9 +4,9 @@
 use super::codes::CodeView;
 use super::{Actor, Result, Velvet};
 use crate::domain::explain::{CodeState, MailState, Situation, explain};
-use crate::domain::settings::{day_start, remaining_today};
-use crate::domain::{EventKind, Permission, Switch};
-use crate::store::{EntryRow, EventFilter, Tx};
+use crate::domain::settings::remaining_today;
+use crate::domain::{Permission, Switch};
+use crate::store::{CodeRow, EntryRow, EventFilter, OutboxRow, Tx};
 use chrono::{DateTime, Utc};
 
 /// Longest timeline a lookup returns (newest kept).
@@ -94,7 +94,7 @@ impl Velvet {
         let entry = self.entry_for(&mut tx, email).await?;
         let codes = tx.codes_of_entry(entry.id).await?;
         let mail = tx.mail_of_entry(entry.id).await?;
-        let situation = self.situation(&mut tx, &entry, now).await?;
+        let situation = self.situation(&mut tx, &entry, &codes, &mail, now).await?;
         let mut events = tx.events(&EventFilter { after_id: 0, kind: None, entry_id: Some(entry.id), limit: TIMELINE_LIMIT }).await?;
         events.sort_by_key(|e| (e.at, e.id));
         let inviter_chain = inviter_chain(&mut tx, &entry).await?;
@@ -145,14 +145,14 @@ impl Velvet {
     }
 
     /// Gathers the facts `explain` needs.
-    async fn situation(&self, tx: &mut Tx, entry: &EntryRow, now: DateTime<Utc>) -> Result<Situation> {
+    async fn situation(&self, tx: &mut Tx, entry: &EntryRow, codes: &[CodeRow], mail: &[OutboxRow], now: DateTime<Utc>) -> Result<Situation> {
         let settings = Self::load_settings(tx).await?;
-        let sent_today = tx.count_events_since(EventKind::InviteSent.as_str(), day_start(now)).await?;
+        let sent_today = Self::sent_today(tx, now).await?;
         let queue_position = match (entry.status.as_str(), entry.approved_at) {
             ("approved", Some(at)) => Some(tx.approved_position(at, entry.id).await? as u64),
             _ => None,
         };
-        let access_code = tx.codes_of_entry(entry.id).await?.into_iter().rfind(|c| c.kind == "access").map(|c| {
+        let access_code = codes.iter().rfind(|c| c.kind == "access").map(|c| {
             match c.state(now) {
                 "revoked" => CodeState::Revoked { at: c.revoked_at.unwrap_or(c.created_at) },
                 "expired" => CodeState::Expired { at: c.expires_at },
@@ -160,10 +160,9 @@ impl Velvet {
                 _ => CodeState::Active { expires_at: c.expires_at },
             }
         });
-        let last_mail = tx.mail_of_entry(entry.id).await?.into_iter().rfind(|m| m.kind != "webhook").map(|m| match m.status.as_str() {
+        let last_mail = mail.iter().rfind(|m| m.kind != "webhook").map(|m| match m.status.as_str() {
             "sent" => MailState::Sent { at: m.sent_at.unwrap_or(m.created_at) },
-            "failed" => MailState::Failed { at: m.next_attempt_at, error: m.last_error.unwrap_or_default() },
-            _ if m.last_error.is_some() => MailState::Failed { at: m.next_attempt_at, error: m.last_error.unwrap_or_default() },
+            status if status == "failed" || m.last_error.is_some() => MailState::Failed { at: m.next_attempt_at, error: m.last_error.clone().unwrap_or_default() },
             _ => MailState::Queued,
         });
         let hold_until = tx.pending_redemption(entry.id).await?.and_then(|r| r.hold_expires_at);
@@ -175,7 +174,7 @@ impl Velvet {
             invited_at: entry.invited_at,
             joined_at: entry.joined_at,
             queue_position,
-            cap_remaining: remaining_today(settings.daily_invite_cap, sent_today as u64),
+            cap_remaining: remaining_today(settings.daily_invite_cap, sent_today),
             redemption_paused: tx.is_paused(Switch::Redemption).await?,
             hold_until,
             access_code,

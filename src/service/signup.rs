@@ -193,8 +193,7 @@ impl Velvet {
     async fn auto_approve(&self, tx: &mut Tx, entry: &EntryRow, confirmed_before: i64) -> Result<bool> {
         let settings = Self::load_settings(tx).await?;
         let today = tx.count_rule_since(EventKind::Approve.as_str(), "auto:", day_start(self.now())).await?;
-        let domain = entry.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        let Some(rule) = settings.auto_approves(domain, confirmed_before as u64, today as u64) else {
+        let Some(rule) = settings.auto_approves(crate::domain::email::domain_of(&entry.email), confirmed_before as u64, today as u64) else {
             return Ok(false);
         };
         let actor = Actor::System("auto-approve");

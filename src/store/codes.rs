@@ -159,15 +159,15 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(entry_id).fetch_all(c))?)
     }
 
-    /// Codes in a scope (all statuses), newest first, at most `limit`.
-    pub async fn codes_in(&mut self, scope: &CodeScope, limit: i64) -> Result<Vec<CodeRow>> {
+    /// Codes in a scope (all statuses), newest first.
+    pub async fn codes_in(&mut self, scope: &CodeScope) -> Result<Vec<CodeRow>> {
         let b = scope_binds(scope);
         let sql = select_codes!(
             "WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR batch_id = $2) AND ($3 IS NULL OR campaign = $3) \
-             AND ($4 IS NULL OR inviter_entry_id = $4) AND ($5 IS NULL OR bound_entry_id = $5) ORDER BY id DESC LIMIT $6"
+             AND ($4 IS NULL OR inviter_entry_id = $4) AND ($5 IS NULL OR bound_entry_id = $5) ORDER BY id DESC"
         );
         Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql)
-            .bind(b.id).bind(b.batch).bind(b.campaign).bind(b.inviter).bind(b.bound).bind(limit)
+            .bind(b.id).bind(b.batch).bind(b.campaign).bind(b.inviter).bind(b.bound)
             .fetch_all(c))?)
     }
 
