@@ -10,27 +10,27 @@ use crate::service::PauseScope;
 /// `:` commands. Destructive ones still ask first.
 pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    let need = |s: &mut State, p: Permission| -> bool {
-        let ok = s.can(p);
-        if !ok {
+    // The role is checked once, before any command is read further (the
+    // service checks again; this only spares a confirmation that would fail).
+    if let Some(p) = permission_for(&words)
+        && !s.can(p) {
             s.toast(format!("your role may not {}", p.describe()), ToastKind::Error);
+            return vec![];
         }
-        ok
-    };
     let number = |w: Option<&&str>| w.and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0);
     match words.as_slice() {
         ["q"] | ["quit"] => s.quit = true,
-        ["approve", n] if need(s, Permission::Approve) => match number(Some(n)) {
+        ["approve", n] => match number(Some(n)) {
             Some(n) => s.modal = Some(approve_next_modal(s, n)),
             None => s.toast(":approve needs a number, e.g. :approve 50", ToastKind::Error),
         },
-        ["send", n] if need(s, Permission::SendPastCap) => match number(Some(n)) {
+        ["send", n] => match number(Some(n)) {
             Some(n) => {
                 s.modal = Some(confirm(format!("Send {n} invites now?"), vec!["Past today's cap, oldest approval first; audited.".into()], Pending::SendNow(n as u64)))
             }
             None => s.toast(":send needs a number", ToastKind::Error),
         },
-        ["revoke", "batch", n] if need(s, Permission::RevokeMany) => match number(Some(n)) {
+        ["revoke", "batch", n] => match number(Some(n)) {
             Some(b) => {
                 let count = s.codes.iter().filter(|c| c.batch_id == Some(b) && c.state == "active").count();
                 let known = if s.codes.is_empty() { "codes not loaded: open Codes (2) to see them".to_string() } else { format!("{count} active codes in it (as loaded)") };
@@ -38,14 +38,14 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
             }
             None => s.toast(":revoke batch needs a batch number", ToastKind::Error),
         },
-        ["revoke", "campaign", c] if need(s, Permission::RevokeMany) => {
+        ["revoke", "campaign", c] => {
             let count = s.codes.iter().filter(|x| x.campaign.as_deref() == Some(*c) && x.state == "active").count();
             s.modal = Some(confirm(format!("Revoke every code of campaign {c}?"), vec![format!("{count} active codes (as loaded)")], Pending::Revoke(RevokeWhat::Campaign(c.to_string()))));
         }
-        ["revoke", "inviter", e] if need(s, Permission::RevokeMany) => {
+        ["revoke", "inviter", e] => {
             s.modal = Some(confirm(format!("Revoke every code {e} gives out?"), vec![], Pending::Revoke(RevokeWhat::Inviter(e.to_string()))));
         }
-        [verb @ ("pause" | "resume"), rest @ ..] if need(s, Permission::Pause) => {
+        [verb @ ("pause" | "resume"), rest @ ..] => {
             let scope = match rest {
                 [] | ["redemption"] => Some(PauseScope::Redemption),
                 ["signups"] => Some(PauseScope::Signups),
@@ -63,13 +63,24 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
                 None => s.toast("try :pause redemption | signups | campaign NAME | inviter EMAIL", ToastKind::Error),
             }
         }
-        ["cap", n] if need(s, Permission::Settings) => setting(s, "daily_invite_cap", n),
-        ["invites", n] if need(s, Permission::Settings) => setting(s, "invites_per_user", n),
+        ["cap", n] => setting(s, "daily_invite_cap", n),
+        ["invites", n] => setting(s, "invites_per_user", n),
         [] => {}
-        _ if s.toasts.iter().any(|t| t.text.starts_with("your role")) => {}
         _ => s.toast(format!("unknown command ':{text}'; see ? for the list"), ToastKind::Error),
     }
     vec![]
+}
+
+/// What a command needs of the operator's role (none for `:q` and typos).
+fn permission_for(words: &[&str]) -> Option<Permission> {
+    match words {
+        ["approve", _] => Some(Permission::Approve),
+        ["send", _] => Some(Permission::SendPastCap),
+        ["revoke", "batch" | "campaign" | "inviter", _] => Some(Permission::RevokeMany),
+        ["pause" | "resume", ..] => Some(Permission::Pause),
+        ["cap" | "invites", _] => Some(Permission::Settings),
+        _ => None,
+    }
 }
 
 fn setting(s: &mut State, key: &str, value: &str) {
