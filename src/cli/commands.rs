@@ -247,13 +247,7 @@ async fn pause(ctx: &Ctx, p: PauseArgs, pausing: bool) -> CliResult {
     } else {
         ctx.velvet.resume(&actor, &scope).await?
     };
-    let what = scope.describe();
-    match (pausing, changed) {
-        (true, true) => eprintln!("paused {what}"),
-        (true, false) => eprintln!("{what} was already paused"),
-        (false, true) => eprintln!("resumed {what}"),
-        (false, false) => eprintln!("{what} was not paused"),
-    }
+    eprintln!("{}", scope.outcome(pausing, changed));
     Ok(())
 }
 

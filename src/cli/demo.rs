@@ -20,7 +20,8 @@ pub async fn run(ctx: &Ctx, keep: bool, seed_value: u64, size: u64) -> CliResult
     let mail = dir.path().join("mail");
     let store = Store::open(&format!("sqlite://{}", db.display())).await?;
     let velvet = Velvet::new(store.clone(), Arc::new(SystemClock));
-    let name = ctx.acting_as.clone().filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))).unwrap_or_else(|| "demo".into());
+    // An unusable operator name (from $USER, say) falls back to "demo".
+    let name = ctx.acting_as.clone().filter(|n| crate::service::check_operator_name(n).is_ok()).unwrap_or_else(|| "demo".into());
     velvet.add_operator(&name, &name, Role::Admin).await?;
     let actor = velvet.operator(&name).await?;
     eprintln!("seeding a beta of {size} people …");

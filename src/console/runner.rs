@@ -204,12 +204,8 @@ impl Runner {
             Effect::Reissue(email) => v.reissue(a, &email).await.map(|what| Some(format!("{email}: {what}"))).map_err(|e| e.to_string()),
             Effect::Block(email) => v.block(a, &email, Some("from the console")).await.map(|_| Some(format!("blocked {email}"))).map_err(|e| e.to_string()),
             Effect::Unblock(email) => v.unblock(a, &email, None).await.map(|_| Some(format!("unblocked {email}"))).map_err(|e| e.to_string()),
-            Effect::Pause(scope) => v.pause(a, &scope, Some("from the console")).await.map(|changed| {
-                Some(if changed { format!("paused {}", scope.describe()) } else { format!("{} was already paused", scope.describe()) })
-            }).map_err(|e| e.to_string()),
-            Effect::Resume(scope) => v.resume(a, &scope).await.map(|changed| {
-                Some(if changed { format!("resumed {}", scope.describe()) } else { format!("{} was not paused", scope.describe()) })
-            }).map_err(|e| e.to_string()),
+            Effect::Pause(scope) => v.pause(a, &scope, Some("from the console")).await.map(|changed| Some(scope.outcome(true, changed))).map_err(|e| e.to_string()),
+            Effect::Resume(scope) => v.resume(a, &scope).await.map(|changed| Some(scope.outcome(false, changed))).map_err(|e| e.to_string()),
             Effect::Setting(k, val) => v.set_setting(a, &k, &val).await.map(|s| Some(format!("{k} = {}", s.get(&k).unwrap_or_default()))).map_err(|e| e.to_string()),
         };
         match outcome {

@@ -41,7 +41,7 @@ impl Actor {
 /// An operator as listed by `operators()`.
 pub type OperatorInfo = crate::store::OperatorRow;
 
-fn check_operator_name(name: &str) -> Result<()> {
+pub fn check_operator_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));

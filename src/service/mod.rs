@@ -18,7 +18,7 @@ mod report;
 mod signup;
 mod switches;
 
-pub use actor::{Actor, OperatorInfo};
+pub use actor::{Actor, OperatorInfo, check_operator_name};
 pub use approve::Approved;
 pub use console::ApproveReport;
 pub use codes::{CodeView, IssuedCodes, PartnerCodeSpec, RevokeTarget, RevokedCode};

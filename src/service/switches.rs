@@ -19,6 +19,18 @@ pub enum PauseScope {
 pub type SwitchState = crate::store::SwitchRow;
 
 impl PauseScope {
+    /// What a pause (`pausing`) or resume did, as operators are told it in
+    /// the shell and the console.
+    pub fn outcome(&self, pausing: bool, changed: bool) -> String {
+        let what = self.describe();
+        match (pausing, changed) {
+            (true, true) => format!("paused {what}"),
+            (true, false) => format!("{what} was already paused"),
+            (false, true) => format!("resumed {what}"),
+            (false, false) => format!("{what} was not paused"),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             PauseScope::Redemption => "redemption".into(),
