@@ -137,6 +137,6 @@ pub fn html(r: &Report) -> Result<String, String> {
         jp = pct(f.joined, f.signed_up),
         funnel = funnel_chart(r)?,
         daily = daily_chart(r)?,
-        now = escape(&r.until.format("%Y-%m-%d %H:%M UTC").to_string()),
+        now = escape(&crate::domain::timefmt::utc_minute(r.until)),
     ))
 }

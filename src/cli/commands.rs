@@ -330,7 +330,7 @@ async fn settings(ctx: &Ctx, command: SettingsCommand) -> CliResult {
                 emit(&format!("{k:<24} {v}"))?;
             }
             for sw in ctx.velvet.switches(&actor).await? {
-                emit(&format!("paused: {:<16} since {} by {}", sw.scope, sw.paused_at.format("%Y-%m-%d %H:%M UTC"), sw.paused_by))?;
+                emit(&format!("paused: {:<16} since {} by {}", sw.scope, crate::domain::timefmt::utc_minute(sw.paused_at), sw.paused_by))?;
             }
             Ok(())
         }

@@ -2,6 +2,11 @@
 
 use chrono::{DateTime, Utc};
 
+/// A moment as mails, reports and the shell print it: `2026-11-22 08:15 UTC`.
+pub fn utc_minute(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 /// A compact span: "40 s", "12 min", "3 h", "5 d".
 pub fn span(seconds: i64) -> String {
     let s = seconds.abs();

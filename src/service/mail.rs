@@ -128,7 +128,7 @@ impl Velvet {
                     return Ok(if used { Rendered::Delivered } else { Rendered::Failed(REVOKED) });
                 }
                 let template = if row.kind == "invite" { INVITE_TEMPLATE } else { REFERRAL_TEMPLATE };
-                render(template, &[("code", &code.to_string()), ("expires", &expires.format("%Y-%m-%d %H:%M UTC").to_string())])
+                render(template, &[("code", &code.to_string()), ("expires", &crate::domain::timefmt::utc_minute(expires))])
             }
             _ => (String::new(), row.payload.clone().unwrap_or_default()),
         };
