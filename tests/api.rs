@@ -5,12 +5,12 @@ mod common;
 use common::server::{code_in, link_in, start};
 
 use chrono::Duration;
-use common::{TestDb, meta};
+use common::{TestDb, meta, partner};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use velvet::config::{Config, RuleText};
 use velvet::domain::limits::Rule;
-use velvet::service::{PartnerCodeSpec, PauseScope, RevokeTarget};
+use velvet::service::{PauseScope, RevokeTarget};
 
 on_both_backends!(
     the_journey_over_http,
@@ -30,10 +30,6 @@ on_both_backends!(
     a_flood_from_one_prefix_does_not_drown_real_people,
     a_leaked_code_is_contained_from_the_shell,
 );
-
-fn partner(max_uses: i64) -> PartnerCodeSpec {
-    PartnerCodeSpec { campaign: "hn".into(), max_uses, count: 1, expires_in: Duration::days(14), daily_cap: None, prefix: None }
-}
 
 async fn the_journey_over_http(db: TestDb) {
     let s = start(&db, |_| {}).await;
@@ -63,7 +59,7 @@ async fn the_journey_over_http(db: TestDb) {
 async fn an_unknown_email_redeems_then_confirms(db: TestDb) {
     let s = start(&db, |_| {}).await;
     let admin = db.admin().await;
-    let code = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
     let r = s.post("/v1/redeem", json!({"code": code, "email": "newcomer@example.org"}), "d2").await;
     assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::ACCEPTED, Some("check_email")), "{}", r.body);
     let link = link_in(&s.mail_to("newcomer@example.org", "confirm").await);
@@ -84,7 +80,7 @@ async fn answers_do_not_enumerate(db: TestDb) {
     db.confirmed("waiting@example.com").await;
     db.confirmed("blocked@example.com").await;
     db.velvet.block(&admin, "blocked@example.com", Some("bot")).await.unwrap();
-    let joined_code = db.velvet.issue_partner_codes(&admin, &partner(1)).await.unwrap().codes[0].to_string();
+    let joined_code = db.velvet.issue_partner_codes(&admin, &partner("hn", 1, 1)).await.unwrap().codes[0].to_string();
     db.confirmed("joined@example.com").await;
     db.velvet.redeem(&joined_code, "joined@example.com", &meta()).await.unwrap();
 
@@ -96,11 +92,11 @@ async fn answers_do_not_enumerate(db: TestDb) {
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
 
     // Every unusable code: one answer.
-    let revoked = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    let revoked = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
     db.velvet.revoke(&admin, &RevokeTarget::Code(revoked.clone()), None, false).await.unwrap();
-    let paused = db.velvet.issue_partner_codes(&admin, &PartnerCodeSpec { campaign: "ph".into(), ..partner(5) }).await.unwrap().codes[0].to_string();
+    let paused = db.velvet.issue_partner_codes(&admin, &partner("ph", 5, 1)).await.unwrap().codes[0].to_string();
     db.velvet.pause(&admin, &PauseScope::Campaign("ph".into()), None).await.unwrap();
-    let good = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    let good = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
     let unknown = velvet::domain::InviteCode::generate(Some("HN")).unwrap().to_string();
     let cases = [
         (unknown.as_str(), "waiting@example.com"),
@@ -148,7 +144,7 @@ async fn ten_bad_codes_lock_the_device_out(db: TestDb) {
     let s = start(&db, |c| c.limits.redeem.ip = Some(RuleText(Some(Rule::new(100, 60))))).await;
     let admin = db.admin().await;
     db.confirmed("guesser@example.com").await;
-    let good = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    let good = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
     for _ in 0..10 {
         let guess = velvet::domain::InviteCode::generate(None).unwrap().to_string();
         let r = s.post("/v1/redeem", json!({ "code": guess, "email": "guesser@example.com" }), "bot-1").await;
@@ -185,7 +181,7 @@ async fn pauses_over_http(db: TestDb) {
     let s = start(&db, |_| {}).await;
     let admin = db.admin().await;
     db.confirmed("p@example.com").await;
-    let code = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
     db.velvet.pause(&admin, &PauseScope::Campaign("hn".into()), None).await.unwrap();
     let r = s.post("/v1/redeem", json!({ "code": code, "email": "p@example.com" }), "p1").await;
     assert_eq!((r.status.as_u16(), r.json()["error"].as_str()), (400, Some("code_unusable")));
@@ -253,7 +249,7 @@ async fn joined_webhook_is_signed(db: TestDb) {
     let admin = db.admin().await;
     db.velvet.set_setting(&admin, "webhook_events", "joined").await.unwrap();
     db.confirmed("hooked@example.com").await;
-    let code = db.velvet.issue_partner_codes(&admin, &partner(5)).await.unwrap().codes[0].to_string();
+    let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
     let r = s.post("/v1/redeem", json!({ "code": code, "email": "hooked@example.com" }), "h").await;
     assert_eq!(r.status, StatusCode::OK);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -452,7 +448,7 @@ where
 async fn a_leaked_code_is_contained_from_the_shell(db: TestDb) {
     let s = start(&db, |c| c.limits.cooldown.failures = 0).await;
     let admin = db.admin().await;
-    let spec = |campaign: &str| PartnerCodeSpec { campaign: campaign.into(), max_uses: 500, count: 2, expires_in: Duration::days(14), daily_cap: None, prefix: None };
+    let spec = |campaign: &str| partner(campaign, 500, 2);
     let leak = db.velvet.issue_partner_codes(&admin, &spec("podcast")).await.unwrap();
     let other = db.velvet.issue_partner_codes(&admin, &spec("hn")).await.unwrap().codes[0].to_string();
     let (leaked, sibling) = (leak.codes[0].to_string(), leak.codes[1].to_string());
@@ -463,11 +459,9 @@ async fn a_leaked_code_is_contained_from_the_shell(db: TestDb) {
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
     let shell = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_velvet"))
+        let out = common::velvet_cli(&db.url)
             .args(args)
-            .env("VELVET_DATABASE_URL", &db.url)
             .env("VELVET_OPERATOR", "root")
-            .env_remove("VELVET_CONFIG")
             .output()
             .unwrap();
         assert!(out.status.success(), "velvet {args:?}: {}", String::from_utf8_lossy(&out.stderr));

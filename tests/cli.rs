@@ -3,7 +3,7 @@
 mod common;
 
 use common::{TestDb, meta};
-use std::process::{Command, Output};
+use std::process::Output;
 use velvet::domain::InviteCode;
 use velvet::service::Error;
 
@@ -16,11 +16,9 @@ struct Run {
 }
 
 fn velvet(db: &TestDb, args: &[&str]) -> Run {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_velvet"))
+    let out: Output = common::velvet_cli(&db.url)
         .args(args)
-        .env("VELVET_DATABASE_URL", &db.url)
         .env_remove("VELVET_OPERATOR")
-        .env_remove("VELVET_CONFIG")
         .env("USER", "nobody-in-particular")
         .current_dir(std::env::temp_dir())
         .output()

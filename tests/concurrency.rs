@@ -2,10 +2,9 @@
 
 mod common;
 
-use chrono::Duration;
 use common::{TestDb, meta};
 use std::collections::HashSet;
-use velvet::service::{Error, PartnerCodeSpec, RedeemOutcome};
+use velvet::service::{Error, RedeemOutcome};
 
 on_both_backends!(
     two_hundred_redemptions_of_a_five_use_code,
@@ -21,7 +20,7 @@ async fn two_hundred_redemptions_of_a_five_use_code(db: TestDb) {
     for i in 0..100 {
         db.confirmed(&format!("known{i}@example.com")).await;
     }
-    let spec = PartnerCodeSpec { campaign: "hn".into(), max_uses: 5, count: 1, expires_in: Duration::days(7), daily_cap: None, prefix: None };
+    let spec = common::partner("hn", 5, 1);
     let code = db.velvet.issue_partner_codes(&admin, &spec).await.unwrap().codes[0].to_string();
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -110,7 +109,7 @@ async fn a_double_click_at_the_same_moment_takes_one_use(db: TestDb) {
         if confirmed {
             db.confirmed(&email).await;
         }
-        let spec = PartnerCodeSpec { campaign: format!("c{round}"), max_uses: 1, count: 1, expires_in: Duration::days(7), daily_cap: None, prefix: None };
+        let spec = common::partner(&format!("c{round}"), 1, 1);
         let code = db.velvet.issue_partner_codes(&admin, &spec).await.unwrap().codes[0].to_string();
         let click = || {
             let (v, code, email) = (db.velvet.clone(), code.clone(), email.clone());

@@ -13,13 +13,12 @@ use chrono::Duration;
 use common::TestDb;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, RwLock};
-use velvet::service::PartnerCodeSpec;
 
 on_both_backends!(twenty_kills_under_load_lose_nothing);
 
 async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
     let admin = db.admin().await;
-    let spec = PartnerCodeSpec { campaign: "crash".into(), max_uses: 40, count: 1, expires_in: Duration::days(7), daily_cap: None, prefix: None };
+    let spec = common::partner("crash", 40, 1);
     let code = db.velvet.issue_partner_codes(&admin, &spec).await.unwrap().codes[0].to_string();
     let dir = tempfile::tempdir().unwrap();
     let mail = dir.path().join("mail");
@@ -59,8 +58,7 @@ async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
     let mut rng = velvet::sim::rng::Rng::new(42);
     for _ in 0..20 {
         tokio::time::sleep(std::time::Duration::from_millis(80 + rng.below(250))).await;
-        child.kill().expect("SIGKILL");
-        let _ = child.wait();
+        child.kill();
         let (next, base) = common::spawn_serve(&db.url, &config, &format!("file:{}", mail.display()), Some("error"), Stdio::null());
         child = next;
         *current.write().unwrap() = base;
@@ -75,13 +73,12 @@ async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
     while db.count("SELECT COUNT(*) FROM outbox WHERE status = 'queued'").await > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    child.kill().unwrap();
-    let _ = child.wait();
+    child.kill();
 
     let accepted = accepted.lock().unwrap().clone();
     let signups = accepted.iter().filter(|(k, _)| *k == "signup").count();
     let redeems = accepted.iter().filter(|(k, _)| *k == "redeem").count();
-    eprintln!("{} backend: {signups} signups and {redeems} redemptions answered 2xx across 20 kills", db.url.split(':').next().unwrap());
+    eprintln!("{} backend: {signups} signups and {redeems} redemptions answered 2xx across 20 kills", db.store.backend());
     assert!(signups > 50, "the load did run");
     // Every 2xx is in the database.
     for (kind, email) in &accepted {

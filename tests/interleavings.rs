@@ -6,10 +6,9 @@
 
 mod common;
 
-use chrono::Duration;
 use common::{TestDb, meta};
 use velvet::domain::{EntryStatus, Role, Transition};
-use velvet::service::{PartnerCodeSpec, PauseScope, RevokeTarget};
+use velvet::service::{PauseScope, RevokeTarget};
 use velvet::sim::rng::Rng;
 use velvet::store::EventFilter;
 
@@ -28,7 +27,7 @@ async fn random_interleavings_keep_the_invariants(db: TestDb) {
     let mut codes = Vec::new();
     let mut batches = Vec::new();
     for campaign in ["hn", "ph"] {
-        let spec = PartnerCodeSpec { campaign: campaign.into(), max_uses: 6, count: 2, expires_in: Duration::days(7), daily_cap: None, prefix: None };
+        let spec = common::partner(campaign, 6, 2);
         let issued = db.velvet.issue_partner_codes(&admin, &spec).await.unwrap();
         batches.push(issued.batch_id);
         codes.extend(issued.codes.iter().map(|c| c.to_string()));
@@ -83,11 +82,9 @@ async fn random_interleavings_keep_the_invariants(db: TestDb) {
                         4 => vec!["block".into(), email, "--reason".into(), "test".into()],
                         _ => vec!["unblock".into(), email],
                     };
-                    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_velvet"))
-                        .args(&args)
-                        .env("VELVET_DATABASE_URL", &url)
-                        .env("VELVET_OPERATOR", "root")
-                        .env_remove("VELVET_CONFIG")
+                    let mut shell = common::velvet_cli(&url);
+                    shell.args(&args).env("VELVET_OPERATOR", "root");
+                    let out = tokio::process::Command::from(shell)
                         .output()
                         .await
                         .expect("run velvet");

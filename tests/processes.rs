@@ -3,22 +3,8 @@
 
 mod common;
 
-use chrono::Duration;
 use common::{Backend, TestDb};
-use std::process::{Child, Command, Stdio};
-use velvet::service::PartnerCodeSpec;
-
-/// Kills the child processes even when the test fails.
-struct Servers(Vec<Child>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use std::process::{Command, Stdio};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_servers_share_one_fifty_use_code() {
@@ -37,18 +23,18 @@ async fn four_servers(db: TestDb) {
         .await
         .unwrap();
     }
-    let spec = PartnerCodeSpec { campaign: "chat".into(), max_uses: 50, count: 1, expires_in: Duration::days(7), daily_cap: None, prefix: None };
+    let spec = common::partner("chat", 50, 1);
     let code = db.velvet.issue_partner_codes(&admin, &spec).await.unwrap().codes[0].to_string();
 
     // Limits off: this is about the use count, not about pacing one address.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("velvet.toml");
     std::fs::write(&config, "[limits.redeem]\nip = \"off\"\nemail = \"off\"\ndevice = \"off\"\n[limits.cooldown]\nfailures = 0\n").unwrap();
-    let mut servers = Servers(Vec::new());
+    let mut servers = Vec::new();
     let mut bases = Vec::new();
     for _ in 0..4 {
         let (child, base) = common::spawn_serve(&db.url, &config, "log", Some("warn"), Stdio::inherit());
-        servers.0.push(child);
+        servers.push(child);
         bases.push(base);
     }
 
@@ -96,7 +82,7 @@ async fn smtp_delivery(db: TestDb) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start aiosmtpd");
-    let mut servers = Servers(vec![smtpd]);
+    let mut servers = vec![common::Killed(smtpd)];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(std::time::Instant::now() < deadline, "the SMTP server did not start");
@@ -106,7 +92,7 @@ async fn smtp_delivery(db: TestDb) {
     let config = dir.path().join("velvet.toml");
     std::fs::write(&config, "[serve]\nmail_from = \"Beta <beta@example.com>\"\n").unwrap();
     let (child, base) = common::spawn_serve(&db.url, &config, &format!("smtp://127.0.0.1:{port}"), Some("warn"), Stdio::inherit());
-    servers.0.push(child);
+    servers.push(child);
 
     let r = reqwest::Client::new()
         .post(format!("{base}/v1/waitlist"))
@@ -153,10 +139,10 @@ async fn log_secrecy(db: TestDb) {
     // Loopback is the "proxy"; the webhook points nowhere so its failures are logged.
     std::fs::write(&config, "[serve]\ntrusted_proxies = [\"127.0.0.1/32\"]\nwebhook_url = \"http://127.0.0.1:9/hook\"\nwebhook_secret = \"whsec-do-not-log\"\n").unwrap();
     db.velvet.set_setting(&admin, "webhook_events", "joined").await.unwrap();
-    let code = db.velvet.issue_partner_codes(&admin, &PartnerCodeSpec { campaign: "hn".into(), max_uses: 5, count: 1, expires_in: Duration::days(7), daily_cap: None, prefix: None }).await.unwrap().codes[0].to_string();
+    let code = db.velvet.issue_partner_codes(&admin, &common::partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
     let log = dir.path().join("serve.log");
     let (child, base) = common::spawn_serve(&db.url, &config, &format!("file:{}", mail.display()), None, std::fs::File::create(&log).unwrap().into());
-    let servers = Servers(vec![child]);
+    let servers = child;
     let http = reqwest::Client::new();
     let post = |path: &str, body: String| http.post(format!("{base}{path}")).header("content-type", "application/json").header("x-forwarded-for", "198.51.100.77").header("x-device-id", "device-secret-1").body(body);
     let email = "secret.person@example.org";

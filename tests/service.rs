@@ -3,9 +3,9 @@
 mod common;
 
 use chrono::Duration;
-use common::{TestDb, code_for, meta, token_for};
+use common::{TestDb, code_for, meta, partner, token_for};
 use velvet::domain::Role;
-use velvet::service::{ConfirmOutcome, Error, PartnerCodeSpec, PauseScope, RedeemOutcome, RevokeTarget, SignupOutcome};
+use velvet::service::{ConfirmOutcome, Error, PauseScope, RedeemOutcome, RevokeTarget, SignupOutcome};
 
 on_both_backends!(
     repeat_signups_keep_one_row_and_the_place,
@@ -27,10 +27,6 @@ on_both_backends!(
     operators_bootstrap_and_grow,
     settings_are_validated_and_audited,
 );
-
-fn partner(campaign: &str, max_uses: i64, count: u32) -> PartnerCodeSpec {
-    PartnerCodeSpec { campaign: campaign.into(), max_uses, count, expires_in: Duration::days(14), daily_cap: None, prefix: None }
-}
 
 async fn repeat_signups_keep_one_row_and_the_place(db: TestDb) {
     let v = &db.velvet;

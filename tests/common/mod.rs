@@ -19,7 +19,6 @@ pub enum Backend {
 
 #[derive(Clone)]
 pub struct TestDb {
-    pub backend: Backend,
     pub url: String,
     pub store: Store,
     pub clock: Arc<ManualClock>,
@@ -97,7 +96,7 @@ async fn fresh(backend: Backend) -> Option<(TestDb, Cleanup)> {
     let store = Store::open(&url).await.expect("open and migrate the test database");
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()));
     let velvet = Velvet::new(store.clone(), clock.clone());
-    Some((TestDb { backend, url, store, clock, velvet }, cleanup))
+    Some((TestDb { url, store, clock, velvet }, cleanup))
 }
 
 /// The same server URL with another database name.
@@ -201,6 +200,12 @@ pub fn meta() -> RequestMeta {
     RequestMeta { ip_prefix: Some("203.0.113.0/24".into()), ..Default::default() }
 }
 
+/// A partner code spec for tests: `count` codes of `max_uses` uses in
+/// `campaign`, valid 14 days, no daily cap or prefix.
+pub fn partner(campaign: &str, max_uses: i64, count: u32) -> velvet::service::PartnerCodeSpec {
+    velvet::service::PartnerCodeSpec { campaign: campaign.into(), max_uses, count, expires_in: chrono::Duration::days(14), daily_cap: None, prefix: None }
+}
+
 /// The confirmation token in the newest confirmation mail to `email`.
 pub fn token_for(mail: &[OutgoingMail], email: &str) -> Option<String> {
     mail.iter()
@@ -217,11 +222,37 @@ pub fn code_for(mail: &[OutgoingMail], email: &str, kind: &str) -> Option<String
         .find_map(|m| m.body.lines().find_map(|l| l.strip_prefix("Invite code: ").map(str::to_string)))
 }
 
+/// The built `velvet` binary on the database at `db_url`, with no config
+/// file from the environment; callers add the operator and arguments.
+pub fn velvet_cli(db_url: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_velvet"));
+    command.env("VELVET_DATABASE_URL", db_url).env_remove("VELVET_CONFIG");
+    command
+}
+
+/// A child process killed (and reaped) when dropped, so a failing test
+/// leaves no server behind.
+pub struct Killed(pub std::process::Child);
+
+impl Killed {
+    /// SIGKILL now, and wait for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts the built `velvet serve` on a free loopback port against
 /// `db_url`, with `config` and `mail` (a transport spec), logging at
 /// `log_level` (`None`: the default level) to `stderr`. Returns the child
 /// and its base URL, read from the line it prints when it listens.
-pub fn spawn_serve(db_url: &str, config: &std::path::Path, mail: &str, log_level: Option<&str>, stderr: std::process::Stdio) -> (std::process::Child, String) {
+pub fn spawn_serve(db_url: &str, config: &std::path::Path, mail: &str, log_level: Option<&str>, stderr: std::process::Stdio) -> (Killed, String) {
     use std::io::BufRead;
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_velvet"));
     command
@@ -237,5 +268,5 @@ pub fn spawn_serve(db_url: &str, config: &std::path::Path, mail: &str, log_level
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the listening line");
     let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
-    (child, format!("http://{addr}"))
+    (Killed(child), format!("http://{addr}"))
 }
