@@ -5,15 +5,15 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use velvet::console::action::{Effect, Input, Msg, RevokeWhat};
+use velvet::console::action::{Effect, Input, Msg};
 use velvet::console::keymap::Command;
 use velvet::console::live::Tick;
-use velvet::console::state::{EntryItem, Modal, Pending, State, View};
+use velvet::console::state::{EntryItem, Modal, State, View};
 use velvet::console::theme::Theme;
 use velvet::console::update::update;
 use velvet::console::view;
 use velvet::domain::{Role, Settings};
-use velvet::service::{CodeView, PauseScope};
+use velvet::service::{Action, CodeView, PauseScope, RevokeTarget};
 use velvet::store::EventRow;
 
 fn now() -> DateTime<Utc> {
@@ -29,6 +29,8 @@ fn entry(id: i64, email: &str, status: &'static str, hours_ago: i64, referrer: O
         confirmed_at: (status != "pending").then(|| now() - Duration::hours(hours_ago) + Duration::minutes(id)),
         source: Some(["hn", "producthunt", "friend"][id as usize % 3].into()),
         referrer_id: referrer,
+        campaign: None,
+        hints: "".into(),
     }
 }
 
@@ -184,7 +186,7 @@ fn approving_one_is_immediate_and_a_marked_batch_asks_first() {
     let mut s = world(Role::Admin);
     let ken = s.entries.iter().position(|e| e.id == 6).unwrap();
     s.waitlist.selected = s.waitlist.rows.iter().position(|&i| i as usize == ken).unwrap();
-    assert_eq!(keys(&mut s, &[Command::Approve]), vec![Effect::ApproveIds(vec![6])]);
+    assert_eq!(keys(&mut s, &[Command::Approve]), vec![Effect::Act(Action::Approve(vec![6]))]);
     keys(&mut s, &[Command::Mark, Command::Up, Command::Up, Command::Mark]);
     assert_eq!(s.marks.len(), 2);
     assert!(keys(&mut s, &[Command::Approve]).is_empty(), "asks first");
@@ -192,7 +194,7 @@ fn approving_one_is_immediate_and_a_marked_batch_asks_first() {
     assert_eq!(title, "Approve 2 marked entries?");
     assert!(lines.iter().any(|l| l.contains("ken@example.com")));
     let effects = update(&mut s, Input::Char('y'));
-    assert!(matches!(&effects[..], [Effect::ApproveIds(ids)] if ids.len() == 2));
+    assert!(matches!(&effects[..], [Effect::Act(Action::Approve(ids))] if ids.len() == 2));
     assert!(s.marks.is_empty() && s.modal.is_none());
 }
 
@@ -202,11 +204,11 @@ fn approve_next_n_shows_exactly_who_goes_first() {
     keys(&mut s, &[Command::ApproveNext]);
     typed(&mut s, "1");
     update(&mut s, Input::Submit);
-    let Some(Modal::Confirm { lines, pending, .. }) = &s.modal else { panic!("{:?}", s.modal) };
-    assert_eq!(pending, &Pending::ApproveNext(1));
+    let Some(Modal::Confirm { lines, action, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(action, &Action::ApproveNext(1));
     assert_eq!(lines[0], "2 confirmed entries are waiting; these 1 go first:");
     assert_eq!(lines[1], "  ken@example.com", "oldest confirmation first");
-    assert_eq!(update(&mut s, Input::Submit), vec![Effect::ApproveNext(1)]);
+    assert_eq!(update(&mut s, Input::Submit), vec![Effect::Act(Action::ApproveNext(1))]);
     // Cancelling changes nothing.
     keys(&mut s, &[Command::ApproveNext]);
     update(&mut s, Input::Cancel);
@@ -219,24 +221,24 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
     keys(&mut s, &[Command::SendNow]);
     typed(&mut s, "5");
     update(&mut s, Input::Submit);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::SendNow(5)]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::SendPastCap(5))]);
 
     keys(&mut s, &[Command::PauseRedemption]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Pause(PauseScope::Redemption)]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Pause(PauseScope::Redemption))]);
     update(&mut s, Input::Msg(Msg::Switches { switches: vec![velvet::store::SwitchRow { scope: "redemption".into(), paused_at: now(), paused_by: "ada".into(), reason: None }], settings: Box::new(Settings::default()), sent_today: 0 }));
     keys(&mut s, &[Command::PauseRedemption]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Resume(PauseScope::Redemption)]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Resume(PauseScope::Redemption))]);
 
     keys(&mut s, &[Command::Block]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Block("dennis@example.com".into())]);
-    assert_eq!(keys(&mut s, &[Command::Unblock]), vec![Effect::Unblock("dennis@example.com".into())]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Block("dennis@example.com".into()))]);
+    assert_eq!(keys(&mut s, &[Command::Unblock]), vec![Effect::Act(Action::Unblock("dennis@example.com".into()))]);
     keys(&mut s, &[Command::Reissue]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Reissue("dennis@example.com".into())]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Reissue("dennis@example.com".into()))]);
     keys(&mut s, &[Command::Revoke]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Revoke(RevokeWhat::Inviter("dennis@example.com".into()))]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(RevokeTarget::Inviter("dennis@example.com".into())))]);
     keys(&mut s, &[Command::View(View::Codes)]);
     keys(&mut s, &[Command::Revoke]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Revoke(RevokeWhat::CodeId(1, "K001".into()))]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(RevokeTarget::CodeId(1)))]);
     keys(&mut s, &[Command::Block]);
     assert!(s.modal.is_none(), "no person selected in the Codes view");
     assert_eq!(s.toasts.last().unwrap().text, "select a person first (Waitlist or Chains view)");
@@ -245,23 +247,23 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
 #[test]
 fn command_line_covers_the_batch_actions() {
     let mut s = world(Role::Admin);
-    let run = |s: &mut State, text: &str| -> Option<Pending> {
+    let run = |s: &mut State, text: &str| -> Option<Action> {
         keys(s, &[Command::CommandLine]);
         typed(s, text);
         update(s, Input::Submit);
         match s.modal.take() {
-            Some(Modal::Confirm { pending, .. }) => Some(pending),
+            Some(Modal::Confirm { action, .. }) => Some(action),
             _ => None,
         }
     };
-    assert_eq!(run(&mut s, "approve 50"), Some(Pending::ApproveNext(50)));
-    assert_eq!(run(&mut s, "revoke batch 12"), Some(Pending::Revoke(RevokeWhat::Batch(12))));
-    assert_eq!(run(&mut s, "revoke campaign hn"), Some(Pending::Revoke(RevokeWhat::Campaign("hn".into()))));
-    assert_eq!(run(&mut s, "pause campaign hn"), Some(Pending::Pause(PauseScope::Campaign("hn".into()))));
-    assert_eq!(run(&mut s, "resume signups"), Some(Pending::Resume(PauseScope::Signups)));
-    assert_eq!(run(&mut s, "cap 80"), Some(Pending::Setting("daily_invite_cap".into(), "80".into())));
-    assert_eq!(run(&mut s, "invites 2"), Some(Pending::Setting("invites_per_user".into(), "2".into())));
-    assert_eq!(run(&mut s, "send 3"), Some(Pending::SendNow(3)));
+    assert_eq!(run(&mut s, "approve 50"), Some(Action::ApproveNext(50)));
+    assert_eq!(run(&mut s, "revoke batch 12"), Some(Action::Revoke(RevokeTarget::Batch(12))));
+    assert_eq!(run(&mut s, "revoke campaign hn"), Some(Action::Revoke(RevokeTarget::Campaign("hn".into()))));
+    assert_eq!(run(&mut s, "pause campaign hn"), Some(Action::Pause(PauseScope::Campaign("hn".into()))));
+    assert_eq!(run(&mut s, "resume signups"), Some(Action::Resume(PauseScope::Signups)));
+    assert_eq!(run(&mut s, "cap 80"), Some(Action::Set("daily_invite_cap".into(), "80".into())));
+    assert_eq!(run(&mut s, "invites 2"), Some(Action::Set("invites_per_user".into(), "2".into())));
+    assert_eq!(run(&mut s, "send 3"), Some(Action::SendPastCap(3)));
     assert_eq!(run(&mut s, "frobnicate"), None);
     assert!(s.toasts.last().unwrap().text.contains("unknown command"));
     run(&mut s, "q");
@@ -279,7 +281,7 @@ fn a_viewer_is_refused_in_the_command_line_too() {
 }
 
 #[test]
-fn results_arrive_as_toasts_and_back_goes_back_then_quits() {
+fn results_arrive_as_toasts_esc_goes_back_and_never_quits_q_quits() {
     let mut s = world(Role::Admin);
     assert_eq!(update(&mut s, Input::Msg(Msg::Done("approved 3".into()))), vec![Effect::Refresh]);
     assert_eq!(s.toasts.last().unwrap().text, "approved 3");
@@ -287,10 +289,30 @@ fn results_arrive_as_toasts_and_back_goes_back_then_quits() {
     assert_eq!(s.toasts.len(), 2);
     update(&mut s, Input::Tick(now() + Duration::seconds(20)));
     assert!(s.toasts.is_empty(), "toasts fade");
+    // Esc: modal → filter → detail, and never further.
+    keys(&mut s, &[Command::Mark]);
+    keys(&mut s, &[Command::Filter]);
+    typed(&mut s, "ken");
+    update(&mut s, Input::Submit);
     keys(&mut s, &[Command::Detail]);
+    keys(&mut s, &[Command::Help]);
     keys(&mut s, &[Command::Back]);
-    assert!(!s.quit);
+    assert!(s.modal.is_none(), "Esc closes the help");
     keys(&mut s, &[Command::Back]);
+    assert!(s.filter.query.is_empty(), "then clears the filter");
+    assert_eq!(s.pane, velvet::console::state::Pane::Detail);
+    keys(&mut s, &[Command::Back]);
+    assert_eq!(s.pane, velvet::console::state::Pane::List);
+    for _ in 0..5 {
+        keys(&mut s, &[Command::Back]);
+    }
+    assert!(!s.quit, "Esc never quits");
+    assert_eq!(s.marks.len(), 1, "marks survive Esc");
+    assert_eq!(s.toasts.last().unwrap().text, "nothing to go back from; q quits");
+    // q goes back from the detail, and quits from the list.
+    keys(&mut s, &[Command::Detail, Command::Quit]);
+    assert!(!s.quit && s.pane == velvet::console::state::Pane::List);
+    keys(&mut s, &[Command::Quit]);
     assert!(s.quit);
 }
 
@@ -365,4 +387,92 @@ fn narrow_screens_hide_the_live_pane_one_key_away() {
     keys(&mut s, &[Command::ToggleLive]);
     let live = screen(&s, 80, 24);
     assert!(live.contains("Live · last hour") && live.contains("bad codes"), "{live}");
+}
+
+// ---- the live filter (Hardening I, items 2 and 3) ----
+
+/// Answers the filter searches among `effects` as the runner would, on
+/// the haystack as it is now.
+fn answer(s: &mut State, effects: Vec<Effect>) {
+    for e in effects {
+        if let Effect::Filter { generation, query, within } = e {
+            let rows = s.haystack.search(&query, within.as_deref());
+            update(s, Input::Msg(Msg::Filtered { generation, query, rows }));
+        }
+    }
+}
+
+fn listed(s: &State) -> Vec<String> {
+    s.waitlist.rows.iter().map(|&i| s.entries[i as usize].email.to_string()).collect()
+}
+
+#[test]
+fn a_filter_is_live_for_rows_that_arrive_or_change() {
+    let mut s = world(Role::Admin);
+    keys(&mut s, &[Command::Filter]);
+    let effects = typed(&mut s, "late.arr");
+    answer(&mut s, effects);
+    update(&mut s, Input::Submit);
+    assert!(listed(&s).is_empty());
+    // A signup made through the API arrives through the event feed.
+    update(&mut s, Input::Msg(Msg::Changed(vec![entry(10, "late.arrival@example.com", "pending", 0, None)])));
+    assert_eq!(listed(&s), ["late.arrival@example.com"], "a new row matching the filter is listed as it comes");
+    // Cleared: the new person is on top of the newest-first list.
+    let effects = keys(&mut s, &[Command::Back]);
+    answer(&mut s, effects);
+    assert_eq!(listed(&s)[0], "late.arrival@example.com");
+    assert_eq!(listed(&s).len(), 10);
+
+    // A changed row is found by its new text: ken is approved elsewhere.
+    keys(&mut s, &[Command::Filter]);
+    let effects = typed(&mut s, "approved");
+    answer(&mut s, effects);
+    update(&mut s, Input::Submit);
+    assert_eq!(listed(&s), ["margaret@acme.io"]);
+    update(&mut s, Input::Msg(Msg::Changed(vec![entry(6, "ken@example.com", "approved", 40, None)])));
+    assert_eq!(listed(&s), ["ken@example.com", "margaret@acme.io"]);
+    assert_eq!(&*s.selected_entry().unwrap().email, "margaret@acme.io", "the cursor stays on its row");
+    // A row that no longer matches stays while the cursor is on it...
+    update(&mut s, Input::Msg(Msg::Changed(vec![entry(5, "margaret@acme.io", "invited", 60, None)])));
+    assert_eq!(listed(&s), ["ken@example.com", "margaret@acme.io"]);
+    // ... and goes once it is not.
+    keys(&mut s, &[Command::Up]);
+    update(&mut s, Input::Msg(Msg::Changed(vec![entry(5, "margaret@acme.io", "joined", 60, None)])));
+    assert_eq!(listed(&s), ["ken@example.com"]);
+}
+
+#[test]
+fn rows_that_arrive_while_a_search_runs_are_matched_when_it_answers() {
+    let mut s = world(Role::Admin);
+    keys(&mut s, &[Command::Filter]);
+    let effects = typed(&mut s, "late.night");
+    // The search runs on a copy of the haystack taken now...
+    let snapshot = s.haystack.clone();
+    // ... while a signup arrives.
+    update(&mut s, Input::Msg(Msg::Changed(vec![entry(11, "late.night@example.com", "pending", 0, None)])));
+    for e in effects {
+        if let Effect::Filter { generation, query, within } = e {
+            let rows = snapshot.search(&query, within.as_deref());
+            update(&mut s, Input::Msg(Msg::Filtered { generation, query, rows }));
+        }
+    }
+    assert_eq!(listed(&s), ["late.night@example.com"], "not lost to the answer of a search that started before it");
+}
+
+#[test]
+fn support_finds_a_person_by_campaign_and_by_the_code_hint_they_read_out() {
+    let mut s = world(Role::Support);
+    let mut grace = entry(2, "grace.hopper@example.com", "joined", 200, Some(1));
+    grace.campaign = Some("hn-launch".into());
+    grace.hints = "K7QP 9XTD".into();
+    update(&mut s, Input::Msg(Msg::Changed(vec![grace])));
+    for (query, who) in [("k7qp", "grace.hopper@example.com"), ("9xtd", "grace.hopper@example.com"), ("hn-launch", "grace.hopper@example.com")] {
+        keys(&mut s, &[Command::Filter]);
+        let effects = typed(&mut s, query);
+        answer(&mut s, effects);
+        assert_eq!(listed(&s)[0], who, "/{query}");
+        let effects = keys(&mut s, &[Command::Back]);
+        update(&mut s, Input::Cancel);
+        answer(&mut s, effects);
+    }
 }

@@ -6,17 +6,9 @@ use super::keymap::Command;
 use super::live::Tick;
 use super::state::EntryItem;
 use crate::domain::Settings;
-use crate::service::{CodeView, Lookup, PauseScope, SwitchState};
+use crate::service::{Action, CodeView, Lookup, SwitchState};
 use crate::store::EventRow;
 use chrono::{DateTime, Utc};
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RevokeWhat {
-    CodeId(i64, String),
-    Batch(i64),
-    Campaign(String),
-    Inviter(String),
-}
 
 #[derive(Debug)]
 pub enum Input {
@@ -57,16 +49,8 @@ pub enum Effect {
     Filter { generation: u64, query: String, within: Option<Vec<u32>> },
     Lookup { generation: u64, email: String },
     LoadCodes,
-    ApproveIds(Vec<i64>),
-    ApproveNext(i64),
-    SendNow(u64),
-    Revoke(RevokeWhat),
-    Reissue(String),
-    Block(String),
-    Unblock(String),
-    Pause(PauseScope),
-    Resume(PauseScope),
-    Setting(String, String),
+    /// A change, done by the service as the operator.
+    Act(Action),
     RecordAlert { rule: String, text: String },
     /// Re-read switches, settings and codes after a change.
     Refresh,

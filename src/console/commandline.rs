@@ -1,18 +1,18 @@
 //! The `:` command line: `:approve 50`, `:revoke batch 12`, `:pause
 //! campaign hn`, `:cap 80`, `:q`. Destructive commands still ask first.
 
-use super::action::{Effect, RevokeWhat};
-use super::state::{Pending, State, ToastKind};
+use super::action::Effect;
+use super::state::{State, ToastKind};
 use super::update::{approve_next_modal, confirm};
-use crate::domain::Permission;
-use crate::service::PauseScope;
+use crate::service::{Action, PauseScope, RevokeTarget};
 
 /// `:` commands. Destructive ones still ask first.
 pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    // The role is checked once, before any command is read further (the
+    // The role is checked once, before any command is read further, with
+    // the service's permission for the action the command asks for (the
     // service checks again; this only spares a confirmation that would fail).
-    if let Some(p) = permission_for(&words)
+    if let Some(p) = action_for(&words).map(|a| a.permission())
         && !s.can(p) {
             s.toast(format!("your role may not {}", p.describe()), ToastKind::Error);
             return vec![];
@@ -26,7 +26,7 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
         },
         ["send", n] => match number(Some(n)) {
             Some(n) => {
-                s.modal = Some(confirm(format!("Send {n} invites now?"), vec!["Past today's cap, oldest approval first; audited.".into()], Pending::SendNow(n as u64)))
+                s.modal = Some(confirm(format!("Send {n} invites now?"), vec!["Past today's cap, oldest approval first; audited.".into()], Action::SendPastCap(n as u64)))
             }
             None => s.toast(":send needs a number", ToastKind::Error),
         },
@@ -34,16 +34,16 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
             Some(b) => {
                 let count = s.codes.iter().filter(|c| c.batch_id == Some(b) && c.state == "active").count();
                 let known = if s.codes.is_empty() { "codes not loaded: open Codes (2) to see them".to_string() } else { format!("{count} active codes in it (as loaded)") };
-                s.modal = Some(confirm(format!("Revoke batch {b}?"), vec![known], Pending::Revoke(RevokeWhat::Batch(b))));
+                s.modal = Some(confirm(format!("Revoke batch {b}?"), vec![known], Action::Revoke(RevokeTarget::Batch(b))));
             }
             None => s.toast(":revoke batch needs a batch number", ToastKind::Error),
         },
         ["revoke", "campaign", c] => {
             let count = s.codes.iter().filter(|x| x.campaign.as_deref() == Some(*c) && x.state == "active").count();
-            s.modal = Some(confirm(format!("Revoke every code of campaign {c}?"), vec![format!("{count} active codes (as loaded)")], Pending::Revoke(RevokeWhat::Campaign(c.to_string()))));
+            s.modal = Some(confirm(format!("Revoke every code of campaign {c}?"), vec![format!("{count} active codes (as loaded)")], Action::Revoke(RevokeTarget::Campaign(c.to_string()))));
         }
         ["revoke", "inviter", e] => {
-            s.modal = Some(confirm(format!("Revoke every code {e} gives out?"), vec![], Pending::Revoke(RevokeWhat::Inviter(e.to_string()))));
+            s.modal = Some(confirm(format!("Revoke every code {e} gives out?"), vec![], Action::Revoke(RevokeTarget::Inviter(e.to_string()))));
         }
         [verb @ ("pause" | "resume"), rest @ ..] => {
             let scope = match rest {
@@ -57,8 +57,8 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
                 Some(scope) => {
                     let pausing = *verb == "pause";
                     let title = format!("{} {}?", if pausing { "Pause" } else { "Resume" }, scope.describe());
-                    let pending = if pausing { Pending::Pause(scope) } else { Pending::Resume(scope) };
-                    s.modal = Some(confirm(title, vec!["Takes effect on every server within a second.".into()], pending));
+                    let action = if pausing { Action::Pause(scope) } else { Action::Resume(scope) };
+                    s.modal = Some(confirm(title, vec!["Takes effect on every server within a second.".into()], action));
                 }
                 None => s.toast("try :pause redemption | signups | campaign NAME | inviter EMAIL", ToastKind::Error),
             }
@@ -71,20 +71,24 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
     vec![]
 }
 
-/// What a command needs of the operator's role (none for `:q` and typos).
-fn permission_for(words: &[&str]) -> Option<Permission> {
+/// The kind of change a command asks for (its arguments aside), for the
+/// role check; none for `:q` and typos.
+fn action_for(words: &[&str]) -> Option<Action> {
     match words {
-        ["approve", _] => Some(Permission::Approve),
-        ["send", _] => Some(Permission::SendPastCap),
-        ["revoke", "batch" | "campaign" | "inviter", _] => Some(Permission::RevokeMany),
-        ["pause" | "resume", ..] => Some(Permission::Pause),
-        ["cap" | "invites", _] => Some(Permission::Settings),
+        ["approve", _] => Some(Action::ApproveNext(0)),
+        ["send", _] => Some(Action::SendPastCap(0)),
+        ["revoke", "batch", _] => Some(Action::Revoke(RevokeTarget::Batch(0))),
+        ["revoke", "campaign", c] => Some(Action::Revoke(RevokeTarget::Campaign(c.to_string()))),
+        ["revoke", "inviter", e] => Some(Action::Revoke(RevokeTarget::Inviter(e.to_string()))),
+        ["pause", ..] => Some(Action::Pause(PauseScope::Redemption)),
+        ["resume", ..] => Some(Action::Resume(PauseScope::Redemption)),
+        ["cap" | "invites", _] => Some(Action::Set(String::new(), String::new())),
         _ => None,
     }
 }
 
 fn setting(s: &mut State, key: &str, value: &str) {
     let old = s.settings.as_ref().and_then(|x| x.get(key)).unwrap_or_else(|| "?".into());
-    s.modal = Some(confirm(format!("Set {key} to {value}?"), vec![format!("Now {old}.")], Pending::Setting(key.into(), value.into())));
+    s.modal = Some(confirm(format!("Set {key} to {value}?"), vec![format!("Now {old}.")], Action::Set(key.into(), value.into())));
 }
 

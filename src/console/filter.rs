@@ -10,52 +10,109 @@ use fuzzy_matcher::skim::SkimMatcherV2;
 /// order: ranking a million near-identical matches helps nobody.
 pub const RANK_LIMIT: usize = 20_000;
 
-/// Searchable text of every row, in list order.
+/// Searchable text of every row, with the key that orders the list
+/// (newest first: the higher key first).
 #[derive(Clone, Default)]
 pub struct Haystack {
     text: Vec<u8>,
-    ends: Vec<u32>,
+    /// Start and end of each row's text in `text`.
+    spans: Vec<(u32, u32)>,
+    keys: Vec<i64>,
+    /// Bytes of `text` no row points at any more (rows that grew moved).
+    garbage: usize,
+}
+
+/// One row's searchable text: its fields lowercased, joined with spaces.
+fn encode(fields: &[&str], out: &mut Vec<u8>) {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend(f.bytes().map(|b| b.to_ascii_lowercase()));
+    }
+}
+
+/// A query as the search compares it: lowercase, without spaces.
+fn needle(query: &str) -> Vec<u8> {
+    query.bytes().filter(|b| !b.is_ascii_whitespace()).map(|b| b.to_ascii_lowercase()).collect()
 }
 
 impl Haystack {
     /// Adds one row's fields (joined with spaces, lowercased).
-    pub fn push(&mut self, fields: &[&str]) {
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                self.text.push(b' ');
-            }
-            self.text.extend(f.bytes().map(|b| b.to_ascii_lowercase()));
+    pub fn push(&mut self, key: i64, fields: &[&str]) {
+        let start = self.text.len() as u32;
+        encode(fields, &mut self.text);
+        self.spans.push((start, self.text.len() as u32));
+        self.keys.push(key);
+    }
+
+    /// Replaces row `i`'s text (a changed row: its status, its codes): in
+    /// place when it fits, else at the end; compacted when half is stale.
+    pub fn replace(&mut self, i: usize, fields: &[&str]) {
+        let (start, end) = self.spans[i];
+        let mut row = Vec::new();
+        encode(fields, &mut row);
+        let old = (end - start) as usize;
+        if row.len() <= old {
+            self.text[start as usize..start as usize + row.len()].copy_from_slice(&row);
+            self.garbage += old - row.len();
+            self.spans[i] = (start, start + row.len() as u32);
+        } else {
+            let at = self.text.len() as u32;
+            self.text.extend_from_slice(&row);
+            self.garbage += old;
+            self.spans[i] = (at, self.text.len() as u32);
         }
-        self.ends.push(self.text.len() as u32);
+        if self.garbage > self.text.len() / 2 {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        let mut text = Vec::with_capacity(self.text.len() - self.garbage);
+        for span in &mut self.spans {
+            let start = text.len() as u32;
+            text.extend_from_slice(&self.text[span.0 as usize..span.1 as usize]);
+            *span = (start, text.len() as u32);
+        }
+        self.text = text;
+        self.garbage = 0;
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.spans.is_empty()
     }
 
     fn row(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[start..self.ends[i] as usize]
+        let (start, end) = self.spans[i];
+        &self.text[start as usize..end as usize]
+    }
+
+    /// Whether row `i` matches `query` (what `search` would keep).
+    pub fn matches(&self, i: usize, query: &str) -> bool {
+        let q = needle(query);
+        q.is_empty() || subsequence(&q, self.row(i))
     }
 
     /// Row indices matching `query`, best first (or in list order when
-    /// there are more than `RANK_LIMIT`). `within` narrows a previous
-    /// result when the query only grew.
+    /// there are more than `RANK_LIMIT`); every row in list order for an
+    /// empty query. `within` narrows a previous result when the query
+    /// only grew.
     pub fn search(&self, query: &str, within: Option<&[u32]>) -> Vec<u32> {
-        let q: Vec<u8> = query.bytes().filter(|b| !b.is_ascii_whitespace()).map(|b| b.to_ascii_lowercase()).collect();
+        let q = needle(query);
         if q.is_empty() {
-            return (0..self.len() as u32).collect();
+            return self.in_list_order((0..self.len() as u32).collect());
         }
         let candidates = match within {
             Some(prev) => prev.iter().copied().filter(|&i| subsequence(&q, self.row(i as usize))).collect(),
             None => self.scan(&q),
         };
         if candidates.len() > RANK_LIMIT {
-            return candidates;
+            return self.in_list_order(candidates);
         }
         let matcher = SkimMatcherV2::default();
         let query = String::from_utf8_lossy(&q).into_owned();
@@ -66,8 +123,15 @@ impl Haystack {
                 matcher.fuzzy_match(&row, &query).map(|s| (s, i))
             })
             .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(self.keys[b.1 as usize].cmp(&self.keys[a.1 as usize])));
         scored.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// Newest first. Rows are mostly pushed in that order, with late
+    /// arrivals at the end: two runs, which the sort merges in linear time.
+    fn in_list_order(&self, mut rows: Vec<u32>) -> Vec<u32> {
+        rows.sort_by_key(|&i| std::cmp::Reverse(self.keys[i as usize]));
+        rows
     }
 
     /// The subsequence pass over every row, split across two threads.
@@ -107,9 +171,9 @@ mod tests {
     #[test]
     fn finds_people_by_fragments_best_first() {
         let mut h = Haystack::default();
-        h.push(&["ada.lovelace@example.com", "hn"]);
-        h.push(&["bob@example.org", "producthunt"]);
-        h.push(&["adam@acme.io", "redeem:ph"]);
+        h.push(3, &["ada.lovelace@example.com", "hn"]);
+        h.push(2, &["bob@example.org", "producthunt"]);
+        h.push(1, &["adam@acme.io", "redeem:ph"]);
         assert_eq!(h.search("", None), vec![0, 1, 2]);
         assert_eq!(h.search("ada", None)[0], 0);
         assert_eq!(h.search("ADA", None).len(), 2);
@@ -120,5 +184,27 @@ mod tests {
         let narrowed = h.search("adam", Some(&first));
         assert_eq!(narrowed[0], 2);
         assert!(narrowed.iter().all(|i| first.contains(i)));
+    }
+
+    #[test]
+    fn a_changed_row_is_found_by_its_new_text_and_late_rows_list_first() {
+        let mut h = Haystack::default();
+        h.push(20, &["grace@example.com", "confirmed"]);
+        h.push(10, &["linus@example.com", "confirmed"]);
+        // A late arrival: newer than everything, pushed last.
+        h.push(30, &["late.arrival@example.com", "pending"]);
+        assert_eq!(h.search("", None), vec![2, 0, 1], "newest first whatever the push order");
+        assert_eq!(h.search("example", None), vec![2, 0, 1]);
+        h.replace(1, &["linus@example.com", "approved"]);
+        assert_eq!(h.search("approved", None), vec![1]);
+        assert!(h.matches(1, "approved") && !h.matches(1, "confirmed"));
+        h.replace(0, &["grace@example.com", "invited", "k7qp", "hn-launch"]);
+        assert_eq!(h.search("k7qp", None), vec![0], "grown rows move and stay findable");
+        for round in 0..50 {
+            h.replace(2, &["late.arrival@example.com", if round % 2 == 0 { "a much longer status text" } else { "x" }]);
+        }
+        assert!(h.garbage <= h.text.len() / 2, "stale text is compacted");
+        assert_eq!(h.search("late", None), vec![2]);
+        assert_eq!(h.search("k7qp", None), vec![0]);
     }
 }

@@ -1,9 +1,11 @@
 //! Every key binding, once: the event loop looks keys up here, and the
 //! `?` help and the footer hints are generated from the same table, so they
-//! can never disagree with what the keys do.
+//! can never disagree with what the keys do. Whether a key is offered is
+//! decided by the service's permission for the action it asks for
+//! (`action_of` → `Action::permission`), not by a table of our own.
 
-use super::state::View;
-use crate::domain::{Permission, Role};
+use super::state::{State, View};
+use crate::service::{Action, PauseScope, RevokeTarget};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// What a key asks for.
@@ -19,6 +21,7 @@ pub enum Command {
     NextPane,
     Detail,
     Back,
+    Quit,
     Mark,
     Filter,
     CommandLine,
@@ -42,8 +45,6 @@ pub struct Binding {
     pub short: &'static str,
     pub command: Command,
     pub help: &'static str,
-    /// `None`: anyone; otherwise the permission the action needs.
-    pub needs: Option<Permission>,
     /// Batch or destructive: asks for a second key.
     pub confirms: bool,
     /// Listed in the footer (the rest only in help).
@@ -51,11 +52,11 @@ pub struct Binding {
 }
 
 const fn b(keys: &'static [KeyCode], shown: &'static str, command: Command, help: &'static str) -> Binding {
-    Binding { keys, shown, short: "", command, help, needs: None, confirms: false, footer: false }
+    Binding { keys, shown, short: "", command, help, confirms: false, footer: false }
 }
 
-const fn act(keys: &'static [KeyCode], shown: &'static str, short: &'static str, command: Command, help: &'static str, needs: Permission, confirms: bool) -> Binding {
-    Binding { keys, shown, short, command, help, needs: Some(needs), confirms, footer: true }
+const fn act(keys: &'static [KeyCode], shown: &'static str, short: &'static str, command: Command, help: &'static str, confirms: bool) -> Binding {
+    Binding { keys, shown, short, command, help, confirms, footer: true }
 }
 
 const fn foot(mut x: Binding, short: &'static str) -> Binding {
@@ -77,56 +78,81 @@ pub const BINDINGS: &[Binding] = &[
     b(&[KeyCode::Char('4')], "4", Command::View(View::Events), "Events view (live tail)"),
     b(&[KeyCode::Tab], "Tab", Command::NextPane, "next pane (list, detail, live)"),
     b(&[KeyCode::Enter], "Enter", Command::Detail, "detail of the selected row"),
-    foot(b(&[KeyCode::Char('/')], "/", Command::Filter, "fuzzy filter: email, code hint, campaign, source"), "filter"),
+    foot(b(&[KeyCode::Char('/')], "/", Command::Filter, FILTER_HELP), "filter"),
     b(&[KeyCode::Char(':')], ":", Command::CommandLine, "command line (:approve 50, :revoke batch 12, :pause campaign hn, :cap 80, :q)"),
     foot(b(&[KeyCode::Char('?')], "?", Command::Help, "this help"), "help"),
     b(&[KeyCode::Char('L')], "L", Command::ToggleLive, "show or hide the Live pane"),
-    act(&[KeyCode::Char(' ')], "space", "mark", Command::Mark, "mark or unmark the row (for approve)", Permission::Approve, false),
-    act(&[KeyCode::Char('a')], "a", "approve", Command::Approve, "approve the selected entry, or the marked ones (a batch asks first)", Permission::Approve, false),
-    act(&[KeyCode::Char('A')], "A", "next N", Command::ApproveNext, "approve the next N confirmed entries (oldest first)", Permission::Approve, true),
-    act(&[KeyCode::Char('S')], "S", "send", Command::SendNow, "send N invites now, past today's cap", Permission::SendPastCap, true),
-    act(&[KeyCode::Char('r')], "r", "revoke", Command::Revoke, "revoke the selected code, or every code of the selected person", Permission::RevokeOne, true),
-    act(&[KeyCode::Char('s')], "s", "reissue", Command::Reissue, "reissue: revoke the person's code and mail a fresh one", Permission::Reissue, true),
-    act(&[KeyCode::Char('b')], "b", "block", Command::Block, "block the selected person", Permission::Block, true),
-    act(&[KeyCode::Char('u')], "u", "unblock", Command::Unblock, "unblock the selected person", Permission::Block, false),
-    act(&[KeyCode::Char('p')], "p", "pause", Command::PauseRedemption, "pause or resume all redemption", Permission::Pause, true),
-    foot(b(&[KeyCode::Char('q'), KeyCode::Esc], "q", Command::Back, "back, or quit"), "quit"),
+    act(&[KeyCode::Char(' ')], "space", "mark", Command::Mark, "mark or unmark the row (for approve)", false),
+    act(&[KeyCode::Char('a')], "a", "approve", Command::Approve, "approve the selected entry, or the marked ones (a batch asks first)", false),
+    act(&[KeyCode::Char('A')], "A", "next N", Command::ApproveNext, "approve the next N confirmed entries (oldest first)", true),
+    act(&[KeyCode::Char('S')], "S", "send", Command::SendNow, "send N invites now, past today's cap", true),
+    act(&[KeyCode::Char('r')], "r", "revoke", Command::Revoke, "revoke the selected code, or every code of the selected person", true),
+    act(&[KeyCode::Char('s')], "s", "reissue", Command::Reissue, "reissue: revoke the person's code and mail a fresh one", true),
+    act(&[KeyCode::Char('b')], "b", "block", Command::Block, "block the selected person", true),
+    act(&[KeyCode::Char('u')], "u", "unblock", Command::Unblock, "unblock the selected person", false),
+    act(&[KeyCode::Char('p')], "p", "pause", Command::PauseRedemption, "pause or resume all redemption", true),
+    foot(b(&[KeyCode::Esc], "Esc", Command::Back, "back: close, clear the filter, leave the detail (never quits)"), "back"),
+    foot(b(&[KeyCode::Char('q')], "q", Command::Quit, "quit (from the list; elsewhere back, like Esc); Ctrl-C quits anywhere"), "quit"),
 ];
 
-/// The binding for a key press, if the operator's role allows it.
-pub fn lookup(key: KeyEvent, role: Option<Role>) -> Option<&'static Binding> {
+/// What the `/` help line says the filter searches: exactly the fields of
+/// `EntryItem::searched` (`SEARCHED`; a test holds them together).
+const FILTER_HELP: &str = "fuzzy filter (people: email, status, source, campaign, code hint; Enter keeps, Esc clears)";
+
+/// The change a key asks the service for, here and now: the selected
+/// person or code, or the marked set. Keys that change nothing: `None`.
+pub fn action_of(c: Command, s: &State) -> Option<Action> {
+    let person = || s.selected_entry().map(|e| e.email.to_string()).unwrap_or_default();
+    Some(match c {
+        Command::Mark => Action::Approve(Vec::new()),
+        Command::Approve => {
+            let ids = if s.marks.is_empty() { s.selected_entry().map(|e| vec![e.id]).unwrap_or_default() } else { s.marks.iter().copied().collect() };
+            Action::Approve(ids)
+        }
+        Command::ApproveNext => Action::ApproveNext(0),
+        Command::SendNow => Action::SendPastCap(0),
+        Command::Revoke if s.view == View::Codes => Action::Revoke(RevokeTarget::CodeId(s.selected_code().map(|c| c.id).unwrap_or(0))),
+        Command::Revoke => Action::Revoke(RevokeTarget::Inviter(person())),
+        Command::Reissue => Action::Reissue(person()),
+        Command::Block => Action::Block(person()),
+        Command::Unblock => Action::Unblock(person()),
+        Command::PauseRedemption if s.redemption_paused() => Action::Resume(PauseScope::Redemption),
+        Command::PauseRedemption => Action::Pause(PauseScope::Redemption),
+        _ => return None,
+    })
+}
+
+/// The binding for a key press, if it is offered here.
+pub fn lookup(key: KeyEvent, s: &State) -> Option<&'static Binding> {
     if key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) {
         return None;
     }
-    BINDINGS.iter().find(|b| b.keys.contains(&key.code) && allowed(b, role))
+    BINDINGS.iter().find(|b| b.keys.contains(&key.code) && offered(b, s))
 }
 
-pub fn allowed(b: &Binding, role: Option<Role>) -> bool {
-    match (b.needs, role) {
-        (None, _) => true,
-        (Some(p), Some(r)) => r.allows(p),
-        (Some(_), None) => false,
-    }
+/// Whether the operator's role may do what the key asks for, here.
+pub fn offered(b: &Binding, s: &State) -> bool {
+    action_of(b.command, s).is_none_or(|a| s.can(a.permission()))
 }
 
-/// Footer hints for `role`: only keys it may use.
-pub fn footer(role: Option<Role>) -> Vec<(&'static str, &'static str)> {
-    BINDINGS.iter().filter(|b| b.footer && allowed(b, role)).map(|b| (b.shown, b.short)).collect()
+/// Footer hints: only keys offered here.
+pub fn footer(s: &State) -> Vec<(&'static str, &'static str)> {
+    BINDINGS.iter().filter(|b| b.footer && offered(b, s)).map(|b| (b.shown, b.short)).collect()
 }
 
-/// Help lines for `role`: what each key does, and why some are missing.
-pub fn help(role: Option<Role>) -> Vec<String> {
+/// Help lines: what each key does, and why some are missing.
+pub fn help(s: &State) -> Vec<String> {
     let mut lines = Vec::new();
-    let hidden: Vec<&str> = BINDINGS.iter().filter(|b| !allowed(b, role)).map(|b| b.shown).collect();
+    let hidden: Vec<&str> = BINDINGS.iter().filter(|b| !offered(b, s)).map(|b| b.shown).collect();
     if !hidden.is_empty() {
-        let who = role.map(|r| r.as_str()).unwrap_or("unknown");
-        lines.push(format!("Your role is {who}: {} are hidden (your role may not use them; an admin can change it).", hidden.join(" ")));
+        let who = s.role.map(|r| r.as_str()).unwrap_or("unknown");
+        lines.push(format!("Your role is {who}: {} are hidden here (your role may not use them; an admin can change it).", hidden.join(" ")));
         lines.push(String::new());
     }
     lines.extend(
         BINDINGS
             .iter()
-            .filter(|b| allowed(b, role))
+            .filter(|b| offered(b, s))
             .map(|b| format!("{:<6} {}{}", b.shown, b.help, if b.confirms { " (asks first)" } else { "" })),
     );
     lines
@@ -135,22 +161,63 @@ pub fn help(role: Option<Role>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::console::state::SEARCHED;
+    use crate::domain::Role;
 
     fn key(c: char) -> KeyEvent {
         KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
     }
 
+    fn world(role: Role) -> State {
+        let mut s = State::new(chrono::Utc::now(), "ada".into(), Some(role), "sqlite");
+        let row = crate::console::state::EntryItem {
+            id: 1,
+            email: "dennis@example.com".into(),
+            status: "confirmed",
+            first_seen: s.now,
+            confirmed_at: Some(s.now),
+            source: None,
+            referrer_id: None,
+            campaign: None,
+            hints: "".into(),
+        };
+        crate::console::rows::add_page(&mut s, vec![row]);
+        s
+    }
+
     #[test]
     fn roles_see_only_their_keys() {
-        assert_eq!(lookup(key('a'), Some(Role::Admin)).map(|b| b.command), Some(Command::Approve));
-        assert!(lookup(key('a'), Some(Role::Support)).is_none());
-        assert!(lookup(key('b'), Some(Role::Viewer)).is_none());
-        assert_eq!(lookup(key('b'), Some(Role::Support)).map(|b| b.command), Some(Command::Block));
-        assert_eq!(lookup(key('j'), Some(Role::Viewer)).map(|b| b.command), Some(Command::Down));
-        let viewer_help = help(Some(Role::Viewer)).join("\n");
+        let admin = world(Role::Admin);
+        let support = world(Role::Support);
+        let viewer = world(Role::Viewer);
+        assert_eq!(lookup(key('a'), &admin).map(|b| b.command), Some(Command::Approve));
+        assert!(lookup(key('a'), &support).is_none());
+        assert!(lookup(key('b'), &viewer).is_none());
+        assert_eq!(lookup(key('b'), &support).map(|b| b.command), Some(Command::Block));
+        assert_eq!(lookup(key('j'), &viewer).map(|b| b.command), Some(Command::Down));
+        let viewer_help = help(&viewer).join("\n");
         assert!(viewer_help.contains("Your role is viewer") && !viewer_help.contains("approve the marked"));
-        assert!(footer(Some(Role::Viewer)).iter().all(|(k, _)| !["a", "A", "r", "b", "p"].contains(k)));
-        assert!(footer(Some(Role::Admin)).iter().any(|(k, _)| *k == "a"));
+        assert!(footer(&viewer).iter().all(|(k, _)| !["a", "A", "r", "b", "p"].contains(k)));
+        assert!(footer(&admin).iter().any(|(k, _)| *k == "a"));
+    }
+
+    #[test]
+    fn revoking_a_person_is_an_admins_and_one_code_supports() {
+        let mut support = world(Role::Support);
+        assert!(lookup(key('r'), &support).is_none(), "every code a person gives out is a bulk revoke");
+        support.view = View::Codes;
+        assert_eq!(lookup(key('r'), &support).map(|b| b.command), Some(Command::Revoke));
+        assert!(lookup(key('r'), &world(Role::Admin)).is_some());
+    }
+
+    #[test]
+    fn esc_never_quits_and_the_help_says_what_the_filter_searches() {
+        let s = world(Role::Viewer);
+        assert_eq!(lookup(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), &s).map(|b| b.command), Some(Command::Back));
+        assert_eq!(lookup(key('q'), &s).map(|b| b.command), Some(Command::Quit));
+        let help = help(&s).join("\n");
+        assert!(help.contains(SEARCHED), "the help must name exactly what is searched: {SEARCHED}");
+        assert!(help.contains("never quits"));
     }
 
     #[test]

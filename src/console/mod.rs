@@ -41,7 +41,7 @@ pub fn key_input(s: &State, key: event::KeyEvent) -> Option<Input> {
             _ => None,
         };
     }
-    keymap::lookup(key, s.role).map(|b| Input::Command(b.command))
+    keymap::lookup(key, s).map(|b| Input::Command(b.command))
 }
 
 /// Runs the console until the operator quits. `welcome` is shown first.

@@ -4,40 +4,114 @@
 use super::state::{ChainLine, EntryItem, State};
 use std::collections::HashMap;
 
-/// Adds loaded or changed entries: known ids are updated in place, new
-/// ones appended (and listed first when they are newer than what is shown).
-pub fn add_entries(s: &mut State, rows: Vec<EntryItem>) {
-    let newest = s.newest_id;
-    let mut fresh_on_top = Vec::new();
+/// Adds a page from the loader: older rows, listed below what is shown
+/// (a filter being typed lists them when the last page is in).
+pub fn add_page(s: &mut State, rows: Vec<EntryItem>) {
+    let mut fresh = Vec::new();
     for row in rows {
-        if let Some(i) = s.entry_index.get(row.id) {
-            s.entries[i] = row;
-            continue;
-        }
-        let i = s.entries.len();
-        s.entry_index.insert(row.id, i);
-        // Copied only if a filter search still holds the old one, and
-        // only when there is a new row to add.
-        std::sync::Arc::make_mut(&mut s.haystack).push(&[&row.email, row.source.as_deref().unwrap_or(""), row.status]);
-        let newer = row.id > newest && newest != i64::MIN;
-        s.newest_id = s.newest_id.max(row.id);
-        s.entries.push(row);
-        if s.filter.query.is_empty() {
-            if newer {
-                fresh_on_top.push(i as u32);
-            } else {
-                s.waitlist.rows.push(i as u32);
-            }
+        let (i, new) = upsert(s, row);
+        if new {
+            fresh.push(i);
         }
     }
-    if !fresh_on_top.is_empty() {
-        fresh_on_top.sort_by_key(|&i| std::cmp::Reverse(s.entries[i as usize].id));
-        let shift = fresh_on_top.len();
-        fresh_on_top.append(&mut s.waitlist.rows);
-        s.waitlist.rows = fresh_on_top;
-        // The cursor stays on the row it was on.
-        s.waitlist.selected += shift;
+    if s.filter.query.is_empty() && !fresh.is_empty() {
+        let key = |i: u32| std::cmp::Reverse(s.entries[i as usize].id);
+        let sorted_before = s.waitlist.rows.last().is_none_or(|&last| key(last) <= key(fresh[0] as u32));
+        s.waitlist.rows.extend(fresh.iter().map(|&i| i as u32));
+        if !sorted_before {
+            keep_cursor(s, |s| sort_newest_first(s));
+        }
     }
+    s.waitlist.clamp();
+}
+
+/// Adds rows that arrived or changed (from the event feed). Each is
+/// matched against the active filter as it comes: listed on top when it
+/// newly matches, dropped when it no longer does (unless the cursor is on
+/// it). Without a filter every row is listed, newest first.
+pub fn add_changed(s: &mut State, rows: Vec<EntryItem>) {
+    let mut touched = Vec::with_capacity(rows.len());
+    for row in rows {
+        touched.push(upsert(s, row).0);
+    }
+    if s.filter.searching {
+        s.filter.dirty.extend(touched.iter().map(|&i| i as u32));
+    }
+    relist(s, &touched);
+}
+
+/// Stores a row (replacing the old one and its searchable text), returning
+/// its index and whether it is new.
+fn upsert(s: &mut State, row: EntryItem) -> (usize, bool) {
+    if let Some(i) = s.entry_index.get(row.id) {
+        // Copied only if a filter search still holds the old one.
+        std::sync::Arc::make_mut(&mut s.haystack).replace(i, &row.searched());
+        s.entries[i] = row;
+        return (i, false);
+    }
+    let i = s.entries.len();
+    s.entry_index.insert(row.id, i);
+    std::sync::Arc::make_mut(&mut s.haystack).push(row.id, &row.searched());
+    s.entries.push(row);
+    (i, true)
+}
+
+/// Lists or unlists the rows at `indices` by the active filter.
+pub fn relist(s: &mut State, indices: &[usize]) {
+    if indices.is_empty() {
+        return;
+    }
+    let mut listed = vec![false; s.entries.len()];
+    for &r in &s.waitlist.rows {
+        listed[r as usize] = true;
+    }
+    let filtering = !s.filter.query.is_empty();
+    let selected = s.waitlist.current();
+    let mut add = Vec::new();
+    let mut drop = Vec::new();
+    for &i in indices {
+        let wanted = s.haystack.matches(i, &s.filter.query);
+        if wanted && !listed[i] {
+            listed[i] = true;
+            add.push(i as u32);
+        } else if !wanted && listed[i] && Some(i) != selected {
+            listed[i] = false;
+            drop.push(i);
+        }
+    }
+    if add.is_empty() && drop.is_empty() {
+        return;
+    }
+    keep_cursor(s, |s| {
+        if !drop.is_empty() {
+            s.waitlist.rows.retain(|&r| listed[r as usize]);
+        }
+        if filtering {
+            // Filtered results are ranked: what arrives goes on top.
+            add.sort_by_key(|&i| std::cmp::Reverse(s.entries[i as usize].id));
+            add.append(&mut s.waitlist.rows);
+            s.waitlist.rows = add;
+        } else {
+            s.waitlist.rows.extend(add);
+            sort_newest_first(s);
+        }
+    });
+}
+
+/// Newest first; the rows are two sorted runs at most, merged in linear time.
+fn sort_newest_first(s: &mut State) {
+    let entries = &s.entries;
+    s.waitlist.rows.sort_by_key(|&i| std::cmp::Reverse(entries[i as usize].id));
+}
+
+/// Runs `change` on the listing and puts the cursor back on the row it was on.
+fn keep_cursor(s: &mut State, change: impl FnOnce(&mut State)) {
+    let before = s.waitlist.current();
+    change(s);
+    if let Some(row) = before
+        && let Some(pos) = s.waitlist.rows.iter().position(|&r| r as usize == row) {
+            s.waitlist.selected = pos;
+        }
     s.waitlist.clamp();
 }
 

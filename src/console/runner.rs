@@ -1,13 +1,13 @@
 //! Background work for the console: every database call runs here, in
 //! tasks, and answers through the channel. The UI never waits on it.
 
-use super::action::{Effect, Msg, RevokeWhat};
+use super::action::{Effect, Msg};
 use super::filter::Haystack;
 use super::live::Tick;
 use super::state::{EVENT_TAIL, EntryItem};
 use crate::domain::status::STATUS_NAMES;
-use crate::service::{Actor, RevokeTarget, Velvet};
-use crate::store::{EntryRow, EventRow};
+use crate::service::{Action, Actor, Velvet};
+use crate::store::{EventRow, ListedEntry};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -26,7 +26,7 @@ pub struct Runner {
     pub tx: UnboundedSender<Msg>,
 }
 
-pub fn entry_item(e: EntryRow) -> EntryItem {
+pub fn entry_item(e: ListedEntry) -> EntryItem {
     let status = STATUS_NAMES.iter().copied().find(|s| *s == e.status).unwrap_or("pending");
     EntryItem {
         id: e.id,
@@ -36,6 +36,8 @@ pub fn entry_item(e: EntryRow) -> EntryItem {
         confirmed_at: e.confirmed_at,
         source: e.source.as_deref().map(intern),
         referrer_id: e.referrer_id,
+        campaign: e.campaign.as_deref().map(intern),
+        hints: e.hints.unwrap_or_default().into_boxed_str(),
     }
 }
 
@@ -144,6 +146,28 @@ impl Runner {
         }
     }
 
+    /// Does one change through the service, as the operator; the text is
+    /// what the toast says.
+    async fn act(&self, action: Action) -> Result<Option<String>, String> {
+        let (v, a) = (&self.velvet, &self.actor);
+        let done = match action {
+            Action::Approve(ids) => v.approve_ids(a, &ids).await.map(|r| {
+                let skipped = if r.skipped > 0 { format!(" ({} skipped: no longer confirmed)", r.skipped) } else { String::new() };
+                format!("approved {}{skipped}", r.approved.len())
+            }),
+            Action::ApproveNext(n) => v.approve_next(a, n, false).await.map(|r| format!("approved {} (oldest confirmed first)", r.len())),
+            Action::SendPastCap(n) => v.send_invites(a, Some(n), true).await.map(|r| format!("{} invites queued past the cap", r.sent.len())),
+            Action::Revoke(target) => v.revoke(a, &target, Some("from the console"), false).await.map(|r| format!("revoked {} codes", r.len())),
+            Action::Reissue(email) => v.reissue(a, &email).await.map(|what| format!("{email}: {what}")),
+            Action::Block(email) => v.block(a, &email, Some("from the console")).await.map(|_| format!("blocked {email}")),
+            Action::Unblock(email) => v.unblock(a, &email, None).await.map(|_| format!("unblocked {email}")),
+            Action::Pause(scope) => v.pause(a, &scope, Some("from the console")).await.map(|changed| scope.outcome(true, changed)),
+            Action::Resume(scope) => v.resume(a, &scope).await.map(|changed| scope.outcome(false, changed)),
+            Action::Set(k, val) => v.set_setting(a, &k, &val).await.map(|s| format!("{k} = {}", s.get(&k).unwrap_or_default())),
+        };
+        done.map(Some).map_err(|e| e.to_string())
+    }
+
     /// Runs one effect in its own task.
     pub fn spawn(&self, effect: Effect, haystack: Option<Arc<Haystack>>) {
         let me = self.clone();
@@ -186,27 +210,7 @@ impl Runner {
                 let _ = v.record_alert(a, &rule, &text).await;
                 return;
             }
-            Effect::ApproveIds(ids) => v.approve_ids(a, &ids).await.map(|r| {
-                let skipped = if r.skipped > 0 { format!(" ({} skipped: no longer confirmed)", r.skipped) } else { String::new() };
-                Some(format!("approved {}{skipped}", r.approved.len()))
-            }).map_err(|e| e.to_string()),
-            Effect::ApproveNext(n) => v.approve_next(a, n, false).await.map(|r| Some(format!("approved {} (oldest confirmed first)", r.len()))).map_err(|e| e.to_string()),
-            Effect::SendNow(n) => v.send_invites(a, Some(n), true).await.map(|r| Some(format!("{} invites queued past the cap", r.sent.len()))).map_err(|e| e.to_string()),
-            Effect::Revoke(what) => {
-                let target = match what {
-                    RevokeWhat::CodeId(id, _) => RevokeTarget::CodeId(id),
-                    RevokeWhat::Batch(b) => RevokeTarget::Batch(b),
-                    RevokeWhat::Campaign(c) => RevokeTarget::Campaign(c),
-                    RevokeWhat::Inviter(e) => RevokeTarget::Inviter(e),
-                };
-                v.revoke(a, &target, Some("from the console"), false).await.map(|r| Some(format!("revoked {} codes", r.len()))).map_err(|e| e.to_string())
-            }
-            Effect::Reissue(email) => v.reissue(a, &email).await.map(|what| Some(format!("{email}: {what}"))).map_err(|e| e.to_string()),
-            Effect::Block(email) => v.block(a, &email, Some("from the console")).await.map(|_| Some(format!("blocked {email}"))).map_err(|e| e.to_string()),
-            Effect::Unblock(email) => v.unblock(a, &email, None).await.map(|_| Some(format!("unblocked {email}"))).map_err(|e| e.to_string()),
-            Effect::Pause(scope) => v.pause(a, &scope, Some("from the console")).await.map(|changed| Some(scope.outcome(true, changed))).map_err(|e| e.to_string()),
-            Effect::Resume(scope) => v.resume(a, &scope).await.map(|changed| Some(scope.outcome(false, changed))).map_err(|e| e.to_string()),
-            Effect::Setting(k, val) => v.set_setting(a, &k, &val).await.map(|s| Some(format!("{k} = {}", s.get(&k).unwrap_or_default()))).map_err(|e| e.to_string()),
+            Effect::Act(action) => self.act(action).await,
         };
         match outcome {
             Ok(Some(text)) => self.send(Msg::Done(text)),

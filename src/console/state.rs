@@ -4,7 +4,7 @@
 use super::filter::Haystack;
 use super::live::{Alert, LiveStats, Thresholds};
 use crate::domain::{Role, Settings};
-use crate::service::{CodeView, Lookup, SwitchState};
+use crate::service::{Action, CodeView, Lookup, SwitchState};
 use crate::store::EventRow;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -51,7 +51,22 @@ pub struct EntryItem {
     /// Shared between rows: a handful of distinct sources.
     pub source: Option<std::sync::Arc<str>>,
     pub referrer_id: Option<i64>,
+    /// The campaign of the code this person joined with (shared, like sources).
+    pub campaign: Option<std::sync::Arc<str>>,
+    /// Hints of the codes this person holds, gives out or joined with,
+    /// space-separated: what they read out on the phone.
+    pub hints: Box<str>,
 }
+
+impl EntryItem {
+    /// What the `/` filter searches, in this order. The help says so.
+    pub fn searched(&self) -> [&str; 5] {
+        [&self.email, self.status, self.source.as_deref().unwrap_or(""), self.campaign.as_deref().unwrap_or(""), &self.hints]
+    }
+}
+
+/// The words the help uses for `EntryItem::searched`.
+pub const SEARCHED: &str = "email, status, source, campaign, code hint";
 
 /// Entry id → position in `State::entries`. Ids are mostly dense, so a
 /// plain vector (4 bytes per id) serves; far-out ids go to a map.
@@ -115,6 +130,11 @@ pub struct FilterState {
     pub generation: u64,
     /// The query the current rows answer (for narrowing).
     pub answered: String,
+    /// A search is running on a copy of the haystack...
+    pub searching: bool,
+    /// ... and these rows arrived or changed meanwhile: matched again
+    /// when its answer comes.
+    pub dirty: Vec<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,16 +159,14 @@ pub struct ChainLine {
     pub descendants: usize,
 }
 
-/// What a confirmation, once given, will do: the effect itself.
-pub type Pending = super::action::Effect;
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Modal {
     Help,
     Command(String),
     /// Asking for a number, then building `then` from it.
     Number { prompt: String, value: String, then: NumberFor },
-    Confirm { title: String, lines: Vec<String>, pending: Pending },
+    /// Asking before `action` is done.
+    Confirm { title: String, lines: Vec<String>, action: Action },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,8 +189,6 @@ pub struct State {
     pub width: u16,
 
     pub entries: Vec<EntryItem>,
-    /// The highest entry id known: newer ones are listed on top.
-    pub newest_id: i64,
     pub entry_index: IdIndex,
     pub haystack: std::sync::Arc<Haystack>,
     pub entries_total: Option<u64>,
@@ -219,7 +235,6 @@ impl State {
             live_toggled: false,
             width: 120,
             entries: Vec::new(),
-            newest_id: i64::MIN,
             entry_index: IdIndex::default(),
             haystack: Default::default(),
             entries_total: None,

@@ -1,12 +1,12 @@
 //! `update(state, input) -> effects`: every change to the console state,
 //! synchronous and free of I/O, so each action is testable on its own.
 
-use super::action::{Effect, Input, Msg, RevokeWhat};
-use super::keymap::Command;
+use super::action::{Effect, Input, Msg};
 use super::commandline::run_command;
-pub use super::rows::{add_entries, build_chains};
-use super::state::{EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, Pending, State, ToastKind, View};
-use crate::service::PauseScope;
+use super::keymap::{Command, action_of};
+pub use super::rows::{add_changed, add_page, build_chains, relist};
+use super::state::{EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, ToastKind, View};
+use crate::service::{Action, PauseScope, RevokeTarget};
 
 /// Rows a page key moves.
 const PAGE: usize = 20;
@@ -37,9 +37,17 @@ pub fn wants_text(s: &State) -> bool {
 
 fn command(s: &mut State, c: Command) -> Vec<Effect> {
     if matches!(s.modal, Some(Modal::Help)) {
-        if matches!(c, Command::Back | Command::Help) {
+        if matches!(c, Command::Back | Command::Quit | Command::Help) {
             s.modal = None;
         }
+        return vec![];
+    }
+    // The role is checked against the service's permission for what the
+    // key asks for, the same check that hides the key.
+    if let Some(action) = action_of(c, s)
+        && !s.can(action.permission())
+    {
+        s.toast(format!("your role may not {}", action.permission().describe()), ToastKind::Error);
         return vec![];
     }
     match c {
@@ -62,19 +70,20 @@ fn command(s: &mut State, c: Command) -> Vec<Effect> {
             s.pane = Pane::Detail;
             lookup_selected(s)
         }
-        Command::Back => {
-            if !s.filter.query.is_empty() {
-                return clear_filter(s);
+        Command::Back => match back(s) {
+            Some(effects) => effects,
+            None => {
+                s.toast("nothing to go back from; q quits", ToastKind::Info);
+                vec![]
             }
-            if s.pane != Pane::List {
-                s.pane = Pane::List;
-            } else if s.live_toggled {
-                s.live_toggled = false;
-            } else {
+        },
+        Command::Quit => match back(s) {
+            Some(effects) => effects,
+            None => {
                 s.quit = true;
+                vec![]
             }
-            vec![]
-        }
+        },
         Command::Mark => {
             if let Some(e) = s.selected_entry() {
                 let id = e.id;
@@ -109,31 +118,31 @@ fn command(s: &mut State, c: Command) -> Vec<Effect> {
             confirm(
                 format!("Reissue for {}?", e.email),
                 vec!["Invited: the current access code is revoked and a fresh one is mailed.".into(), "Pending: a new confirmation link is mailed.".into()],
-                Pending::Reissue(e.email.to_string()),
+                Action::Reissue(e.email.to_string()),
             )
         }),
         Command::Block => with_person(s, |e| {
             confirm(
                 format!("Block {}?", e.email),
                 vec![format!("Now {}; blocked, they cannot redeem or be invited.", e.status), "Unblock (u) returns them to where they were.".into()],
-                Pending::Block(e.email.to_string()),
+                Action::Block(e.email.to_string()),
             )
         }),
         Command::Unblock => match s.selected_entry().map(|e| e.email.to_string()) {
             Some(email) => {
                 s.busy += 1;
-                vec![Effect::Unblock(email)]
+                vec![Effect::Act(Action::Unblock(email))]
             }
             None => vec![],
         },
         Command::PauseRedemption => {
             s.modal = Some(if s.redemption_paused() {
-                confirm("Resume redemption?".into(), vec!["Codes work again at once, on every server.".into()], Pending::Resume(PauseScope::Redemption))
+                confirm("Resume redemption?".into(), vec!["Codes work again at once, on every server.".into()], Action::Resume(PauseScope::Redemption))
             } else {
                 confirm(
                     "Pause all redemption?".into(),
                     vec!["Every code stops working at once, on every server (503 paused).".into(), "The pacer stops sending invites until you resume (p).".into()],
-                    Pending::Pause(PauseScope::Redemption),
+                    Action::Pause(PauseScope::Redemption),
                 )
             });
             vec![]
@@ -141,8 +150,24 @@ fn command(s: &mut State, c: Command) -> Vec<Effect> {
     }
 }
 
-pub(super) fn confirm(title: String, lines: Vec<String>, pending: Pending) -> Modal {
-    Modal::Confirm { title, lines, pending }
+/// One step back: clears the filter, leaves the detail or the Live pane.
+/// `None` at the top level, where there is nowhere to go back to.
+fn back(s: &mut State) -> Option<Vec<Effect>> {
+    if !s.filter.query.is_empty() {
+        return Some(clear_filter(s));
+    }
+    if s.pane != Pane::List {
+        s.pane = Pane::List;
+    } else if s.live_toggled {
+        s.live_toggled = false;
+    } else {
+        return None;
+    }
+    Some(vec![])
+}
+
+pub(super) fn confirm(title: String, lines: Vec<String>, action: Action) -> Modal {
+    Modal::Confirm { title, lines, action }
 }
 
 fn with_person(s: &mut State, f: impl FnOnce(&EntryItem) -> Modal) -> Vec<Effect> {
@@ -208,7 +233,7 @@ fn approve(s: &mut State) -> Vec<Effect> {
     }
     if ids.len() == 1 {
         s.busy += 1;
-        return vec![Effect::ApproveIds(ids)];
+        return vec![Effect::Act(Action::Approve(ids))];
     }
     let emails: Vec<String> = ids.iter().filter_map(|id| s.entry_index.get(*id).map(|i| s.entries[i].email.to_string())).collect();
     let confirmed = ids.iter().filter(|id| s.entry_index.get(**id).is_some_and(|i| s.entries[i].status == "confirmed")).count();
@@ -216,7 +241,7 @@ fn approve(s: &mut State) -> Vec<Effect> {
     if confirmed < ids.len() {
         lines.push(format!("{} of them are not confirmed and will be skipped.", ids.len() - confirmed));
     }
-    s.modal = Some(confirm(format!("Approve {} marked entries?", ids.len()), lines, Pending::ApproveIds(ids)));
+    s.modal = Some(confirm(format!("Approve {} marked entries?", ids.len()), lines, Action::Approve(ids)));
     vec![]
 }
 
@@ -247,7 +272,7 @@ pub(super) fn approve_next_modal(s: &State, n: i64) -> Modal {
     if !s.entries_done {
         lines.push("(still loading the list: the database decides the exact set)".into());
     }
-    confirm(format!("Approve the next {n}?"), lines, Pending::ApproveNext(n))
+    confirm(format!("Approve the next {n}?"), lines, Action::ApproveNext(n))
 }
 
 fn revoke_selected(s: &mut State) -> Vec<Effect> {
@@ -257,14 +282,14 @@ fn revoke_selected(s: &mut State) -> Vec<Effect> {
         if let Some(camp) = &c.campaign {
             lines.push(format!("Campaign {camp}, batch {}. (:revoke batch N revokes the whole batch.)", c.batch_id.unwrap_or(0)));
         }
-        s.modal = Some(confirm(format!("Revoke code …{hint}?"), lines, Pending::Revoke(RevokeWhat::CodeId(c.id, hint))));
+        s.modal = Some(confirm(format!("Revoke code …{hint}?"), lines, Action::Revoke(RevokeTarget::CodeId(c.id))));
         return vec![];
     }
     with_person(s, |e| {
         confirm(
             format!("Revoke every code {} gives out?", e.email),
             vec!["Their referral codes stop working; people who already joined stay in.".into()],
-            Pending::Revoke(RevokeWhat::Inviter(e.email.to_string())),
+            Action::Revoke(RevokeTarget::Inviter(e.email.to_string())),
         )
     })
 }
@@ -314,10 +339,10 @@ fn submit(s: &mut State) -> Vec<Effect> {
         return vec![];
     }
     match s.modal.take() {
-        Some(Modal::Confirm { pending, .. }) => {
+        Some(Modal::Confirm { action, .. }) => {
             s.busy += 1;
             s.marks.clear();
-            vec![pending]
+            vec![Effect::Act(action)]
         }
         Some(Modal::Number { value, then, .. }) => match value.parse::<i64>() {
             Ok(n) if n > 0 => {
@@ -326,7 +351,7 @@ fn submit(s: &mut State) -> Vec<Effect> {
                     NumberFor::SendNow => confirm(
                         format!("Send {n} invites now?"),
                         vec![format!("{n} approved entries, oldest approval first, get their invite now, past today's cap (audited as 'past cap').")],
-                        Pending::SendNow(n as u64),
+                        Action::SendPastCap(n as u64),
                     ),
                 });
                 vec![]
@@ -366,6 +391,8 @@ fn refilter(s: &mut State) -> Vec<Effect> {
         View::Waitlist | View::Chains => {
             let narrowing = !s.filter.answered.is_empty() && query.starts_with(&s.filter.answered);
             let within = narrowing.then(|| s.waitlist.rows.clone());
+            s.filter.searching = true;
+            s.filter.dirty.clear();
             vec![Effect::Filter { generation: s.filter.generation, query, within }]
         }
         View::Codes => {
@@ -428,7 +455,7 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
     match m {
         Msg::Entries { rows, total, done } => {
             let first = s.entries.is_empty();
-            add_entries(s, rows);
+            add_page(s, rows);
             s.entries_total = Some(total.max(s.entries.len() as u64));
             s.entries_done = done;
             let mut effects = Vec::new();
@@ -445,7 +472,7 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             effects
         }
         Msg::Changed(rows) => {
-            add_entries(s, rows);
+            add_changed(s, rows);
             if s.view == View::Chains {
                 build_chains(s);
             }
@@ -458,6 +485,10 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             s.filter.answered = query;
             s.waitlist.rows = rows;
             s.waitlist.selected = 0;
+            // Rows that arrived or changed while the search ran on its copy.
+            s.filter.searching = false;
+            let dirty: Vec<usize> = std::mem::take(&mut s.filter.dirty).into_iter().map(|i| i as usize).collect();
+            relist(s, &dirty);
             if s.view == View::Chains {
                 build_chains(s);
             }

@@ -40,6 +40,17 @@ pub enum RevokeTarget {
     Inviter(String),
 }
 
+impl RevokeTarget {
+    /// One code is support's to revoke; a batch, a campaign or everything
+    /// one person gives out needs an admin.
+    pub fn permission(&self) -> Permission {
+        match self {
+            RevokeTarget::Code(_) | RevokeTarget::CodeId(_) => Permission::RevokeOne,
+            RevokeTarget::Batch(_) | RevokeTarget::Campaign(_) | RevokeTarget::Inviter(_) => Permission::RevokeMany,
+        }
+    }
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RevokedCode {
     pub id: i64,
@@ -165,8 +176,7 @@ impl Velvet {
     /// Revokes one code (support) or many (admins). With `dry_run`, lists
     /// what would be revoked and changes nothing.
     pub async fn revoke(&self, actor: &Actor, target: &RevokeTarget, reason: Option<&str>, dry_run: bool) -> Result<Vec<RevokedCode>> {
-        let need = if matches!(target, RevokeTarget::Code(_) | RevokeTarget::CodeId(_)) { Permission::RevokeOne } else { Permission::RevokeMany };
-        actor.require(need)?;
+        actor.require(target.permission())?;
         let now = self.now();
         let mut tx = self.store.write().await?;
         let (scope, rule) = match target {

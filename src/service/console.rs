@@ -2,7 +2,7 @@
 
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::{EventKind, Permission, Transition};
-use crate::store::{EntryRow, EventFilter, EventRow, NewEvent, StatusStamps};
+use crate::store::{EventFilter, ListedEntry, EventRow, NewEvent, StatusStamps};
 use chrono::Duration;
 
 /// A repeated alert is recorded at most once per this window.
@@ -22,17 +22,17 @@ impl Velvet {
     }
 
     /// Entries newest first, before `before_id` (use `i64::MAX` to start).
-    pub async fn entries_newest(&self, actor: &Actor, before_id: i64, limit: i64) -> Result<Vec<EntryRow>> {
+    pub async fn entries_newest(&self, actor: &Actor, before_id: i64, limit: i64) -> Result<Vec<ListedEntry>> {
         actor.require(Permission::Read)?;
-        Ok(self.store.read().await?.entries_newest(before_id, limit).await?)
+        Ok(self.store.read().await?.listed_newest(before_id, limit).await?)
     }
 
-    pub async fn entries_by_ids(&self, actor: &Actor, ids: &[i64]) -> Result<Vec<EntryRow>> {
+    pub async fn entries_by_ids(&self, actor: &Actor, ids: &[i64]) -> Result<Vec<ListedEntry>> {
         actor.require(Permission::Read)?;
         let mut tx = self.store.read().await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(e) = tx.entry_by_id(*id).await? {
+            if let Some(e) = tx.listed_by_id(*id).await? {
                 out.push(e);
             }
         }

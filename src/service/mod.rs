@@ -3,6 +3,7 @@
 //! checks the actor's role first. The API, CLI, console and simulator all
 //! call these, so a rule holds everywhere.
 
+mod action;
 mod actor;
 mod approve;
 mod codes;
@@ -18,6 +19,7 @@ mod report;
 mod signup;
 mod switches;
 
+pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};
 pub use approve::Approved;
 pub use console::ApproveReport;

@@ -44,6 +44,40 @@ impl EntryRow {
     }
 }
 
+/// An entry as the console lists it: the row's few fields plus what
+/// support searches it by (the campaign it joined through, the hints of
+/// the codes it holds, gives out or joined with).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ListedEntry {
+    pub id: i64,
+    pub email: String,
+    pub status: String,
+    pub first_seen: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub source: Option<String>,
+    pub referrer_id: Option<i64>,
+    pub campaign: Option<String>,
+    /// Code hints, space-separated.
+    pub hints: Option<String>,
+}
+
+/// Each listed entry's codes are read through their own indexes
+/// (`invite_codes_bound`, `invite_codes_inviter`, the primary key), so a
+/// page costs the same at any size.
+macro_rules! listed_entries {
+    ($agg:literal, $tail:literal) => {
+        concat!(
+            "SELECT e.id, e.email, e.status, e.first_seen, e.confirmed_at, e.source, e.referrer_id, \
+             (SELECT j.campaign FROM invite_codes j WHERE j.id = e.joined_code_id) AS campaign, \
+             NULLIF(TRIM(COALESCE((SELECT ", $agg, " FROM invite_codes b WHERE b.bound_entry_id = e.id), '') || ' ' || \
+                         COALESCE((SELECT ", $agg, " FROM invite_codes g WHERE g.inviter_entry_id = e.id), '') || ' ' || \
+                         COALESCE((SELECT j.hint FROM invite_codes j WHERE j.id = e.joined_code_id), '')), '') AS hints \
+             FROM entries e ",
+            $tail
+        )
+    };
+}
+
 pub struct NewEntry<'a> {
     pub email: &'a str,
     pub email_display: &'a str,
@@ -183,6 +217,20 @@ impl Tx {
     pub async fn entries_newest(&mut self, before_id: i64, limit: i64) -> Result<Vec<EntryRow>> {
         let sql = select_entries!("WHERE id < $1 ORDER BY id DESC LIMIT $2");
         Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(before_id).bind(limit).fetch_all(c))?)
+    }
+
+    /// A page of entries as the console lists them, newest first.
+    pub async fn listed_newest(&mut self, before_id: i64, limit: i64) -> Result<Vec<ListedEntry>> {
+        let sqlite = listed_entries!("group_concat(hint, ' ')", "WHERE e.id < $1 ORDER BY e.id DESC LIMIT $2");
+        let postgres = listed_entries!("string_agg(hint, ' ')", "WHERE e.id < $1 ORDER BY e.id DESC LIMIT $2");
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, ListedEntry>(sql).bind(before_id).bind(limit).fetch_all(c))?)
+    }
+
+    /// One entry as the console lists it (a row that changed).
+    pub async fn listed_by_id(&mut self, id: i64) -> Result<Option<ListedEntry>> {
+        let sqlite = listed_entries!("group_concat(hint, ' ')", "WHERE e.id = $1");
+        let postgres = listed_entries!("string_agg(hint, ' ')", "WHERE e.id = $1");
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, ListedEntry>(sql).bind(id).fetch_optional(c))?)
     }
 
     /// How far the people who signed up since `since` got:

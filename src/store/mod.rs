@@ -19,7 +19,7 @@ mod tokens;
 
 pub use bulk::{SeedCode, SeedEntry};
 pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow};
-pub use entries::{EntryRow, NewEntry, StatusStamps};
+pub use entries::{EntryRow, ListedEntry, NewEntry, StatusStamps};
 pub use events::{EventFilter, EventRow, NewEvent};
 pub use operators::OperatorRow;
 pub use outbox::{INTERRUPTED, NewMail, OutboxRow};

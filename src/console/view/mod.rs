@@ -103,7 +103,7 @@ fn draw_footer(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
         ])
     } else {
         let mut spans = Vec::new();
-        for (k, what) in keymap::footer(s.role) {
+        for (k, what) in keymap::footer(s) {
             spans.push(Span::styled(format!(" {k}"), theme.key()));
             spans.push(Span::styled(format!(" {what} "), theme.muted()));
         }

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 pub fn draw(f: &mut Frame, area: Rect, s: &State, m: &Modal, theme: &Theme) {
     let (title, lines, height): (String, Vec<Line>, u16) = match m {
         Modal::Help => {
-            let lines: Vec<Line> = keymap::help(s.role).into_iter().map(Line::raw).collect();
+            let lines: Vec<Line> = keymap::help(s).into_iter().map(Line::raw).collect();
             let h = lines.len() as u16 + 4;
             (" Keys (q closes) ".into(), lines, h)
         }

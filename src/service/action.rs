@@ -1,0 +1,41 @@
+//! The changes an operator can ask for, as values. Each knows the
+//! permission the service enforces for it, so a front end offers exactly
+//! what the service will allow: the console's keys, footer and help are
+//! decided by `Action::permission`, and the runner performs the action
+//! through the same use cases the shell calls.
+
+use super::{PauseScope, RevokeTarget};
+use crate::domain::Permission;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Approve these entries (one, or a marked set).
+    Approve(Vec<i64>),
+    /// Approve the next N confirmed entries, oldest confirmation first.
+    ApproveNext(i64),
+    /// Send N invites now, past today's cap.
+    SendPastCap(u64),
+    Revoke(RevokeTarget),
+    Reissue(String),
+    Block(String),
+    Unblock(String),
+    Pause(PauseScope),
+    Resume(PauseScope),
+    /// Change one setting: key, value.
+    Set(String, String),
+}
+
+impl Action {
+    /// The permission the service checks before doing this.
+    pub fn permission(&self) -> Permission {
+        match self {
+            Action::Approve(_) | Action::ApproveNext(_) => Permission::Approve,
+            Action::SendPastCap(_) => Permission::SendPastCap,
+            Action::Revoke(target) => target.permission(),
+            Action::Reissue(_) => Permission::Reissue,
+            Action::Block(_) | Action::Unblock(_) => Permission::Block,
+            Action::Pause(_) | Action::Resume(_) => Permission::Pause,
+            Action::Set(..) => Permission::Settings,
+        }
+    }
+}
