@@ -5,7 +5,12 @@ mod common;
 use common::TestDb;
 use std::collections::HashMap;
 
-on_both_backends!(two_consoles_approving_one_marked_batch_invite_each_entry_once, the_console_reads_follow_the_event_cursor);
+on_both_backends!(
+    two_consoles_approving_one_marked_batch_invite_each_entry_once,
+    the_console_reads_follow_the_event_cursor,
+    every_key_offered_to_a_role_is_one_the_service_allows,
+    listed_entries_carry_their_campaign_and_code_hints,
+);
 
 async fn two_consoles_approving_one_marked_batch_invite_each_entry_once(db: TestDb) {
     let admin = db.admin().await;
@@ -48,4 +53,61 @@ async fn the_console_reads_follow_the_event_cursor(db: TestDb) {
     assert_eq!(db.velvet.count_entries(&admin).await.unwrap(), 2);
     assert!(db.velvet.record_alert(&admin, "bad_codes", "45 bad codes").await.unwrap());
     assert!(!db.velvet.record_alert(&admin, "bad_codes", "46 bad codes").await.unwrap(), "one alert event per quiet window");
+}
+
+/// Walks the whole keymap for each role in the Waitlist and Codes views:
+/// a key is offered exactly when the service, asked through the console's
+/// own runner, does what it produces instead of refusing the role.
+async fn every_key_offered_to_a_role_is_one_the_service_allows(db: TestDb) {
+    use velvet::console::action::{Effect, Msg};
+    use velvet::console::keymap::{BINDINGS, action_of, offered};
+    use velvet::console::runner::{Runner, entry_item};
+    use velvet::console::state::{State, View};
+    use velvet::domain::Role;
+    let admin = db.admin().await;
+    db.velvet.issue_partner_codes(&admin, &common::partner("hn", 50, 3)).await.unwrap();
+    for (i, role) in [Role::Viewer, Role::Support, Role::Admin].into_iter().enumerate() {
+        let actor = db.operator(&format!("op{i}"), role).await;
+        db.confirmed(&format!("person{i}@example.com")).await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let runner = Runner { velvet: db.velvet.clone(), actor: actor.clone(), tx };
+        for view in [View::Waitlist, View::Codes] {
+            let mut s = State::new(db.velvet.now(), actor.name().to_string(), actor.role(), "test");
+            let rows = db.velvet.entries_newest(&actor, i64::MAX, 100).await.unwrap();
+            velvet::console::rows::add_page(&mut s, rows.into_iter().map(entry_item).collect());
+            s.codes = db.velvet.list_codes(&actor, None, None, None, 100).await.unwrap();
+            s.codes_list.rows = (0..s.codes.len() as u32).collect();
+            s.view = view;
+            for b in BINDINGS {
+                let Some(action) = action_of(b.command, &s) else { continue };
+                runner.spawn(Effect::Act(action.clone()), None);
+                let refused = match rx.recv().await.unwrap() {
+                    Msg::Done(_) => false,
+                    Msg::Failed(text) => text.contains("may not"),
+                    other => panic!("unexpected {other:?}"),
+                };
+                assert_eq!(offered(b, &s), !refused, "{role} in {view:?}: key {} ({action:?}) offered = {}, service refused = {refused}", b.shown, offered(b, &s));
+            }
+        }
+    }
+}
+
+async fn listed_entries_carry_their_campaign_and_code_hints(db: TestDb) {
+    let admin = db.admin().await;
+    let issued = db.velvet.issue_partner_codes(&admin, &common::partner("hn", 50, 1)).await.unwrap();
+    let partner = issued.codes[0].to_string();
+    db.confirmed("joiner@example.com").await;
+    let joined = db.velvet.redeem(&partner, "joiner@example.com", &common::meta()).await.unwrap();
+    assert!(matches!(joined, velvet::service::RedeemOutcome::Joined { .. }), "{joined:?}");
+    db.deliver().await;
+    let page = db.velvet.entries_newest(&admin, i64::MAX, 10).await.unwrap();
+    let row = page.iter().find(|e| e.email == "joiner@example.com").unwrap();
+    assert_eq!(row.campaign.as_deref(), Some("hn"));
+    let hints = row.hints.clone().unwrap_or_default();
+    let partner_hint = issued.codes[0].hint();
+    assert!(hints.split(' ').any(|h| h == partner_hint), "the partner code they joined with: {hints:?}");
+    let referral: Vec<String> = db.texts("SELECT hint FROM invite_codes WHERE kind = 'referral'").await;
+    assert!(!referral.is_empty() && referral.iter().all(|h| hints.contains(h.as_str())), "the referral codes they give out: {hints:?} vs {referral:?}");
+    let again = db.velvet.entries_by_ids(&admin, &[row.id]).await.unwrap();
+    assert_eq!(again[0].hints, row.hints, "a changed row reads the same");
 }
