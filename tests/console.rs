@@ -100,8 +100,15 @@ fn world(role: Role) -> State {
     update(&mut s, Input::Msg(Msg::Events { rows: evs, ticks }));
     update(&mut s, Input::Msg(Msg::Codes(vec![code(1, "hn", "active", 12), code(2, "hn", "revoked", 3), code(3, "producthunt", "active", 49)])));
     update(&mut s, Input::Msg(Msg::Switches { switches: vec![], settings: Box::new(Settings::default()), sent_today: 12 }));
-    let generation = s.detail_generation;
-    update(&mut s, Input::Msg(Msg::Lookup { generation, lookup: Box::new(dennis()) }));
+    // Answer the lookups the loading asked for (one runs at a time).
+    let mut generation = s.detail_generation;
+    loop {
+        let next = update(&mut s, Input::Msg(Msg::Lookup { generation, lookup: Box::new(dennis()) }));
+        match next.first() {
+            Some(Effect::Lookup { generation: g, .. }) => generation = *g,
+            _ => break,
+        }
+    }
     s
 }
 
@@ -158,6 +165,28 @@ fn moving_selects_and_asks_for_the_detail() {
     assert_eq!(s.selected_entry().unwrap().id, 1);
     keys(&mut s, &[Command::Top, Command::PageDown]);
     assert_eq!(s.selected_entry().unwrap().id, 1, "a page down stops at the end");
+}
+
+#[test]
+fn a_moving_cursor_runs_one_lookup_at_a_time_and_ends_on_the_row_it_stops_on() {
+    let mut s = world(Role::Admin);
+    let first = keys(&mut s, &[Command::Down]);
+    assert_eq!(first.len(), 1, "the first move asks at once");
+    // Held `j`: seven more rows while the first lookup runs ask for nothing yet.
+    let held = keys(&mut s, &[Command::Down; 7]);
+    assert!(held.is_empty(), "{held:?}");
+    let Effect::Lookup { generation, .. } = &first[0] else { panic!() };
+    let mut stale = dennis();
+    stale.email = "bot8812@tempmail.example".into();
+    let next = update(&mut s, Input::Msg(Msg::Lookup { generation: *generation, lookup: Box::new(stale) }));
+    assert!(s.detail.as_ref().is_some_and(|d| d.email == "dennis@example.com"), "a stale answer is not shown");
+    let [Effect::Lookup { email, generation }] = &next[..] else { panic!("{next:?}") };
+    assert_eq!(email, &s.selected_entry().unwrap().email.to_string(), "only the row the cursor is on now");
+    // A failed lookup does not leave the detail waiting forever.
+    let generation = *generation;
+    keys(&mut s, &[Command::Up]);
+    let after_failure = update(&mut s, Input::Msg(Msg::LookupFailed { generation, error: "database is restarting".into() }));
+    assert_eq!(after_failure.len(), 1, "the waiting lookup goes next");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use chrono::Duration;
 use common::TestDb;
 use velvet::store::{EventFilter, NewEvent};
 
-on_both_backends!(timestamps_order_and_compare_like_time);
+on_both_backends!(timestamps_order_and_compare_like_time, per_person_reads_use_their_indexes);
 
 async fn timestamps_order_and_compare_like_time(db: TestDb) {
     // Fractions of a second of different lengths are where text timestamps
@@ -38,4 +38,23 @@ async fn a_database_url_with_a_password_is_never_printed() {
     assert_eq!(shown, "postgres://app:***@db.internal/velvet");
     let err = velvet::Store::open("postgres://app:s3cret@127.0.0.1:1/velvet").await.err().unwrap().to_string();
     assert!(!err.contains("s3cret"), "{err}");
+}
+
+/// The reads a console cursor move or a confirmation makes use their
+/// indexes on both backends (a plan that scans the table grows with it).
+async fn per_person_reads_use_their_indexes(db: TestDb) {
+    use velvet::store::{COUNT_CONFIRMED_UPTO, ENTRY_TIMELINE, LISTED_NEWEST};
+    let mut tx = db.store.read().await.unwrap();
+    let listed = if db.store.backend() == "sqlite" { LISTED_NEWEST.0 } else { LISTED_NEWEST.1 };
+    for (what, sql, binds, indexes) in [
+        ("a person's timeline", ENTRY_TIMELINE, vec![7, 5000], vec!["events_entry"]),
+        ("the first-N-confirmed count", COUNT_CONFIRMED_UPTO, vec![101], vec!["entries_confirmed_at"]),
+        ("a page of the list with its code hints", listed, vec![1_000_000, 200], vec!["invite_codes_bound", "invite_codes_inviter"]),
+    ] {
+        let plan = tx.query_plan(sql, &binds).await.unwrap();
+        for index in indexes {
+            assert!(plan.contains(index), "{what} must use {index}; plan:\n{plan}");
+        }
+        assert!(!plan.lines().any(|l| l.trim_start().starts_with("SCAN events") || l.contains("Seq Scan on events")), "{what} scans events:\n{plan}");
+    }
 }

@@ -33,6 +33,7 @@ pub enum Msg {
     /// A search answer for `generation`.
     Filtered { generation: u64, query: String, rows: Vec<u32> },
     Lookup { generation: u64, lookup: Box<Lookup> },
+    LookupFailed { generation: u64, error: String },
     Codes(Vec<CodeView>),
     /// New events after the cursor (oldest first) and live ticks.
     Events { rows: Vec<EventRow>, ticks: Vec<Tick> },

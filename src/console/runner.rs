@@ -188,7 +188,7 @@ impl Runner {
             Effect::Lookup { generation, email } => {
                 match v.lookup(a, &email).await {
                     Ok(l) => self.send(Msg::Lookup { generation, lookup: Box::new(l) }),
-                    Err(e) => tracing::debug!(error = %e, "lookup failed"),
+                    Err(e) => self.send(Msg::LookupFailed { generation, error: e.to_string() }),
                 }
                 return;
             }

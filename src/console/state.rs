@@ -199,6 +199,9 @@ pub struct State {
     pub detail: Option<Lookup>,
     pub detail_for: Option<i64>,
     pub detail_generation: u64,
+    /// A lookup is running; the next one waits here (see `request_lookup`).
+    pub lookup_running: bool,
+    pub lookup_waiting: Option<super::action::Effect>,
 
     pub codes: Vec<CodeView>,
     pub codes_list: Listing,
@@ -245,6 +248,8 @@ impl State {
             detail: None,
             detail_for: None,
             detail_generation: 0,
+            lookup_running: false,
+            lookup_waiting: None,
             codes: Vec::new(),
             codes_list: Listing::default(),
             chains: Vec::new(),

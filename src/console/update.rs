@@ -222,8 +222,34 @@ fn lookup_selected(s: &mut State) -> Vec<Effect> {
     }
     let (id, email) = (e.id, e.email.to_string());
     s.detail_for = Some(id);
+    request_lookup(s, email)
+}
+
+/// Asks for a person's detail. One lookup at a time: while one runs, the
+/// newest request waits and replaces older waiting ones, so holding `j`
+/// through a thousand rows runs a handful of lookups, and the row the
+/// cursor stops on is read as soon as the database is free.
+fn request_lookup(s: &mut State, email: String) -> Vec<Effect> {
     s.detail_generation += 1;
-    vec![Effect::Lookup { generation: s.detail_generation, email }]
+    let effect = Effect::Lookup { generation: s.detail_generation, email };
+    if s.lookup_running {
+        s.lookup_waiting = Some(effect);
+        return vec![];
+    }
+    s.lookup_running = true;
+    vec![effect]
+}
+
+/// A lookup answered (or failed): the waiting one, if any, goes next.
+fn lookup_done(s: &mut State) -> Vec<Effect> {
+    s.lookup_running = false;
+    match s.lookup_waiting.take() {
+        Some(next) => {
+            s.lookup_running = true;
+            vec![next]
+        }
+        None => vec![],
+    }
 }
 
 fn approve(s: &mut State) -> Vec<Effect> {
@@ -498,7 +524,13 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             if generation == s.detail_generation {
                 s.detail = Some(*lookup);
             }
-            vec![]
+            lookup_done(s)
+        }
+        Msg::LookupFailed { generation, error } => {
+            if generation == s.detail_generation {
+                s.toast(format!("could not read the detail: {error}"), ToastKind::Error);
+            }
+            lookup_done(s)
         }
         Msg::Codes(codes) => {
             s.codes = codes;
@@ -524,11 +556,10 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             }
             // The person on screen changed: read their detail again.
             match s.detail_for {
-                Some(id) if changed.contains(&id) => {
-                    s.detail_generation += 1;
-                    let email = s.entry_index.get(id).map(|i| s.entries[i].email.to_string());
-                    email.map(|email| vec![Effect::Lookup { generation: s.detail_generation, email }]).unwrap_or_default()
-                }
+                Some(id) if changed.contains(&id) => match s.entry_index.get(id).map(|i| s.entries[i].email.to_string()) {
+                    Some(email) => request_lookup(s, email),
+                    None => vec![],
+                },
                 _ => vec![],
             }
         }

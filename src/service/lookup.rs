@@ -6,7 +6,7 @@ use super::{Actor, Result, Velvet};
 use crate::domain::explain::{CodeState, MailState, Situation, explain};
 use crate::domain::settings::remaining_today;
 use crate::domain::{Permission, Switch};
-use crate::store::{CodeRow, EntryRow, EventFilter, OutboxRow, Tx};
+use crate::store::{CodeRow, EntryRow, OutboxRow, Tx};
 use chrono::{DateTime, Utc};
 
 /// Longest timeline a lookup returns (newest kept).
@@ -95,7 +95,8 @@ impl Velvet {
         let codes = tx.codes_of_entry(entry.id).await?;
         let mail = tx.mail_of_entry(entry.id).await?;
         let situation = self.situation(&mut tx, &entry, &codes, &mail, now).await?;
-        let mut events = tx.events(&EventFilter { after_id: 0, kind: None, entry_id: Some(entry.id), limit: TIMELINE_LIMIT }).await?;
+        // The newest events when there are more than the timeline shows.
+        let mut events = tx.entry_timeline(entry.id, TIMELINE_LIMIT).await?;
         events.sort_by_key(|e| (e.at, e.id));
         let inviter_chain = inviter_chain(&mut tx, &entry).await?;
         let invitees = tx

@@ -170,7 +170,6 @@ impl Velvet {
             return Err(Error::BadToken);
         }
         tx.use_token(tok.id, now).await?;
-        let confirmed_before = tx.count_confirmed_ever().await?;
         let e = meta.stamp(event(EventKind::Confirm, &Actor::Public));
         self.transition(&mut tx, &entry, Transition::Confirm, StatusStamps::default(), NewEvent { outcome: Some("ok"), ..e }).await?;
         let entry = tx.entry_by_id(entry.id).await?.ok_or(Error::BadToken)?;
@@ -182,18 +181,23 @@ impl Velvet {
                 ConfirmOutcome::Confirmed { entry_id: entry.id, auto_approved: false }
             }
         } else {
-            let auto = self.auto_approve(&mut tx, &entry, confirmed_before).await?;
+            let auto = self.auto_approve(&mut tx, &entry).await?;
             ConfirmOutcome::Confirmed { entry_id: entry.id, auto_approved: auto }
         };
         tx.commit().await?;
         Ok(outcome)
     }
 
-    /// Applies the auto-approve rules to a just-confirmed entry.
-    async fn auto_approve(&self, tx: &mut Tx, entry: &EntryRow, confirmed_before: i64) -> Result<bool> {
+    /// Applies the auto-approve rules to a just-confirmed entry. Each rule's
+    /// count is read only when that rule is on, and the "first N" count stops
+    /// at N + 1: a confirmation costs the same on a list of any length.
+    async fn auto_approve(&self, tx: &mut Tx, entry: &EntryRow) -> Result<bool> {
         let settings = Self::load_settings(tx).await?;
-        let today = tx.count_rule_since(EventKind::Approve.as_str(), "auto:", day_start(self.now())).await?;
-        let Some(rule) = settings.auto_approves(crate::domain::email::domain_of(&entry.email), confirmed_before as u64, today as u64) else {
+        let first = i64::from(settings.auto_approve_first);
+        // This entry is confirmed already in this transaction: not "before".
+        let confirmed_before = if first > 0 { tx.count_confirmed_upto(first + 1).await? - 1 } else { 0 };
+        let today = if settings.auto_approve_per_day > 0 { tx.count_rule_since(EventKind::Approve.as_str(), "auto:", day_start(self.now())).await? } else { 0 };
+        let Some(rule) = settings.auto_approves(crate::domain::email::domain_of(&entry.email), confirmed_before.max(0) as u64, today as u64) else {
             return Ok(false);
         };
         let actor = Actor::System("auto-approve");

@@ -102,11 +102,20 @@ pub struct StatusStamps {
     pub blocked: Option<(DateTime<Utc>, Option<String>)>,
 }
 
+/// See `Tx::count_confirmed_upto` (public for the query-plan tests).
+pub const COUNT_CONFIRMED_UPTO: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE confirmed_at IS NOT NULL LIMIT $1) AS c";
+
 macro_rules! select_entries {
     ($tail:literal) => {
         concat!("SELECT ", entry_columns!(), " FROM entries ", $tail)
     };
 }
+
+/// The console's page query per backend: (SQLite, PostgreSQL).
+pub const LISTED_NEWEST: (&str, &str) = (
+    listed_entries!("group_concat(hint, ' ')", "WHERE e.id < $1 ORDER BY e.id DESC LIMIT $2"),
+    listed_entries!("string_agg(hint, ' ')", "WHERE e.id < $1 ORDER BY e.id DESC LIMIT $2"),
+);
 
 impl Tx {
     pub async fn entry_by_email(&mut self, email: &str) -> Result<Option<EntryRow>> {
@@ -202,9 +211,10 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(approved_at).bind(id).fetch_one(c))?)
     }
 
-    pub async fn count_confirmed_ever(&mut self) -> Result<i64> {
-        let sql = "SELECT COUNT(*) FROM entries WHERE confirmed_at IS NOT NULL";
-        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).fetch_one(c))?)
+    /// Entries ever confirmed, counted up to `limit` at most: the partial
+    /// index `entries_confirmed_at` makes it cost `limit`, not the list.
+    pub async fn count_confirmed_upto(&mut self, limit: i64) -> Result<i64> {
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(COUNT_CONFIRMED_UPTO).bind(limit).fetch_one(c))?)
     }
 
     /// People who joined through one inviter's codes.
@@ -221,8 +231,7 @@ impl Tx {
 
     /// A page of entries as the console lists them, newest first.
     pub async fn listed_newest(&mut self, before_id: i64, limit: i64) -> Result<Vec<ListedEntry>> {
-        let sqlite = listed_entries!("group_concat(hint, ' ')", "WHERE e.id < $1 ORDER BY e.id DESC LIMIT $2");
-        let postgres = listed_entries!("string_agg(hint, ' ')", "WHERE e.id < $1 ORDER BY e.id DESC LIMIT $2");
+        let (sqlite, postgres) = LISTED_NEWEST;
         Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, ListedEntry>(sql).bind(before_id).bind(limit).fetch_all(c))?)
     }
 

@@ -52,6 +52,9 @@ pub struct EventRow {
     pub detail: Option<String>,
 }
 
+/// See `Tx::entry_timeline` (public for the query-plan tests).
+pub const ENTRY_TIMELINE: &str = concat!("SELECT ", event_columns!(), " FROM events WHERE entry_id = $1 ORDER BY entry_id DESC, id DESC LIMIT $2");
+
 /// Which events to read: after a cursor, optionally of one kind or entry.
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
@@ -88,6 +91,15 @@ impl Tx {
     pub async fn latest_events(&mut self, limit: i64) -> Result<Vec<EventRow>> {
         let sql = concat!("SELECT ", event_columns!(), " FROM events ORDER BY id DESC LIMIT $1");
         let mut rows = on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(limit).fetch_all(c))?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// One person's newest `limit` events, oldest first. Written for the
+    /// `events_entry (entry_id, id)` index: its cost follows the person's
+    /// own history, not the table's.
+    pub async fn entry_timeline(&mut self, entry_id: i64, limit: i64) -> Result<Vec<EventRow>> {
+        let mut rows = on!(self, c => sqlx::query_as::<_, EventRow>(ENTRY_TIMELINE).bind(entry_id).bind(limit).fetch_all(c))?;
         rows.reverse();
         Ok(rows)
     }

@@ -19,8 +19,8 @@ mod tokens;
 
 pub use bulk::{SeedCode, SeedEntry};
 pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow};
-pub use entries::{EntryRow, ListedEntry, NewEntry, StatusStamps};
-pub use events::{EventFilter, EventRow, NewEvent};
+pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, NewEntry, StatusStamps};
+pub use events::{ENTRY_TIMELINE, EventFilter, EventRow, NewEvent};
 pub use operators::OperatorRow;
 pub use outbox::{INTERRUPTED, NewMail, OutboxRow};
 pub use switches::SwitchRow;
@@ -275,6 +275,33 @@ impl Store {
 }
 
 impl Tx {
+    /// How the database would run `sql` (its `$N` bound to `binds`), as
+    /// text naming the indexes used: SQLite's `EXPLAIN QUERY PLAN`,
+    /// PostgreSQL's `EXPLAIN` with sequential scans priced out, so that a
+    /// query which can use an index shows it even on a small table.
+    pub async fn query_plan(&mut self, sql: &str, binds: &[i64]) -> Result<String> {
+        match self {
+            Tx::Sqlite(t) => {
+                let text = format!("EXPLAIN QUERY PLAN {sql}");
+                let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(text));
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                let rows = q.fetch_all(&mut **t).await?;
+                Ok(rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n"))
+            }
+            Tx::Postgres(t) => {
+                sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut **t).await?;
+                let text = format!("EXPLAIN {sql}");
+                let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text));
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                Ok(q.fetch_all(&mut **t).await?.join("\n"))
+            }
+        }
+    }
+
     pub async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,
