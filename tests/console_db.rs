@@ -10,6 +10,7 @@ on_both_backends!(
     the_console_reads_follow_the_event_cursor,
     every_key_offered_to_a_role_is_one_the_service_allows,
     listed_entries_carry_their_campaign_and_code_hints,
+    the_live_pane_starts_with_the_whole_hour_at_any_rate,
 );
 
 async fn two_consoles_approving_one_marked_batch_invite_each_entry_once(db: TestDb) {
@@ -110,4 +111,47 @@ async fn listed_entries_carry_their_campaign_and_code_hints(db: TestDb) {
     assert!(!referral.is_empty() && referral.iter().all(|h| hints.contains(h.as_str())), "the referral codes they give out: {hints:?} vs {referral:?}");
     let again = db.velvet.entries_by_ids(&admin, &[row.id]).await.unwrap();
     assert_eq!(again[0].hints, row.hints, "a changed row reads the same");
+}
+
+/// 310,000 events in the hour (86 a second): the pane's first numbers
+/// hold every minute, the newest included (a read of the hour's events
+/// capped at 300,000, oldest first, lost the newest minutes).
+async fn the_live_pane_starts_with_the_whole_hour_at_any_rate(db: TestDb) {
+    use velvet::console::live::{LiveStats, Series};
+    use velvet::store::NewEvent;
+    let admin = db.admin().await;
+    let now = db.velvet.now();
+    let signup = |detail: Option<String>| NewEvent { kind: "signup", outcome: Some("ok"), actor: "public".into(), detail, ..Default::default() };
+    let mut tx = db.store.write().await.unwrap();
+    let old: Vec<_> = (0..5_000).map(|i| (now - chrono::Duration::minutes(50) + chrono::Duration::milliseconds(i), signup(None))).collect();
+    for _ in 0..61 {
+        tx.bulk_events(&old).await.unwrap();
+    }
+    // Inside the last complete minute, wherever in its minute "now" is.
+    let last_minute = chrono::DateTime::from_timestamp(now.timestamp().div_euclid(60) * 60 - 60, 0).unwrap();
+    let at = |s: i64| last_minute + chrono::Duration::seconds(s);
+    let mut recent = vec![(at(1), signup(None)); 100];
+    let refused = |p: &str, n: u64| NewEvent { kind: "rate_limited", outcome: Some("summary"), ip_prefix: Some(p.into()), detail: Some(format!("count={n}")), actor: "limiter".into(), ..Default::default() };
+    recent.push((at(5), refused("203.0.113.0/24", 523)));
+    recent.push((at(8), refused("203.0.113.0/24", 7)));
+    let bad = NewEvent { kind: "redeem", outcome: Some("failed"), ip_prefix: Some("198.51.100.0/24".into()), device_hash: Some("d3v1ce".into()), actor: "public".into(), ..Default::default() };
+    tx.bulk_events(&recent).await.unwrap();
+    for _ in 0..40 {
+        tx.append_event(at(9), &bad).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let cursor = db.velvet.latest_events(&admin, 1).await.unwrap()[0].id;
+    let (minutes, offenders) = db.velvet.live_hour(&admin, cursor).await.unwrap();
+    let mut live = LiveStats::new(now);
+    live.seed(&minutes, &offenders);
+    let signups = live.series(Series::Signups);
+    assert_eq!(signups[59 - 50], 305_000, "the oldest minute");
+    assert_eq!(live.rate(Series::Signups).0, 100, "the newest complete minute is there");
+    assert_eq!(live.rate(Series::Limited).0, 530, "summaries count what they summarise");
+    assert_eq!(live.rate(Series::RedeemFailed).0, 40);
+    assert_eq!(live.top_prefixes(2), vec![("203.0.113.0/24".to_string(), 530), ("198.51.100.0/24".to_string(), 40)]);
+    assert_eq!(live.top_devices(1), vec![("d3v1ce".to_string(), 40)]);
+    // Nothing after the cursor is counted twice: the feed brings it.
+    let (before, _) = db.velvet.live_hour(&admin, cursor - 142).await.unwrap();
+    assert_eq!(before.iter().map(|m| m.n).sum::<i64>(), 305_000, "only what the cursor had reached");
 }

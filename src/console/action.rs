@@ -35,6 +35,8 @@ pub enum Msg {
     Lookup { generation: u64, lookup: Box<Lookup> },
     LookupFailed { generation: u64, error: String },
     Codes(Vec<CodeView>),
+    /// The Live pane's hour, counted by the database.
+    LiveHour { minutes: Vec<crate::store::MinuteCount>, offenders: Vec<crate::store::OffenderCount> },
     /// New events after the cursor (oldest first) and live ticks.
     Events { rows: Vec<EventRow>, ticks: Vec<Tick> },
     Switches { switches: Vec<SwitchState>, settings: Box<Settings>, sent_today: u64 },

@@ -3,6 +3,7 @@
 //! alerts. Fed event by event from the tail, so a refresh costs only the
 //! new events, whatever the history holds.
 
+use crate::store::{MinuteCount, OffenderCount};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -124,28 +125,51 @@ impl LiveStats {
         }
     }
 
+    /// Counts one event as it arrives from the feed.
     pub fn ingest(&mut self, t: &Tick) {
-        let age = (self.current - minute_of(t.at)).num_minutes();
-        if !(0..MINUTES as i64).contains(&age) {
-            return;
-        }
-        let m = &mut self.minutes[age as usize];
+        let minute = t.at.timestamp().div_euclid(60);
         let series = Series::of(&t.kind, t.outcome.as_deref(), t.detail.as_deref());
-        if let Some((s, n)) = series {
+        let n = series.map(|(_, n)| n).unwrap_or(1);
+        self.add(minute, &t.kind, t.outcome.as_deref(), n);
+        if matches!(series, Some((Series::RedeemFailed | Series::Limited, _))) {
+            self.add_hostile(minute, t.ip_prefix.as_deref(), t.device_hash.as_deref(), n);
+        }
+    }
+
+    /// Starts from the hour as the database counted it (per minute, kind
+    /// and outcome; offenders per minute, prefix and device).
+    pub fn seed(&mut self, minutes: &[MinuteCount], offenders: &[OffenderCount]) {
+        for m in minutes {
+            self.add(m.minute, &m.kind, m.outcome.as_deref(), m.n.max(0) as u64);
+        }
+        for o in offenders {
+            self.add_hostile(o.minute, o.ip_prefix.as_deref(), o.device_hash.as_deref(), o.n.max(0) as u64);
+        }
+    }
+
+    /// The slot of a minute (minutes since the epoch), if inside the hour.
+    fn slot(&mut self, minute: i64) -> Option<&mut Minute> {
+        let age = self.current.timestamp().div_euclid(60) - minute;
+        (0..MINUTES as i64).contains(&age).then(|| &mut self.minutes[age as usize])
+    }
+
+    fn add(&mut self, minute: i64, kind: &str, outcome: Option<&str>, n: u64) {
+        let Some(m) = self.slot(minute) else { return };
+        if let Some((s, _)) = Series::of(kind, outcome, None) {
             *m.counts.entry(s).or_default() += n;
         }
-        if t.kind == "redeem" || t.kind == "joined" || t.kind == "redeem_held" {
-            m.attempts += 1;
+        if kind == "redeem" || kind == "joined" || kind == "redeem_held" {
+            m.attempts += n;
         }
-        let hostile = matches!(series, Some((Series::RedeemFailed | Series::Limited, _)));
-        if hostile {
-            let n = series.map(|(_, n)| n).unwrap_or(1);
-            if let Some(p) = &t.ip_prefix {
-                *m.prefixes.entry(p.clone()).or_default() += n;
-            }
-            if let Some(d) = &t.device_hash {
-                *m.devices.entry(d.clone()).or_default() += n;
-            }
+    }
+
+    fn add_hostile(&mut self, minute: i64, prefix: Option<&str>, device: Option<&str>, n: u64) {
+        let Some(m) = self.slot(minute) else { return };
+        if let Some(p) = prefix {
+            *m.prefixes.entry(p.to_string()).or_default() += n;
+        }
+        if let Some(d) = device {
+            *m.devices.entry(d.to_string()).or_default() += n;
         }
     }
 

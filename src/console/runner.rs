@@ -16,8 +16,6 @@ use tokio::sync::mpsc::UnboundedSender;
 const PAGE: i64 = 25_000;
 /// The first page: enough for the first screen, fast on any database.
 const FIRST_PAGE: i64 = 200;
-/// Events read for the Live pane's hour, at most.
-const LIVE_WINDOW_LIMIT: i64 = 300_000;
 
 #[derive(Clone)]
 pub struct Runner {
@@ -92,14 +90,15 @@ impl Runner {
     /// Follows the event stream by cursor: the Live pane, the Events view,
     /// and entries changed by others (within about a second).
     pub async fn follow(self) {
-        let now = self.velvet.now();
         let mut cursor = 0;
         match self.velvet.latest_events(&self.actor, EVENT_TAIL as i64).await {
             Ok(latest) => {
                 cursor = latest.last().map(|e| e.id).unwrap_or(0);
-                let hour = self.velvet.events_since(&self.actor, now - chrono::Duration::minutes(60), LIVE_WINDOW_LIMIT).await.unwrap_or_default();
-                let ticks = hour.iter().filter(|e| e.id <= cursor).map(tick_of).collect();
-                self.send(Msg::Events { rows: latest, ticks });
+                self.send(Msg::Events { rows: latest, ticks: Vec::new() });
+                match self.velvet.live_hour(&self.actor, cursor).await {
+                    Ok((minutes, offenders)) => self.send(Msg::LiveHour { minutes, offenders }),
+                    Err(e) => self.send(Msg::Failed(format!("could not count the last hour: {e}"))),
+                }
             }
             Err(e) => self.send(Msg::Failed(format!("could not read events: {e}"))),
         }

@@ -563,6 +563,11 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
                 _ => vec![],
             }
         }
+        Msg::LiveHour { minutes, offenders } => {
+            s.live.roll(s.now);
+            s.live.seed(&minutes, &offenders);
+            vec![]
+        }
         Msg::Switches { switches, settings, sent_today } => {
             s.switches = switches;
             s.settings = Some(*settings);

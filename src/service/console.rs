@@ -2,7 +2,7 @@
 
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::{EventKind, Permission, Transition};
-use crate::store::{EventFilter, ListedEntry, EventRow, NewEvent, StatusStamps};
+use crate::store::{EventFilter, ListedEntry, MinuteCount, OffenderCount, EventRow, NewEvent, StatusStamps};
 use chrono::Duration;
 
 /// A repeated alert is recorded at most once per this window.
@@ -53,6 +53,18 @@ impl Velvet {
     pub async fn events_since(&self, actor: &Actor, since: chrono::DateTime<chrono::Utc>, limit: i64) -> Result<Vec<EventRow>> {
         actor.require(Permission::Read)?;
         Ok(self.store.read().await?.events_since(since, limit).await?)
+    }
+
+    /// The Live pane's last hour as the database counts it, up to event
+    /// `up_to` (the feed delivers what comes after): per-minute counts and
+    /// the offenders of the last ten minutes. Two aggregates, whatever the rate.
+    pub async fn live_hour(&self, actor: &Actor, up_to: i64) -> Result<(Vec<MinuteCount>, Vec<OffenderCount>)> {
+        actor.require(Permission::Read)?;
+        let now = self.now();
+        let mut tx = self.store.read().await?;
+        let minutes = tx.minute_counts(now - Duration::minutes(60), up_to).await?;
+        let offenders = tx.offender_counts(now - Duration::minutes(10), up_to).await?;
+        Ok((minutes, offenders))
     }
 
     pub async fn invites_sent_today(&self, actor: &Actor) -> Result<u64> {
