@@ -505,3 +505,18 @@ fn support_finds_a_person_by_campaign_and_by_the_code_hint_they_read_out() {
         answer(&mut s, effects);
     }
 }
+
+#[test]
+fn long_addresses_are_shown_whole_at_120_and_80_columns() {
+    let long = "yukihiro.lamarr19995@inbox.example.net";
+    for (w, h) in [(120, 40), (80, 24)] {
+        let mut s = world(Role::Support);
+        s.width = w;
+        update(&mut s, Input::Msg(Msg::Changed(vec![entry(12, long, "confirmed", 0, Some(1))])));
+        keys(&mut s, &[Command::Top]);
+        let text = screen(&s, w, h);
+        let row = text.lines().find(|l| l.contains("yukihiro")).unwrap_or_default();
+        assert!(row.contains(long), "{w}x{h}: the list row cuts the address:\n{text}");
+        assert!(text.lines().any(|l| l.contains(&format!(" {long} ")) && l.contains('┌')), "{w}x{h}: the detail title names the whole address:\n{text}");
+    }
+}

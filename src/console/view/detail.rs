@@ -17,7 +17,12 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
         View::Codes => code(s, theme),
         View::Events => event(s, theme),
     };
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(" Detail ".into(), focused, theme)), area);
+    // A person's whole address is always in the title, however narrow the list.
+    let title = match (s.view, s.selected_entry()) {
+        (View::Waitlist | View::Chains, Some(e)) => format!(" {} ", e.email),
+        _ => " Detail ".into(),
+    };
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(title, focused, theme)), area);
 }
 
 fn person<'a>(s: &'a State, theme: &Theme) -> Vec<Line<'a>> {

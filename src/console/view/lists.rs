@@ -1,7 +1,7 @@
 //! The list of the current view; rows are built only for the visible window.
 
 use super::block;
-use crate::console::state::{Pane, State, View};
+use crate::console::state::{EntryItem, Pane, State, View};
 use crate::console::theme::Theme;
 use crate::domain::timefmt::relative;
 use ratatui::Frame;
@@ -18,23 +18,33 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
     let title = title(s);
     match s.view {
         View::Waitlist => {
-            let rows = window.map(|(pos, &i)| {
-                let e = &s.entries[i as usize];
-                let inviter = e.referrer_id.and_then(|r| s.entry_index.get(r)).map(|k| &*s.entries[k].email).unwrap_or("");
+            let shown: Vec<(usize, usize)> = window.map(|(pos, &i)| (pos, i as usize)).collect();
+            let longest = |f: &dyn Fn(&EntryItem) -> usize| shown.iter().map(|&(_, i)| f(&s.entries[i])).max().unwrap_or(0);
+            let columns = waitlist_columns(
+                area.width.saturating_sub(2),
+                longest(&|e| e.email.chars().count()),
+                longest(&|e| e.source.as_deref().map_or(0, |x| x.chars().count())),
+                longest(&|e| inviter_of(s, e).chars().count()),
+            );
+            let n = columns.len();
+            let rows = shown.iter().map(|&(pos, i)| {
+                let e = &s.entries[i];
                 let mark = if s.marks.contains(&e.id) { "●" } else { " " };
-                let row = Row::new(vec![
-                    Cell::from(mark),
-                    Cell::from(Span::styled(e.status, theme.status(e.status))),
-                    Cell::from(&*e.email),
-                    Cell::from(relative(s.now, e.first_seen)),
-                    Cell::from(e.source.as_deref().unwrap_or("")),
-                    Cell::from(inviter),
-                ]);
+                let mut cells = vec![Cell::from(mark), Cell::from(Span::styled(e.status, theme.status(e.status))), Cell::from(&*e.email)];
+                if n > 3 {
+                    cells.push(Cell::from(relative(s.now, e.first_seen)));
+                }
+                if n > 4 {
+                    cells.push(Cell::from(e.source.as_deref().unwrap_or("")));
+                }
+                if n > 5 {
+                    cells.push(Cell::from(inviter_of(s, e)));
+                }
+                let row = Row::new(cells);
                 if pos == l.selected { row.style(theme.selected()) } else { row }
             });
-            let widths = [Constraint::Length(1), Constraint::Length(9), Constraint::Fill(3), Constraint::Length(11), Constraint::Fill(1), Constraint::Fill(2)];
-            let header = Row::new(["", "STATUS", "EMAIL", "SIGNED UP", "SOURCE", "INVITED BY"]).style(theme.muted());
-            f.render_widget(Table::new(rows, widths).header(header).block(block(title, focused, theme)), area);
+            let header = Row::new(["", "STATUS", "EMAIL", "SIGNED UP", "SOURCE", "INVITED BY"].into_iter().take(n)).style(theme.muted());
+            f.render_widget(Table::new(rows, columns).header(header).block(block(title, focused, theme)), area);
         }
         View::Codes => {
             let rows = window.map(|(pos, &i)| {
@@ -105,6 +115,35 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
             f.render_widget(Table::new(rows, widths).header(header).block(block(title, focused, theme)), area);
         }
     }
+}
+
+/// The Waitlist's columns for `width`: the email gets the width its
+/// longest shown address needs first; then the signup age, the source and
+/// the inviter, each only when it still fits (the inviter takes the rest).
+fn waitlist_columns(width: u16, email: usize, source: usize, inviter: usize) -> Vec<Constraint> {
+    const MARK: u16 = 1;
+    const STATUS: u16 = 9;
+    const AGE: u16 = 11;
+    let fit = |n: usize, least: u16, most: u16| (n.min(most as usize) as u16).max(least);
+    let (email, source, inviter) = (fit(email, 5, u16::MAX), fit(source, 6, 16), fit(inviter, 10, u16::MAX));
+    // Columns are one space apart.
+    let mut left = width.saturating_sub(MARK + 1 + STATUS + 1);
+    let email = email.min(left);
+    left = left.saturating_sub(email);
+    let mut columns = vec![Constraint::Length(MARK), Constraint::Length(STATUS), Constraint::Length(email)];
+    for (want, min) in [(AGE, AGE), (source, 6), (inviter, 10)] {
+        if left < min + 1 {
+            break;
+        }
+        let w = want.min(left - 1);
+        columns.push(Constraint::Length(w));
+        left -= w + 1;
+    }
+    columns
+}
+
+fn inviter_of<'a>(s: &'a State, e: &EntryItem) -> &'a str {
+    e.referrer_id.and_then(|r| s.entry_index.get(r)).map(|k| &*s.entries[k].email).unwrap_or("")
 }
 
 fn title(s: &State) -> String {
