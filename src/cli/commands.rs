@@ -53,7 +53,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Seed { size, seed, extra_events } => {
             let actor = ctx.actor().await?;
             let started = std::time::Instant::now();
-            let report = crate::sim::seed::seed(&ctx.velvet, &actor, crate::sim::seed::SeedSpec { size, seed, extra_events }).await?;
+            let report = crate::sim::seed::seed(&ctx.velvet, &actor, crate::sim::seed::SeedSpec { size, seed, extra_events, progress: true }).await?;
             eprintln!("seeded {} entries, {} events, {} codes in {:.1} s", report.entries, report.events, report.codes, started.elapsed().as_secs_f64());
             Ok(())
         }

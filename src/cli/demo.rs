@@ -25,7 +25,7 @@ pub async fn run(ctx: &Ctx, keep: bool, seed_value: u64, size: u64) -> CliResult
     velvet.add_operator(&name, &name, Role::Admin).await?;
     let actor = velvet.operator(&name).await?;
     eprintln!("seeding a beta of {size} people …");
-    let report = seed(&velvet, &actor, SeedSpec { size, seed: seed_value, extra_events: 0 }).await?;
+    let report = seed(&velvet, &actor, SeedSpec { size, seed: seed_value, extra_events: 0, progress: false }).await?;
     let leak = PartnerCodeSpec { campaign: "chat".into(), max_uses: 5_000, count: 1, expires_in: chrono::Duration::days(7), daily_cap: None, prefix: Some("CHAT".into()) };
     let leaked = velvet.issue_partner_codes(&actor, &leak).await?.codes[0].to_string();
 

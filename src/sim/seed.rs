@@ -15,6 +15,8 @@ pub struct SeedSpec {
     pub seed: u64,
     /// Extra background events spread over the 30 days (scale tests).
     pub extra_events: u64,
+    /// Report what is written so far on stderr (a million people take minutes).
+    pub progress: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -65,11 +67,12 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
     let mut times: Vec<u64> = (0..n).map(|_| r.below(span)).collect();
     times.sort_unstable();
     let mut report = SeedReport::default();
+    let progress = spec.progress;
 
     let mut failed_mail = 0;
     for (i, t) in times.into_iter().enumerate() {
         if entries.len() >= FLUSH_EVERY {
-            flush(velvet, &mut entries, &mut codes, &mut events, &mut failed_mail, now, &mut report).await?;
+            flush(velvet, &mut entries, &mut codes, &mut events, &mut failed_mail, now, &mut report, progress).await?;
         }
         let id = i as i64 + 1;
         let first_seen = start + Duration::seconds(t as i64);
@@ -174,10 +177,10 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
         let outcome = if kind == EventKind::RedeemAttempt { "failed" } else { "ok" };
         events.push((at, NewEvent { kind: kind.as_str(), entry_id: Some(entry), outcome: Some(outcome), actor: "public".into(), ..Default::default() }));
         if events.len() >= 500_000 {
-            write_events(velvet, &mut events, &mut report).await?;
+            write_events(velvet, &mut events, &mut report, progress).await?;
         }
     }
-    flush(velvet, &mut entries, &mut codes, &mut events, &mut failed_mail, now, &mut report).await?;
+    flush(velvet, &mut entries, &mut codes, &mut events, &mut failed_mail, now, &mut report, progress).await?;
     Ok(report)
 }
 
@@ -192,6 +195,7 @@ async fn flush(
     failed_mail: &mut usize,
     now: DateTime<Utc>,
     report: &mut SeedReport,
+    progress: bool,
 ) -> Result<()> {
     let mut tx = velvet.store().write().await?;
     tx.bulk_entries(entries).await?;
@@ -210,16 +214,19 @@ async fn flush(
     entries.clear();
     codes.clear();
     events.sort_by_key(|(at, _)| *at);
-    write_events(velvet, events, report).await
+    write_events(velvet, events, report, progress).await
 }
 
-async fn write_events(velvet: &Velvet, events: &mut Vec<(DateTime<Utc>, NewEvent)>, report: &mut SeedReport) -> Result<()> {
+async fn write_events(velvet: &Velvet, events: &mut Vec<(DateTime<Utc>, NewEvent)>, report: &mut SeedReport, progress: bool) -> Result<()> {
     for chunk in events.chunks(100_000) {
         let mut tx = velvet.store().write().await?;
         tx.bulk_events(chunk).await?;
         tx.commit().await?;
+        report.events += chunk.len() as u64;
+        if progress {
+            eprintln!("seeding: {} entries, {} events written", report.entries, report.events);
+        }
     }
-    report.events += events.len() as u64;
     events.clear();
     Ok(())
 }
