@@ -14,7 +14,11 @@ work="$(mktemp -d)"
 session="velvet-e2e-$$"
 export VELVET_DATABASE_URL="sqlite://$work/e2e.db"
 export VELVET_OPERATOR=ada
-cleanup() { tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+    tmux kill-session -t "$session" 2>/dev/null || true
+    [ -n "${serve_pid:-}" ] && kill "$serve_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
 trap cleanup EXIT
 
 screen() { tmux capture-pane -p -t "$session"; }
@@ -44,6 +48,31 @@ wait_for "Waitlist 1/500"
 wait_for "Live · last hour"
 step "first screen is up"
 
+# Esc at the top level goes nowhere: the console stays, with its hint.
+tmux send-keys -t "$session" Escape
+wait_for "nothing to go back from; q quits"
+step "Esc at the top level does not quit"
+
+# A live filter: a signup made through the API while the filter is typed in
+# shows up in the filtered list, and on top once the filter is cleared.
+"$VELVET" serve --listen 127.0.0.1:0 --mail "file:$work/mail" > "$work/serve.out" 2> "$work/serve.err" &
+serve_pid=$!
+start=$SECONDS
+until grep -q "listening on" "$work/serve.out" 2>/dev/null; do
+    (( SECONDS - start > 20 )) && { echo "console-e2e: serve did not start:" >&2; cat "$work/serve.err" >&2; exit 1; }
+    sleep 0.05
+done
+api="$(grep -o 'http://[0-9.:]*' "$work/serve.out" | head -n 1)"
+tmux send-keys -t "$session" / late.arrival@
+wait_for "Waitlist 0/0"
+curl -fsS -X POST "$api/v1/waitlist" -H 'content-type: application/json' -d '{"email":"late.arrival@example.com"}' >/dev/null
+wait_for "late.arrival@example.com"
+tmux send-keys -t "$session" Enter Escape
+wait_for "Waitlist 1/501"
+screen | grep -A1 "STATUS" | tail -n 1 | grep -qF "late.arrival@example.com" || { echo "console-e2e: the new signup is not on top:" >&2; screen >&2; exit 1; }
+step "a signup through the API appeared in the live filter, then on top of the list"
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
+
 # "Where's my invite?": find the person, read the sentence.
 tmux send-keys -t "$session" / "$person" Enter
 wait_for "1 match"
@@ -56,7 +85,7 @@ wait_for "approved 1"
 step "approved from the console: the database agrees"
 
 tmux send-keys -t "$session" Escape
-wait_for "Waitlist 1/50"
+wait_for "Waitlist 1/501"
 tmux send-keys -t "$session" p
 wait_for "Pause all redemption?"
 tmux send-keys -t "$session" y
@@ -66,13 +95,15 @@ step "paused redemption in two keys: the database agrees"
 
 tmux send-keys -t "$session" 2
 wait_for "Codes 1/"
-wait_for "leak"
+tmux send-keys -t "$session" / leak Enter
+wait_for "Codes 1/3"
 tmux send-keys -t "$session" r
 wait_for "Revoke code"
 tmux send-keys -t "$session" y
 wait_for "revoked 1 codes"
 "$VELVET" codes list --campaign leak --json | grep -q '"state": "revoked"'
-step "revoked the leaked code: the database agrees"
+wait_for "Codes 1/3"
+step "revoked the leaked code: the database agrees, and the codes filter holds after the refresh"
 
 # The leak drill: the rest of its batch, then its campaign, by command line.
 tmux send-keys -t "$session" ":revoke batch $leak_batch" Enter

@@ -520,3 +520,16 @@ fn long_addresses_are_shown_whole_at_120_and_80_columns() {
         assert!(text.lines().any(|l| l.contains(&format!(" {long} ")) && l.contains('┌')), "{w}x{h}: the detail title names the whole address:\n{text}");
     }
 }
+
+#[test]
+fn the_codes_filter_and_cursor_hold_when_the_codes_are_read_again() {
+    let mut s = world(Role::Support);
+    keys(&mut s, &[Command::View(View::Codes), Command::Filter]);
+    typed(&mut s, "producthunt");
+    update(&mut s, Input::Submit);
+    assert_eq!(s.codes_list.rows.len(), 1);
+    // After an action the console reads the codes again (Refresh).
+    update(&mut s, Input::Msg(Msg::Codes(vec![code(4, "hn", "active", 0), code(1, "hn", "active", 12), code(3, "producthunt", "revoked", 49)])));
+    assert_eq!(s.codes_list.rows.len(), 1, "still filtered");
+    assert_eq!(s.selected_code().map(|c| c.id), Some(3), "still on the same code");
+}

@@ -92,7 +92,7 @@ pub const BINDINGS: &[Binding] = &[
     act(&[KeyCode::Char('u')], "u", "unblock", Command::Unblock, "unblock the selected person", false),
     act(&[KeyCode::Char('p')], "p", "pause", Command::PauseRedemption, "pause or resume all redemption", true),
     foot(b(&[KeyCode::Esc], "Esc", Command::Back, "back: close, clear the filter, leave the detail (never quits)"), "back"),
-    foot(b(&[KeyCode::Char('q')], "q", Command::Quit, "quit (from the list; elsewhere back, like Esc); Ctrl-C quits anywhere"), "quit"),
+    foot(b(&[KeyCode::Char('q')], "q", Command::Quit, "quit (from the list, filtered or not; from the detail back to the list); Ctrl-C quits anywhere"), "quit"),
 ];
 
 /// What the `/` help line says the filter searches: exactly the fields of

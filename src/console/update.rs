@@ -77,13 +77,18 @@ fn command(s: &mut State, c: Command) -> Vec<Effect> {
                 vec![]
             }
         },
-        Command::Quit => match back(s) {
-            Some(effects) => effects,
-            None => {
+        // q quits from the list (filtered or not); from the detail or the
+        // Live pane it goes back to the list first.
+        Command::Quit => {
+            if s.pane != Pane::List {
+                s.pane = Pane::List;
+            } else if s.live_toggled {
+                s.live_toggled = false;
+            } else {
                 s.quit = true;
-                vec![]
             }
-        },
+            vec![]
+        }
         Command::Mark => {
             if let Some(e) = s.selected_entry() {
                 let id = e.id;
@@ -422,15 +427,7 @@ fn refilter(s: &mut State) -> Vec<Effect> {
             vec![Effect::Filter { generation: s.filter.generation, query, within }]
         }
         View::Codes => {
-            let q = query.to_ascii_lowercase();
-            s.codes_list.rows = (0..s.codes.len() as u32)
-                .filter(|&i| {
-                    let c = &s.codes[i as usize];
-                    let hay = format!("{} {} {} {}", c.hint.as_deref().unwrap_or(""), c.campaign.as_deref().unwrap_or(""), c.kind, c.state).to_ascii_lowercase();
-                    subsequence(&q, &hay)
-                })
-                .collect();
-            s.codes_list.clamp();
+            filter_codes(s);
             vec![]
         }
         View::Events => {
@@ -438,6 +435,19 @@ fn refilter(s: &mut State) -> Vec<Effect> {
             vec![]
         }
     }
+}
+
+/// The Codes view's filter: hint, campaign, kind and state.
+fn filter_codes(s: &mut State) {
+    let q = s.filter.query.to_ascii_lowercase();
+    s.codes_list.rows = (0..s.codes.len() as u32)
+        .filter(|&i| {
+            let c = &s.codes[i as usize];
+            let hay = format!("{} {} {} {}", c.hint.as_deref().unwrap_or(""), c.campaign.as_deref().unwrap_or(""), c.kind, c.state).to_ascii_lowercase();
+            subsequence(&q, &hay)
+        })
+        .collect();
+    s.codes_list.clamp();
 }
 
 fn subsequence(q: &str, hay: &str) -> bool {
@@ -533,8 +543,19 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             lookup_done(s)
         }
         Msg::Codes(codes) => {
+            // The cursor stays on its code, and an active filter stays applied.
+            let selected = s.selected_code().map(|c| c.id);
             s.codes = codes;
-            s.codes_list.rows = (0..s.codes.len() as u32).collect();
+            if s.view == View::Codes && !s.filter.query.is_empty() {
+                filter_codes(s);
+            } else {
+                s.codes_list.rows = (0..s.codes.len() as u32).collect();
+            }
+            if let Some(id) = selected
+                && let Some(pos) = s.codes_list.rows.iter().position(|&i| s.codes[i as usize].id == id)
+            {
+                s.codes_list.selected = pos;
+            }
             s.codes_list.clamp();
             vec![]
         }
