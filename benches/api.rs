@@ -173,7 +173,7 @@ async fn approve_ten_thousand(velvet: &Velvet) -> Duration {
 async fn waitlist_timing(velvet: &Velvet, floor_ms: u64, round: usize) -> (Vec<Duration>, Vec<Duration>) {
     let mut config = Config::default();
     config.serve.listen = "127.0.0.1:0".into();
-    config.serve.waitlist_answer_ms = floor_ms;
+    config.serve.public_answer_ms = floor_ms;
     config.limits.signup = ActionLimits::OFF;
     config.limits.resend = ActionLimits::OFF;
     let running = velvet::serve::start(velvet.clone(), &config).await.unwrap();
@@ -247,7 +247,7 @@ async fn main() {
         let (limited, health) = flood(&velvet).await;
         let verdict = if limited >= 20_000.0 { "≥ 20,000/s: met" } else { "≥ 20,000/s: **missed**" };
         println!("| 429 answers/s, flood from one address (64 clients) | {backend} | {limited:.0}/s | `/healthz` {health:.0}/s | {:.0} % | {verdict} |", 100.0 * limited / health);
-        for (round, floor) in [0u64, Config::default().serve.waitlist_answer_ms].into_iter().enumerate() {
+        for (round, floor) in [0u64, Config::default().serve.public_answer_ms].into_iter().enumerate() {
             let (new, known) = waitlist_timing(&velvet, floor, round).await;
             // Critical KS distance for two samples of SAMPLES at the 5 % level.
             let (d, critical) = (ks_distance(&new, &known), 1.36 * (2.0 / SAMPLES as f64).sqrt());

@@ -39,10 +39,19 @@ pub struct ServeConfig {
     /// Where `joined` (and other listed) events are POSTed, signed.
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
-    /// The waitlist answer is held until at least this long after the
-    /// request arrived, so new and already-listed emails take the same time
-    /// (their work differs by a fraction of a millisecond). 0 turns it off.
-    pub waitlist_answer_ms: u64,
+    /// The waitlist and redeem answers are held until at least this long
+    /// after the request arrived, so new, already-listed, joined and
+    /// blocked emails take the same time (their work differs by a fraction
+    /// of a millisecond). 0 turns it off. (`waitlist_answer_ms` is its
+    /// older name.)
+    #[serde(alias = "waitlist_answer_ms")]
+    pub public_answer_ms: u64,
+    /// Serve `/metrics` on the public listener (`false`: 404 there).
+    pub metrics: bool,
+    /// The header a trusted proxy names the client in: `X-Forwarded-For`,
+    /// or `Forwarded` (RFC 7239). Only the one your proxy writes: a client
+    /// can send the other itself.
+    pub forwarded_header: String,
 }
 
 impl Default for ServeConfig {
@@ -57,7 +66,9 @@ impl Default for ServeConfig {
             country_header: "CF-IPCountry".into(),
             webhook_url: None,
             webhook_secret: None,
-            waitlist_answer_ms: 10,
+            public_answer_ms: 10,
+            metrics: true,
+            forwarded_header: "X-Forwarded-For".into(),
         }
     }
 }

@@ -29,6 +29,8 @@ on_both_backends!(
     a_bot_trying_500_codes_is_stopped_within_ten,
     a_flood_from_one_prefix_does_not_drown_real_people,
     a_leaked_code_is_contained_from_the_shell,
+    opening_a_confirmation_link_confirms_nobody,
+    a_second_confirmation_gets_the_same_answer,
 );
 
 async fn the_journey_over_http(db: TestDb) {
@@ -40,7 +42,7 @@ async fn the_journey_over_http(db: TestDb) {
     let mail = s.mail_to("ada@example.com", "confirm").await;
     let link = link_in(&mail);
     assert!(link.starts_with(&format!("{}/v1/confirm/", s.base)), "{link}");
-    let r = s.get(&link).await;
+    let r = s.click(&link).await;
     assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::OK, Some("confirmed")));
 
     db.velvet.approve_one(&admin, "ada@example.com", false).await.unwrap();
@@ -63,14 +65,15 @@ async fn an_unknown_email_redeems_then_confirms(db: TestDb) {
     let r = s.post("/v1/redeem", json!({"code": code, "email": "newcomer@example.org"}), "d2").await;
     assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::ACCEPTED, Some("check_email")), "{}", r.body);
     let link = link_in(&s.mail_to("newcomer@example.org", "confirm").await);
-    let r = s.get(&link).await;
+    let r = s.click(&link).await;
     assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::OK, Some("joined")));
-    // The same link again: still fine, nothing new happens.
-    assert_eq!(s.get(&link).await.status, StatusCode::OK);
-    let html = s.send(s.http.get(&link).header("accept", "text/html")).await;
-    assert!(html.body.contains("<html") && html.body.contains("confirmed"), "{}", html.body);
+    // The same link again: still fine, the same answer, nothing new happens.
+    assert_eq!((s.click(&link).await.status, s.click(&link).await.json()["status"].as_str()), (StatusCode::OK, Some("joined")));
+    let html = s.send(s.http.post(&link).header("accept", "text/html")).await;
+    assert!(html.body.contains("<html") && html.body.contains("you are in"), "{}", html.body);
     assert_eq!(db.velvet.lookup(&admin, "newcomer@example.org").await.unwrap().status, "joined");
     assert_eq!(s.get("/v1/confirm/not-a-token").await.json()["error"], "invalid_link");
+    assert_eq!(s.click(&format!("{}/v1/confirm/not-a-token", s.base)).await.json()["error"], "invalid_link");
     s.stop().await;
 }
 
@@ -376,7 +379,7 @@ async fn a_bot_trying_500_codes_is_stopped_within_ten(db: TestDb) {
 async fn a_flood_from_one_prefix_does_not_drown_real_people(db: TestDb) {
     let s = start(&db, |c| {
         c.serve.trusted_proxies = vec!["127.0.0.1/32".into()];
-        c.serve.waitlist_answer_ms = 0;
+        c.serve.public_answer_ms = 0;
     })
     .await;
     db.confirmed("early@example.org").await;
@@ -487,5 +490,96 @@ async fn a_leaked_code_is_contained_from_the_shell(db: TestDb) {
     }
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'revoke' AND actor = 'root'").await, 2);
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'pause' AND actor = 'root'").await, 1);
+    s.stop().await;
+}
+
+/// Link scanners in corporate mail fetch every link: the GET shows a page
+/// with one button and changes nothing; only the button's POST confirms.
+async fn opening_a_confirmation_link_confirms_nobody(db: TestDb) {
+    let s = start(&db, |_| {}).await;
+    let admin = db.admin().await;
+    db.confirmed("first@example.com").await;
+    db.confirmed("second@example.com").await;
+    let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    let r = s.post("/v1/redeem", json!({"code": code, "email": "held@example.org"}), "d-held").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(s.post("/v1/waitlist", json!({"email": "third@example.com"}), "d-third").await.status, StatusCode::ACCEPTED);
+    let held = link_in(&s.mail_to("held@example.org", "confirm").await);
+    let third = link_in(&s.mail_to("third@example.com", "confirm").await);
+    let events = db.events_total().await;
+
+    for link in [&held, &third] {
+        for accept in ["*/*", "text/html", "application/json"] {
+            let r = s.send(s.http.get(link.as_str()).header("accept", accept)).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let action = format!("<form method=\"post\" action=\"/v1/confirm/{}\">", link.rsplit('/').next().unwrap());
+            assert!(r.body.contains(&action) && r.body.contains("Confirm my place"), "{}", r.body);
+            assert_eq!(r.body.matches("<button").count(), 1, "{}", r.body);
+            assert!(!r.body.contains("<script"), "no JavaScript: {}", r.body);
+        }
+    }
+    assert_eq!(db.events_total().await, events, "opening links wrote no event");
+    assert_eq!(db.count("SELECT COUNT(*) FROM confirm_tokens WHERE used_at IS NOT NULL").await, 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries WHERE status = 'pending'").await, 2, "nobody was confirmed");
+    assert_eq!(db.count("SELECT COUNT(*) FROM redemptions WHERE status = 'pending'").await, 1, "nobody joined");
+
+    // The button: a form POST from a browser gets the page, with the place.
+    let html = |link: &str| s.http.post(link).header("accept", "text/html").header("content-type", "application/x-www-form-urlencoded").body("");
+    let r = s.send(html(&third)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("You&#39;re on the list") && r.body.contains("3rd in line"), "{}", r.body);
+    let r = s.send(html(&held)).await;
+    assert!(r.body.contains("you are in"), "{}", r.body);
+    assert_eq!(db.velvet.lookup(&admin, "held@example.org").await.unwrap().status, "joined");
+    assert_eq!(db.velvet.lookup(&admin, "third@example.com").await.unwrap().status, "confirmed");
+
+    // Bad and expired links: the one generic 400, on GET and on POST.
+    s.post("/v1/waitlist", json!({"email": "late@example.com"}), "d-late").await;
+    let late = link_in(&s.mail_to("late@example.com", "confirm").await);
+    db.clock.advance(Duration::hours(49));
+    let mut bodies = Vec::new();
+    for link in [late.clone(), format!("{}/v1/confirm/not-a-token", s.base), format!("{}/v1/confirm/{}", s.base, "ab".repeat(16))] {
+        for r in [s.get(&link).await, s.click(&link).await] {
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{link}: {}", r.body);
+            bodies.push(r.body);
+        }
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
+    assert_eq!(db.velvet.lookup(&admin, "late@example.com").await.unwrap().status, "pending");
+    s.stop().await;
+}
+
+/// A double click, even two clicks at once, gets the first click's answer
+/// on both backends (PostgreSQL let the second one fail with a 409).
+async fn a_second_confirmation_gets_the_same_answer(db: TestDb) {
+    let s = start(&db, |_| {}).await;
+    let admin = db.admin().await;
+    let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    s.post("/v1/waitlist", json!({"email": "twice@example.com"}), "d1").await;
+    s.post("/v1/redeem", json!({"code": code, "email": "held@example.com"}), "d2").await;
+    for (email, want) in [("twice@example.com", "confirmed"), ("held@example.com", "joined")] {
+        let link = link_in(&s.mail_to(email, "confirm").await);
+        let clicks: Vec<_> = (0..6).map(|i| {
+            let req = s.http.post(&link).header("x-device-id", format!("c{i}"));
+            // JSON, a form, or nothing at all: all the same to a confirmation.
+            match i % 3 {
+                0 => req.header("content-type", "application/json").body("{}"),
+                1 => req.header("content-type", "application/x-www-form-urlencoded").body(""),
+                _ => req,
+            }
+            .send()
+        }).collect();
+        let mut answers = Vec::new();
+        for r in futures_join(clicks).await {
+            answers.push((r.status().as_u16(), r.text().await.unwrap()));
+        }
+        let again = s.click(&link).await;
+        answers.push((again.status.as_u16(), again.body));
+        assert!(answers.iter().all(|a| a == &answers[0]), "{email}: {answers:?}");
+        assert_eq!(answers[0].0, 200, "{answers:?}");
+        assert_eq!(serde_json::from_str::<Value>(&answers[0].1).unwrap()["status"], want);
+    }
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'confirm' AND outcome = 'ok'").await, 2, "each confirmed once");
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'joined'").await, 1);
     s.stop().await;
 }

@@ -158,7 +158,7 @@ async fn log_secrecy(db: TestDb) {
         assert!(std::time::Instant::now() < deadline, "no confirmation mail");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    assert_eq!(http.get(&link).header("x-forwarded-for", "198.51.100.77").send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(http.post(&link).header("x-forwarded-for", "198.51.100.77").send().await.unwrap().status().as_u16(), 200);
     assert_eq!(post("/v1/redeem", format!("{{\"code\":\"{code}\",\"email\":\"{email}\"}}")).send().await.unwrap().status().as_u16(), 200);
     for _ in 0..12 {
         let guess = velvet::domain::InviteCode::generate(None).unwrap().to_string();

@@ -36,6 +36,10 @@ pub enum Command {
         /// Base URL of the links in mails [default: http://LISTEN]
         #[arg(long, env = "VELVET_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Serve /metrics on this (public) listener: true or false [default: [serve] metrics, else true].
+        /// Keep it private: scrape it from inside, or turn it off here
+        #[arg(long, env = "VELVET_METRICS", value_name = "BOOL", value_parser = clap::builder::BoolishValueParser::new())]
+        metrics: Option<bool>,
     },
     /// Throwaway beta with live simulated traffic: seeds, serves, simulates, opens the console
     Demo {

@@ -14,7 +14,7 @@ const EXPORT_PAGE: i64 = 5_000;
 
 pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
     match command {
-        Command::Serve { listen, mail, public_url } => serve(ctx, listen, mail, public_url).await,
+        Command::Serve { listen, mail, public_url, metrics } => serve(ctx, listen, mail, public_url, metrics).await,
         Command::Migrate => migrate(ctx).await,
         Command::Demo { keep, seed, size } => super::demo::run(ctx, keep, seed, size).await,
         Command::Simulate { scenario, target, rate, duration, code, mail_dir, seed, allow_remote } => {
@@ -99,7 +99,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
     }
 }
 
-async fn serve(ctx: &Ctx, listen: Option<String>, mail: Option<String>, public_url: Option<String>) -> CliResult {
+async fn serve(ctx: &Ctx, listen: Option<String>, mail: Option<String>, public_url: Option<String>, metrics: Option<bool>) -> CliResult {
     init_logging();
     let mut config = ctx.config.clone();
     if let Some(l) = listen {
@@ -110,6 +110,9 @@ async fn serve(ctx: &Ctx, listen: Option<String>, mail: Option<String>, public_u
     }
     if public_url.is_some() {
         config.serve.public_url = public_url;
+    }
+    if let Some(m) = metrics {
+        config.serve.metrics = m;
     }
     let running = crate::serve::start(ctx.velvet.clone(), &config).await.map_err(CliError::usage)?;
     emit(&format!("velvet serve: listening on http://{} ({} database, mail: {}, links: {})", running.addr, ctx.velvet.store().backend(), running.mail, running.public_url))?;

@@ -59,6 +59,12 @@ impl Server {
         self.send(self.http.get(url)).await
     }
 
+    /// Presses the "Confirm my place" button of a confirmation link: the
+    /// form POST a browser sends (opening the link alone confirms nothing).
+    pub async fn click(&self, link: &str) -> Reply {
+        self.send(self.http.post(link).header("content-type", "application/x-www-form-urlencoded").body("")).await
+    }
+
     /// Waits (up to 10 s) for a mail of `kind` to `to`, and returns its text.
     pub async fn mail_to(&self, to: &str, kind: &str) -> String {
         wait_for_mail(self.mail.path(), to, kind).await
