@@ -28,7 +28,8 @@ pub struct ServeConfig {
     pub listen: String,
     /// Base of the links in mails; defaults to http://LISTEN.
     pub public_url: Option<String>,
-    /// `log`, `file:DIR` or `smtp://[user:pass@]host[:port][?tls=starttls|tls|none]`.
+    /// `log`, `file:DIR` or `smtp://[user:pass@]host[:port][?tls=starttls|required|tls|opportunistic|none]`:
+    /// TLS is required (STARTTLS) unless the host is loopback (`opportunistic`).
     pub mail: String,
     pub mail_from: String,
     /// Origins allowed to call the API from a browser (CORS).

@@ -30,6 +30,10 @@ on_both_backends!(
     a_flood_from_one_prefix_does_not_drown_real_people,
     a_leaked_code_is_contained_from_the_shell,
     opening_a_confirmation_link_confirms_nobody,
+    a_code_holder_cannot_probe_who_is_on_the_list,
+    two_clients_behind_one_proxy_are_limited_apart,
+    the_device_cookie_is_secure_behind_https,
+    metrics_can_be_kept_off_the_public_listener,
     a_second_confirmation_gets_the_same_answer,
 );
 
@@ -106,8 +110,8 @@ async fn answers_do_not_enumerate(db: TestDb) {
         (revoked.as_str(), "waiting@example.com"),
         (joined_code.as_str(), "waiting@example.com"),
         (paused.as_str(), "waiting@example.com"),
-        (good.as_str(), "blocked@example.com"),
-        (good.as_str(), "joined@example.com"),
+        (unknown.as_str(), "blocked@example.com"),
+        (revoked.as_str(), "joined@example.com"),
     ];
     let mut bodies = Vec::new();
     for (i, (code, email)) in cases.iter().enumerate() {
@@ -121,7 +125,7 @@ async fn answers_do_not_enumerate(db: TestDb) {
     bodies.push(r.body);
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
     assert_eq!(serde_json::from_str::<Value>(&bodies[0]).unwrap()["error"], "code_unusable");
-    assert_eq!(db.count("SELECT COUNT(DISTINCT reason) FROM events WHERE kind = 'redeem' AND outcome = 'failed'").await, 7, "the private reasons differ");
+    assert_eq!(db.count("SELECT COUNT(DISTINCT reason) FROM events WHERE kind = 'redeem' AND outcome = 'failed'").await, 5, "the private reasons differ");
     s.stop().await;
 }
 
@@ -507,6 +511,8 @@ async fn opening_a_confirmation_link_confirms_nobody(db: TestDb) {
     let held = link_in(&s.mail_to("held@example.org", "confirm").await);
     let third = link_in(&s.mail_to("third@example.com", "confirm").await);
     let events = db.events_total().await;
+    let used = "SELECT COUNT(*) FROM confirm_tokens WHERE used_at IS NOT NULL";
+    let used_before = db.count(used).await;
 
     for link in [&held, &third] {
         for accept in ["*/*", "text/html", "application/json"] {
@@ -519,7 +525,7 @@ async fn opening_a_confirmation_link_confirms_nobody(db: TestDb) {
         }
     }
     assert_eq!(db.events_total().await, events, "opening links wrote no event");
-    assert_eq!(db.count("SELECT COUNT(*) FROM confirm_tokens WHERE used_at IS NOT NULL").await, 0);
+    assert_eq!(db.count(used).await, used_before, "no link was used");
     assert_eq!(db.count("SELECT COUNT(*) FROM entries WHERE status = 'pending'").await, 2, "nobody was confirmed");
     assert_eq!(db.count("SELECT COUNT(*) FROM redemptions WHERE status = 'pending'").await, 1, "nobody joined");
 
@@ -581,5 +587,102 @@ async fn a_second_confirmation_gets_the_same_answer(db: TestDb) {
     }
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'confirm' AND outcome = 'ok'").await, 2, "each confirmed once");
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'joined'").await, 1);
+    s.stop().await;
+}
+
+/// With a usable partner code, joined and blocked emails get exactly the
+/// answer of an unconfirmed one: same status, same bytes, no use taken.
+/// The joined person is told by mail (once per resend window); the
+/// blocked one hears nothing; the private reason is in the event.
+async fn a_code_holder_cannot_probe_who_is_on_the_list(db: TestDb) {
+    let s = start(&db, |_| {}).await;
+    let admin = db.admin().await;
+    let first = db.velvet.issue_partner_codes(&admin, &partner("hn", 1, 1)).await.unwrap().codes[0].to_string();
+    db.confirmed("joined@example.com").await;
+    db.velvet.redeem(&first, "joined@example.com", &meta()).await.unwrap();
+    db.confirmed("blocked@example.com").await;
+    db.velvet.block(&admin, "blocked@example.com", Some("bot")).await.unwrap();
+    s.post("/v1/waitlist", json!({"email": "pending@example.com"}), "w").await;
+    let code = db.velvet.issue_partner_codes(&admin, &partner("chat", 10, 1)).await.unwrap().codes[0].to_string();
+
+    let mut answers = Vec::new();
+    for (i, email) in ["fresh@example.com", "pending@example.com", "joined@example.com", "blocked@example.com", "joined@example.com"].iter().enumerate() {
+        let r = s.post("/v1/redeem", json!({"code": code, "email": email}), &format!("probe{i}")).await;
+        answers.push((r.status, r.body));
+    }
+    assert_eq!(answers[0].0, StatusCode::ACCEPTED, "{answers:?}");
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    assert_eq!(db.count("SELECT uses FROM invite_codes WHERE campaign = 'chat'").await, 2, "uses held for fresh and pending only");
+    assert_eq!(db.count("SELECT COUNT(*) FROM redemptions r JOIN entries e ON e.id = r.entry_id WHERE e.email IN ('joined@example.com', 'blocked@example.com') AND r.code_id IN (SELECT id FROM invite_codes WHERE campaign = 'chat')").await, 0);
+    let told = s.mail_to("joined@example.com", "already_joined").await;
+    assert!(told.contains("You already have access") && told.contains("already in"), "{told}");
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox WHERE kind = 'already_joined'").await, 1, "once per resend window");
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox o JOIN entries e ON e.id = o.entry_id WHERE e.email = 'blocked@example.com' AND o.kind <> 'confirm'").await, 0, "the blocked one hears nothing");
+    let reasons = db.texts("SELECT reason FROM events WHERE kind = 'redeem' AND outcome = 'failed' ORDER BY id").await;
+    assert_eq!(reasons.iter().filter(|r| r.starts_with("email already joined")).count(), 2, "{reasons:?}");
+    assert_eq!(reasons.iter().filter(|r| r.as_str() == "email blocked").count(), 1, "{reasons:?}");
+    assert_eq!(db.velvet.lookup(&admin, "joined@example.com").await.unwrap().status, "joined");
+    assert!(db.velvet.lookup(&admin, "blocked@example.com").await.unwrap().status.starts_with("blocked"));
+
+    // A used-up code: the one 400 for everybody, joined or not.
+    let r1 = s.post("/v1/redeem", json!({"code": first, "email": "someone@example.com"}), "u1").await;
+    let r2 = s.post("/v1/redeem", json!({"code": first, "email": "blocked@example.com"}), "u2").await;
+    assert_eq!((r1.status, &r1.body), (StatusCode::BAD_REQUEST, &r2.body));
+    s.stop().await;
+}
+
+/// Behind one trusted proxy that writes ports into X-Forwarded-For (and
+/// brackets around IPv6), two clients are two clients, not the proxy.
+async fn two_clients_behind_one_proxy_are_limited_apart(db: TestDb) {
+    let s = start(&db, |c| {
+        c.serve.trusted_proxies = vec!["127.0.0.1/32".into()];
+        c.limits.signup.ip = Some(RuleText(Some(Rule::new(2, 600))));
+    })
+    .await;
+    let post = |xff: &str, i: usize| {
+        s.http
+            .post(format!("{}/v1/waitlist", s.base))
+            .header("x-forwarded-for", xff.to_string())
+            .header("x-device-id", format!("dev-{xff}-{i}"))
+            .header("content-type", "application/json")
+            .body(json!({ "email": format!("p{i}-{}@example.com", xff.len()) }).to_string())
+    };
+    let mut statuses = Vec::new();
+    for xff in ["203.0.113.7:5555", "[2001:db8::1]:443"] {
+        for i in 0..3 {
+            statuses.push(s.send(post(xff, i)).await.status.as_u16());
+        }
+    }
+    assert_eq!(statuses, [202, 202, 429, 202, 202, 429], "each client has its own limit");
+    let prefixes = db.texts("SELECT DISTINCT ip_prefix FROM events WHERE kind = 'signup' ORDER BY ip_prefix").await;
+    assert_eq!(prefixes, ["2001:db8::/48", "203.0.113.0/24"]);
+    s.stop().await;
+}
+
+/// `velvet_device` is `Secure` when the public URL is https, and only then.
+async fn the_device_cookie_is_secure_behind_https(db: TestDb) {
+    let cookie = |r: reqwest::Response| r.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let plain = start(&db, |_| {}).await;
+    let r = plain.http.post(format!("{}/v1/waitlist", plain.base)).header("content-type", "application/json").body(r#"{"email":"a@example.com"}"#).send().await.unwrap();
+    let c = cookie(r);
+    assert!(c.starts_with("velvet_device=") && c.contains("HttpOnly") && c.contains("SameSite=Lax") && !c.contains("Secure"), "{c}");
+    plain.stop().await;
+    let tls = start(&db, |c| c.serve.public_url = Some("https://beta.example.com".into())).await;
+    let r = tls.http.post(format!("{}/v1/waitlist", tls.base)).header("content-type", "application/json").body(r#"{"email":"b@example.com"}"#).send().await.unwrap();
+    let c = cookie(r);
+    assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.ends_with("; Secure"), "{c}");
+    // The confirmation page sets it the same way.
+    let r = tls.http.get(format!("{}/v1/confirm/not-a-token", tls.base)).send().await.unwrap();
+    assert!(cookie(r).ends_with("; Secure"));
+    tls.stop().await;
+}
+
+/// `[serve] metrics = false`: the public listener has no /metrics (404).
+async fn metrics_can_be_kept_off_the_public_listener(db: TestDb) {
+    let s = start(&db, |c| c.serve.metrics = false).await;
+    let r = s.get("/metrics").await;
+    assert_eq!((r.status, r.json()["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    assert!(!r.body.contains("velvet_"), "{}", r.body);
+    assert_eq!(s.get("/healthz").await.status, StatusCode::OK);
     s.stop().await;
 }

@@ -30,7 +30,7 @@ pub enum Command {
         /// Address to listen on [default: 127.0.0.1:8080; port 0 picks one]
         #[arg(long, env = "VELVET_LISTEN")]
         listen: Option<String>,
-        /// Mail transport: log, file:DIR or smtp://[USER:PASS@]HOST[:PORT][?tls=none|starttls|required|tls]
+        /// Mail transport: log, file:DIR or smtp://[USER:PASS@]HOST[:PORT][?tls=starttls|required|tls|opportunistic|none] (TLS required unless loopback)
         #[arg(long, env = "VELVET_MAIL", hide_env_values = true)]
         mail: Option<String>,
         /// Base URL of the links in mails [default: http://LISTEN]

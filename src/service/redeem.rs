@@ -205,7 +205,7 @@ impl Velvet {
         }
         let reason = match (joined, mailed) {
             (true, true) => "email already joined; told so by mail",
-            (true, false) => "email already joined; told so by mail within the resend window",
+            (true, false) => "email already joined; told so by mail earlier in the resend window",
             _ => "email blocked",
         };
         let e = meta.stamp(event(EventKind::RedeemAttempt, &Actor::Public));
