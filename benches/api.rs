@@ -87,9 +87,16 @@ async fn raw_inserts(store: &Store) -> f64 {
     .await
 }
 
-async fn serve(velvet: &Velvet, limits_off: bool) -> (velvet::serve::Running, String) {
+/// The bench's server configuration (PostgreSQL needs a configured secret).
+fn bench_config() -> Config {
     let mut config = Config::default();
     config.serve.listen = "127.0.0.1:0".into();
+    config.serve.secret = Some("velvet-bench-secret-0123456789".into());
+    config
+}
+
+async fn serve(velvet: &Velvet, limits_off: bool) -> (velvet::serve::Running, String) {
+    let mut config = bench_config();
     if limits_off {
         config.limits.signup = ActionLimits::OFF;
     }
@@ -171,8 +178,7 @@ async fn approve_ten_thousand(velvet: &Velvet) -> Duration {
 /// Latency of the waitlist answer for new vs already-listed emails, one
 /// request at a time, interleaved (an enumeration-by-timing check).
 async fn waitlist_timing(velvet: &Velvet, floor_ms: u64, round: usize) -> (Vec<Duration>, Vec<Duration>) {
-    let mut config = Config::default();
-    config.serve.listen = "127.0.0.1:0".into();
+    let mut config = bench_config();
     config.serve.public_answer_ms = floor_ms;
     config.limits.signup = ActionLimits::OFF;
     config.limits.resend = ActionLimits::OFF;

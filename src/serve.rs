@@ -43,7 +43,7 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
     let mail = MailTransport::parse(&serve.mail)?;
     let from = serve.mail_from.parse().map_err(|e| format!("mail_from '{}' is not an address: {e}", serve.mail_from))?;
     let webhook = match (&serve.webhook_url, &serve.webhook_secret) {
-        (Some(url), Some(secret)) => Some(Webhook::new(url.clone(), secret.clone())?),
+        (Some(url), Some(secret)) => Some(Webhook::new(url.clone(), secret.expose().to_string())?),
         (Some(_), None) => return Err("webhook_url needs webhook_secret, used to sign each call".into()),
         _ => None,
     };
@@ -53,7 +53,7 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = serve.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
 
-    let secret = velvet.server_secret().await.map_err(|e| e.to_string())?;
+    let secret = crate::secret::resolve(&velvet, serve.secret.as_ref().map(|s| s.expose())).await?;
     let limiter = Arc::new(Limiter::new(velvet.store().clone(), velvet.clock(), secret, config.limits));
     let wake = Arc::new(Notify::new());
     let app = Arc::new(App {

@@ -34,6 +34,7 @@ on_both_backends!(
     two_clients_behind_one_proxy_are_limited_apart,
     the_device_cookie_is_secure_behind_https,
     metrics_can_be_kept_off_the_public_listener,
+    a_database_dump_holds_no_secret,
     a_second_confirmation_gets_the_same_answer,
 );
 
@@ -685,4 +686,55 @@ async fn metrics_can_be_kept_off_the_public_listener(db: TestDb) {
     assert!(!r.body.contains("velvet_"), "{}", r.body);
     assert_eq!(s.get("/healthz").await.status, StatusCode::OK);
     s.stop().await;
+}
+
+/// The secret that keys rate-limit and device hashes is not in the
+/// database: only its fingerprint. On SQLite it lives in a 0600 key file
+/// beside the database; on PostgreSQL it must be configured. A server with
+/// another secret refuses to start, saying how to fix it.
+async fn a_database_dump_holds_no_secret(db: TestDb) {
+    let postgres = db.url.starts_with("postgres");
+    let s = start(&db, |_| {}).await;
+    s.post("/v1/waitlist", json!({"email": "dump@example.com"}), "device-1").await;
+    s.stop().await;
+    let secret = if postgres {
+        common::TEST_SECRET.to_string()
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        let path = format!("{}.key", db.url.trim_start_matches("sqlite://"));
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "{path}");
+        std::fs::read_to_string(&path).unwrap().trim().to_string()
+    };
+    let values = db.texts("SELECT key || '=' || value FROM settings").await;
+    assert!(values.iter().all(|v| !v.contains(&secret)), "{values:?}");
+    assert!(!values.iter().any(|v| v.starts_with("_server_secret")), "{values:?}");
+    assert_eq!(db.texts("SELECT value FROM settings WHERE key = '_secret_fingerprint'").await, [velvet::secret::fingerprint(&secret)]);
+
+    // Another secret on the same database: refused, naming the fix.
+    let mut other = Config::default();
+    other.serve.listen = "127.0.0.1:0".into();
+    other.serve.secret = Some("a-different-secret-0123456789".into());
+    let err = velvet::serve::start(db.velvet.clone(), &other).await.err().expect("a mismatched secret is refused");
+    assert!(err.contains("another secret") && err.contains("VELVET_SECRET"), "{err}");
+    if postgres {
+        other.serve.secret = None;
+        let err = velvet::serve::start(db.velvet.clone(), &other).await.err().expect("PostgreSQL needs a configured secret");
+        assert!(err.contains("VELVET_SECRET") && err.contains("every server"), "{err}");
+    }
+    // Changing it on purpose: forget the fingerprint, and the new one holds.
+    db.velvet.forget_secret_fingerprint().await.unwrap();
+    other.serve.secret = Some("a-different-secret-0123456789".into());
+    velvet::serve::start(db.velvet.clone(), &other).await.expect("a forgotten fingerprint is recorded afresh").shutdown().await;
+
+    // A database from before: its stored secret is migrated away.
+    let now = db.velvet.now();
+    let mut tx = db.store.write().await.unwrap();
+    tx.upsert_setting("_server_secret", "the-old-stored-secret", now, "velvet").await.unwrap();
+    tx.commit().await.unwrap();
+    match &db.store {
+        velvet::Store::Sqlite(p) => drop(sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3").execute(p).await.unwrap()),
+        velvet::Store::Postgres(p) => drop(sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3").execute(p).await.unwrap()),
+    }
+    db.store.migrate().await.unwrap();
+    assert_eq!(db.count("SELECT COUNT(*) FROM settings WHERE key = '_server_secret'").await, 0);
 }

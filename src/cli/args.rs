@@ -102,7 +102,12 @@ pub enum Command {
         extra_events: u64,
     },
     /// Create or update the database schema
-    Migrate,
+    Migrate {
+        /// Forget the recorded fingerprint of the secret (VELVET_SECRET), to change it on
+        /// purpose: stop every server first; rate-limit windows start over
+        #[arg(long)]
+        forget_secret: bool,
+    },
     /// Where is this person? Status, why, timeline, codes, mail
     Lookup {
         email: String,

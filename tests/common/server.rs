@@ -31,6 +31,9 @@ pub async fn start(db: &TestDb, tune: impl FnOnce(&mut Config)) -> Server {
     let mut config = Config::default();
     config.serve.listen = "127.0.0.1:0".into();
     config.serve.mail = format!("file:{}", mail.path().display());
+    if db.url.starts_with("postgres") {
+        config.serve.secret = Some(super::TEST_SECRET.into());
+    }
     tune(&mut config);
     let running = velvet::serve::start(db.velvet.clone(), &config).await.expect("server starts");
     Server { base: format!("http://{}", running.addr), mail, running: Some(running), http: reqwest::Client::new() }
