@@ -16,6 +16,11 @@ pub enum RedeemOutcome {
     CheckEmail { entry_id: i64 },
 }
 
+/// How long after joining the same code for the same email still answers
+/// "joined" (a double click, a retry after a lost answer). After that a
+/// joined email gets the unconfirmed answer like any other.
+const REPEAT_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
 /// Why a code could not be used: private, for the event log only.
 enum Refusal {
     Unknown,
@@ -133,9 +138,14 @@ impl Velvet {
         let mine = earlier.iter().filter(|r| r.code_id == code.id);
         for r in mine {
             match r.status.as_str() {
-                // Only the one holder of an access code may hear "joined"
-                // again; a shared code's holder could probe who is in.
-                "completed" if code.kind == "access" && status == EntryStatus::Joined && entry.joined_code_id == Some(code.id) => {
+                // "Joined" again for a double click or a retry after a lost
+                // answer; later, a shared code's holder could use it to probe
+                // who got in, so only an access code's one holder hears it.
+                "completed"
+                    if status == EntryStatus::Joined
+                        && entry.joined_code_id == Some(code.id)
+                        && (code.kind == "access" || r.completed_at.is_some_and(|t| t + REPEAT_WINDOW > now)) =>
+                {
                     return Ok(Some(RedeemOutcome::Joined { entry_id: entry.id }));
                 }
                 "pending" if r.hold_expires_at.is_some_and(|t| t > now) => return Ok(Some(RedeemOutcome::CheckEmail { entry_id: entry.id })),
