@@ -35,6 +35,7 @@ on_both_backends!(
     the_device_cookie_is_secure_behind_https,
     metrics_can_be_kept_off_the_public_listener,
     a_database_dump_holds_no_secret,
+    the_spec_describes_what_the_server_accepts,
     a_second_confirmation_gets_the_same_answer,
 );
 
@@ -737,4 +738,130 @@ async fn a_database_dump_holds_no_secret(db: TestDb) {
     }
     db.store.migrate().await.unwrap();
     assert_eq!(db.count("SELECT COUNT(*) FROM settings WHERE key = '_server_secret'").await, 0);
+}
+
+/// Checks a string example against its schema: type, lengths (in
+/// characters, as JSON Schema counts them) and enum.
+fn fits(schema: &Value, value: &Value, what: &str) {
+    let Some(text) = value.as_str() else { panic!("{what}: {value} is not a string") };
+    let n = text.chars().count() as u64;
+    assert!(schema["minLength"].as_u64().is_none_or(|min| n >= min), "{what}: {text:?} is shorter than {schema}");
+    assert!(schema["maxLength"].as_u64().is_none_or(|max| n <= max), "{what}: {text:?} is longer than {schema}");
+    if let Some(allowed) = schema["enum"].as_array() {
+        assert!(allowed.contains(value), "{what}: {value} is not one of {allowed:?}");
+    }
+}
+
+/// The spec says every status each public path can answer, with its body,
+/// and its examples are valid: the example code passes the real parser
+/// (check symbol included), and each request example, posted, gets the
+/// documented answer. The lengths it states are the server's.
+async fn the_spec_describes_what_the_server_accepts(db: TestDb) {
+    let s = start(&db, |_| {}).await;
+    let spec = s.get("/openapi.json").await.json();
+    let schemas = &spec["components"]["schemas"];
+    let resolve = |v: &Value| -> Value {
+        match v["$ref"].as_str() {
+            Some(r) => schemas[r.rsplit('/').next().unwrap()].clone(),
+            None => v.clone(),
+        }
+    };
+    let required: [(&str, &str, &[u16]); 4] = [
+        ("/v1/waitlist", "post", &[202, 400, 408, 409, 413, 415, 422, 429, 431, 503]),
+        ("/v1/confirm/{token}", "get", &[200, 400, 429, 431, 503]),
+        ("/v1/confirm/{token}", "post", &[200, 400, 408, 413, 415, 429, 431, 503]),
+        ("/v1/redeem", "post", &[200, 202, 400, 408, 409, 413, 415, 422, 429, 431, 503]),
+    ];
+    for (path, method, statuses) in required {
+        let responses = &spec["paths"][path][method]["responses"];
+        for status in statuses {
+            let r = &responses[status.to_string()];
+            assert!(r.is_object(), "{method} {path} does not document {status}");
+            if let Some(json) = r["content"].get("application/json") {
+                let schema = resolve(&json["schema"]);
+                let examples: Vec<Value> = match json.get("example") {
+                    Some(e) => vec![e.clone()],
+                    None => json["examples"].as_object().map(|m| m.values().map(|e| e["value"].clone()).collect()).unwrap_or_default(),
+                };
+                assert!(!examples.is_empty(), "{method} {path} {status} has no example body");
+                for e in examples {
+                    let field = if *status >= 400 { "error" } else { "status" };
+                    assert!(schema["required"].as_array().unwrap().contains(&json!(field)), "{method} {path} {status}: {schema}");
+                    fits(&schema["properties"][field], &e[field], &format!("{method} {path} {status}"));
+                    assert!(e["message"].is_string());
+                }
+            }
+        }
+    }
+
+    // The request examples are valid by the server's own rules...
+    let token_param = &spec["paths"]["/v1/confirm/{token}"]["get"]["parameters"][0];
+    let token = token_param["example"].as_str().unwrap();
+    fits(&token_param["schema"], &json!(token), "token");
+    assert!(velvet::domain::token::token_hash(token).is_some(), "the example token is a token");
+    let redeem = &spec["paths"]["/v1/redeem"]["post"]["requestBody"]["content"];
+    let code = redeem["application/json"]["example"]["code"].as_str().unwrap().to_string();
+    let parsed = velvet::domain::InviteCode::parse(&code).expect("the example code passes the real parser, check symbol included");
+    assert_eq!(parsed.to_string(), code, "and is printed as the generator prints codes");
+    assert_eq!(schemas["RedeemRequest"]["properties"]["code"]["examples"][0], json!(code));
+    for (path, name) in [("/v1/waitlist", "WaitlistRequest"), ("/v1/redeem", "RedeemRequest")] {
+        for media in ["application/json", "application/x-www-form-urlencoded"] {
+            let example = &spec["paths"][path]["post"]["requestBody"]["content"][media]["example"];
+            for (field, value) in example.as_object().unwrap() {
+                fits(&schemas[name]["properties"][field], value, &format!("{path} {media} {field}"));
+            }
+            for field in schemas[name]["required"].as_array().unwrap() {
+                assert!(example.get(field.as_str().unwrap()).is_some(), "{path} {media} example lacks {field}");
+            }
+        }
+    }
+
+    // ...and, posted, get the documented answer. The example code exists.
+    let now = db.velvet.now();
+    let mut tx = db.store.write().await.unwrap();
+    let hash = parsed.hash().0;
+    let new = velvet::store::NewCode {
+        hash: Some(&hash), hint: Some("W"), prefix: Some("HN"), kind: "partner", campaign: Some("hn"), batch_id: None, inviter_entry_id: None,
+        bound_entry_id: None, max_uses: 10, daily_cap: None, expires_at: now + Duration::days(7), now, created_by: "root",
+    };
+    tx.insert_code(new).await.unwrap();
+    tx.commit().await.unwrap();
+    let documented = |path: &str, method: &str, status: StatusCode| spec["paths"][path][method]["responses"][status.as_str()]["content"]["application/json"]["example"]["status"].clone();
+    for (path, want) in [("/v1/waitlist", StatusCode::ACCEPTED), ("/v1/redeem", StatusCode::ACCEPTED)] {
+        let content = &spec["paths"][path]["post"]["requestBody"]["content"];
+        let r = s.post(path, content["application/json"]["example"].clone(), "spec").await;
+        assert_eq!(r.status, want, "{path}: {}", r.body);
+        assert_eq!(r.json()["status"], documented(path, "post", want));
+        let form: Vec<(String, String)> = content["application/x-www-form-urlencoded"]["example"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+        let r = s.send(s.http.post(format!("{}{path}", s.base)).header("x-device-id", "spec").form(&form)).await;
+        assert_eq!((r.status, r.json()["status"].clone()), (want, documented(path, "post", want)), "{path} (form): {}", r.body);
+    }
+    // The example token, minted for a person: the page, then the confirmation.
+    let entry = db.velvet.signup("token@example.com", None, None, &meta()).await.unwrap();
+    let velvet::service::SignupOutcome::New { entry_id } = entry else { panic!("{entry:?}") };
+    let mut tx = db.store.write().await.unwrap();
+    tx.insert_token(entry_id, &velvet::domain::token::token_hash(token).unwrap(), now, now + Duration::hours(48)).await.unwrap();
+    tx.commit().await.unwrap();
+    let link = format!("{}/v1/confirm/{token}", s.base);
+    assert_eq!(s.get(&link).await.status, StatusCode::OK);
+    let r = s.post(&format!("/v1/confirm/{token}"), json!({}), "spec").await;
+    assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::OK, Some("confirmed")), "{}", r.body);
+
+    // The stated lengths are the server's: at the limit fine, one more a 422.
+    // 64 + "@" + two 63-letter labels, a shorter one and ".com": n in all.
+    let email = |n: usize| format!("{}@{}.{}.{}.com", "a".repeat(64), "b".repeat(63), "c".repeat(63), "d".repeat(n - 65 - 128 - 4));
+    assert_eq!(email(254).len(), 254);
+    let cases = [
+        ("/v1/waitlist", json!({"email": email(254), "note": "n".repeat(500), "source": "s".repeat(64)}), StatusCode::ACCEPTED),
+        ("/v1/waitlist", json!({"email": email(255)}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("/v1/waitlist", json!({"email": ""}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("/v1/waitlist", json!({"email": "n@example.com", "note": "n".repeat(501)}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("/v1/waitlist", json!({"email": "s@example.com", "source": "s".repeat(65)}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("/v1/redeem", json!({"code": format!("{}{}", "A".repeat(48), parsed.canonical()), "email": "x@example.com"}), StatusCode::UNPROCESSABLE_ENTITY),
+    ];
+    for (i, (path, body, want)) in cases.into_iter().enumerate() {
+        let r = s.post(path, body, &format!("len{i}")).await;
+        assert_eq!(r.status, want, "case {i}: {}", r.body);
+    }
+    s.stop().await;
 }
