@@ -225,3 +225,28 @@ async fn log_secrecy(db: TestDb) {
     assert!(text.contains("INFO") && text.contains("delivery failed"), "the log is not empty at the default level:\n{text}");
     eprintln!("checked {} log lines for secrets", text.lines().count());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn velvet_metrics_false_keeps_metrics_off_the_public_listener() {
+    common::run(Backend::Sqlite, metrics_off_by_env).await
+}
+
+/// `VELVET_METRICS=false` (the environment form of `[serve] metrics`).
+async fn metrics_off_by_env(db: TestDb) {
+    use std::io::BufRead;
+    let mut child = common::velvet_cli(&db.url)
+        .args(["serve", "--listen", "127.0.0.1:0", "--mail", "log"])
+        .env("VELVET_METRICS", "false")
+        .env_remove("VELVET_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start velvet serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _server = common::Killed(child);
+    let base = line.split("listening on ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("{line:?}")).to_string();
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{base}/metrics")).send().await.unwrap().status().as_u16(), 404);
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status().as_u16(), 200);
+}
