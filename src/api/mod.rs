@@ -70,7 +70,7 @@ pub struct Caller {
     /// Set when the caller had no device id: sent back as a cookie.
     pub new_device: Option<String>,
     pub meta: RequestMeta,
-    /// When the handler took the request (for the waitlist answer floor).
+    /// When the handler took the request (for the answer floor).
     pub arrived: tokio::time::Instant,
 }
 
