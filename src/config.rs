@@ -28,7 +28,8 @@ pub struct ServeConfig {
     pub listen: String,
     /// Base of the links in mails; defaults to http://LISTEN.
     pub public_url: Option<String>,
-    /// `log`, `file:DIR` or `smtp://[user:pass@]host[:port][?tls=starttls|tls|none]`.
+    /// `log`, `file:DIR` or `smtp://[user:pass@]host[:port][?tls=starttls|required|tls|opportunistic|none]`:
+    /// TLS is required (STARTTLS) unless the host is loopback (`opportunistic`).
     pub mail: String,
     pub mail_from: String,
     /// Origins allowed to call the API from a browser (CORS).
@@ -38,11 +39,24 @@ pub struct ServeConfig {
     pub country_header: String,
     /// Where `joined` (and other listed) events are POSTed, signed.
     pub webhook_url: Option<String>,
-    pub webhook_secret: Option<String>,
-    /// The waitlist answer is held until at least this long after the
-    /// request arrived, so new and already-listed emails take the same time
-    /// (their work differs by a fraction of a millisecond). 0 turns it off.
-    pub waitlist_answer_ms: u64,
+    pub webhook_secret: Option<Secret>,
+    /// Keys rate-limit and device hashes; never stored in the database (also
+    /// `VELVET_SECRET`). Unset on SQLite: a key file beside the database.
+    /// Required on PostgreSQL, the same on every server.
+    pub secret: Option<Secret>,
+    /// The waitlist and redeem answers are held until at least this long
+    /// after the request arrived, so new, already-listed, joined and
+    /// blocked emails take the same time (their work differs by a fraction
+    /// of a millisecond). 0 turns it off. (`waitlist_answer_ms` is its
+    /// older name.)
+    #[serde(alias = "waitlist_answer_ms")]
+    pub public_answer_ms: u64,
+    /// Serve `/metrics` on the public listener (`false`: 404 there).
+    pub metrics: bool,
+    /// The header a trusted proxy names the client in: `X-Forwarded-For`,
+    /// or `Forwarded` (RFC 7239). Only the one your proxy writes: a client
+    /// can send the other itself.
+    pub forwarded_header: String,
 }
 
 impl Default for ServeConfig {
@@ -57,8 +71,40 @@ impl Default for ServeConfig {
             country_header: "CF-IPCountry".into(),
             webhook_url: None,
             webhook_secret: None,
-            waitlist_answer_ms: 10,
+            secret: None,
+            public_answer_ms: 10,
+            metrics: true,
+            forwarded_header: "X-Forwarded-For".into(),
         }
+    }
+}
+
+/// A secret from the configuration: its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Secret {
+        Secret(s)
     }
 }
 
@@ -230,6 +276,10 @@ mod tests {
         assert!(err.contains("not a rate like 10/10m"), "{err}");
         let d = Config::default();
         assert_eq!(d.serve.listen, "127.0.0.1:8080");
+        let c = Config::parse("[serve]\nsecret = \"s3cret-s3cret-s3cret\"\nwaitlist_answer_ms = 5\nmetrics = false\n").unwrap();
+        assert_eq!(c.serve.secret.as_ref().map(Secret::expose), Some("s3cret-s3cret-s3cret"));
+        assert!(!format!("{c:?}").contains("s3cret"), "Debug hides the secret");
+        assert_eq!((c.serve.public_answer_ms, c.serve.metrics), (5, false), "the older name still works");
         assert_eq!(d.limits.signup().ip.unwrap().to_string(), "10/10m");
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod api;
 pub mod worker;
 pub mod serve;
+pub mod secret;
 pub mod console;
 pub mod sim;
 pub mod report;

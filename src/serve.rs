@@ -39,10 +39,11 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
         .iter()
         .map(|p| p.parse::<Cidr>().map_err(|e| format!("trusted_proxies: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
+    let forwarded = serve.forwarded_header.parse::<crate::api::client::ForwardedHeader>()?;
     let mail = MailTransport::parse(&serve.mail)?;
     let from = serve.mail_from.parse().map_err(|e| format!("mail_from '{}' is not an address: {e}", serve.mail_from))?;
     let webhook = match (&serve.webhook_url, &serve.webhook_secret) {
-        (Some(url), Some(secret)) => Some(Webhook::new(url.clone(), secret.clone())?),
+        (Some(url), Some(secret)) => Some(Webhook::new(url.clone(), secret.expose().to_string())?),
         (Some(_), None) => return Err("webhook_url needs webhook_secret, used to sign each call".into()),
         _ => None,
     };
@@ -52,7 +53,7 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = serve.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
 
-    let secret = velvet.server_secret().await.map_err(|e| e.to_string())?;
+    let secret = crate::secret::resolve(&velvet, serve.secret.as_ref().map(|s| s.expose())).await?;
     let limiter = Arc::new(Limiter::new(velvet.store().clone(), velvet.clock(), secret, config.limits));
     let wake = Arc::new(Notify::new());
     let app = Arc::new(App {
@@ -60,10 +61,13 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
         limiter: limiter.clone(),
         metrics: Default::default(),
         trusted_proxies,
+        forwarded,
         country_header: serve.country_header.clone(),
+        serve_metrics: serve.metrics,
         wake_mailer: wake.clone(),
         cors_origins: serve.cors_origins.clone(),
-        waitlist_floor: std::time::Duration::from_millis(serve.waitlist_answer_ms.min(1_000)),
+        answer_floor: std::time::Duration::from_millis(serve.public_answer_ms.min(1_000)),
+        secure_cookies: public_url.to_ascii_lowercase().starts_with("https://"),
         caches: Default::default(),
     });
 

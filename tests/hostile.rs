@@ -297,7 +297,7 @@ async fn trickling_headers_are_cut_off(db: TestDb) {
 /// address: once the address is over its limit, each request is refused
 /// from memory, with no database read and no new key kept.
 async fn a_flood_with_a_fresh_device_each_time_stays_cheap(db: TestDb) {
-    let s = start(&db, |c| c.serve.waitlist_answer_ms = 0).await;
+    let s = start(&db, |c| c.serve.public_answer_ms = 0).await;
     let keys = |metrics: &str| -> i64 {
         metrics.lines().find_map(|l| l.strip_prefix("velvet_rate_limit_keys ")).and_then(|n| n.trim().parse().ok()).expect("the keys gauge")
     };

@@ -66,28 +66,46 @@ async fn mail_goes_through_a_real_smtp_server() {
     common::run(Backend::Sqlite, smtp_delivery).await
 }
 
-async fn smtp_delivery(db: TestDb) {
+/// A real SMTP server (aiosmtpd, without STARTTLS) on a free loopback
+/// port, writing what it accepts into a Maildir. `None` (with a notice)
+/// when python3 has no aiosmtpd.
+struct Smtpd {
+    port: u16,
+    maildir: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    _child: common::Killed,
+}
+
+async fn smtpd() -> Option<Smtpd> {
     let has_aiosmtpd = Command::new("python3").args(["-c", "import aiosmtpd"]).status().is_ok_and(|s| s.success());
     if !has_aiosmtpd {
         eprintln!("notice: python3 with aiosmtpd is not installed (pip install aiosmtpd; .ci/run does); skipping the SMTP test");
-        return;
+        return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let tmp = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
     // The Mailbox handler creates a Maildir only where nothing exists yet.
-    let maildir = tmp.path().join("maildir");
-    let smtpd = Command::new("python3")
+    let maildir = dir.path().join("maildir");
+    let child = Command::new("python3")
         .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox", maildir.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start aiosmtpd");
-    let mut servers = vec![common::Killed(smtpd)];
+    let child = common::Killed(child);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(std::time::Instant::now() < deadline, "the SMTP server did not start");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    Some(Smtpd { port, maildir, _dir: dir, _child: child })
+}
+
+async fn smtp_delivery(db: TestDb) {
+    let Some(smtpd) = smtpd().await else { return };
+    let (port, maildir) = (smtpd.port, smtpd.maildir.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut servers = Vec::new();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("velvet.toml");
     std::fs::write(&config, "[serve]\nmail_from = \"Beta <beta@example.com>\"\n").unwrap();
@@ -124,6 +142,34 @@ async fn smtp_delivery(db: TestDb) {
     }
     assert_eq!(status, "sent");
     drop(servers);
+    drop(smtpd);
+}
+
+on_both_backends!(starttls_is_required_not_hoped_for);
+
+/// `tls=starttls` means TLS or nothing: against a server that offers no
+/// STARTTLS (as when someone in the middle strips it) the message is not
+/// sent in plain text; delivery fails saying TLS is required, and the
+/// message stays queued for a retry.
+async fn starttls_is_required_not_hoped_for(db: TestDb) {
+    let Some(smtpd) = smtpd().await else { return };
+    let s = common::server::start(&db, |c| c.serve.mail = format!("smtp://127.0.0.1:{}?tls=starttls", smtpd.port)).await;
+    let r = s.post("/v1/waitlist", serde_json::json!({"email": "tls@example.com"}), "d").await;
+    assert_eq!(r.status.as_u16(), 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let error = loop {
+        if let Some(e) = db.texts("SELECT last_error FROM outbox WHERE kind = 'confirm'").await.pop() {
+            break e;
+        }
+        assert!(std::time::Instant::now() < deadline, "the delivery was never attempted");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(error.contains("TLS is required"), "{error}");
+    assert_eq!(db.texts("SELECT status FROM outbox WHERE kind = 'confirm'").await, ["queued"], "kept for a retry, not lost");
+    assert_eq!(db.count("SELECT attempts FROM outbox WHERE kind = 'confirm'").await, 1);
+    let delivered = std::fs::read_dir(smtpd.maildir.join("new")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(delivered, 0, "nothing went out in plain text");
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,7 +204,7 @@ async fn log_secrecy(db: TestDb) {
         assert!(std::time::Instant::now() < deadline, "no confirmation mail");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    assert_eq!(http.get(&link).header("x-forwarded-for", "198.51.100.77").send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(http.post(&link).header("x-forwarded-for", "198.51.100.77").send().await.unwrap().status().as_u16(), 200);
     assert_eq!(post("/v1/redeem", format!("{{\"code\":\"{code}\",\"email\":\"{email}\"}}")).send().await.unwrap().status().as_u16(), 200);
     for _ in 0..12 {
         let guess = velvet::domain::InviteCode::generate(None).unwrap().to_string();
@@ -178,4 +224,29 @@ async fn log_secrecy(db: TestDb) {
     }
     assert!(text.contains("INFO") && text.contains("delivery failed"), "the log is not empty at the default level:\n{text}");
     eprintln!("checked {} log lines for secrets", text.lines().count());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn velvet_metrics_false_keeps_metrics_off_the_public_listener() {
+    common::run(Backend::Sqlite, metrics_off_by_env).await
+}
+
+/// `VELVET_METRICS=false` (the environment form of `[serve] metrics`).
+async fn metrics_off_by_env(db: TestDb) {
+    use std::io::BufRead;
+    let mut child = common::velvet_cli(&db.url)
+        .args(["serve", "--listen", "127.0.0.1:0", "--mail", "log"])
+        .env("VELVET_METRICS", "false")
+        .env_remove("VELVET_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start velvet serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _server = common::Killed(child);
+    let base = line.split("listening on ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("{line:?}")).to_string();
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{base}/metrics")).send().await.unwrap().status().as_u16(), 404);
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status().as_u16(), 200);
 }

@@ -11,6 +11,26 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn read<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, Answer> {
+    let (media, bytes) = read_bytes(headers, body).await?;
+    decode(&media, &bytes)
+}
+
+/// Reads a body whose content does not matter (a confirmation button
+/// posts nothing): empty, or JSON or a form, within the same bounds.
+pub async fn read_any(headers: &HeaderMap, body: Body) -> Result<(), Answer> {
+    let (media, bytes) = read_bytes(headers, body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    // Any form is fine; JSON must be JSON; anything else is a 415.
+    match media.as_str() {
+        "application/x-www-form-urlencoded" => Ok(()),
+        _ => decode::<serde::de::IgnoredAny>(&media, &bytes).map(|_| ()),
+    }
+}
+
+/// The media type and the bytes of a body, at most `MAX_BODY`, within `BODY_TIMEOUT`.
+async fn read_bytes(headers: &HeaderMap, body: Body) -> Result<(String, axum::body::Bytes), Answer> {
     let too_large = || Answer::err(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("The request body is larger than {} KiB.", MAX_BODY / 1024));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
@@ -29,7 +49,7 @@ pub async fn read<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resul
             Answer::err(StatusCode::BAD_REQUEST, "bad_request", "The request body could not be read.")
         }
     })?;
-    decode(&media, &bytes)
+    Ok((media, bytes))
 }
 
 /// Decodes a body already read, by media type.

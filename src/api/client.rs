@@ -78,21 +78,80 @@ pub fn limit_unit(ip: IpAddr) -> String {
     }
 }
 
+/// The header trusted proxies name the client in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: 203.0.113.7, [2001:db8::1]:443`
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=203.0.113.7;proto=https, for="[2001:db8::1]:443"`
+    Forwarded,
+}
+
+impl FromStr for ForwardedHeader {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(ForwardedHeader::XForwardedFor),
+            "forwarded" => Ok(ForwardedHeader::Forwarded),
+            _ => Err(format!("forwarded_header '{s}' is not X-Forwarded-For or Forwarded")),
+        }
+    }
+}
+
+/// One hop as proxies write it: `203.0.113.7`, `203.0.113.7:5555`,
+/// `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:443`, optionally in
+/// double quotes (RFC 7239). Anything else (`unknown`, `_hidden`, junk) is
+/// not an address.
+pub fn hop_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    let hop = hop.strip_prefix('"').and_then(|h| h.strip_suffix('"')).unwrap_or(hop);
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    let port_ok = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok();
+    if let Some(rest) = hop.strip_prefix('[') {
+        let (inner, after) = rest.split_once(']')?;
+        let ip = inner.parse::<Ipv6Addr>().ok()?;
+        return match after {
+            "" => Some(IpAddr::V6(ip)),
+            p => p.strip_prefix(':').filter(|p| port_ok(p)).map(|_| IpAddr::V6(ip)),
+        };
+    }
+    let (host, port) = hop.split_once(':')?;
+    let ip = host.parse::<Ipv4Addr>().ok()?;
+    port_ok(port).then_some(IpAddr::V4(ip))
+}
+
+/// The hops of every instance of the header, first to last.
+fn hops(headers: &HeaderMap, which: ForwardedHeader) -> Vec<IpAddr> {
+    let name = match which {
+        ForwardedHeader::XForwardedFor => "x-forwarded-for",
+        ForwardedHeader::Forwarded => "forwarded",
+    };
+    let elements = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+    match which {
+        ForwardedHeader::XForwardedFor => elements.filter_map(hop_address).collect(),
+        ForwardedHeader::Forwarded => elements
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (key, value) = pair.split_once('=')?;
+                    key.trim().eq_ignore_ascii_case("for").then(|| hop_address(value)).flatten()
+                })
+            })
+            .collect(),
+    }
+}
+
 /// The client's address: the peer, or, when the peer is a trusted proxy,
-/// the right-most address in X-Forwarded-For that is not itself trusted.
-pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+/// the right-most address in the forwarding header that is not itself
+/// trusted (ports, as several proxies write them, are dropped).
+pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[Cidr], which: ForwardedHeader) -> IpAddr {
     let peer_ip = canonical(peer.ip());
     if !trusted.iter().any(|c| c.contains(peer_ip)) {
         return peer_ip;
     }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .map(canonical)
-        .collect();
+    let forwarded: Vec<IpAddr> = hops(headers, which).into_iter().map(canonical).collect();
     forwarded.into_iter().rev().find(|ip| !trusted.iter().any(|c| c.contains(*ip))).unwrap_or(peer_ip)
 }
 
@@ -151,13 +210,43 @@ mod tests {
         h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4, 198.51.100.7, 10.0.0.9"));
         h.insert("cf-ipcountry", HeaderValue::from_static("de"));
         // A stranger cannot choose its address.
-        assert_eq!(client_ip(peer("192.0.2.1"), &h, &trusted), "192.0.2.1".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(peer("192.0.2.1"), &h, &trusted, ForwardedHeader::XForwardedFor), "192.0.2.1".parse::<IpAddr>().unwrap());
         assert_eq!(country(peer("192.0.2.1"), &h, &trusted, "CF-IPCountry"), None);
         // Through the proxy: the right-most untrusted hop, not the spoofable left-most.
-        assert_eq!(client_ip(peer("10.1.1.1"), &h, &trusted), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::XForwardedFor), "198.51.100.7".parse::<IpAddr>().unwrap());
         assert_eq!(country(peer("10.1.1.1"), &h, &trusted, "CF-IPCountry").as_deref(), Some("DE"));
         assert!("nonsense".parse::<Cidr>().is_err());
         assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn hops_may_carry_ports_and_quotes() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(hop_address("203.0.113.7"), ip("203.0.113.7"));
+        assert_eq!(hop_address(" 203.0.113.7:5555 "), ip("203.0.113.7"));
+        assert_eq!(hop_address("[2001:db8::1]:443"), ip("2001:db8::1"));
+        assert_eq!(hop_address("[2001:db8::1]"), ip("2001:db8::1"));
+        assert_eq!(hop_address("2001:db8::1"), ip("2001:db8::1"));
+        assert_eq!(hop_address("\"[2001:db8:cafe::17]:4711\""), ip("2001:db8:cafe::17"));
+        assert_eq!(hop_address("::ffff:198.51.100.9"), ip("::ffff:198.51.100.9"));
+        for junk in ["", "unknown", "_hidden", "203.0.113.7:", "203.0.113.7:99999", "203.0.113.7:80x", "[2001:db8::1]443", "[2001:db8::1]:", "[203.0.113.7]:80", "2001:db8::1:443]", "1.2.3.4:5:6", "[::1", "\"1.2.3.4"] {
+            assert_eq!(hop_address(junk), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_with_ports_and_rfc_7239() {
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.1:1234, [2001:db8::1]:443, 10.0.0.9:80"));
+        assert_eq!(client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::XForwardedFor), "2001:db8::1".parse::<IpAddr>().unwrap());
+        h.insert("forwarded", HeaderValue::from_static("for=192.0.2.60;proto=http;by=203.0.113.43, For=\"[2001:db8:cafe::17]:4711\", for=unknown"));
+        assert_eq!(client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::Forwarded), "2001:db8:cafe::17".parse::<IpAddr>().unwrap());
+        // The header not configured is the client's own text: ignored.
+        h.remove("x-forwarded-for");
+        assert_eq!(client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::XForwardedFor), "10.1.1.1".parse::<IpAddr>().unwrap());
+        assert_eq!("forwarded".parse::<ForwardedHeader>(), Ok(ForwardedHeader::Forwarded));
+        assert!("x-real-ip".parse::<ForwardedHeader>().unwrap_err().contains("X-Forwarded-For or Forwarded"));
     }
 
     #[test]

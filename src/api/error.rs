@@ -29,15 +29,17 @@ pub struct Answer {
     pub retry_after: Option<u64>,
     /// `true` for a success body (`{"status": CODE}`), else an error body.
     pub ok: bool,
+    /// The heading of the HTML page (a default by `ok` when unset).
+    pub title: Option<&'static str>,
 }
 
 impl Answer {
     pub fn ok(status: StatusCode, code: &'static str, message: impl Into<String>) -> Answer {
-        Answer { status, code, message: message.into(), retry_after: None, ok: true }
+        Answer { status, code, message: message.into(), retry_after: None, ok: true, title: None }
     }
 
     pub fn err(status: StatusCode, code: &'static str, message: impl Into<String>) -> Answer {
-        Answer { status, code, message: message.into(), retry_after: None, ok: false }
+        Answer { status, code, message: message.into(), retry_after: None, ok: false, title: None }
     }
 
     pub fn slow_down(retry_after: u64) -> Answer {
@@ -72,6 +74,10 @@ impl Answer {
         )
     }
 
+    pub fn titled(self, title: &'static str) -> Answer {
+        Answer { title: Some(title), ..self }
+    }
+
     pub fn render(self, wants: Wants) -> Response {
         let mut response = match wants {
             Wants::Json => {
@@ -83,7 +89,7 @@ impl Answer {
                 (self.status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
             }
             Wants::Html => {
-                let title = if self.ok { "Thank you" } else { "One moment" };
+                let title = self.title.unwrap_or(if self.ok { "Thank you" } else { "One moment" });
                 (self.status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page::message(title, &self.message)).into_response()
             }
         };

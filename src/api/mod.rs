@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! POST /v1/waitlist        join (JSON or form)        202 check_email
-//! GET  /v1/confirm/{token} double opt-in              200 confirmed|joined
+//! GET  /v1/confirm/{token} the confirm page (a button) 200, changes nothing
+//! POST /v1/confirm/{token} double opt-in              200 confirmed|joined
 //! POST /v1/redeem          use an invite code         200 joined | 202 check_email
 //! GET  /join               the hosted form page       /assets/style.css
 //! GET  /healthz /readyz /metrics /openapi.json
@@ -39,12 +40,18 @@ pub struct App {
     pub limiter: Arc<limits::Limiter>,
     pub metrics: metrics::Metrics,
     pub trusted_proxies: Vec<Cidr>,
+    /// Where trusted proxies name the client (`X-Forwarded-For` or `Forwarded`).
+    pub forwarded: client::ForwardedHeader,
     pub country_header: String,
+    /// `/metrics` on this listener (`[serve] metrics`).
+    pub serve_metrics: bool,
     /// Poked when something was queued, so mail goes out at once.
     pub wake_mailer: Arc<Notify>,
     pub cors_origins: Vec<String>,
-    /// The least time a waitlist answer takes (see `ServeConfig`).
-    pub waitlist_floor: std::time::Duration,
+    /// The least time a waitlist or redeem answer takes (`public_answer_ms`).
+    pub answer_floor: std::time::Duration,
+    /// The public URL is https: the device cookie is `Secure`.
+    pub secure_cookies: bool,
     pub caches: Caches,
 }
 
@@ -63,13 +70,13 @@ pub struct Caller {
     /// Set when the caller had no device id: sent back as a cookie.
     pub new_device: Option<String>,
     pub meta: RequestMeta,
-    /// When the handler took the request (for the waitlist answer floor).
+    /// When the handler took the request (for the answer floor).
     pub arrived: tokio::time::Instant,
 }
 
 impl App {
     pub fn caller(&self, peer: SocketAddr, headers: &HeaderMap) -> Caller {
-        let ip = client::client_ip(peer, headers, &self.trusted_proxies);
+        let ip = client::client_ip(peer, headers, &self.trusted_proxies, self.forwarded);
         let device_id = client::device_id(headers);
         let new_device = device_id.is_none().then(|| crate::domain::token::ConfirmToken::generate().as_str()[..32].to_string());
         let device_hash = device_id.as_deref().map(|d| self.limiter.key(&["device", d])[..16].to_string());
@@ -90,16 +97,18 @@ impl App {
 
 pub fn router(app: Arc<App>) -> Router {
     let cors = cors_layer(&app.cors_origins);
-    Router::new()
+    let public = Router::new()
         .route("/v1/waitlist", post(waitlist))
-        .route("/v1/confirm/{token}", get(confirm))
+        .route("/v1/confirm/{token}", get(confirm_page).post(confirm))
         .route("/v1/redeem", post(redeem))
         .route("/join", get(join_page))
         .route("/assets/style.css", get(style))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
+        .route("/openapi.json", get(openapi));
+    // Off, it is not there at all: the same 404 as any unknown path.
+    let public = if app.serve_metrics { public.route("/metrics", get(metrics)) } else { public };
+    public
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(limit_headers))
@@ -138,10 +147,16 @@ async fn limit_headers(request: Request, next: Next) -> Response {
 }
 
 /// Renders an answer, giving a new device its cookie.
-fn finish(answer: Answer, wants: Wants, caller: &Caller) -> Response {
-    let mut response = answer.render(wants);
+fn finish(app: &App, answer: Answer, wants: Wants, caller: &Caller) -> Response {
+    with_cookie(app, answer.render(wants), caller)
+}
+
+/// Sets the device cookie for a caller that had none: `Secure` when the
+/// public URL is https (a browser then never sends it in the clear).
+fn with_cookie(app: &App, mut response: Response, caller: &Caller) -> Response {
     if let Some(id) = &caller.new_device {
-        let cookie = format!("{}={id}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax", client::DEVICE_COOKIE);
+        let secure = if app.secure_cookies { "; Secure" } else { "" };
+        let cookie = format!("{}={id}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}", client::DEVICE_COOKIE);
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             response.headers_mut().insert(header::SET_COOKIE, v);
         }
@@ -152,10 +167,10 @@ fn finish(answer: Answer, wants: Wants, caller: &Caller) -> Response {
 async fn waitlist(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Body) -> Response {
     let caller = app.caller(peer, &headers);
     let answer = app.waitlist(&caller, &headers, body).await;
-    finish(answer, Wants::from(&headers), &caller)
+    finish(&app, answer, Wants::from(&headers), &caller)
 }
 
-async fn confirm(
+async fn confirm_page(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -165,14 +180,42 @@ async fn confirm(
     // A link that does not even decode (bad percent-escapes, not UTF-8) is
     // just another invalid link: same limit, same calm answer.
     let token = token.map(|Path(t)| t).unwrap_or_default();
-    let answer = app.confirm(&caller, &token).await;
-    finish(answer, Wants::from(&headers), &caller)
+    let answer = match app.confirm_page(&caller, &token).await {
+        Some(answer) => answer,
+        None => {
+            let page = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page::confirm_form(&token)).into_response();
+            return private_page(with_cookie(&app, page, &caller));
+        }
+    };
+    private_page(finish(&app, answer, Wants::from(&headers), &caller))
+}
+
+/// The link carries a secret: no caches, no referrer.
+fn private_page(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+async fn confirm(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    token: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Response {
+    let caller = app.caller(peer, &headers);
+    let token = token.map(|Path(t)| t).unwrap_or_default();
+    let wants = Wants::from(&headers);
+    let answer = app.confirm(&caller, &token, &headers, body, wants == Wants::Html).await;
+    private_page(finish(&app, answer, wants, &caller))
 }
 
 async fn redeem(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Body) -> Response {
     let caller = app.caller(peer, &headers);
     let answer = app.redeem(&caller, &headers, body).await;
-    finish(answer, Wants::from(&headers), &caller)
+    finish(&app, answer, Wants::from(&headers), &caller)
 }
 
 async fn join_page() -> Response {

@@ -71,7 +71,7 @@ impl App {
             .signup_paced(&form.email, form.note.as_deref(), form.source.as_deref(), &caller.meta, allow_resend)
             .await;
         // New or already listed, the answer leaves at the same moment.
-        tokio::time::sleep_until(caller.arrived + self.waitlist_floor).await;
+        tokio::time::sleep_until(caller.arrived + self.answer_floor).await;
         match result {
             Ok(outcome) => {
                 if matches!(outcome, crate::service::SignupOutcome::Repeat { mailed: true, .. }) {
@@ -89,30 +89,64 @@ impl App {
         }
     }
 
-    pub async fn confirm(&self, caller: &Caller, token: &str) -> Answer {
+    /// The GET of a confirmation link: checks it, changes nothing. A good
+    /// link gets the page with the button (`None`), a bad one the answer.
+    pub async fn confirm_page(&self, caller: &Caller, token: &str) -> Option<Answer> {
+        if let Err(d) = self.limiter.check(Action::Confirm, self.signals(caller, None)).await {
+            return Some(self.slow_down(Action::Confirm, d, caller).await);
+        }
+        match self.velvet.check_confirm_link(token).await {
+            Ok(()) => None,
+            Err(Error::BadToken) => {
+                self.metrics.outcome("confirm", "invalid_link");
+                Some(invalid_link())
+            }
+            Err(e) => Some(self.public_error("confirm", e)),
+        }
+    }
+
+    /// The POST of a confirmation link (its page's button, or an API call).
+    /// `place`: say where the person stands among the confirmed (for the
+    /// browser page; one more query).
+    pub async fn confirm(&self, caller: &Caller, token: &str, headers: &HeaderMap, raw: Body, place: bool) -> Answer {
         if let Err(d) = self.limiter.check(Action::Confirm, self.signals(caller, None)).await {
             return self.slow_down(Action::Confirm, d, caller).await;
         }
-        match self.velvet.confirm(token, &caller.meta).await {
-            Ok(ConfirmOutcome::Joined { .. }) => {
+        if let Err(a) = body::read_any(headers, raw).await {
+            return a;
+        }
+        let (entry_id, joined) = match self.velvet.confirm(token, &caller.meta).await {
+            Ok(ConfirmOutcome::Joined { entry_id }) => {
                 self.metrics.outcome("confirm", "joined");
                 self.wake_mailer.notify_one();
-                Answer::ok(StatusCode::OK, "joined", "Your address is confirmed and you are in. Welcome!")
+                (entry_id, true)
             }
-            Ok(_) => {
+            Ok(ConfirmOutcome::AlreadyConfirmed { entry_id, joined }) => {
+                self.metrics.outcome("confirm", "repeat");
+                (entry_id, joined)
+            }
+            Ok(ConfirmOutcome::Confirmed { entry_id, .. } | ConfirmOutcome::Ignored { entry_id }) => {
                 self.metrics.outcome("confirm", "confirmed");
-                Answer::ok(StatusCode::OK, "confirmed", "Your address is confirmed. We will write when it is your turn.")
+                (entry_id, false)
             }
             Err(Error::BadToken) => {
                 self.metrics.outcome("confirm", "invalid_link");
-                Answer::err(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_link",
-                    "This confirmation link is not valid any more. Sign up again with the same address for a fresh one; your place is kept.",
-                )
+                return invalid_link();
             }
-            Err(e) => self.public_error("confirm", e),
+            Err(e) => return self.public_error("confirm", e),
+        };
+        if joined {
+            return Answer::ok(StatusCode::OK, "joined", "Your address is confirmed and you are in. Welcome!").titled("You're in");
         }
+        let mut text = "Your address is confirmed. We will write when it is your turn.".to_string();
+        if place {
+            match self.velvet.place_among_confirmed(entry_id).await {
+                Ok(Some(n)) => text = format!("Your address is confirmed: you are {} in line. We will write when it is your turn.", crate::domain::explain::ordinal(n as u64)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not tell a confirmed person their place"),
+            }
+        }
+        Answer::ok(StatusCode::OK, "confirmed", text).titled("You're on the list")
     }
 
     pub async fn redeem(&self, caller: &Caller, headers: &HeaderMap, raw: Body) -> Answer {
@@ -138,7 +172,10 @@ impl App {
         if let Err(d) = self.limiter.check(Action::Redeem, only_email).await {
             return self.slow_down(Action::Redeem, d, caller).await;
         }
-        match self.velvet.redeem(&form.code, &form.email, &caller.meta).await {
+        let result = self.velvet.redeem(&form.code, &form.email, &caller.meta).await;
+        // Fresh, joined and blocked emails: the answer leaves at the same moment.
+        tokio::time::sleep_until(caller.arrived + self.answer_floor).await;
+        match result {
             Ok(RedeemOutcome::Joined { .. }) => {
                 self.metrics.outcome("redeem", "joined");
                 self.wake_mailer.notify_one();
@@ -189,6 +226,15 @@ impl App {
             }
         }
     }
+}
+
+/// The one answer for every link that does not confirm: unknown, expired, mangled.
+fn invalid_link() -> Answer {
+    Answer::err(
+        StatusCode::BAD_REQUEST,
+        "invalid_link",
+        "This confirmation link is not valid any more. Sign up again with the same address for a fresh one; your place is kept.",
+    )
 }
 
 fn invalid_email(reason: &str) -> Answer {

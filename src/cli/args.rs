@@ -30,12 +30,16 @@ pub enum Command {
         /// Address to listen on [default: 127.0.0.1:8080; port 0 picks one]
         #[arg(long, env = "VELVET_LISTEN")]
         listen: Option<String>,
-        /// Mail transport: log, file:DIR or smtp://[USER:PASS@]HOST[:PORT][?tls=none|starttls|required|tls]
+        /// Mail transport: log, file:DIR or smtp://[USER:PASS@]HOST[:PORT][?tls=starttls|required|tls|opportunistic|none] (TLS required unless loopback)
         #[arg(long, env = "VELVET_MAIL", hide_env_values = true)]
         mail: Option<String>,
         /// Base URL of the links in mails [default: http://LISTEN]
         #[arg(long, env = "VELVET_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Serve /metrics on this (public) listener: true or false [default: [serve] metrics, else true].
+        /// Keep it private: scrape it from inside, or turn it off here
+        #[arg(long, env = "VELVET_METRICS", value_name = "BOOL", value_parser = clap::builder::BoolishValueParser::new())]
+        metrics: Option<bool>,
     },
     /// Throwaway beta with live simulated traffic: seeds, serves, simulates, opens the console
     Demo {
@@ -98,7 +102,12 @@ pub enum Command {
         extra_events: u64,
     },
     /// Create or update the database schema
-    Migrate,
+    Migrate {
+        /// Forget the recorded fingerprint of the secret (VELVET_SECRET), to change it on
+        /// purpose: stop every server first; rate-limit windows start over
+        #[arg(long)]
+        forget_secret: bool,
+    },
     /// Where is this person? Status, why, timeline, codes, mail
     Lookup {
         email: String,

@@ -14,8 +14,8 @@ const EXPORT_PAGE: i64 = 5_000;
 
 pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
     match command {
-        Command::Serve { listen, mail, public_url } => serve(ctx, listen, mail, public_url).await,
-        Command::Migrate => migrate(ctx).await,
+        Command::Serve { listen, mail, public_url, metrics } => serve(ctx, listen, mail, public_url, metrics).await,
+        Command::Migrate { forget_secret } => migrate(ctx, forget_secret).await,
         Command::Demo { keep, seed, size } => super::demo::run(ctx, keep, seed, size).await,
         Command::Simulate { scenario, target, rate, duration, code, mail_dir, seed, allow_remote } => {
             use crate::sim::traffic::{self, Scenario, SimOptions};
@@ -99,7 +99,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
     }
 }
 
-async fn serve(ctx: &Ctx, listen: Option<String>, mail: Option<String>, public_url: Option<String>) -> CliResult {
+async fn serve(ctx: &Ctx, listen: Option<String>, mail: Option<String>, public_url: Option<String>, metrics: Option<bool>) -> CliResult {
     init_logging();
     let mut config = ctx.config.clone();
     if let Some(l) = listen {
@@ -110,6 +110,13 @@ async fn serve(ctx: &Ctx, listen: Option<String>, mail: Option<String>, public_u
     }
     if public_url.is_some() {
         config.serve.public_url = public_url;
+    }
+    if let Some(m) = metrics {
+        config.serve.metrics = m;
+    }
+    // Not a flag: a secret on the command line is visible to every user.
+    if let Some(secret) = std::env::var("VELVET_SECRET").ok().filter(|s| !s.is_empty()) {
+        config.serve.secret = Some(secret.into());
     }
     let running = crate::serve::start(ctx.velvet.clone(), &config).await.map_err(CliError::usage)?;
     emit(&format!("velvet serve: listening on http://{} ({} database, mail: {}, links: {})", running.addr, ctx.velvet.store().backend(), running.mail, running.public_url))?;
@@ -153,11 +160,15 @@ fn init_logging() {
         .try_init();
 }
 
-async fn migrate(ctx: &Ctx) -> CliResult {
+async fn migrate(ctx: &Ctx, forget_secret: bool) -> CliResult {
     let store = ctx.velvet.store();
     store.migrate().await?;
     let (known, applied) = store.migration_status().await?;
     eprintln!("{} database is up to date ({applied} of {known} migrations applied)", store.backend());
+    if forget_secret {
+        ctx.velvet.forget_secret_fingerprint().await?;
+        eprintln!("forgot the secret's fingerprint: the next `velvet serve` records its own (give every server the same one)");
+    }
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //!
 //! A code is 16 random Crockford base32 symbols (80 bits from the OS CSPRNG)
 //! followed by one check symbol, printed in groups of four with an optional
-//! campaign prefix: `HN-7K3M-QX9P-2HDA-V8WT-C`. The prefix is decoration for
+//! campaign prefix: `HN-7K3M-QX9P-2HDA-V8WT-W`. The prefix is decoration for
 //! humans and carries no secret; lookups use only the 17 symbols, so a code
 //! typed without its prefix still works.
 //!

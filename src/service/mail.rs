@@ -12,6 +12,7 @@ use chrono::Duration;
 const CONFIRM_TEMPLATE: &str = include_str!("../../assets/mail/confirm.txt");
 const INVITE_TEMPLATE: &str = include_str!("../../assets/mail/invite.txt");
 const REFERRAL_TEMPLATE: &str = include_str!("../../assets/mail/referral.txt");
+const ALREADY_JOINED_TEMPLATE: &str = include_str!("../../assets/mail/already_joined.txt");
 
 /// Attempts before a message is marked failed for good.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -130,6 +131,9 @@ impl Velvet {
                 let template = if row.kind == "invite" { INVITE_TEMPLATE } else { REFERRAL_TEMPLATE };
                 render(template, &[("code", &code.to_string()), ("expires", &crate::domain::timefmt::utc_minute(expires))])
             }
+            // A joined person redeemed a code again (the redeem answer was
+            // the unconfirmed one, so it could not tell a prober anything).
+            "already_joined" => render(ALREADY_JOINED_TEMPLATE, &[]),
             _ => (String::new(), row.payload.clone().unwrap_or_default()),
         };
         Ok(Rendered::Mail(OutgoingMail { outbox_id: row.id, entry_id: row.entry_id, kind: row.kind.clone(), to: row.recipient.clone(), subject, body, attempts: row.attempts }))

@@ -71,14 +71,23 @@ impl Velvet {
         Velvet { store, clock }
     }
 
-    /// The secret every `serve` on this database keys its hashes with
-    /// (rate-limit keys, device hashes): made once, on first use.
-    pub async fn server_secret(&self) -> Result<String> {
-        let fresh = crate::domain::token::ConfirmToken::generate().as_str().to_string();
+    /// Records `fingerprint` as the deployment secret's when none is yet,
+    /// and returns the recorded one (see `crate::secret`). The secret
+    /// itself is never stored.
+    pub async fn claim_secret_fingerprint(&self, fingerprint: &str) -> Result<String> {
         let mut tx = self.store.write().await?;
-        let secret = tx.server_secret(&fresh, self.now()).await?;
+        let recorded = tx.secret_fingerprint(fingerprint, self.now()).await?;
         tx.commit().await?;
-        Ok(secret)
+        Ok(recorded)
+    }
+
+    /// Forgets the secret's fingerprint (and the rate-limit state keyed by
+    /// it), so the next server records a new one: changing the secret.
+    pub async fn forget_secret_fingerprint(&self) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        tx.forget_secret_fingerprint().await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {

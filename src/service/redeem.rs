@@ -11,8 +11,15 @@ use crate::store::{CodeRow, EntryRow, NewCode, NewEntry, NewEvent, NewMail, Rede
 pub enum RedeemOutcome {
     Joined { entry_id: i64 },
     /// The email is not confirmed yet: a use is held and a link mailed.
+    /// Also the answer for a joined or blocked email (nothing held), so the
+    /// two cannot be told apart.
     CheckEmail { entry_id: i64 },
 }
+
+/// How long after joining the same code for the same email still answers
+/// "joined" (a double click, a retry after a lost answer). After that a
+/// joined email gets the unconfirmed answer like any other.
+const REPEAT_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Why a code could not be used: private, for the event log only.
 enum Refusal {
@@ -65,11 +72,16 @@ impl Velvet {
             None => Err(Refusal::Unknown),
             Some(c) => self.check_usable(&mut tx, c, entry.as_ref()).await?,
         };
-        if let Err(refusal) = checked {
-            return self.refuse(tx, refusal, found.as_ref(), entry.as_ref(), meta).await;
-        }
+        let quiet = matches!(checked, Err(Refusal::Blocked | Refusal::AlreadyJoined));
+        if let Err(refusal) = checked
+            && !quiet {
+                return self.refuse(tx, refusal, found.as_ref(), entry.as_ref(), meta).await;
+            }
         let code_row = found.expect("checked above");
         self.release_lapsed_holds(&mut tx, Some(code_row.id)).await?;
+        if let (true, Some(entry)) = (quiet, &entry) {
+            return self.answer_like_unconfirmed(tx, &code_row, entry, meta).await;
+        }
         if !tx.take_use(code_row.id, now, day_start(now)).await? {
             return self.refuse(tx, Refusal::UsedUp, Some(&code_row), entry.as_ref(), meta).await;
         }
@@ -126,7 +138,16 @@ impl Velvet {
         let mine = earlier.iter().filter(|r| r.code_id == code.id);
         for r in mine {
             match r.status.as_str() {
-                "completed" if status == EntryStatus::Joined && entry.joined_code_id == Some(code.id) => return Ok(Some(RedeemOutcome::Joined { entry_id: entry.id })),
+                // "Joined" again for a double click or a retry after a lost
+                // answer; later, a shared code's holder could use it to probe
+                // who got in, so only an access code's one holder hears it.
+                "completed"
+                    if status == EntryStatus::Joined
+                        && entry.joined_code_id == Some(code.id)
+                        && (code.kind == "access" || r.completed_at.is_some_and(|t| t + REPEAT_WINDOW > now)) =>
+                {
+                    return Ok(Some(RedeemOutcome::Joined { entry_id: entry.id }));
+                }
                 "pending" if r.hold_expires_at.is_some_and(|t| t > now) => return Ok(Some(RedeemOutcome::CheckEmail { entry_id: entry.id })),
                 _ => {}
             }
@@ -147,14 +168,18 @@ impl Velvet {
             && tx.is_paused(Switch::Campaign(campaign)).await? {
                 return Ok(Err(Refusal::CampaignPaused));
             }
-        if let Some(inviter) = code.inviter_entry_id {
-            if tx.is_paused(Switch::Inviter(inviter)).await? {
+        if let Some(inviter) = code.inviter_entry_id
+            && tx.is_paused(Switch::Inviter(inviter)).await? {
                 return Ok(Err(Refusal::InviterDisabled));
             }
-            if entry.map(|e| e.id) == Some(inviter) {
-                return Ok(Err(Refusal::OwnCode));
+        if code.kind == "access" {
+            let bound_ok = code.bound_entry_id.is_some() && code.bound_entry_id == entry.map(|e| e.id);
+            if !bound_ok {
+                return Ok(Err(Refusal::WrongEmail));
             }
         }
+        // Only now the email's own state: what came before depends on the
+        // code alone, so the answer so far says nothing about the person.
         let status = match entry {
             Some(e) => Some(e.status()?),
             None => None,
@@ -164,13 +189,59 @@ impl Velvet {
             Some(EntryStatus::Joined) => return Ok(Err(Refusal::AlreadyJoined)),
             _ => {}
         }
-        if code.kind == "access" {
-            let bound_ok = code.bound_entry_id.is_some() && code.bound_entry_id == entry.map(|e| e.id);
-            if !bound_ok {
-                return Ok(Err(Refusal::WrongEmail));
-            }
+        // Inviters are joined, so they were answered above; a guard only.
+        if code.inviter_entry_id.is_some() && code.inviter_entry_id == entry.map(|e| e.id) {
+            return Ok(Err(Refusal::OwnCode));
         }
         Ok(Ok(()))
+    }
+
+    /// A usable code for an email that is joined or blocked: the answer an
+    /// unconfirmed email gets (check your inbox), no use taken, so a code
+    /// holder cannot probe who is on the list. A joined person is told by
+    /// mail that they already have access (once per resend window); a
+    /// blocked one hears nothing. The private reason goes to the event.
+    /// A code with no use left is refused as for anyone.
+    async fn answer_like_unconfirmed(&self, mut tx: Tx, code: &CodeRow, entry: &EntryRow, meta: &RequestMeta) -> Result<RedeemOutcome> {
+        let now = self.now();
+        if !tx.has_free_use(code.id, now, day_start(now)).await? {
+            return self.refuse(tx, Refusal::UsedUp, Some(code), Some(entry), meta).await;
+        }
+        let joined = entry.status()? == EntryStatus::Joined;
+        let mailed = joined && self.already_joined_due(&mut tx, entry).await?;
+        if mailed {
+            let mail = NewMail { kind: "already_joined", entry_id: Some(entry.id), code_id: None, recipient: &entry.email, payload: None };
+            tx.enqueue(mail, now).await?;
+        }
+        let reason = match (joined, mailed) {
+            (true, true) => "email already joined; told so by mail",
+            (true, false) => "email already joined; told so by mail earlier in the resend window",
+            _ => "email blocked",
+        };
+        let e = meta.stamp(event(EventKind::RedeemAttempt, &Actor::Public));
+        let e = NewEvent {
+            entry_id: Some(entry.id),
+            code_id: Some(code.id),
+            campaign: code.campaign.clone(),
+            batch_id: code.batch_id,
+            referrer_id: code.inviter_entry_id,
+            outcome: Some(Outcome::Failed.as_str()),
+            reason: Some(reason.into()),
+            ..e
+        };
+        self.record(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(RedeemOutcome::CheckEmail { entry_id: entry.id })
+    }
+
+    /// True when no "you already have access" mail went to `entry` within
+    /// the resend window.
+    async fn already_joined_due(&self, tx: &mut Tx, entry: &EntryRow) -> Result<bool> {
+        let window = Self::load_settings(tx).await?.resend_window();
+        Ok(match tx.last_mail(entry.id, "already_joined").await? {
+            Some(m) => m.created_at + window <= self.now(),
+            None => true,
+        })
     }
 
     /// Records a refused redemption and answers with the generic error.

@@ -24,7 +24,8 @@ pub enum ConfirmOutcome {
     /// Confirming completed a held redemption.
     Joined { entry_id: i64 },
     /// The link was already used and the email is confirmed: fine.
-    AlreadyConfirmed { entry_id: i64 },
+    /// `joined` when the person is in (a repeat gets the first answer).
+    AlreadyConfirmed { entry_id: i64, joined: bool },
     /// Nothing changed (e.g. the entry is blocked); answered like success.
     Ignored { entry_id: i64 },
 }
@@ -136,8 +137,29 @@ impl Velvet {
         Ok(())
     }
 
-    /// Follows a confirmation link. Unknown and expired links get one
-    /// generic error; the reason goes to the event log.
+    /// Checks a confirmation link without using it (the GET a link scanner
+    /// makes): `Ok` when following it would confirm or has confirmed;
+    /// unknown and expired links get the one generic error. Writes nothing.
+    pub async fn check_confirm_link(&self, token: &str) -> Result<()> {
+        let Some(hash) = token_hash(token) else {
+            return Err(Error::BadToken);
+        };
+        let mut tx = self.store.read().await?;
+        let tok = tx.token_by_hash(&hash).await?.ok_or(Error::BadToken)?;
+        let entry = tx.entry_by_id(tok.entry_id).await?.ok_or(Error::BadToken)?;
+        let pending = entry.status()? == EntryStatus::PENDING;
+        match (tok.used_at.is_some() || !pending, pending) {
+            // Used, and the entry moved on: a repeat click is answered kindly.
+            (true, false) => Ok(()),
+            (true, true) => Err(Error::BadToken),
+            _ if tok.expires_at <= self.now() => Err(Error::BadToken),
+            _ => Ok(()),
+        }
+    }
+
+    /// Follows a confirmation link (a POST: never on a plain GET). Unknown
+    /// and expired links get one generic error; the reason goes to the
+    /// event log. A repeat, even racing the first, gets the first's answer.
     pub async fn confirm(&self, token: &str, meta: &RequestMeta) -> Result<ConfirmOutcome> {
         let Some(hash) = token_hash(token) else {
             return Err(Error::BadToken);
@@ -148,28 +170,24 @@ impl Velvet {
             return Err(Error::BadToken);
         };
         let entry = tx.entry_by_id(tok.entry_id).await?.ok_or(Error::BadToken)?;
-        let status = entry.status()?;
-        let fail = |reason: &str| {
-            let e = meta.stamp(event(EventKind::Confirm, &Actor::Public));
-            NewEvent { entry_id: Some(entry.id), outcome: Some(Outcome::Failed.as_str()), reason: Some(reason.into()), ..e }
-        };
-        if tok.used_at.is_some() || status != EntryStatus::PENDING {
-            return match status {
-                EntryStatus::Waiting(Standing::Pending) => Err(Error::BadToken),
-                EntryStatus::Blocked { .. } => {
-                    self.record(&mut tx, fail("entry is blocked")).await?;
-                    tx.commit().await?;
-                    Ok(ConfirmOutcome::Ignored { entry_id: entry.id })
-                }
-                _ => Ok(ConfirmOutcome::AlreadyConfirmed { entry_id: entry.id }),
-            };
+        if tok.used_at.is_some() || entry.status()? != EntryStatus::PENDING {
+            return self.confirm_repeat(tx, &entry, meta).await;
         }
         if tok.expires_at <= now {
-            self.record(&mut tx, fail("link expired")).await?;
+            let e = meta.stamp(event(EventKind::Confirm, &Actor::Public));
+            let e = NewEvent { entry_id: Some(entry.id), outcome: Some(Outcome::Failed.as_str()), reason: Some("link expired".into()), ..e };
+            self.record(&mut tx, e).await?;
             tx.commit().await?;
             return Err(Error::BadToken);
         }
-        tx.use_token(tok.id, now).await?;
+        if !tx.use_token(tok.id, now).await? {
+            // A concurrent click used it first (PostgreSQL lets both read
+            // it unused): start over and answer as that click did.
+            drop(tx);
+            let mut tx = self.store.write().await?;
+            let entry = tx.entry_by_id(tok.entry_id).await?.ok_or(Error::BadToken)?;
+            return self.confirm_repeat(tx, &entry, meta).await;
+        }
         let e = meta.stamp(event(EventKind::Confirm, &Actor::Public));
         self.transition(&mut tx, &entry, Transition::Confirm, StatusStamps::default(), NewEvent { outcome: Some("ok"), ..e }).await?;
         let entry = tx.entry_by_id(entry.id).await?.ok_or(Error::BadToken)?;
@@ -186,6 +204,33 @@ impl Velvet {
         };
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// A used link, or an entry no longer pending: the same answer as the
+    /// first time (blocked entries are answered like success, and noted).
+    async fn confirm_repeat(&self, mut tx: Tx, entry: &EntryRow, meta: &RequestMeta) -> Result<ConfirmOutcome> {
+        match entry.status()? {
+            EntryStatus::Waiting(Standing::Pending) => Err(Error::BadToken),
+            EntryStatus::Blocked { .. } => {
+                let e = meta.stamp(event(EventKind::Confirm, &Actor::Public));
+                let e = NewEvent { entry_id: Some(entry.id), outcome: Some(Outcome::Failed.as_str()), reason: Some("entry is blocked".into()), ..e };
+                self.record(&mut tx, e).await?;
+                tx.commit().await?;
+                Ok(ConfirmOutcome::Ignored { entry_id: entry.id })
+            }
+            status => Ok(ConfirmOutcome::AlreadyConfirmed { entry_id: entry.id, joined: status == EntryStatus::Joined }),
+        }
+    }
+
+    /// The 1-based place of a confirmed entry among the confirmed (oldest
+    /// confirmation first); `None` once it is past confirmed.
+    pub async fn place_among_confirmed(&self, entry_id: i64) -> Result<Option<i64>> {
+        let mut tx = self.store.read().await?;
+        let Some(entry) = tx.entry_by_id(entry_id).await? else { return Ok(None) };
+        match (entry.status()?, entry.confirmed_at) {
+            (EntryStatus::Waiting(Standing::Confirmed), Some(at)) => Ok(Some(tx.confirmed_position(at, entry.id).await?)),
+            _ => Ok(None),
+        }
     }
 
     /// Applies the auto-approve rules to a just-confirmed entry. Each rule's

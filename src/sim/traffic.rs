@@ -141,7 +141,8 @@ fn person(r: &mut Rng) -> String {
 struct Shot {
     action: &'static str,
     path: String,
-    body: Option<String>,
+    /// Every shot is a JSON POST.
+    body: String,
     ip: String,
     device: String,
 }
@@ -155,32 +156,33 @@ fn next_shot(scenario: Scenario, r: &mut Rng, inbox: &Mutex<Inbox>, code: Option
             if roll < 0.3
                 && let Some(link) = inbox.links.pop_front() {
                     let path = link.split_once("/v1/").map(|(_, p)| format!("/v1/{p}")).unwrap_or(link);
-                    return Shot { action: "confirm", path, body: None, ip: human_ip(r), device: device(r) };
+                    // The page's button: a GET would only show the page.
+                    return Shot { action: "confirm", path, body: "{}".into(), ip: human_ip(r), device: device(r) };
                 }
             if roll < 0.45
                 && let Some((email, code)) = inbox.invites.pop_front() {
                     let body = serde_json::json!({ "code": code, "email": email }).to_string();
-                    return Shot { action: "redeem", path: "/v1/redeem".into(), body: Some(body), ip: human_ip(r), device: device(r) };
+                    return Shot { action: "redeem", path: "/v1/redeem".into(), body, ip: human_ip(r), device: device(r) };
                 }
             let source = if scenario == Scenario::Viral { "viral-post" } else { *r.pick(&["hn", "twitter", "newsletter", "friend"]) };
             let body = serde_json::json!({ "email": person(r), "source": source }).to_string();
-            Shot { action: "signup", path: "/v1/waitlist".into(), body: Some(body), ip: human_ip(r), device: device(r) }
+            Shot { action: "signup", path: "/v1/waitlist".into(), body, ip: human_ip(r), device: device(r) }
         }
         Scenario::BotWave => {
             let ip = bot_ip(r);
             let device = format!("bot-{}", r.below(6));
             if r.chance(0.5) {
                 let body = serde_json::json!({ "email": format!("{:x}@tempmail.example", r.next_u64() & 0xffffff) }).to_string();
-                Shot { action: "signup", path: "/v1/waitlist".into(), body: Some(body), ip, device }
+                Shot { action: "signup", path: "/v1/waitlist".into(), body, ip, device }
             } else {
                 let guess = InviteCode::generate(Some("HN")).map(|c| c.to_string()).unwrap_or_default();
                 let body = serde_json::json!({ "code": guess, "email": format!("{:x}@tempmail.example", r.next_u64() & 0xffffff) }).to_string();
-                Shot { action: "guess", path: "/v1/redeem".into(), body: Some(body), ip, device }
+                Shot { action: "guess", path: "/v1/redeem".into(), body, ip, device }
             }
         }
         Scenario::Leak => {
             let body = serde_json::json!({ "code": code.unwrap_or(""), "email": person(r) }).to_string();
-            Shot { action: "redeem", path: "/v1/redeem".into(), body: Some(body), ip: human_ip(r), device: device(r) }
+            Shot { action: "redeem", path: "/v1/redeem".into(), body, ip: human_ip(r), device: device(r) }
         }
     }
 }
@@ -218,10 +220,7 @@ pub async fn run(opts: SimOptions, stop: Arc<std::sync::atomic::AtomicBool>) -> 
         tasks.spawn(async move {
             let _permit = permit;
             let url = format!("{base}{}", shot.path);
-            let req = match &shot.body {
-                Some(b) => client.post(url).header("content-type", "application/json").body(b.clone()),
-                None => client.get(url),
-            };
+            let req = client.post(url).header("content-type", "application/json").body(shot.body);
             let t = Instant::now();
             let status = req.header("x-forwarded-for", shot.ip).header("x-device-id", shot.device).send().await.ok().map(|r| r.status().as_u16());
             summary.lock().unwrap_or_else(|e| e.into_inner()).record(shot.action, status, t.elapsed());

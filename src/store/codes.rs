@@ -206,6 +206,14 @@ impl Tx {
         Ok(done == 1)
     }
 
+    /// Whether `take_use` would succeed now, without taking the use.
+    pub async fn has_free_use(&mut self, id: i64, now: DateTime<Utc>, day: DateTime<Utc>) -> Result<bool> {
+        let sql = "SELECT COUNT(*) FROM invite_codes \
+                   WHERE id = $1 AND status = 'active' AND expires_at > $2 AND uses < max_uses \
+                   AND (daily_cap IS NULL OR uses_day IS NULL OR uses_day <> $3 OR day_uses < daily_cap)";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(id).bind(now).bind(day).fetch_one(c))? == 1)
+    }
+
     /// Gives back a use taken on `taken_day` (a hold that lapsed).
     pub async fn give_back_use(&mut self, id: i64, taken_day: DateTime<Utc>) -> Result<()> {
         let sql = "UPDATE invite_codes SET uses = uses - 1, \

@@ -211,6 +211,14 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(approved_at).bind(id).fetch_one(c))?)
     }
 
+    /// 1-based place of a confirmed entry among the confirmed, oldest
+    /// confirmation first (the order approvals take them in).
+    pub async fn confirmed_position(&mut self, confirmed_at: DateTime<Utc>, id: i64) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM entries WHERE status = 'confirmed' \
+                   AND (confirmed_at < $1 OR (confirmed_at = $1 AND id <= $2))";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(confirmed_at).bind(id).fetch_one(c))?)
+    }
+
     /// Entries ever confirmed, counted up to `limit` at most: the partial
     /// index `entries_confirmed_at` makes it cost `limit`, not the list.
     pub async fn count_confirmed_upto(&mut self, limit: i64) -> Result<i64> {

@@ -1,5 +1,5 @@
-//! Shared rate-limit counters and lockouts, plus the server secret that
-//! keys their hashes.
+//! Shared rate-limit counters and lockouts, plus the fingerprint of the
+//! secret that keys their hashes (the secret itself is never stored).
 
 use super::{Result, Tx, exec, on};
 use chrono::{DateTime, Utc};
@@ -40,13 +40,22 @@ impl Tx {
         Ok(a + b)
     }
 
-    /// The deployment's secret for keyed hashes, created on first use and
-    /// shared by every process on this database.
-    pub async fn server_secret(&mut self, fresh: &str, now: DateTime<Utc>) -> Result<String> {
-        let insert = "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ('_server_secret', $1, $2, 'velvet') \
+    /// The fingerprint of the deployment's secret: `fresh` is recorded when
+    /// none is yet (the first server to start); returns the recorded one.
+    pub async fn secret_fingerprint(&mut self, fresh: &str, now: DateTime<Utc>) -> Result<String> {
+        let insert = "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ('_secret_fingerprint', $1, $2, 'velvet') \
                       ON CONFLICT (key) DO NOTHING";
         exec!(self, c => sqlx::query(insert).bind(fresh).bind(now).execute(c))?;
-        let sql = "SELECT value FROM settings WHERE key = '_server_secret'";
+        let sql = "SELECT value FROM settings WHERE key = '_secret_fingerprint'";
         Ok(on!(self, c => sqlx::query_scalar::<_, String>(sql).fetch_one(c))?)
+    }
+
+    /// Forgets the recorded fingerprint (the secret is being changed on
+    /// purpose) and the rate-limit state keyed by the old secret.
+    pub async fn forget_secret_fingerprint(&mut self) -> Result<()> {
+        exec!(self, c => sqlx::query("DELETE FROM settings WHERE key = '_secret_fingerprint'").execute(c))?;
+        exec!(self, c => sqlx::query("DELETE FROM rate_counters").execute(c))?;
+        exec!(self, c => sqlx::query("DELETE FROM rate_lockouts").execute(c))?;
+        Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! Where messages go: `log` (no body: it carries a secret), `file:DIR`
-//! (one .eml per delivery attempt), `smtp://…` (lettre, STARTTLS); and the signed
+//! (one .eml per delivery attempt), `smtp://…` (lettre; TLS required, by
+//! STARTTLS or a TLS wrapper, except towards loopback); and the signed
 //! webhook POST.
 
 use crate::domain::Email;
@@ -21,7 +22,11 @@ pub enum MailTransport {
 }
 
 impl MailTransport {
-    /// `log`, `file:DIR`, or `smtp://[user:pass@]host[:port][?tls=starttls|required|tls|none]`.
+    /// `log`, `file:DIR`, or `smtp://[user:pass@]host[:port][?tls=starttls|required|tls|opportunistic|none]`.
+    /// `starttls` and `required` both demand STARTTLS (a server, or someone
+    /// in the middle, that does not offer it gets nothing); `opportunistic`
+    /// (plain text when STARTTLS is missing) only for loopback hosts, where
+    /// it is the default. Remote hosts default to `required`.
     pub fn parse(spec: &str) -> Result<MailTransport, String> {
         if spec == "log" {
             return Ok(MailTransport::Log);
@@ -69,7 +74,7 @@ impl MailTransport {
                 tokio::fs::write(&tmp, message.formatted()).await.map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
                 tokio::fs::rename(&tmp, dir.join(&name)).await.map_err(|e| format!("cannot move {name} into place: {e}"))
             }
-            MailTransport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| format!("smtp: {e}")),
+            MailTransport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| smtp_error(&e.to_string())),
         }
     }
 }
@@ -85,6 +90,16 @@ fn plain_body(text: &str) -> Body {
         Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
     } else {
         Body::new(crlf)
+    }
+}
+
+/// Says plainly when a delivery failed because TLS is required and the
+/// server (or someone stripping it on the way) did not offer STARTTLS.
+fn smtp_error(e: &str) -> String {
+    if e.contains("STARTTLS is not supported") {
+        format!("smtp: TLS is required but the server did not offer STARTTLS ({e}); not sent in plain text, will retry")
+    } else {
+        format!("smtp: {e}")
     }
 }
 
@@ -105,14 +120,15 @@ fn smtp(spec: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
         return Err(bad("no host"));
     }
     let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    let mode = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("tls="))).unwrap_or(if loopback { "starttls" } else { "required" });
+    let mode = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("tls="))).unwrap_or(if loopback { "opportunistic" } else { "required" });
     let params = || TlsParameters::new(host.clone()).map_err(|e| bad(&format!("TLS setup: {e}")));
     let (tls, default_port) = match mode {
         "none" => (Tls::None, 25),
-        "starttls" => (Tls::Opportunistic(params()?), 587),
-        "required" => (Tls::Required(params()?), 587),
+        "opportunistic" if loopback => (Tls::Opportunistic(params()?), 587),
+        "opportunistic" => return Err(bad("tls=opportunistic is only for loopback hosts (plain text when STARTTLS is stripped); use tls=starttls or tls=tls")),
+        "starttls" | "required" => (Tls::Required(params()?), 587),
         "tls" => (Tls::Wrapper(params()?), 465),
-        other => return Err(bad(&format!("tls={other} is not none, starttls, required or tls"))),
+        other => return Err(bad(&format!("tls={other} is not starttls, required, tls, opportunistic or none"))),
     };
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
         .port(port.unwrap_or(default_port))
@@ -183,6 +199,10 @@ mod tests {
         assert!(err.contains("bad port") && !err.contains("hunter2"), "{err}");
         assert!(MailTransport::parse("carrier-pigeon").err().unwrap().contains("not log, file:DIR"));
         assert!(MailTransport::parse("smtp://h?tls=maybe").err().unwrap().contains("tls=maybe"));
+        let err = MailTransport::parse("smtp://mail.example.com?tls=opportunistic").err().unwrap();
+        assert!(err.contains("only for loopback"), "{err}");
+        assert!(MailTransport::parse("smtp://127.0.0.1:2525?tls=opportunistic").is_ok());
+        assert!(smtp_error("client error: STARTTLS is not supported on this server").contains("TLS is required"));
     }
 
     #[test]

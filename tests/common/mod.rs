@@ -32,6 +32,10 @@ enum Cleanup {
 
 const PG_ENV: &str = "VELVET_TEST_POSTGRES_URL";
 
+/// The secret test servers on PostgreSQL share (it must be configured
+/// there; on SQLite the key file beside the database is used).
+pub const TEST_SECRET: &str = "velvet-test-secret-0123456789";
+
 /// Generates `sqlite` and `postgres` tests in a module named after each
 /// listed test function (an `async fn(TestDb)`).
 #[macro_export]
@@ -260,6 +264,10 @@ pub fn spawn_serve(db_url: &str, config: &std::path::Path, mail: &str, log_level
         .env("VELVET_DATABASE_URL", db_url)
         .stdout(std::process::Stdio::piped())
         .stderr(stderr);
+    match db_url.starts_with("postgres") {
+        true => command.env("VELVET_SECRET", TEST_SECRET),
+        false => command.env_remove("VELVET_SECRET"),
+    };
     match log_level {
         Some(level) => command.env("VELVET_LOG", level),
         None => command.env_remove("VELVET_LOG").env_remove("RUST_LOG"),

@@ -31,6 +31,9 @@ pub async fn start(db: &TestDb, tune: impl FnOnce(&mut Config)) -> Server {
     let mut config = Config::default();
     config.serve.listen = "127.0.0.1:0".into();
     config.serve.mail = format!("file:{}", mail.path().display());
+    if db.url.starts_with("postgres") {
+        config.serve.secret = Some(super::TEST_SECRET.into());
+    }
     tune(&mut config);
     let running = velvet::serve::start(db.velvet.clone(), &config).await.expect("server starts");
     Server { base: format!("http://{}", running.addr), mail, running: Some(running), http: reqwest::Client::new() }
@@ -57,6 +60,12 @@ impl Server {
     pub async fn get(&self, url: &str) -> Reply {
         let url = if url.starts_with("http") { url.to_string() } else { format!("{}{url}", self.base) };
         self.send(self.http.get(url)).await
+    }
+
+    /// Presses the "Confirm my place" button of a confirmation link: the
+    /// form POST a browser sends (opening the link alone confirms nothing).
+    pub async fn click(&self, link: &str) -> Reply {
+        self.send(self.http.post(link).header("content-type", "application/x-www-form-urlencoded").body("")).await
     }
 
     /// Waits (up to 10 s) for a mail of `kind` to `to`, and returns its text.
