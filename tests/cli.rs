@@ -7,7 +7,12 @@ use std::process::Output;
 use velvet::domain::InviteCode;
 use velvet::service::Error;
 
-on_both_backends!(a_founder_runs_the_beta_from_the_shell, mistakes_get_precise_errors_and_exit_codes, export_and_codes_listings);
+on_both_backends!(
+    a_founder_runs_the_beta_from_the_shell,
+    mistakes_get_precise_errors_and_exit_codes,
+    export_and_codes_listings,
+    counts_and_durations_that_do_not_fit_are_usage_errors,
+);
 
 struct Run {
     code: i32,
@@ -156,4 +161,36 @@ async fn export_and_codes_listings(db: TestDb) {
     let r = velvet(&db, &["--as", "ada", "codes", "revoke", first]);
     assert_eq!(r.code, 0);
     assert!(r.stderr.contains("revoked 0 codes"), "already revoked: {}", r.stderr);
+}
+
+/// Issue 10 items 12 and 13: a count past its type became "unlimited"
+/// (`LIMIT -1`), a long duration panicked inside chrono.
+async fn counts_and_durations_that_do_not_fit_are_usage_errors(db: TestDb) {
+    velvet(&db, &["operator", "add", "ada", "--role", "admin"]);
+    for email in ["a@example.com", "b@example.com"] {
+        db.confirmed(email).await;
+    }
+    let r = velvet(&db, &["--as", "ada", "approve", "--next", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "invites", "send", "--past-cap", "--limit", "18446744073709551615"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("'--limit <N>'") && r.stderr.contains("from 1 to 100000"), "{}", r.stderr);
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'invite_sent'").await, 0, "nothing sent");
+
+    let r = velvet(&db, &["--as", "ada", "codes", "issue", "--campaign", "x", "--expires", "200000000000d"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--expires") && r.stderr.contains("out of range: use 1h to 366d"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "codes", "issue", "--campaign", "x", "--max-uses", "9223372036854775808"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--max-uses") && r.stderr.contains("from 1 to 1000000"), "{}", r.stderr);
+    assert_eq!(db.count("SELECT COUNT(*) FROM invite_codes").await, 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("velvet.toml");
+    std::fs::write(&config, "[limits.signup]\nip = \"10/99999999999999d\"\n").unwrap();
+    let r = velvet(&db, &["--config", config.to_str().unwrap(), "migrate"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("10/99999999999999d") && r.stderr.contains("use 1s to 7d"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }

@@ -7,6 +7,8 @@ use crate::store::{CodeRow, CodeScope, NewCode, NewEvent};
 use chrono::{DateTime, Duration, Utc};
 
 pub const MAX_CODES_AT_ONCE: u32 = 10_000;
+/// The most uses one code may allow (and the highest daily cap).
+pub const MAX_USES: i64 = 1_000_000;
 pub const MAX_CAMPAIGN_LEN: usize = 32;
 
 /// What `codes issue` asks for.
@@ -113,11 +115,11 @@ impl Velvet {
         if !(1..=MAX_CODES_AT_ONCE).contains(&spec.count) {
             return Err(Error::InvalidInput(format!("--count must be between 1 and {MAX_CODES_AT_ONCE}")));
         }
-        if !(1..=1_000_000).contains(&spec.max_uses) {
-            return Err(Error::InvalidInput("--max-uses must be between 1 and 1000000".into()));
+        if !(1..=MAX_USES).contains(&spec.max_uses) {
+            return Err(Error::InvalidInput(format!("--max-uses must be between 1 and {MAX_USES}")));
         }
-        if spec.daily_cap.is_some_and(|c| c < 1) {
-            return Err(Error::InvalidInput("--daily-cap must be at least 1".into()));
+        if spec.daily_cap.is_some_and(|c| !(1..=MAX_USES).contains(&c)) {
+            return Err(Error::InvalidInput(format!("--daily-cap must be between 1 and {MAX_USES}")));
         }
         if spec.expires_in < Duration::hours(1) || spec.expires_in > Duration::days(366) {
             return Err(Error::InvalidInput("--expires must be between 1h and 366d".into()));

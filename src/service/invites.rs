@@ -5,6 +5,9 @@ use crate::domain::settings::{day_start, remaining_today};
 use crate::domain::{EntryStatus, EventKind, Permission, Standing, Switch, Transition};
 use crate::store::{CodeScope, EntryRow, LOCK_PACER, NewCode, NewEvent, NewMail, Tx};
 
+/// The most invites one run sends (a count past it is refused, not cast).
+pub const MAX_INVITES_AT_ONCE: u64 = 100_000;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct InviteRun {
     pub batch_id: Option<i64>,
@@ -27,6 +30,9 @@ impl Velvet {
         if past_cap && limit.is_none() {
             return Err(Error::InvalidInput("sending past the cap needs a number of invites".into()));
         }
+        if limit.is_some_and(|n| n > MAX_INVITES_AT_ONCE) {
+            return Err(Error::InvalidInput(format!("--limit must be between 1 and {MAX_INVITES_AT_ONCE}")));
+        }
         let now = self.now();
         let mut tx = self.store.write().await?;
         tx.lock(LOCK_PACER).await?;
@@ -36,7 +42,8 @@ impl Velvet {
         if n == 0 {
             return Ok(InviteRun { batch_id: None, sent: vec![], cap_remaining: remaining });
         }
-        let queue = tx.approved_queue(n as i64).await?;
+        let take = i64::try_from(n).map_err(|_| Error::InvalidInput(format!("--limit must be between 1 and {MAX_INVITES_AT_ONCE}")))?;
+        let queue = tx.approved_queue(take).await?;
         if queue.is_empty() {
             return Ok(InviteRun { batch_id: None, sent: vec![], cap_remaining: remaining });
         }

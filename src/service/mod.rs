@@ -19,12 +19,12 @@ mod signup;
 mod switches;
 
 pub use actor::{Actor, OperatorInfo, check_operator_name};
-pub use approve::Approved;
+pub use approve::{Approved, MAX_APPROVE_AT_ONCE};
 pub use console::ApproveReport;
-pub use codes::{CodeView, IssuedCodes, PartnerCodeSpec, RevokeTarget, RevokedCode};
+pub use codes::{CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode};
 pub use error::{Error, Result};
 pub use export::ExportRow;
-pub use invites::InviteRun;
+pub use invites::{InviteRun, MAX_INVITES_AT_ONCE};
 pub use lookup::{ChainNode, Lookup, MailView, TimelineEvent};
 pub use mail::{LEASE, OutgoingMail};
 pub use redeem::RedeemOutcome;
