@@ -231,6 +231,16 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, RedemptionRow>(sql).bind(entry_id).fetch_optional(c))?)
     }
 
+    /// One redemption, its row locked until the transaction ends (on
+    /// PostgreSQL; SQLite's write transactions are serial already), so a
+    /// sweeper releasing it and a confirmation completing it are decided
+    /// one after the other, on the row as it is.
+    pub async fn redemption_locked(&mut self, id: i64) -> Result<Option<RedemptionRow>> {
+        let sqlite = "SELECT id, code_id, entry_id, status, created_at, hold_expires_at, completed_at FROM redemptions WHERE id = $1";
+        let postgres = "SELECT id, code_id, entry_id, status, created_at, hold_expires_at, completed_at FROM redemptions WHERE id = $1 FOR UPDATE";
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, RedemptionRow>(sql).bind(id).fetch_optional(c))?)
+    }
+
     pub async fn redemptions_of_entry(&mut self, entry_id: i64) -> Result<Vec<RedemptionRow>> {
         let sql = "SELECT id, code_id, entry_id, status, created_at, hold_expires_at, completed_at FROM redemptions \
                    WHERE entry_id = $1 ORDER BY id";
