@@ -193,14 +193,15 @@ impl Velvet {
                 (CodeScope::Inviter(entry.id), format!("inviter {}", Email::parse(email)?))
             }
         };
-        let rows = tx.codes_in(&scope).await?;
-        let active: Vec<&CodeRow> = rows.iter().filter(|c| c.status == "active").collect();
         if dry_run {
-            return Ok(active.into_iter().map(revoked_view).collect());
+            let rows = tx.codes_in(&scope).await?;
+            return Ok(rows.iter().filter(|c| c.status == "active").map(revoked_view).collect());
         }
-        let ids = tx.revoke_codes(&scope, now, actor.name(), reason).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for row in rows.iter().filter(|c| ids.binary_search(&c.id).is_ok()) {
+        // The events come from the rows the UPDATE changed, not from an
+        // earlier read: a code created in between gets its event too.
+        let revoked = tx.revoke_codes(&scope, now, actor.name(), reason).await?;
+        let mut out = Vec::with_capacity(revoked.len());
+        for row in revoked.iter().rev() {
             let e = NewEvent {
                 entry_id: row.bound_entry_id.or(row.inviter_entry_id),
                 code_id: Some(row.id),

@@ -129,8 +129,8 @@ impl Velvet {
         let summary = match entry.status()? {
             EntryStatus::Waiting(Standing::Invited) => {
                 let revoked = tx.revoke_codes(&CodeScope::BoundTo(entry.id), now, actor.name(), Some("reissued")).await?;
-                for id in &revoked {
-                    let e = NewEvent { entry_id: Some(entry.id), code_id: Some(*id), rule: Some("reissue".into()), ..event(EventKind::Revoke, actor) };
+                for code in &revoked {
+                    let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code.id), rule: Some("reissue".into()), ..event(EventKind::Revoke, actor) };
                     self.record(&mut tx, e).await?;
                 }
                 let code_id = self.issue_access_code(&mut tx, &entry, actor).await?;
