@@ -16,6 +16,7 @@ on_both_backends!(
     a_confirmation_whose_hold_was_released_meanwhile_does_not_join,
     a_confirmation_after_the_sweep_confirms_without_joining,
     revoking_a_campaign_while_codes_are_issued_leaves_no_code_without_its_event,
+    the_live_feed_delivers_an_event_that_commits_late_exactly_once,
 );
 
 /// Waits until some connection of this test's database waits on a lock
@@ -136,4 +137,56 @@ async fn revoking_a_campaign_while_codes_are_issued_leaves_no_code_without_its_e
     let without = db.count("SELECT COUNT(*) FROM invite_codes c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.kind = 'revoke' AND e.code_id = c.id)").await;
     assert_eq!(without, 0, "codes revoked with no event");
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'revoke'").await, revoked, "one event per code");
+}
+
+/// Issue 10 item 7: on PostgreSQL an event's id is handed out at INSERT
+/// and shown at COMMIT; a cursor moved past a higher id skipped the event
+/// of a transaction that committed later. The feed delivers it, once.
+async fn the_live_feed_delivers_an_event_that_commits_late_exactly_once(db: TestDb) {
+    let v = &db.velvet;
+    let admin = db.admin().await;
+    v.signup("early@example.com", None, None, &meta()).await.unwrap();
+    let (mut feed, tail) = v.event_tail(&admin, 100).await.unwrap();
+    let mut delivered: Vec<i64> = tail.iter().map(|e| e.id).collect();
+    assert!(!delivered.is_empty());
+
+    let slow_event = NewEvent { kind: "alert", rule: Some("slow transaction".into()), actor: "test".into(), ..Default::default() };
+    let mut slow = db.store.write().await.unwrap();
+    let slow_id = slow.append_event(v.now(), &slow_event).await.unwrap();
+    let postgres = matches!(db.store, Store::Postgres(_));
+    if postgres {
+        // A later event commits first (SQLite cannot: its writer holds the lock).
+        v.signup("later@example.com", None, None, &meta()).await.unwrap();
+        let first = feed.poll(1_000).await.unwrap();
+        assert!(!first.is_empty() && first.iter().all(|e| e.id > slow_id), "the later one arrives: {first:?}");
+        delivered.extend(first.iter().map(|e| e.id));
+        assert!(feed.poll(1_000).await.unwrap().is_empty(), "nothing new while the slow one is open");
+        slow.commit().await.unwrap();
+    } else {
+        slow.commit().await.unwrap();
+        v.signup("later@example.com", None, None, &meta()).await.unwrap();
+    }
+    let second = feed.poll(1_000).await.unwrap();
+    assert!(second.iter().any(|e| e.id == slow_id), "the late commit arrives: {second:?}");
+    delivered.extend(second.iter().map(|e| e.id));
+    // A rolled-back insert leaves a gap that is given up, not waited for.
+    let mut rolled_back = db.store.write().await.unwrap();
+    rolled_back.append_event(v.now(), &slow_event).await.unwrap();
+    drop(rolled_back);
+    v.signup("last@example.com", None, None, &meta()).await.unwrap();
+    for _ in 0..3 {
+        delivered.extend(feed.poll(1_000).await.unwrap().iter().map(|e| e.id));
+    }
+
+    let mut all = match &db.store {
+        Store::Sqlite(p) => sqlx::query_scalar::<_, i64>("SELECT id FROM events ORDER BY id").fetch_all(p).await.unwrap(),
+        Store::Postgres(p) => sqlx::query_scalar::<_, i64>("SELECT id FROM events ORDER BY id").fetch_all(p).await.unwrap(),
+    };
+    all.retain(|id| *id >= delivered[0]);
+    let mut sorted = delivered.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), delivered.len(), "each event once: {delivered:?}");
+    assert_eq!(sorted, all, "every committed event from the tail on");
+    assert!(feed.poll(1_000).await.unwrap().is_empty());
 }

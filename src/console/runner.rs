@@ -87,20 +87,25 @@ impl Runner {
         }
     }
 
-    /// Follows the event stream by cursor: the Live pane, the Events view,
-    /// and entries changed by others (within about a second).
+    /// Follows the event stream through an `EventFeed` (every committed
+    /// event once, on PostgreSQL too): the Live pane, the Events view, and
+    /// entries changed by others (within about a second).
     pub async fn follow(self) {
         let now = self.velvet.now();
-        let mut cursor = 0;
-        match self.velvet.latest_events(&self.actor, EVENT_TAIL as i64).await {
-            Ok(latest) => {
-                cursor = latest.last().map(|e| e.id).unwrap_or(0);
-                let hour = self.velvet.events_since(&self.actor, now - chrono::Duration::minutes(60), LIVE_WINDOW_LIMIT).await.unwrap_or_default();
-                let ticks = hour.iter().filter(|e| e.id <= cursor).map(tick_of).collect();
-                self.send(Msg::Events { rows: latest, ticks });
+        let mut feed = loop {
+            match self.velvet.event_tail(&self.actor, EVENT_TAIL as i64).await {
+                Ok((feed, latest)) => {
+                    let hour = self.velvet.events_since(&self.actor, now - chrono::Duration::minutes(60), LIVE_WINDOW_LIMIT).await.unwrap_or_default();
+                    let ticks = hour.iter().filter(|e| feed.has_delivered(e.id)).map(tick_of).collect();
+                    self.send(Msg::Events { rows: latest, ticks });
+                    break feed;
+                }
+                Err(e) => {
+                    self.send(Msg::Failed(format!("could not read events: {e}")));
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
             }
-            Err(e) => self.send(Msg::Failed(format!("could not read events: {e}"))),
-        }
+        };
         let mut round: u64 = 0;
         loop {
             if round.is_multiple_of(2) {
@@ -108,11 +113,10 @@ impl Runner {
             }
             round += 1;
             loop {
-                match self.velvet.events_after(&self.actor, cursor, 5_000).await {
+                match feed.poll(5_000).await {
                     Ok(rows) if rows.is_empty() => break,
                     Ok(rows) => {
-                        cursor = rows.last().map(|e| e.id).unwrap_or(cursor);
-                        let full = rows.len() == 5_000;
+                        let full = rows.len() >= 5_000;
                         let mut ids: Vec<i64> = rows.iter().filter_map(|e| e.entry_id).collect();
                         ids.sort_unstable();
                         ids.dedup();

@@ -2,7 +2,7 @@
 
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::{EventKind, Permission, Transition};
-use crate::store::{EntryRow, EventFilter, EventRow, NewEvent, StatusStamps};
+use crate::store::{EntryRow, EventFeed, EventFilter, EventRow, NewEvent, StatusStamps};
 use chrono::Duration;
 
 /// A repeated alert is recorded at most once per this window.
@@ -43,6 +43,20 @@ impl Velvet {
     pub async fn events_after(&self, actor: &Actor, after_id: i64, limit: i64) -> Result<Vec<EventRow>> {
         actor.require(Permission::Read)?;
         Ok(self.store.read().await?.events(&EventFilter { after_id, kind: None, entry_id: None, limit }).await?)
+    }
+
+    /// The newest `n` events (oldest first) and a feed of every event
+    /// committed after them, each delivered once, on both backends (see
+    /// [`EventFeed`]): what a live tail follows.
+    pub async fn event_tail(&self, actor: &Actor, n: i64) -> Result<(EventFeed, Vec<EventRow>)> {
+        actor.require(Permission::Read)?;
+        Ok(EventFeed::tail(&self.store, n).await?)
+    }
+
+    /// A feed of the events after `after_id`, for a reader that has a cursor.
+    pub fn event_feed(&self, actor: &Actor, after_id: i64) -> Result<EventFeed> {
+        actor.require(Permission::Read)?;
+        Ok(EventFeed::after(&self.store, after_id))
     }
 
     pub async fn latest_events(&self, actor: &Actor, limit: i64) -> Result<Vec<EventRow>> {

@@ -30,6 +30,7 @@ macro_rules! event_columns {
          device_hash, outcome, reason, rule, actor, detail"
     };
 }
+pub(super) use event_columns;
 
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct EventRow {
