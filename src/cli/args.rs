@@ -210,6 +210,31 @@ pub enum Command {
     /// Manage operators
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Mail and webhooks that gave up: list them, send them again
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// List messages that gave up: id, kind, recipient, attempts, last error, when
+    Failed {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send failed messages again (invites and referrals with a fresh code)
+    #[command(group = clap::ArgGroup::new("which").required(true).args(["id", "all"]))]
+    Retry {
+        /// The message id, as `velvet mail failed` or `velvet lookup` shows it
+        #[arg(value_parser = count::<i64>(1, MAX_ID))]
+        id: Option<i64>,
+        /// Every failed message (of --kind, if given)
+        #[arg(long)]
+        all: bool,
+        /// confirm, invite, referral or webhook (with --all)
+        #[arg(long, requires = "all")]
+        kind: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -359,6 +384,7 @@ mod tests {
         (&["demo"], "--size"),
         (&["report"], "--since"),
         (&["simulate", "--scenario", "steady"], "--duration"),
+        (&["mail", "retry"], "--all"),
     ];
 
     fn parse(before: &[&str], flag: &str, value: &str) -> Result<Cli, clap::Error> {

@@ -1,11 +1,11 @@
 //! One function per command: call the service, print the answer.
 //! Data goes to stdout, commentary to stderr, so scripts can capture.
 
-use super::args::{CodesCommand, Command, Format, InvitesCommand, OperatorCommand, PauseArgs, PauseWhat, RoleArg, SettingsCommand};
+use super::args::{CodesCommand, Command, Format, InvitesCommand, MailCommand, OperatorCommand, PauseArgs, PauseWhat, RoleArg, SettingsCommand};
 use super::render;
 use super::{CliError, CliResult, Ctx};
 use crate::domain::Role;
-use crate::service::{ExportRow, PartnerCodeSpec, PauseScope, RevokeTarget};
+use crate::service::{ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
 use chrono::Duration;
 use std::io::Write;
 
@@ -95,6 +95,42 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Export { status, format } => export(ctx, status.as_deref(), format).await,
         Command::Settings(s) => settings(ctx, s).await,
         Command::Operator(o) => operator(ctx, o).await,
+        Command::Mail(m) => mail(ctx, m).await,
+    }
+}
+
+async fn mail(ctx: &Ctx, command: MailCommand) -> CliResult {
+    let actor = ctx.actor().await?;
+    match command {
+        MailCommand::Failed { json } => {
+            let list = ctx.velvet.failed_mail(&actor, None).await?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                eprintln!("no failed messages");
+                return Ok(());
+            }
+            emit_raw(&render::failed_mail(&list, ctx.velvet.now()))?;
+            eprintln!("{} failed; `velvet mail retry ID` or `velvet mail retry --all` sends them again", list.len());
+            Ok(())
+        }
+        MailCommand::Retry { id, all, kind } => {
+            let which = match (id, all) {
+                (Some(id), false) => MailRetry::One(id),
+                (None, true) => MailRetry::All { kind },
+                _ => return Err(CliError::usage("give a message ID or --all, not both")),
+            };
+            let done = ctx.velvet.retry_mail(&actor, &which).await?;
+            for r in &done {
+                emit(&render::retried_line(r))?;
+            }
+            let retried = done.iter().filter(|r| r.retried).count();
+            let skipped = done.len() - retried;
+            let skipped = if skipped > 0 { format!("; {skipped} skipped (see above)") } else { String::new() };
+            eprintln!("queued {retried} message(s) again{skipped}; `velvet serve` delivers them");
+            Ok(())
+        }
     }
 }
 

@@ -146,6 +146,19 @@ impl Velvet {
                 self.record(&mut tx, e).await?;
                 detail
             }
+            EntryStatus::Joined => {
+                // A joined person whose referral mail gave up: send it again,
+                // with a fresh code (minted at delivery; the one an earlier
+                // attempt carried stops working).
+                let n = self.resend_failed_referrals(&mut tx, entry.id, actor).await?;
+                if n == 0 {
+                    return Err(Error::Conflict(format!("{} has joined and no referral mail of theirs failed: there is nothing to reissue", entry.email)));
+                }
+                let detail = format!("referral mail sent again with a fresh code ({n})");
+                let e = NewEvent { entry_id: Some(entry.id), detail: Some(detail.clone()), ..event(EventKind::Reissue, actor) };
+                self.record(&mut tx, e).await?;
+                detail
+            }
             other => {
                 return Err(Error::Conflict(format!(
                     "{} is {other}: there is no invite or confirmation to reissue",

@@ -26,7 +26,7 @@ pub use error::{Error, Result};
 pub use export::ExportRow;
 pub use invites::{InviteRun, MAX_INVITES_AT_ONCE};
 pub use lookup::{ChainNode, Lookup, MailView, TimelineEvent};
-pub use mail::{LEASE, OutgoingMail};
+pub use mail::{FailedMail, LEASE, MAIL_KINDS, MAX_ATTEMPTS, MailRetry, OutgoingMail, RetriedMail, WEBHOOK_MAX_ATTEMPTS, backoff, max_attempts};
 pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report};
 pub use signup::{ConfirmOutcome, SignupOutcome};
