@@ -231,7 +231,7 @@ mod tests {
         /// text: a configuration within range or a message, never a panic.
         #[test]
         fn every_duration_and_count_value_is_in_range_or_an_error(text in "[0-9]{0,22}[a-zA-Z/ .-]{0,4}[0-9]{0,22}[a-zA-Z]{0,3}|\\PC{0,16}") {
-            let quoted = text.replace('\\', "").replace('"', "");
+            let quoted = text.replace(['\\', '"'], "");
             for action in ["signup", "confirm", "redeem", "resend"] {
                 for signal in ["ip", "email", "device"] {
                     if let Ok(c) = Config::parse(&format!("[limits.{action}]\n{signal} = \"{quoted}\"\n")) {
