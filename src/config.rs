@@ -254,7 +254,13 @@ mod tests {
             // Counts are TOML integers: any digits, bare.
             let digits: String = text.chars().filter(char::is_ascii_digit).collect();
             if !digits.is_empty() {
-                for (section, key) in [("limits.cooldown", "failures"), ("serve", "waitlist_answer_ms")] {
+                for (section, key) in [
+                    ("limits.cooldown", "failures"),
+                    ("serve", "waitlist_answer_ms"),
+                    ("alerts", "signup_spike_min"),
+                    ("alerts", "redeem_failures_per_min"),
+                    ("alerts", "prefix_attempts_per_min"),
+                ] {
                     let _ = Config::parse(&format!("[{section}]\n{key} = {digits}\n"));
                 }
             }

@@ -177,6 +177,7 @@ async fn the_live_feed_delivers_an_event_that_commits_late_exactly_once(db: Test
     for _ in 0..3 {
         delivered.extend(feed.poll(1_000).await.unwrap().iter().map(|e| e.id));
     }
+    assert_eq!(feed.unsettled(), 0, "with no transaction open, the rolled-back id is given up");
 
     let mut all = match &db.store {
         Store::Sqlite(p) => sqlx::query_scalar::<_, i64>("SELECT id FROM events ORDER BY id").fetch_all(p).await.unwrap(),

@@ -12,9 +12,9 @@
 //! every transaction that was open when it was first noticed has ended,
 //! read from `pg_stat_activity` (the same role's sessions are visible to
 //! it), and only after one more read made anything those transactions
-//! committed visible. Ids come from one sequence without a cache, so an id
-//! below a visible one was handed out before it, by a transaction that had
-//! started by then.
+//! committed visible. Ids come from one identity sequence without a cache
+//! (PostgreSQL's default), so an id below a visible one was handed out
+//! before it, by a transaction that had started by then.
 
 use super::events::{EventRow, event_columns};
 use super::{Result, Store};
@@ -26,6 +26,8 @@ const LOOKBACK: i64 = 10_000;
 /// Gaps asked for in one query, at most (a gap is rare: a transaction in
 /// flight, or one rolled back).
 const GAP_QUERY: usize = 10_000;
+/// The most ids one jump of the sequence leaves as gaps.
+const MAX_JUMP: i64 = 100_000;
 
 pub struct EventFeed {
     store: Store,
@@ -92,6 +94,11 @@ impl EventFeed {
         self.high
     }
 
+    /// Ids below the cursor still watched for a late commit.
+    pub fn unsettled(&self) -> usize {
+        self.gaps.len()
+    }
+
     /// Whether the event `id` has been delivered by this feed (or came
     /// before it started): for merging other reads of the trail with it.
     pub fn has_delivered(&self, id: i64) -> bool {
@@ -136,13 +143,16 @@ impl EventFeed {
             }
         }
         let new = sqlx::query_as::<_, EventRow>(after_sql).bind(self.high).bind(limit).fetch_all(&pool).await?;
-        let at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()").fetch_one(&pool).await?;
-        let mut expected = self.high + 1;
-        for e in &new {
-            self.gaps.extend(expected..e.id);
-            expected = e.id + 1;
-        }
         if let Some(last) = new.last() {
+            // Taken after the read: every id it skipped was handed out before.
+            let at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()").fetch_one(&pool).await?;
+            let mut expected = self.high + 1;
+            for e in &new {
+                // A jump past MAX_JUMP ids (a sequence moved by hand) keeps
+                // only the nearest ones: memory stays bounded.
+                self.gaps.extend(expected.max(e.id - MAX_JUMP)..e.id);
+                expected = e.id + 1;
+            }
             self.high = last.id;
             self.horizons.push_back((at, last.id));
         }
