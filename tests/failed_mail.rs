@@ -59,6 +59,20 @@ async fn a_failed_invite_is_listed_and_sent_again_with_a_fresh_code(db: TestDb) 
     assert!(matches!(v.redeem(&fresh, "bob@example.com", &meta()).await.unwrap(), RedeemOutcome::CheckEmail { .. }));
     assert_eq!(v.failed_mail_count(&vic).await.unwrap(), 0);
     assert!(matches!(v.failed_mail(&vic, Some("fax")).await, Err(Error::InvalidInput(_))));
+
+    // An invite that gave up can also be reissued: a new code and mail,
+    // and the failed one, replaced, is no longer listed.
+    db.confirmed("cat@example.com").await;
+    db.deliver().await;
+    v.approve_one(&admin, "cat@example.com", false).await.unwrap();
+    v.send_invites(&admin, None, false).await.unwrap();
+    let stale = code_for(&fail_until_given_up(&db, "invite", "550").await, "cat@example.com", "invite").unwrap();
+    assert_eq!(v.failed_mail_count(&vic).await.unwrap(), 1);
+    v.reissue(&sam, "cat@example.com").await.unwrap();
+    assert_eq!(v.failed_mail_count(&vic).await.unwrap(), 0, "replaced by the reissued invite");
+    let fresh = code_for(&db.deliver().await, "cat@example.com", "invite").unwrap();
+    assert!(matches!(v.redeem(&stale, "cat@example.com", &meta()).await, Err(Error::CodeUnusable)));
+    assert!(matches!(v.redeem(&fresh, "cat@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }));
 }
 
 async fn webhooks_keep_trying_for_a_day_then_can_be_sent_again(db: TestDb) {
