@@ -191,15 +191,26 @@ impl LimitsConfig {
 pub struct Cooldown {
     /// 0 turns the cooldown off.
     pub failures: u32,
-    #[serde(deserialize_with = "period")]
+    /// 1s to 7d.
+    #[serde(deserialize_with = "window")]
     pub window: chrono::Duration,
-    #[serde(deserialize_with = "period")]
+    /// 1s to 30d.
+    #[serde(deserialize_with = "lockout")]
     pub duration: chrono::Duration,
 }
 
-fn period<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
+/// A duration in velvet's one grammar, within `min..=max`.
+fn duration_within<'de, D: serde::Deserializer<'de>>(d: D, min: chrono::Duration, max: chrono::Duration) -> Result<chrono::Duration, D::Error> {
     let s = String::deserialize(d)?;
-    crate::domain::limits::parse_period(&s).ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a period like 1m or 15m")))
+    crate::domain::duration::parse_within(&s, min, max).map_err(serde::de::Error::custom)
+}
+
+fn window<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
+    duration_within(d, chrono::Duration::seconds(1), chrono::Duration::days(7))
+}
+
+fn lockout<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
+    duration_within(d, chrono::Duration::seconds(1), chrono::Duration::days(30))
 }
 
 impl Default for Cooldown {
@@ -261,6 +272,45 @@ mod tests {
         fn arbitrary_rules_never_panic(rule in "[0-9a-z/ ]{0,12}") {
             let _ = Config::parse(&format!("[limits.signup]\nip = \"{rule}\"\n"));
         }
+
+        /// Every config value that takes a duration or a count, fed any
+        /// text: a configuration within range or a message, never a panic.
+        #[test]
+        fn every_duration_and_count_value_is_in_range_or_an_error(text in "[0-9]{0,22}[a-zA-Z/ .-]{0,4}[0-9]{0,22}[a-zA-Z]{0,3}|\\PC{0,16}") {
+            let quoted = text.replace(['\\', '"'], "");
+            for action in ["signup", "confirm", "redeem", "resend"] {
+                for signal in ["ip", "email", "device"] {
+                    if let Ok(c) = Config::parse(&format!("[limits.{action}]\n{signal} = \"{quoted}\"\n")) {
+                        for r in [c.limits.signup(), c.limits.confirm(), c.limits.redeem(), c.limits.resend()] {
+                            for rule in [r.ip, r.email, r.device].into_iter().flatten() {
+                                proptest::prop_assert!(rule.limit >= 1 && rule.period >= chrono::Duration::seconds(1) && rule.period <= chrono::Duration::days(7));
+                                let _ = rule.window_start(chrono::Utc::now()) + rule.period;
+                            }
+                        }
+                    }
+                }
+            }
+            for key in ["window", "duration"] {
+                if let Ok(c) = Config::parse(&format!("[limits.cooldown]\n{key} = \"{quoted}\"\n")) {
+                    let cd = c.limits.cooldown;
+                    proptest::prop_assert!(cd.window <= chrono::Duration::days(7) && cd.duration <= chrono::Duration::days(30));
+                    let _ = chrono::Utc::now() + cd.window + cd.duration;
+                }
+            }
+            // Counts are TOML integers: any digits, bare.
+            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+            if !digits.is_empty() {
+                for (section, key) in [
+                    ("limits.cooldown", "failures"),
+                    ("serve", "waitlist_answer_ms"),
+                    ("alerts", "signup_spike_min"),
+                    ("alerts", "redeem_failures_per_min"),
+                    ("alerts", "prefix_attempts_per_min"),
+                ] {
+                    let _ = Config::parse(&format!("[{section}]\n{key} = {digits}\n"));
+                }
+            }
+        }
     }
 
     #[test]
@@ -274,6 +324,13 @@ mod tests {
         assert_eq!(c.limits.cooldown.window, chrono::Duration::minutes(1));
         let err = Config::parse("[limits.signup]\nip = \"lots\"\n").unwrap_err();
         assert!(err.contains("not a rate like 10/10m"), "{err}");
+        // The panics of issue 10: durations past what a date can hold.
+        let err = Config::parse("[limits.signup]\nip = \"10/99999999999999d\"\n").unwrap_err();
+        assert!(err.contains("out of range: use 1s to 7d"), "{err}");
+        let err = Config::parse("[limits.cooldown]\nduration = \"200000000000d\"\n").unwrap_err();
+        assert!(err.contains("out of range: use 1s to 30d"), "{err}");
+        let err = Config::parse("[limits.cooldown]\nwindow = \"5\"\n").unwrap_err();
+        assert!(err.contains("not a duration"), "{err}");
         let d = Config::default();
         assert_eq!(d.serve.listen, "127.0.0.1:8080");
         let c = Config::parse("[serve]\nsecret = \"s3cret-s3cret-s3cret\"\nwaitlist_answer_ms = 5\nmetrics = false\n").unwrap();

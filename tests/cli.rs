@@ -7,7 +7,13 @@ use std::process::Output;
 use velvet::domain::InviteCode;
 use velvet::service::Error;
 
-on_both_backends!(a_founder_runs_the_beta_from_the_shell, mistakes_get_precise_errors_and_exit_codes, export_and_codes_listings);
+on_both_backends!(
+    a_founder_runs_the_beta_from_the_shell,
+    mistakes_get_precise_errors_and_exit_codes,
+    export_and_codes_listings,
+    counts_and_durations_that_do_not_fit_are_usage_errors,
+    failed_mail_is_listed_and_sent_again_from_the_shell,
+);
 
 struct Run {
     code: i32,
@@ -156,4 +162,89 @@ async fn export_and_codes_listings(db: TestDb) {
     let r = velvet(&db, &["--as", "ada", "codes", "revoke", first]);
     assert_eq!(r.code, 0);
     assert!(r.stderr.contains("revoked 0 codes"), "already revoked: {}", r.stderr);
+}
+
+/// Issue 10 items 12 and 13: a count past its type became "unlimited"
+/// (`LIMIT -1`), a long duration panicked inside chrono.
+async fn counts_and_durations_that_do_not_fit_are_usage_errors(db: TestDb) {
+    velvet(&db, &["operator", "add", "ada", "--role", "admin"]);
+    for email in ["a@example.com", "b@example.com"] {
+        db.confirmed(email).await;
+    }
+    let r = velvet(&db, &["--as", "ada", "approve", "--next", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "invites", "send", "--past-cap", "--limit", "18446744073709551615"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("'--limit <N>'") && r.stderr.contains("from 1 to 100000"), "{}", r.stderr);
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'invite_sent'").await, 0, "nothing sent");
+
+    let r = velvet(&db, &["--as", "ada", "codes", "issue", "--campaign", "x", "--expires", "200000000000d"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--expires") && r.stderr.contains("out of range: use 1h to 366d"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "codes", "issue", "--campaign", "x", "--max-uses", "9223372036854775808"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--max-uses") && r.stderr.contains("from 1 to 1000000"), "{}", r.stderr);
+    assert_eq!(db.count("SELECT COUNT(*) FROM invite_codes").await, 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("velvet.toml");
+    std::fs::write(&config, "[limits.signup]\nip = \"10/99999999999999d\"\n").unwrap();
+    let r = velvet(&db, &["--config", config.to_str().unwrap(), "migrate"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("10/99999999999999d") && r.stderr.contains("use 1s to 7d"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+/// Issue 10 item 10: `velvet mail failed` shows what gave up, `velvet mail
+/// retry` (support) sends it again, `velvet lookup` points at it.
+async fn failed_mail_is_listed_and_sent_again_from_the_shell(db: TestDb) {
+    velvet(&db, &["operator", "add", "ada", "--role", "admin"]);
+    velvet(&db, &["--as", "ada", "operator", "add", "sam", "--role", "support"]);
+    velvet(&db, &["--as", "ada", "operator", "add", "vic", "--role", "viewer"]);
+    db.confirmed("ann@example.com").await;
+    db.deliver().await;
+    let r = velvet(&db, &["--as", "ada", "approve", "--email", "ann@example.com"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "invites", "send"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    common::fail_until_given_up(&db, "invite", "550 mailbox unavailable").await;
+
+    let r = velvet(&db, &["--as", "vic", "mail", "failed", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(list.len(), 1, "{}", r.stdout);
+    let id = list[0]["id"].as_i64().unwrap();
+    assert_eq!(list[0]["kind"], "invite");
+    assert_eq!(list[0]["recipient"], "ann@example.com");
+    assert_eq!(list[0]["attempts"], 8);
+    assert_eq!(list[0]["last_error"], "550 mailbox unavailable");
+    assert!(list[0]["failed_at"].as_str().unwrap().starts_with("2026-"));
+    let r = velvet(&db, &["--as", "vic", "mail", "failed"]);
+    assert!(r.stdout.lines().nth(1).is_some_and(|l| l.contains("invite") && l.contains("ann@example.com") && l.contains("550 mailbox unavailable")), "{}", r.stdout);
+    let r = velvet(&db, &["--as", "vic", "lookup", "ann@example.com"]);
+    assert!(r.stdout.contains(&format!("velvet mail retry {id}")), "lookup points at the retry: {}", r.stdout);
+    assert!(r.stdout.contains("mail failed"), "{}", r.stdout);
+
+    let r = velvet(&db, &["--as", "vic", "mail", "retry", &id.to_string()]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("may not retry failed mail"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "sam", "mail", "retry"]);
+    assert_eq!(r.code, 2, "an ID or --all: {}", r.stderr);
+    let r = velvet(&db, &["--as", "sam", "mail", "retry", "--all", "--kind", "fax"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("confirm, invite, referral, webhook"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "sam", "mail", "retry", "99999"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no message #99999"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "sam", "mail", "retry", "--all", "--kind", "invite"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, format!("#{id} invite ann@example.com\n"));
+    assert!(r.stderr.contains("queued 1 message(s) again"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "vic", "mail", "failed", "--json"]);
+    assert_eq!(r.stdout.trim(), "[]");
+    assert_eq!(db.texts("SELECT actor FROM events WHERE kind = 'mail_retried'").await, ["sam"]);
+    let r = velvet(&db, &["--as", "sam", "mail", "retry", &id.to_string()]);
+    assert_eq!(r.code, 1, "queued now, not failed");
+    assert!(r.stderr.contains("is queued, not failed"), "{}", r.stderr);
 }

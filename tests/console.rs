@@ -133,7 +133,7 @@ fn dennis() -> velvet::service::Lookup {
         inviter_chain: vec![],
         invitees: vec![],
         codes: vec![],
-        mail: vec![velvet::service::MailView { kind: "confirm".into(), status: "failed".into(), attempts: 8, created_at: at, sent_at: None, last_error: Some("550 mailbox full".into()) }],
+        mail: vec![velvet::service::MailView { id: 1, kind: "confirm".into(), status: "failed".into(), attempts: 8, created_at: at, sent_at: None, last_error: Some("550 mailbox full".into()) }],
         events: vec![velvet::service::TimelineEvent { kind: "signup".into(), at, actor: "public".into(), outcome: Some("ok".into()), reason: None, rule: None, detail: Some("hn".into()), code_id: None, campaign: None, ip_prefix: Some("203.0.113.0/24".into()) }],
     }
 }

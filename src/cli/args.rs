@@ -1,7 +1,54 @@
 //! The command line, as DESIGN.md lists it.
 
+use crate::service::{MAX_APPROVE_AT_ONCE, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_INVITES_AT_ONCE, MAX_USES};
+use chrono::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+/// The most entries `seed` and `demo` make (the benchmarks use 10 million).
+pub const MAX_SEED_SIZE: u64 = 20_000_000;
+/// The most extra background events `seed` adds.
+pub const MAX_EXTRA_EVENTS: u64 = 200_000_000;
+/// Ids (batches, messages) are positive 64-bit numbers.
+const MAX_ID: u64 = i64::MAX as u64;
+
+/// The parser of every flag that takes a count: a whole number from `min`
+/// to `max`, else a usage error that names the flag (clap adds it) and the
+/// range. Nothing is cast: a number that does not fit is refused here.
+pub fn count<T>(min: u64, max: u64) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: TryFrom<u64> + Clone + Send + Sync + 'static,
+{
+    move |text: &str| {
+        text.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| format!("must be a whole number from {min} to {max}"))
+    }
+}
+
+/// The parser of every flag that takes a duration: velvet's one grammar
+/// (`domain::duration`), within `min..=max`.
+pub fn duration(min: Duration, max: Duration) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |text: &str| crate::domain::duration::parse_within(text, min, max).map_err(|e| e.to_string())
+}
+
+/// `codes issue --expires`: 1 h to 366 d.
+pub fn code_validity(text: &str) -> Result<Duration, String> {
+    duration(Duration::hours(1), Duration::days(366))(text)
+}
+
+/// `report --since`: 1 d to 366 d (counted in whole days, rounded up).
+pub fn report_span(text: &str) -> Result<Duration, String> {
+    duration(Duration::days(1), Duration::days(366))(text)
+}
+
+/// `simulate --duration`: 1 s to 30 d.
+pub fn sim_length(text: &str) -> Result<Duration, String> {
+    duration(Duration::seconds(1), Duration::days(30))(text)
+}
 
 #[derive(Debug, Parser)]
 #[command(name = "velvet", version, about = "The velvet rope in front of an invite-only beta.", long_about = None)]
@@ -50,7 +97,7 @@ pub enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Entries in the seeded world
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 20_000, value_parser = count::<u64>(1, MAX_SEED_SIZE))]
         size: u64,
     },
     /// Drive a running `serve` with simulated traffic and print a summary
@@ -63,9 +110,9 @@ pub enum Command {
         /// Requests per second [default: steady 5, bot-wave 50, leak 10, viral 100]
         #[arg(long)]
         rate: Option<f64>,
-        /// How long, like 30s, 2m, 1h
-        #[arg(long, default_value = "60s")]
-        duration: String,
+        /// How long, like 30s, 2m, 1h (at most 30d)
+        #[arg(long, default_value = "60s", value_parser = sim_length)]
+        duration: Duration,
         /// The leaked multi-use code (scenario leak)
         #[arg(long)]
         code: Option<String>,
@@ -80,9 +127,9 @@ pub enum Command {
     },
     /// The founders' weekly look: funnel and per-day charts as one HTML page
     Report {
-        /// How many days back, like 7d
-        #[arg(long, default_value = "7d")]
-        since: String,
+        /// How far back, like 7d or 2w (whole days, at most 366d)
+        #[arg(long, default_value = "7d", value_parser = report_span)]
+        since: Duration,
         /// Where to write the page
         #[arg(long, default_value = "report.html")]
         out: std::path::PathBuf,
@@ -92,13 +139,13 @@ pub enum Command {
     /// Fill a database with a believable beta, for trying velvet out
     Seed {
         /// Entries to create
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 20_000, value_parser = count::<u64>(1, MAX_SEED_SIZE))]
         size: u64,
         /// Random seed, for the same world every time
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Extra background events to add (for scale tests)
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_parser = count::<u64>(0, MAX_EXTRA_EVENTS))]
         extra_events: u64,
     },
     /// Create or update the database schema
@@ -119,7 +166,7 @@ pub enum Command {
     #[command(group = clap::ArgGroup::new("which").required(true).args(["next", "email"]))]
     Approve {
         /// Approve the N oldest confirmed entries
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = count::<i64>(1, MAX_APPROVE_AT_ONCE as u64))]
         next: Option<i64>,
         /// Approve one entry
         #[arg(long, value_name = "EMAIL")]
@@ -172,6 +219,31 @@ pub enum Command {
     /// Manage operators
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Mail and webhooks that gave up: list them, send them again
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// List messages that gave up: id, kind, recipient, attempts, last error, when
+    Failed {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send failed messages again (invites and referrals with a fresh code)
+    #[command(group = clap::ArgGroup::new("which").required(true).args(["id", "all"]))]
+    Retry {
+        /// The message id, as `velvet mail failed` or `velvet lookup` shows it
+        #[arg(value_parser = count::<i64>(1, MAX_ID))]
+        id: Option<i64>,
+        /// Every failed message (of --kind, if given)
+        #[arg(long)]
+        all: bool,
+        /// confirm, invite, referral or webhook (with --all)
+        #[arg(long, requires = "all")]
+        kind: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,16 +254,16 @@ pub enum CodesCommand {
         #[arg(long)]
         campaign: String,
         /// Redemptions each code allows
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = count::<i64>(1, MAX_USES as u64))]
         max_uses: i64,
         /// How many codes
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = count::<u32>(1, u64::from(MAX_CODES_AT_ONCE)))]
         count: u32,
-        /// Validity, like 14d, 36h or 2w
-        #[arg(long, default_value = "14d")]
-        expires: String,
+        /// Validity, like 14d, 36h or 2w (1h to 366d)
+        #[arg(long, default_value = "14d", value_parser = code_validity)]
+        expires: Duration,
         /// At most this many redemptions per code per UTC day
-        #[arg(long)]
+        #[arg(long, value_parser = count::<i64>(1, MAX_USES as u64))]
         daily_cap: Option<i64>,
         /// Printed prefix (default: from the campaign)
         #[arg(long)]
@@ -202,7 +274,7 @@ pub enum CodesCommand {
     Revoke {
         /// The code as printed (case, dashes and spaces do not matter)
         code: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = count::<i64>(1, MAX_ID))]
         batch: Option<i64>,
         #[arg(long)]
         campaign: Option<String>,
@@ -219,12 +291,12 @@ pub enum CodesCommand {
     List {
         #[arg(long)]
         campaign: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = count::<i64>(1, MAX_ID))]
         batch: Option<i64>,
         /// access, referral or partner
         #[arg(long)]
         kind: Option<String>,
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = count::<i64>(1, MAX_CODES_LISTED as u64))]
         limit: i64,
         #[arg(long)]
         json: bool,
@@ -258,7 +330,7 @@ pub enum InvitesCommand {
     /// Send invites now, oldest approval first, up to today's cap
     Send {
         /// Send at most N
-        #[arg(long)]
+        #[arg(long, value_name = "N", value_parser = count::<u64>(1, MAX_INVITES_AT_ONCE))]
         limit: Option<u64>,
         /// Send --limit invites even past today's cap (admins; audited)
         #[arg(long, requires = "limit")]
@@ -297,4 +369,74 @@ pub enum RoleArg {
 pub enum Format {
     Csv,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Every flag that takes a count or a duration, with the arguments its
+    /// command needs besides.
+    const NUMERIC_FLAGS: &[(&[&str], &str)] = &[
+        (&["codes", "issue", "--campaign", "x"], "--expires"),
+        (&["codes", "issue", "--campaign", "x"], "--max-uses"),
+        (&["codes", "issue", "--campaign", "x"], "--count"),
+        (&["codes", "issue", "--campaign", "x"], "--daily-cap"),
+        (&["codes", "revoke"], "--batch"),
+        (&["codes", "list"], "--batch"),
+        (&["codes", "list"], "--limit"),
+        (&["invites", "send", "--past-cap"], "--limit"),
+        (&["approve"], "--next"),
+        (&["seed"], "--size"),
+        (&["seed"], "--extra-events"),
+        (&["demo"], "--size"),
+        (&["report"], "--since"),
+        (&["simulate", "--scenario", "steady"], "--duration"),
+        (&["mail", "retry"], "--all"),
+    ];
+
+    fn parse(before: &[&str], flag: &str, value: &str) -> Result<Cli, clap::Error> {
+        let mut argv = vec!["velvet"];
+        argv.extend_from_slice(before);
+        argv.push(flag);
+        argv.push(value);
+        Cli::try_parse_from(argv)
+    }
+
+    #[test]
+    fn numbers_that_do_not_fit_are_usage_errors_naming_flag_and_range() {
+        let e = parse(&["invites", "send", "--past-cap"], "--limit", "18446744073709551615").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let text = e.to_string();
+        assert!(text.contains("--limit") && text.contains("from 1 to 100000"), "{text}");
+        let e = parse(&["codes", "issue", "--campaign", "x"], "--expires", "200000000000d").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let text = e.to_string();
+        assert!(text.contains("--expires") && text.contains("out of range: use 1h to 366d"), "{text}");
+        let e = parse(&["codes", "issue", "--campaign", "x"], "--count", "4294967297").unwrap_err();
+        assert!(e.to_string().contains("from 1 to 10000"), "{e}");
+        let e = parse(&["codes", "issue", "--campaign", "x"], "--expires", "5").unwrap_err();
+        assert!(e.to_string().contains("not a duration"), "a bare number has no unit: {e}");
+        let Command::Codes(CodesCommand::Issue { expires, .. }) = parse(&["codes", "issue", "--campaign", "x"], "--expires", "36h").unwrap().command else { panic!() };
+        assert_eq!(expires, Duration::hours(36));
+        let Command::Report { since, .. } = Cli::try_parse_from(["velvet", "report"]).unwrap().command else { panic!() };
+        assert_eq!(since, Duration::days(7), "the default goes through the same parser");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Any text for any count or duration flag: parsed within range, or
+        /// a usage error (exit 2); never a panic.
+        #[test]
+        fn any_value_for_a_numeric_flag_is_in_range_or_exit_2(value in "[0-9]{0,22}[a-zA-Z .-]{0,3}[0-9]{0,22}[a-zA-Z]{0,2}|\\PC{0,12}") {
+            for (before, flag) in NUMERIC_FLAGS {
+                match parse(before, flag, &value) {
+                    Ok(_) => {}
+                    Err(e) => proptest::prop_assert_eq!(e.exit_code(), 2, "{} {}: {}", flag, value, e),
+                }
+            }
+        }
+    }
 }

@@ -1,11 +1,11 @@
 //! One function per command: call the service, print the answer.
 //! Data goes to stdout, commentary to stderr, so scripts can capture.
 
-use super::args::{CodesCommand, Command, Format, InvitesCommand, OperatorCommand, PauseArgs, PauseWhat, RoleArg, SettingsCommand};
+use super::args::{CodesCommand, Command, Format, InvitesCommand, MailCommand, OperatorCommand, PauseArgs, PauseWhat, RoleArg, SettingsCommand};
 use super::render;
 use super::{CliError, CliResult, Ctx};
 use crate::domain::Role;
-use crate::service::{ExportRow, PartnerCodeSpec, PauseScope, RevokeTarget};
+use crate::service::{ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
 use chrono::Duration;
 use std::io::Write;
 
@@ -20,9 +20,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Simulate { scenario, target, rate, duration, code, mail_dir, seed, allow_remote } => {
             use crate::sim::traffic::{self, Scenario, SimOptions};
             traffic::check_target(&target, allow_remote).map_err(CliError::usage)?;
-            let duration = crate::domain::limits::parse_period(&duration)
-                .and_then(|d| d.to_std().ok())
-                .ok_or_else(|| CliError::usage(format!("--duration '{duration}' is not like 30s, 2m or 1h")))?;
+            let duration = duration.to_std().map_err(|_| CliError::usage("--duration must be positive"))?;
             let rate = rate.unwrap_or(match scenario {
                 Scenario::Steady => 5.0,
                 Scenario::BotWave => 50.0,
@@ -39,7 +37,8 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             emit_raw(&summary.table())
         }
         Command::Report { since, out } => {
-            let days = since.trim().strip_suffix('d').and_then(|d| d.parse::<i64>().ok()).ok_or_else(|| CliError::usage(format!("--since '{since}' is not a number of days like 7d")))?;
+            // Whole days, rounded up: `36h` reports on two.
+            let days = (since + Duration::days(1) - Duration::seconds(1)).num_days();
             let report = ctx.velvet.report(&ctx.actor().await?, days).await?;
             let page = crate::report::html(&report).map_err(CliError::failure)?;
             std::fs::write(&out, page).map_err(|e| CliError::failure(format!("cannot write {}: {e}", out.display())))?;
@@ -96,6 +95,42 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Export { status, format } => export(ctx, status.as_deref(), format).await,
         Command::Settings(s) => settings(ctx, s).await,
         Command::Operator(o) => operator(ctx, o).await,
+        Command::Mail(m) => mail(ctx, m).await,
+    }
+}
+
+async fn mail(ctx: &Ctx, command: MailCommand) -> CliResult {
+    let actor = ctx.actor().await?;
+    match command {
+        MailCommand::Failed { json } => {
+            let list = ctx.velvet.failed_mail(&actor, None).await?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                eprintln!("no failed messages");
+                return Ok(());
+            }
+            emit_raw(&render::failed_mail(&list, ctx.velvet.now()))?;
+            eprintln!("{} failed; `velvet mail retry ID` or `velvet mail retry --all` sends them again", list.len());
+            Ok(())
+        }
+        MailCommand::Retry { id, all, kind } => {
+            let which = match (id, all) {
+                (Some(id), false) => MailRetry::One(id),
+                (None, true) => MailRetry::All { kind },
+                _ => return Err(CliError::usage("give a message ID or --all, not both")),
+            };
+            let done = ctx.velvet.retry_mail(&actor, &which).await?;
+            for r in &done {
+                emit(&render::retried_line(r))?;
+            }
+            let retried = done.iter().filter(|r| r.retried).count();
+            let skipped = done.len() - retried;
+            let skipped = if skipped > 0 { format!("; {skipped} skipped (see above)") } else { String::new() };
+            eprintln!("queued {retried} message(s) again{skipped}; `velvet serve` delivers them");
+            Ok(())
+        }
     }
 }
 
@@ -206,7 +241,7 @@ async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
     let actor = ctx.actor().await?;
     match command {
         CodesCommand::Issue { campaign, max_uses, count, expires, daily_cap, prefix } => {
-            let spec = PartnerCodeSpec { campaign, max_uses, count, expires_in: parse_duration(&expires)?, daily_cap, prefix };
+            let spec = PartnerCodeSpec { campaign, max_uses, count, expires_in: expires, daily_cap, prefix };
             let issued = ctx.velvet.issue_partner_codes(&actor, &spec).await?;
             let mut out = std::io::stdout().lock();
             for code in &issued.codes {
@@ -375,21 +410,6 @@ async fn operator(ctx: &Ctx, command: OperatorCommand) -> CliResult {
     }
 }
 
-/// "14d", "36h", "90m", "2w" → a duration.
-pub fn parse_duration(text: &str) -> CliResult<Duration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: i64 = num.parse().map_err(|_| CliError::usage(format!("'{text}' is not a duration; use e.g. 14d, 36h, 90m or 2w")))?;
-    match unit {
-        "m" | "min" => Ok(Duration::minutes(n)),
-        "h" => Ok(Duration::hours(n)),
-        "d" | "" => Ok(Duration::days(n)),
-        "w" => Ok(Duration::weeks(n)),
-        _ => Err(CliError::usage(format!("'{text}' has an unknown unit; use m, h, d or w"))),
-    }
-}
-
 fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
     let text = serde_json::to_string_pretty(value).map_err(|e| CliError::failure(e.to_string()))?;
     emit(&text)
@@ -410,18 +430,4 @@ fn io_error(e: std::io::Error) -> CliError {
         return CliError { message: String::new(), usage: false, quiet: true };
     }
     CliError::failure(format!("cannot write output: {e}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(parse_duration("14d").unwrap(), Duration::days(14));
-        assert_eq!(parse_duration("36h").unwrap(), Duration::hours(36));
-        assert_eq!(parse_duration("2w").unwrap(), Duration::weeks(2));
-        assert!(parse_duration("soon").unwrap_err().usage);
-        assert!(parse_duration("3y").is_err());
-    }
 }

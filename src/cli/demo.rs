@@ -82,7 +82,7 @@ fn spawn_traffic(base: &str, mail: &std::path::Path, leaked: &str, seed: u64, st
                 duration,
                 code: Some(leaked.to_string()),
                 mail_dir: Some(mail.to_path_buf()),
-                seed: seed + i as u64,
+                seed: seed.wrapping_add(i as u64),
             };
             let stop = stop.clone();
             tokio::spawn(async move {

@@ -1,7 +1,7 @@
 //! Plain-text renderings for the terminal.
 
 use crate::domain::timefmt::relative;
-use crate::service::{ChainNode, CodeView, Lookup, RevokedCode};
+use crate::service::{ChainNode, CodeView, FailedMail, Lookup, RetriedMail, RevokedCode};
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
 
@@ -57,7 +57,8 @@ pub fn lookup(l: &Lookup, now: DateTime<Utc>) -> String {
         let _ = writeln!(s, "mail");
         for m in &l.mail {
             let err = m.last_error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default();
-            let _ = writeln!(s, "  {}  {:<8} {:<7} {} attempt(s){err}", stamp(m.created_at), m.kind, m.status, m.attempts);
+            let retry = if m.status == "failed" { format!("  -> velvet mail retry {}", m.id) } else { String::new() };
+            let _ = writeln!(s, "  {}  #{:<6} {:<8} {:<7} {} attempt(s){err}{retry}", stamp(m.created_at), m.id, m.kind, m.status, m.attempts);
         }
     }
     let _ = writeln!(s, "timeline");
@@ -117,4 +118,30 @@ pub fn chain(root: &ChainNode) -> String {
     let mut out = String::new();
     walk(root, "", true, true, &mut out);
     out
+}
+
+/// `velvet mail failed`: one message a line, newest failure last.
+pub fn failed_mail(list: &[FailedMail], now: DateTime<Utc>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{:<7} {:<8} {:<32} {:>8}  {:<12} LAST ERROR", "ID", "KIND", "RECIPIENT", "ATTEMPTS", "FAILED");
+    for m in list {
+        let _ = writeln!(
+            s,
+            "{:<7} {:<8} {:<32} {:>8}  {:<12} {}",
+            m.id,
+            m.kind,
+            m.recipient,
+            m.attempts,
+            relative(now, m.failed_at),
+            m.last_error.as_deref().unwrap_or("-")
+        );
+    }
+    s
+}
+
+pub fn retried_line(r: &RetriedMail) -> String {
+    match &r.skipped {
+        None => format!("#{} {} {}", r.id, r.kind, r.recipient),
+        Some(why) => format!("#{} {} {}: skipped, {why}", r.id, r.kind, r.recipient),
+    }
 }

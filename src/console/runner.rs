@@ -87,21 +87,29 @@ impl Runner {
         }
     }
 
-    /// Follows the event stream by cursor: the Live pane, the Events view,
-    /// and entries changed by others (within about a second).
+    /// Follows the event stream through an `EventFeed` (every committed
+    /// event once, on PostgreSQL too): the Live pane, the Events view, and
+    /// entries changed by others (within about a second).
     pub async fn follow(self) {
-        let mut cursor = 0;
-        match self.velvet.latest_events(&self.actor, EVENT_TAIL as i64).await {
-            Ok(latest) => {
-                cursor = latest.last().map(|e| e.id).unwrap_or(0);
-                self.send(Msg::Events { rows: latest, ticks: Vec::new() });
-                match self.velvet.live_hour(&self.actor, cursor).await {
-                    Ok((minutes, offenders)) => self.send(Msg::LiveHour { minutes, offenders }),
-                    Err(e) => self.send(Msg::Failed(format!("could not count the last hour: {e}"))),
+        let mut feed = loop {
+            match self.velvet.event_tail(&self.actor, EVENT_TAIL as i64).await {
+                Ok((feed, latest)) => {
+                    // The hour as the database counts it, up to the tail: the
+                    // feed brings everything after it (and what commits late).
+                    let cursor = feed.cursor();
+                    self.send(Msg::Events { rows: latest, ticks: Vec::new() });
+                    match self.velvet.live_hour(&self.actor, cursor).await {
+                        Ok((minutes, offenders)) => self.send(Msg::LiveHour { minutes, offenders }),
+                        Err(e) => self.send(Msg::Failed(format!("could not count the last hour: {e}"))),
+                    }
+                    break feed;
+                }
+                Err(e) => {
+                    self.send(Msg::Failed(format!("could not read events: {e}")));
+                    tokio::time::sleep(Duration::from_secs(2)).await;
                 }
             }
-            Err(e) => self.send(Msg::Failed(format!("could not read events: {e}"))),
-        }
+        };
         let mut round: u64 = 0;
         loop {
             if round.is_multiple_of(2) {
@@ -109,11 +117,10 @@ impl Runner {
             }
             round += 1;
             loop {
-                match self.velvet.events_after(&self.actor, cursor, 5_000).await {
+                match feed.poll(5_000).await {
                     Ok(rows) if rows.is_empty() => break,
                     Ok(rows) => {
-                        cursor = rows.last().map(|e| e.id).unwrap_or(cursor);
-                        let full = rows.len() == 5_000;
+                        let full = rows.len() >= 5_000;
                         let mut ids: Vec<i64> = rows.iter().filter_map(|e| e.entry_id).collect();
                         ids.sort_unstable();
                         ids.dedup();

@@ -44,6 +44,7 @@ kinds! {
     Alert => "alert",
     MailFailed => "mail_failed",
     MailInterrupted => "mail_interrupted",
+    MailRetried => "mail_retried",
 }
 
 impl fmt::Display for EventKind {

@@ -11,27 +11,36 @@ pub struct Rule {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not a rate like 10/10m (a count, '/', and a period in s, m, h or d), or \"off\"")]
-pub struct RuleError(pub String);
+#[error("'{text}' is not a rate like 10/10m or \"off\": {why}")]
+pub struct RuleError {
+    pub text: String,
+    pub why: String,
+}
+
+/// The longest period a rate may count over.
+pub const MAX_PERIOD: Duration = Duration::days(7);
+/// The most a rate may allow per period.
+pub const MAX_LIMIT: u32 = 1_000_000;
 
 impl Rule {
     pub const fn new(limit: u32, period_secs: i64) -> Rule {
         Rule { limit, period: Duration::seconds(period_secs) }
     }
 
-    /// "10/10m", "5/1h", "100/30s", "50/1d"; `None` for "off".
+    /// "10/10m", "5/1h", "100/30s", "50/1d"; `None` for "off". The period
+    /// is a duration in velvet's one grammar ([`super::duration`]).
     pub fn parse(text: &str) -> Result<Option<Rule>, RuleError> {
         let t = text.trim();
         if t.eq_ignore_ascii_case("off") {
             return Ok(None);
         }
-        let err = || RuleError(text.to_string());
-        let (n, per) = t.split_once('/').ok_or_else(err)?;
-        let limit: u32 = n.trim().parse().map_err(|_| err())?;
-        let period = parse_period(per.trim()).ok_or_else(err)?;
-        if limit == 0 || period <= Duration::zero() || period > Duration::days(7) {
-            return Err(err());
-        }
+        let err = |why: String| RuleError { text: text.to_string(), why };
+        let (n, per) = t.split_once('/').ok_or_else(|| err("a count, '/', and a period, like 10/10m or 5/1h".into()))?;
+        let limit: u32 = match n.trim().parse::<u64>() {
+            Ok(n) if (1..=u64::from(MAX_LIMIT)).contains(&n) => n as u32,
+            _ => return Err(err(format!("the count must be a whole number from 1 to {MAX_LIMIT}"))),
+        };
+        let period = super::duration::parse_within(per, Duration::seconds(1), MAX_PERIOD).map_err(|e| err(format!("the period {e}")))?;
         Ok(Some(Rule { limit, period }))
     }
 
@@ -52,20 +61,6 @@ impl Rule {
 /// `Retry-After` header says.
 pub fn seconds_until(end: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     ((end - now).num_milliseconds() as f64 / 1000.0).ceil().max(1.0) as u64
-}
-
-/// "30s", "10m", "1h", "2d" → a duration.
-pub fn parse_period(text: &str) -> Option<Duration> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (num, unit) = text.split_at(split);
-    let n: i64 = if num.is_empty() { 1 } else { num.parse().ok()? };
-    match unit {
-        "s" => Some(Duration::seconds(n)),
-        "m" | "min" => Some(Duration::minutes(n)),
-        "h" => Some(Duration::hours(n)),
-        "d" => Some(Duration::days(n)),
-        _ => None,
-    }
 }
 
 impl fmt::Display for Rule {
@@ -94,7 +89,13 @@ mod tests {
         assert!(Rule::parse("0/1m").is_err());
         assert!(Rule::parse("ten per minute").is_err());
         assert!(Rule::parse("5/1y").is_err());
-        assert_eq!(Rule::parse("5/h").unwrap().unwrap().period, Duration::hours(1));
+        assert_eq!(Rule::parse("5/1h").unwrap().unwrap().period, Duration::hours(1));
+        // One duration grammar: a period needs its number, as everywhere else.
+        assert!(Rule::parse("5/h").unwrap_err().to_string().contains("not a duration"));
+        let e = Rule::parse("10/99999999999999d").unwrap_err().to_string();
+        assert!(e.contains("out of range: use 1s to 7d"), "{e}");
+        let e = Rule::parse("99999999999/1m").unwrap_err().to_string();
+        assert!(e.contains("from 1 to 1000000"), "{e}");
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 10, 7, 30).unwrap();
         assert_eq!(r.window_start(now), Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap());
         assert_eq!(r.retry_after(now), 150);

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod code;
+pub mod duration;
 pub mod email;
 pub mod event;
 pub mod explain;

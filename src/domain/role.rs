@@ -18,6 +18,7 @@ pub enum Permission {
     Block,
     Pause,
     RevokeOne,
+    RetryMail,
     Approve,
     SendPastCap,
     RevokeMany,
@@ -31,7 +32,7 @@ impl Permission {
         use Permission::*;
         match self {
             Read => Role::Viewer,
-            Reissue | Block | Pause | RevokeOne => Role::Support,
+            Reissue | Block | Pause | RevokeOne | RetryMail => Role::Support,
             Approve | SendPastCap | RevokeMany | IssueCodes | Settings | ManageOperators => Role::Admin,
         }
     }
@@ -44,6 +45,7 @@ impl Permission {
             Block => "block or unblock people",
             Pause => "pause or resume",
             RevokeOne => "revoke a code",
+            RetryMail => "retry failed mail",
             Approve => "approve entries",
             SendPastCap => "send invites past the daily cap",
             RevokeMany => "revoke codes in bulk",
@@ -94,6 +96,8 @@ mod tests {
         assert!(Role::Support.allows(Permission::RevokeOne));
         assert!(!Role::Support.allows(Permission::Approve));
         assert!(!Role::Support.allows(Permission::RevokeMany));
+        assert!(Role::Support.allows(Permission::RetryMail));
+        assert!(!Role::Viewer.allows(Permission::RetryMail));
         assert!(Role::Admin.allows(Permission::ManageOperators));
         assert_eq!(Role::parse(" Admin "), Some(Role::Admin));
         assert_eq!(Role::parse("root"), None);

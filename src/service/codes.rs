@@ -7,6 +7,8 @@ use crate::store::{CodeRow, CodeScope, NewCode, NewEvent};
 use chrono::{DateTime, Duration, Utc};
 
 pub const MAX_CODES_AT_ONCE: u32 = 10_000;
+/// The most uses one code may allow (and the highest daily cap).
+pub const MAX_USES: i64 = 1_000_000;
 pub const MAX_CAMPAIGN_LEN: usize = 32;
 
 /// What `codes issue` asks for.
@@ -124,11 +126,11 @@ impl Velvet {
         if !(1..=MAX_CODES_AT_ONCE).contains(&spec.count) {
             return Err(Error::InvalidInput(format!("--count must be between 1 and {MAX_CODES_AT_ONCE}")));
         }
-        if !(1..=1_000_000).contains(&spec.max_uses) {
-            return Err(Error::InvalidInput("--max-uses must be between 1 and 1000000".into()));
+        if !(1..=MAX_USES).contains(&spec.max_uses) {
+            return Err(Error::InvalidInput(format!("--max-uses must be between 1 and {MAX_USES}")));
         }
-        if spec.daily_cap.is_some_and(|c| c < 1) {
-            return Err(Error::InvalidInput("--daily-cap must be at least 1".into()));
+        if spec.daily_cap.is_some_and(|c| !(1..=MAX_USES).contains(&c)) {
+            return Err(Error::InvalidInput(format!("--daily-cap must be between 1 and {MAX_USES}")));
         }
         if spec.expires_in < Duration::hours(1) || spec.expires_in > Duration::days(366) {
             return Err(Error::InvalidInput("--expires must be between 1h and 366d".into()));
@@ -201,14 +203,15 @@ impl Velvet {
                 (CodeScope::Inviter(entry.id), format!("inviter {}", Email::parse(email)?))
             }
         };
-        let rows = tx.codes_in(&scope).await?;
-        let active: Vec<&CodeRow> = rows.iter().filter(|c| c.status == "active").collect();
         if dry_run {
-            return Ok(active.into_iter().map(revoked_view).collect());
+            let rows = tx.codes_in(&scope).await?;
+            return Ok(rows.iter().filter(|c| c.status == "active").map(revoked_view).collect());
         }
-        let ids = tx.revoke_codes(&scope, now, actor.name(), reason).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for row in rows.iter().filter(|c| ids.binary_search(&c.id).is_ok()) {
+        // The events come from the rows the UPDATE changed, not from an
+        // earlier read: a code created in between gets its event too.
+        let revoked = tx.revoke_codes(&scope, now, actor.name(), reason).await?;
+        let mut out = Vec::with_capacity(revoked.len());
+        for row in revoked.iter().rev() {
             let e = NewEvent {
                 entry_id: row.bound_entry_id.or(row.inviter_entry_id),
                 code_id: Some(row.id),

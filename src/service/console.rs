@@ -2,7 +2,7 @@
 
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::{EventKind, Permission, Transition};
-use crate::store::{EventFilter, ListedEntry, MinuteCount, OffenderCount, EventRow, NewEvent, StatusStamps};
+use crate::store::{EventFeed, EventFilter, EventRow, ListedEntry, MinuteCount, NewEvent, OffenderCount, StatusStamps};
 use chrono::Duration;
 
 /// A repeated alert is recorded at most once per this window.
@@ -45,15 +45,25 @@ impl Velvet {
         Ok(self.store.read().await?.events(&EventFilter { after_id, kind: None, entry_id: None, limit }).await?)
     }
 
+    /// The newest `n` events (oldest first) and a feed of every event
+    /// committed after them, each delivered once, on both backends (see
+    /// [`EventFeed`]): what a live tail follows.
+    pub async fn event_tail(&self, actor: &Actor, n: i64) -> Result<(EventFeed, Vec<EventRow>)> {
+        actor.require(Permission::Read)?;
+        Ok(EventFeed::tail(&self.store, n).await?)
+    }
+
+    /// A feed of the events after `after_id`, for a reader that has a cursor.
+    pub fn event_feed(&self, actor: &Actor, after_id: i64) -> Result<EventFeed> {
+        actor.require(Permission::Read)?;
+        Ok(EventFeed::after(&self.store, after_id))
+    }
+
     pub async fn latest_events(&self, actor: &Actor, limit: i64) -> Result<Vec<EventRow>> {
         actor.require(Permission::Read)?;
         Ok(self.store.read().await?.latest_events(limit).await?)
     }
 
-    pub async fn events_since(&self, actor: &Actor, since: chrono::DateTime<chrono::Utc>, limit: i64) -> Result<Vec<EventRow>> {
-        actor.require(Permission::Read)?;
-        Ok(self.store.read().await?.events_since(since, limit).await?)
-    }
 
     /// The Live pane's last hour as the database counts it, up to event
     /// `up_to` (the feed delivers what comes after): per-minute counts and

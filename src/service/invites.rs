@@ -5,6 +5,9 @@ use crate::domain::settings::{day_start, remaining_today};
 use crate::domain::{EntryStatus, EventKind, Permission, Standing, Switch, Transition};
 use crate::store::{CodeScope, EntryRow, LOCK_PACER, NewCode, NewEvent, NewMail, Tx};
 
+/// The most invites one run sends (a count past it is refused, not cast).
+pub const MAX_INVITES_AT_ONCE: u64 = 100_000;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct InviteRun {
     pub batch_id: Option<i64>,
@@ -27,6 +30,9 @@ impl Velvet {
         if past_cap && limit.is_none() {
             return Err(Error::InvalidInput("sending past the cap needs a number of invites".into()));
         }
+        if limit.is_some_and(|n| n > MAX_INVITES_AT_ONCE) {
+            return Err(Error::InvalidInput(format!("--limit must be between 1 and {MAX_INVITES_AT_ONCE}")));
+        }
         let now = self.now();
         let mut tx = self.store.write().await?;
         tx.lock(LOCK_PACER).await?;
@@ -36,7 +42,8 @@ impl Velvet {
         if n == 0 {
             return Ok(InviteRun { batch_id: None, sent: vec![], cap_remaining: remaining });
         }
-        let queue = tx.approved_queue(n as i64).await?;
+        let take = i64::try_from(n).map_err(|_| Error::InvalidInput(format!("--limit must be between 1 and {MAX_INVITES_AT_ONCE}")))?;
+        let queue = tx.approved_queue(take).await?;
         if queue.is_empty() {
             return Ok(InviteRun { batch_id: None, sent: vec![], cap_remaining: remaining });
         }
@@ -122,8 +129,8 @@ impl Velvet {
         let summary = match entry.status()? {
             EntryStatus::Waiting(Standing::Invited) => {
                 let revoked = tx.revoke_codes(&CodeScope::BoundTo(entry.id), now, actor.name(), Some("reissued")).await?;
-                for id in &revoked {
-                    let e = NewEvent { entry_id: Some(entry.id), code_id: Some(*id), rule: Some("reissue".into()), ..event(EventKind::Revoke, actor) };
+                for code in &revoked {
+                    let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code.id), rule: Some("reissue".into()), ..event(EventKind::Revoke, actor) };
                     self.record(&mut tx, e).await?;
                 }
                 let code_id = self.issue_access_code(&mut tx, &entry, actor).await?;
@@ -135,6 +142,19 @@ impl Velvet {
             EntryStatus::Waiting(Standing::Pending) => {
                 self.queue_confirmation(&mut tx, &entry).await?;
                 let detail = "new confirmation link".to_string();
+                let e = NewEvent { entry_id: Some(entry.id), detail: Some(detail.clone()), ..event(EventKind::Reissue, actor) };
+                self.record(&mut tx, e).await?;
+                detail
+            }
+            EntryStatus::Joined => {
+                // A joined person whose referral mail gave up: send it again,
+                // with a fresh code (minted at delivery; the one an earlier
+                // attempt carried stops working).
+                let n = self.resend_failed_referrals(&mut tx, entry.id, actor).await?;
+                if n == 0 {
+                    return Err(Error::Conflict(format!("{} has joined and no referral mail of theirs failed: there is nothing to reissue", entry.email)));
+                }
+                let detail = format!("referral mail sent again with a fresh code ({n})");
                 let e = NewEvent { entry_id: Some(entry.id), detail: Some(detail.clone()), ..event(EventKind::Reissue, actor) };
                 self.record(&mut tx, e).await?;
                 detail

@@ -37,6 +37,8 @@ pub struct TimelineEvent {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct MailView {
+    /// The outbox id: `velvet mail retry ID` sends a failed one again.
+    pub id: i64,
     pub kind: String,
     pub status: String,
     pub attempts: i64,
@@ -125,7 +127,7 @@ impl Velvet {
             codes: codes.iter().map(|c| CodeView::from_row(c, now)).collect(),
             mail: mail
                 .into_iter()
-                .map(|m| MailView { kind: m.kind, status: m.status, attempts: m.attempts, created_at: m.created_at, sent_at: m.sent_at, last_error: m.last_error })
+                .map(|m| MailView { id: m.id, kind: m.kind, status: m.status, attempts: m.attempts, created_at: m.created_at, sent_at: m.sent_at, last_error: m.last_error })
                 .collect(),
             events: events
                 .into_iter()

@@ -3,19 +3,77 @@
 //! hash stored and its plaintext put in the message. Nothing secret rests
 //! in the outbox.
 
-use super::{Actor, Result, Velvet, event};
+use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::token::ConfirmToken;
-use crate::domain::{EventKind, InviteCode};
+use crate::domain::{EntryStatus, EventKind, InviteCode, Permission};
 use crate::store::{INTERRUPTED, NewEvent, OutboxRow, Tx};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 const CONFIRM_TEMPLATE: &str = include_str!("../../assets/mail/confirm.txt");
 const INVITE_TEMPLATE: &str = include_str!("../../assets/mail/invite.txt");
 const REFERRAL_TEMPLATE: &str = include_str!("../../assets/mail/referral.txt");
 const ALREADY_JOINED_TEMPLATE: &str = include_str!("../../assets/mail/already_joined.txt");
 
-/// Attempts before a message is marked failed for good.
+/// Attempts before a mail is marked failed (about an hour of backoff).
 pub const MAX_ATTEMPTS: i64 = 8;
+/// Attempts before a webhook is marked failed: the product's endpoint may
+/// be down for a while, so it is tried for more than a day (the backoff
+/// reaches its 1 h cap after 7 tries; 31 waits add up to about 25 h).
+pub const WEBHOOK_MAX_ATTEMPTS: i64 = 32;
+/// The kinds of message in the outbox.
+pub const MAIL_KINDS: &[&str] = &["confirm", "invite", "referral", "webhook"];
+/// The most failed messages one listing or `retry --all` handles.
+pub const MAX_FAILED_LISTED: i64 = 10_000;
+
+/// Attempts a message of `kind` gets before it is marked failed.
+pub fn max_attempts(kind: &str) -> i64 {
+    if kind == "webhook" { WEBHOOK_MAX_ATTEMPTS } else { MAX_ATTEMPTS }
+}
+
+/// A message that gave up, as `velvet mail failed` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FailedMail {
+    pub id: i64,
+    pub kind: String,
+    pub entry_id: Option<i64>,
+    /// The address (as every operator view shows it), or `webhook`.
+    pub recipient: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub failed_at: DateTime<Utc>,
+}
+
+impl FailedMail {
+    fn from_row(r: &OutboxRow) -> FailedMail {
+        FailedMail {
+            id: r.id,
+            kind: r.kind.clone(),
+            entry_id: r.entry_id,
+            recipient: r.recipient.clone(),
+            attempts: r.attempts,
+            last_error: r.last_error.clone(),
+            failed_at: r.next_attempt_at,
+        }
+    }
+}
+
+/// Which failed messages to send again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailRetry {
+    One(i64),
+    All { kind: Option<String> },
+}
+
+/// What `retry_mail` did with one failed message.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RetriedMail {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    /// Queued again; otherwise `skipped` says why not.
+    pub retried: bool,
+    pub skipped: Option<String>,
+}
 /// How long a claimed message is reserved for one dispatcher.
 pub const LEASE: Duration = Duration::minutes(5);
 
@@ -164,13 +222,14 @@ impl Velvet {
         Ok(())
     }
 
-    /// Records a failed delivery: retried with backoff, or failed for good
-    /// after `MAX_ATTEMPTS` (then an event tells support why).
+    /// Records a failed delivery: retried with backoff, or marked failed
+    /// after [`max_attempts`] for its kind (then an event tells support why,
+    /// and `velvet mail retry` can send it again).
     pub async fn mail_failed(&self, mail: &OutgoingMail, error: &str) -> Result<()> {
         let entry_id = mail.entry_id;
         let now = self.now();
         let error: String = error.chars().take(300).collect();
-        let give_up = mail.attempts >= MAX_ATTEMPTS;
+        let give_up = mail.attempts >= max_attempts(&mail.kind);
         let retry_at = (!give_up).then(|| now + backoff(mail.attempts));
         let mut tx = self.store.write().await?;
         tx.mark_mail_failed(mail.outbox_id, &error, retry_at, now).await?;
@@ -181,6 +240,135 @@ impl Velvet {
         tx.commit().await?;
         Ok(())
     }
+}
+
+impl Velvet {
+    /// Messages that gave up (and were not replaced by a newer one), oldest
+    /// first, optionally of one kind.
+    pub async fn failed_mail(&self, actor: &Actor, kind: Option<&str>) -> Result<Vec<FailedMail>> {
+        actor.require(Permission::Read)?;
+        let kind = kind.map(check_kind).transpose()?;
+        let mut tx = self.store.read().await?;
+        Ok(tx.failed_mail(None, kind, MAX_FAILED_LISTED).await?.iter().map(FailedMail::from_row).collect())
+    }
+
+    /// How many messages `failed_mail` lists: the Live pane's count.
+    pub async fn failed_mail_count(&self, actor: &Actor) -> Result<i64> {
+        actor.require(Permission::Read)?;
+        Ok(self.store.read().await?.count_failed_mail().await?)
+    }
+
+    /// Queues failed messages again with a fresh count of attempts, each
+    /// audited (`mail_retried`, naming the operator). An invite or referral
+    /// goes out with a fresh code, minted at delivery, and the code any
+    /// earlier attempt carried stops working; one whose code was revoked or
+    /// used since is skipped, and so is a confirmation link for someone
+    /// confirmed since. Retrying one message that cannot be sent is an error
+    /// saying why.
+    pub async fn retry_mail(&self, actor: &Actor, which: &MailRetry) -> Result<Vec<RetriedMail>> {
+        actor.require(Permission::RetryMail)?;
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        let rows = match which {
+            MailRetry::One(id) => {
+                let rows = tx.failed_mail(Some(*id), None, 1).await?;
+                if rows.is_empty() {
+                    return Err(match tx.outbox_row(*id).await? {
+                        None => Error::NotFound(format!("no message #{id}; `velvet mail failed` lists the failed ones")),
+                        Some(r) if r.status != "failed" => Error::Conflict(format!("message #{id} is {}, not failed: nothing to retry", r.status)),
+                        Some(r) => Error::Conflict(format!("message #{id} was replaced by a newer {} message (a reissue or a fresh link): nothing to retry", r.kind)),
+                    });
+                }
+                rows
+            }
+            MailRetry::All { kind } => {
+                let kind = kind.as_deref().map(check_kind).transpose()?;
+                tx.failed_mail(None, kind, MAX_FAILED_LISTED).await?
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let skipped = self.why_not_retry(&mut tx, row).await?;
+            if let (MailRetry::One(_), Some(why)) = (which, &skipped) {
+                return Err(Error::Conflict(format!("message #{} cannot be sent again: {why}", row.id)));
+            }
+            let retried = skipped.is_none() && tx.requeue_failed(row.id, now).await?;
+            if retried {
+                let e = NewEvent {
+                    entry_id: row.entry_id,
+                    code_id: row.code_id,
+                    reason: row.last_error.clone(),
+                    detail: Some(format!("{} #{} after {} attempts", row.kind, row.id, row.attempts)),
+                    ..event(EventKind::MailRetried, actor)
+                };
+                self.record(&mut tx, e).await?;
+            }
+            out.push(RetriedMail { id: row.id, kind: row.kind.clone(), recipient: row.recipient.clone(), retried, skipped });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Why a failed message would fail again at once, if it would.
+    async fn why_not_retry(&self, tx: &mut Tx, row: &OutboxRow) -> Result<Option<String>> {
+        match row.kind.as_str() {
+            "invite" | "referral" => {
+                let Some(code) = (match row.code_id {
+                    Some(id) => tx.code_by_id(id).await?,
+                    None => None,
+                }) else {
+                    return Ok(Some(NO_TARGET.into()));
+                };
+                Ok(if code.status == "revoked" {
+                    Some("its code was revoked; `velvet reissue EMAIL` sends a fresh invite".into())
+                } else if code.uses > 0 {
+                    Some("its code has been used since".into())
+                } else {
+                    None
+                })
+            }
+            "confirm" => {
+                let entry = match row.entry_id {
+                    Some(id) => tx.entry_by_id(id).await?,
+                    None => None,
+                };
+                Ok(match entry {
+                    None => Some(NO_TARGET.into()),
+                    Some(e) if e.status()? != EntryStatus::PENDING => Some(format!("{} is {} already", e.email, e.status()?)),
+                    Some(_) => None,
+                })
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Queues again the failed referral mail of a joined person (each goes
+    /// out with a fresh code); returns how many. For `reissue`.
+    pub(crate) async fn resend_failed_referrals(&self, tx: &mut Tx, entry_id: i64, actor: &Actor) -> Result<usize> {
+        let now = self.now();
+        let mut n = 0;
+        for row in tx.mail_of_entry(entry_id).await? {
+            if row.kind != "referral" || row.status != "failed" || self.why_not_retry(tx, &row).await?.is_some() {
+                continue;
+            }
+            if tx.requeue_failed(row.id, now).await? {
+                let e = NewEvent {
+                    entry_id: row.entry_id,
+                    code_id: row.code_id,
+                    reason: row.last_error.clone(),
+                    detail: Some(format!("referral #{} after {} attempts", row.id, row.attempts)),
+                    ..event(EventKind::MailRetried, actor)
+                };
+                self.record(tx, e).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn check_kind(kind: &str) -> Result<&str> {
+    MAIL_KINDS.iter().copied().find(|k| *k == kind).ok_or_else(|| Error::InvalidInput(format!("--kind must be one of {}, not '{kind}'", MAIL_KINDS.join(", "))))
 }
 
 #[cfg(test)]
@@ -196,5 +384,13 @@ mod tests {
         assert_eq!(backoff(1), Duration::seconds(30));
         assert_eq!(backoff(3), Duration::seconds(120));
         assert_eq!(backoff(20), Duration::seconds(3600));
+    }
+
+    #[test]
+    fn webhooks_keep_trying_for_a_day_and_mail_for_an_hour() {
+        let waited = |kind: &str| (1..max_attempts(kind)).map(backoff).fold(Duration::zero(), |a, b| a + b);
+        assert!(waited("webhook") >= Duration::hours(24), "{:?}", waited("webhook"));
+        assert!(waited("webhook") <= Duration::hours(26));
+        assert_eq!(waited("invite"), Duration::seconds(30 + 60 + 120 + 240 + 480 + 960 + 1920));
     }
 }

@@ -21,14 +21,14 @@ mod switches;
 
 pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};
-pub use approve::Approved;
+pub use approve::{Approved, MAX_APPROVE_AT_ONCE};
 pub use console::ApproveReport;
-pub use codes::{CodeView, IssuedCodes, PartnerCodeSpec, RevokeTarget, RevokedCode};
+pub use codes::{CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode};
 pub use error::{Error, Result};
 pub use export::ExportRow;
-pub use invites::InviteRun;
+pub use invites::{InviteRun, MAX_INVITES_AT_ONCE};
 pub use lookup::{ChainNode, Lookup, MailView, TimelineEvent};
-pub use mail::{LEASE, OutgoingMail};
+pub use mail::{FailedMail, LEASE, MAIL_KINDS, MAX_ATTEMPTS, MailRetry, OutgoingMail, RetriedMail, WEBHOOK_MAX_ATTEMPTS, backoff, max_attempts};
 pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report};
 pub use signup::{ConfirmOutcome, SignupOutcome};

@@ -343,10 +343,20 @@ impl Velvet {
     }
 
     /// Finishes a redemption that was waiting for this (now confirmed) email.
-    /// If the hold lapsed, the use is taken again when one is free.
+    /// If the hold lapsed, the use is taken again when one is free. If the
+    /// hold is gone (a sweeper released it meanwhile and gave its use back,
+    /// which someone else may have taken), the person is confirmed but does
+    /// not join on that code, and the event says why. The held row is
+    /// locked first, so this is decided on the row as it is, not as an
+    /// earlier read saw it.
     pub(crate) async fn complete_held(&self, tx: &mut Tx, entry: &EntryRow, held: &RedemptionRow, meta: &RequestMeta) -> Result<bool> {
         let now = self.now();
         let code = tx.code_by_id(held.code_id).await?.ok_or_else(|| Error::NotFound("held code vanished".into()))?;
+        let current = tx.redemption_locked(held.id).await?;
+        if current.as_ref().is_none_or(|r| r.status != "pending") {
+            self.record_hold_gone(tx, entry, &code, meta).await?;
+            return Ok(false);
+        }
         let usable = self.check_usable(tx, &code, Some(entry)).await?;
         let lapsed = held.hold_expires_at.is_some_and(|t| t <= now);
         let refusal = match usable {
@@ -370,11 +380,23 @@ impl Velvet {
         }
         if lapsed {
             tx.insert_redemption(code.id, entry.id, "completed", now, None).await?;
-        } else {
-            tx.complete_redemption(held.id, now).await?;
+        } else if !tx.complete_redemption(held.id, now).await? {
+            // Locked above and seen pending: cannot happen; if it does, the
+            // use is not this person's, so no join.
+            self.record_hold_gone(tx, entry, &code, meta).await?;
+            return Ok(false);
         }
         self.join(tx, entry, &code, meta).await?;
         Ok(true)
+    }
+
+    /// Records a confirmation that found its held use released.
+    async fn record_hold_gone(&self, tx: &mut Tx, entry: &EntryRow, code: &CodeRow, meta: &RequestMeta) -> Result<()> {
+        let e = meta.stamp(event(EventKind::RedeemAttempt, &Actor::Public));
+        let reason = "on confirmation: the held use was released (hold lapsed) before the link was clicked; confirmed without joining";
+        let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code.id), campaign: code.campaign.clone(), outcome: Some(Outcome::Failed.as_str()), reason: Some(reason.into()), ..e };
+        self.record(tx, e).await?;
+        Ok(())
     }
 
     /// Frees the uses held by pending redemptions past their hold time.

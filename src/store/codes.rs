@@ -180,19 +180,24 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(campaign).bind(batch).bind(kind).bind(limit).fetch_all(c))?)
     }
 
-    /// Revokes every still-active code in `scope`; returns the revoked ids.
-    pub async fn revoke_codes(&mut self, scope: &CodeScope, now: DateTime<Utc>, by: &str, reason: Option<&str>) -> Result<Vec<i64>> {
+    /// Revokes every still-active code in `scope` and returns exactly the
+    /// rows this statement revoked (as they are now), by id, so the caller
+    /// records one event per code that changed, in the same transaction,
+    /// including a code created after any earlier read of the scope.
+    pub async fn revoke_codes(&mut self, scope: &CodeScope, now: DateTime<Utc>, by: &str, reason: Option<&str>) -> Result<Vec<CodeRow>> {
         let b = scope_binds(scope);
-        let sql = "UPDATE invite_codes SET status = 'revoked', revoked_at = $6, revoked_by = $7, revoke_reason = $8 \
-                   WHERE status = 'active' AND ($1 IS NULL OR id = $1) AND ($2 IS NULL OR batch_id = $2) \
-                   AND ($3 IS NULL OR campaign = $3) AND ($4 IS NULL OR inviter_entry_id = $4) \
-                   AND ($5 IS NULL OR bound_entry_id = $5) RETURNING id";
-        let mut ids = on!(self, c => sqlx::query_scalar::<_, i64>(sql)
+        let sql = concat!(
+            "UPDATE invite_codes SET status = 'revoked', revoked_at = $6, revoked_by = $7, revoke_reason = $8 \
+             WHERE status = 'active' AND ($1 IS NULL OR id = $1) AND ($2 IS NULL OR batch_id = $2) \
+             AND ($3 IS NULL OR campaign = $3) AND ($4 IS NULL OR inviter_entry_id = $4) \
+             AND ($5 IS NULL OR bound_entry_id = $5) RETURNING ", code_columns!()
+        );
+        let mut rows = on!(self, c => sqlx::query_as::<_, CodeRow>(sql)
             .bind(b.id).bind(b.batch).bind(b.campaign).bind(b.inviter).bind(b.bound)
             .bind(now).bind(by).bind(reason)
             .fetch_all(c))?;
-        ids.sort_unstable();
-        Ok(ids)
+        rows.sort_unstable_by_key(|r| r.id);
+        Ok(rows)
     }
 
     /// Takes one use of a code if it is active, unexpired, below `max_uses`
@@ -237,6 +242,16 @@ impl Tx {
         let sql = "SELECT id, code_id, entry_id, status, created_at, hold_expires_at, completed_at FROM redemptions \
                    WHERE entry_id = $1 AND status = 'pending' ORDER BY id DESC LIMIT 1";
         Ok(on!(self, c => sqlx::query_as::<_, RedemptionRow>(sql).bind(entry_id).fetch_optional(c))?)
+    }
+
+    /// One redemption, its row locked until the transaction ends (on
+    /// PostgreSQL; SQLite's write transactions are serial already), so a
+    /// sweeper releasing it and a confirmation completing it are decided
+    /// one after the other, on the row as it is.
+    pub async fn redemption_locked(&mut self, id: i64) -> Result<Option<RedemptionRow>> {
+        let sqlite = "SELECT id, code_id, entry_id, status, created_at, hold_expires_at, completed_at FROM redemptions WHERE id = $1";
+        let postgres = "SELECT id, code_id, entry_id, status, created_at, hold_expires_at, completed_at FROM redemptions WHERE id = $1 FOR UPDATE";
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, RedemptionRow>(sql).bind(id).fetch_optional(c))?)
     }
 
     pub async fn redemptions_of_entry(&mut self, entry_id: i64) -> Result<Vec<RedemptionRow>> {

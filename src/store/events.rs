@@ -30,6 +30,7 @@ macro_rules! event_columns {
          device_hash, outcome, reason, rule, actor, detail"
     };
 }
+pub(super) use event_columns;
 
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct EventRow {
@@ -104,12 +105,6 @@ impl Tx {
         Ok(rows)
     }
 
-    /// Events at or after `since`, oldest first, at most `limit` (uses the
-    /// `at` index: the cost follows the window, not the history).
-    pub async fn events_since(&mut self, since: DateTime<Utc>, limit: i64) -> Result<Vec<EventRow>> {
-        let sql = concat!("SELECT ", event_columns!(), " FROM events WHERE at >= $1 ORDER BY at, id LIMIT $2");
-        Ok(on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(since).bind(limit).fetch_all(c))?)
-    }
 
     /// Events per (kind, outcome) in [from, to).
     pub async fn count_kinds_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, Option<String>, i64)>> {

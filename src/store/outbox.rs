@@ -96,12 +96,44 @@ impl Tx {
     }
 
     /// Records a failed attempt: back to `queued` for a retry at `retry_at`,
-    /// or `failed` for good when `retry_at` is `None`.
+    /// or `failed` when `retry_at` is `None` (until an operator retries it);
+    /// a failed row's `next_attempt_at` is the time it failed.
     pub async fn mark_mail_failed(&mut self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<()> {
         let sql = "UPDATE outbox SET status = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'queued' END, \
                    last_error = $2, next_attempt_at = COALESCE($3, $4) WHERE id = $1";
         exec!(self, c => sqlx::query(sql).bind(id).bind(error).bind(retry_at).bind(now).execute(c))?;
         Ok(())
+    }
+
+    /// Failed messages that still matter, oldest first: not replaced by a
+    /// newer message of the same kind to the same person (a reissued
+    /// invite, a fresh confirmation link). `id` picks one; `kind` filters.
+    pub async fn failed_mail(&mut self, id: Option<i64>, kind: Option<&str>, limit: i64) -> Result<Vec<OutboxRow>> {
+        let sql = concat!(
+            "SELECT ", outbox_columns!(), " FROM outbox o WHERE status = 'failed' AND ($1 IS NULL OR id = $1) \
+             AND ($2 IS NULL OR kind = $2) AND NOT EXISTS (SELECT 1 FROM outbox n WHERE o.kind IN ('confirm', 'invite') \
+             AND n.kind = o.kind AND n.entry_id = o.entry_id AND n.id > o.id) ORDER BY id LIMIT $3"
+        );
+        Ok(on!(self, c => sqlx::query_as::<_, OutboxRow>(sql).bind(id).bind(kind).bind(limit).fetch_all(c))?)
+    }
+
+    /// How many failed messages [`Tx::failed_mail`] would list.
+    pub async fn count_failed_mail(&mut self) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM outbox o WHERE status = 'failed' AND NOT EXISTS (SELECT 1 FROM outbox n \
+                   WHERE o.kind IN ('confirm', 'invite') AND n.kind = o.kind AND n.entry_id = o.entry_id AND n.id > o.id)";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).fetch_one(c))?)
+    }
+
+    pub async fn outbox_row(&mut self, id: i64) -> Result<Option<OutboxRow>> {
+        let sql = concat!("SELECT ", outbox_columns!(), " FROM outbox WHERE id = $1");
+        Ok(on!(self, c => sqlx::query_as::<_, OutboxRow>(sql).bind(id).fetch_optional(c))?)
+    }
+
+    /// Queues a failed message again, due now, with a fresh count of
+    /// attempts; false if it was not failed (any more).
+    pub async fn requeue_failed(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        let sql = "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = $2, last_error = NULL WHERE id = $1 AND status = 'failed'";
+        Ok(exec!(self, c => sqlx::query(sql).bind(id).bind(now).execute(c))? == 1)
     }
 
     pub async fn outbox_depth(&mut self) -> Result<i64> {

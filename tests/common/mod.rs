@@ -278,3 +278,29 @@ pub fn spawn_serve(db_url: &str, config: &std::path::Path, mail: &str, log_level
     let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
     (Killed(child), format!("http://{addr}"))
 }
+
+/// Plays a dispatcher whose every delivery of `kind` fails with `error`
+/// (other kinds go out), the clock moving to each next try, until nothing
+/// is queued. Returns the failed attempts, as rendered (with their codes).
+pub async fn fail_until_given_up(db: &TestDb, kind: &str, error: &str) -> Vec<OutgoingMail> {
+    let mut tried = Vec::new();
+    loop {
+        let batch = db.velvet.claim_mail("https://beta.example", 500).await.unwrap();
+        for m in &batch {
+            if m.kind == kind {
+                db.velvet.mail_failed(m, error).await.unwrap();
+            } else {
+                db.velvet.mail_sent(m.outbox_id).await.unwrap();
+            }
+        }
+        tried.extend(batch.into_iter().filter(|m| m.kind == kind));
+        if db.count("SELECT COUNT(*) FROM outbox WHERE status = 'queued'").await == 0 {
+            return tried;
+        }
+        let next: Vec<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)> = db.rows_of_times("SELECT MIN(next_attempt_at), MIN(next_attempt_at) FROM outbox WHERE status = 'queued'").await;
+        let wait = next[0].0 - db.velvet.now();
+        if wait > chrono::Duration::zero() {
+            db.clock.advance(wait);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! A feed of the event trail that delivers every committed event exactly
+//! once, on both backends: what the console's live tail follows (and an
+//! admin API long-poll can).
+//!
+//! SQLite has one writer at a time, so ids become visible in order and a
+//! plain cursor (`id > last`) is exact. PostgreSQL hands ids out at INSERT
+//! and shows them at COMMIT: an event of a long transaction can appear
+//! after a higher id was read, and a plain cursor would skip it for good.
+//! So on PostgreSQL the feed remembers the ids it has not seen below the
+//! highest one it delivered (`gaps`: not committed yet, or rolled back)
+//! and asks for them again on every poll. A gap is given up only once
+//! every transaction that was open when it was first noticed has ended,
+//! read from `pg_stat_activity` (the same role's sessions are visible to
+//! it), and only after one more read made anything those transactions
+//! committed visible. Ids come from one identity sequence without a cache
+//! (PostgreSQL's default), so an id below a visible one was handed out
+//! before it, by a transaction that had started by then.
+
+use super::events::{EventRow, event_columns};
+use super::{Result, Store};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, VecDeque};
+
+/// How far below the tail a starting feed looks for events still in flight.
+const LOOKBACK: i64 = 10_000;
+/// Gaps asked for in one query, at most (a gap is rare: a transaction in
+/// flight, or one rolled back).
+const GAP_QUERY: usize = 10_000;
+/// The most ids one jump of the sequence leaves as gaps.
+const MAX_JUMP: i64 = 100_000;
+
+pub struct EventFeed {
+    store: Store,
+    /// Every id at or below this was delivered, or was never committed.
+    low_water: i64,
+    /// The highest id delivered.
+    high: i64,
+    /// Ids in `(low_water, high]` not delivered yet.
+    gaps: BTreeSet<i64>,
+    /// (database time just after a read, the highest id it had seen): once
+    /// no transaction open at that time is left, the ids up to it are settled.
+    horizons: VecDeque<(DateTime<Utc>, i64)>,
+}
+
+impl EventFeed {
+    /// A feed that starts after the newest `n` events, and those events
+    /// (oldest first): the tail, then everything after it, each once.
+    pub async fn tail(store: &Store, n: i64) -> Result<(EventFeed, Vec<EventRow>)> {
+        let tail_sql = concat!("SELECT ", event_columns!(), " FROM events ORDER BY id DESC LIMIT $1");
+        match store {
+            Store::Sqlite(pool) => {
+                let mut rows = sqlx::query_as::<_, EventRow>(tail_sql).bind(n).fetch_all(pool).await?;
+                rows.reverse();
+                let high = rows.last().map_or(0, |e| e.id);
+                Ok((EventFeed::new(store, high), rows))
+            }
+            Store::Postgres(pool) => {
+                // One snapshot for the tail and the ids below it, so nothing
+                // committing in between is taken as seen.
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+                let mut rows = sqlx::query_as::<_, EventRow>(tail_sql).bind(n).fetch_all(&mut *tx).await?;
+                rows.reverse();
+                let high = rows.last().map_or(0, |e| e.id);
+                let low_water = (high - LOOKBACK).max(0);
+                let seen: Vec<i64> = sqlx::query_scalar("SELECT id FROM events WHERE id > $1 AND id <= $2")
+                    .bind(low_water)
+                    .bind(high)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()").fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                let seen: BTreeSet<i64> = seen.into_iter().collect();
+                let mut feed = EventFeed::new(store, high);
+                feed.low_water = low_water;
+                feed.gaps = (low_water + 1..=high).filter(|id| !seen.contains(id)).collect();
+                feed.horizons.push_back((at, high));
+                Ok((feed, rows))
+            }
+        }
+    }
+
+    /// A feed of the events after `after_id` (taken as all delivered).
+    pub fn after(store: &Store, after_id: i64) -> EventFeed {
+        EventFeed::new(store, after_id.max(0))
+    }
+
+    fn new(store: &Store, high: i64) -> EventFeed {
+        EventFeed { store: store.clone(), low_water: high, high, gaps: BTreeSet::new(), horizons: VecDeque::new() }
+    }
+
+    /// The highest id delivered so far.
+    pub fn cursor(&self) -> i64 {
+        self.high
+    }
+
+    /// Ids below the cursor still watched for a late commit.
+    pub fn unsettled(&self) -> usize {
+        self.gaps.len()
+    }
+
+    /// Whether the event `id` has been delivered by this feed (or came
+    /// before it started): for merging other reads of the trail with it.
+    pub fn has_delivered(&self, id: i64) -> bool {
+        id <= self.high && !self.gaps.contains(&id)
+    }
+
+    /// Events committed since the last poll and not delivered yet, oldest
+    /// id first: at most `limit` new ones, plus any late commit below them.
+    pub async fn poll(&mut self, limit: i64) -> Result<Vec<EventRow>> {
+        let after_sql = concat!("SELECT ", event_columns!(), " FROM events WHERE id > $1 ORDER BY id LIMIT $2");
+        let pool = match &self.store {
+            Store::Sqlite(pool) => {
+                let rows = sqlx::query_as::<_, EventRow>(after_sql).bind(self.high).bind(limit).fetch_all(pool).await?;
+                self.high = rows.last().map_or(self.high, |e| e.id);
+                self.low_water = self.high;
+                return Ok(rows);
+            }
+            Store::Postgres(pool) => pool.clone(),
+        };
+        // 1. Which horizons are settled: no transaction open then is left.
+        //    Checked before the read, so what they committed is read below.
+        let settled = match self.horizons.front() {
+            None => None,
+            Some(_) => {
+                let oldest: Option<DateTime<Utc>> = sqlx::query_scalar(
+                    "SELECT MIN(xact_start) FROM pg_stat_activity WHERE datname = current_database() \
+                     AND pid <> pg_backend_pid() AND xact_start IS NOT NULL",
+                )
+                .fetch_one(&pool)
+                .await?;
+                self.horizons.iter().take_while(|(at, _)| oldest.is_none_or(|o| o > *at)).map(|(_, id)| *id).last()
+            }
+        };
+        // 2. Late commits below the cursor, then what is new.
+        let mut rows = Vec::new();
+        if !self.gaps.is_empty() {
+            let wanted: Vec<i64> = self.gaps.iter().take(GAP_QUERY).copied().collect();
+            let late = concat!("SELECT ", event_columns!(), " FROM events WHERE id = ANY($1) ORDER BY id");
+            rows = sqlx::query_as::<_, EventRow>(late).bind(&wanted).fetch_all(&pool).await?;
+            for e in &rows {
+                self.gaps.remove(&e.id);
+            }
+        }
+        let new = sqlx::query_as::<_, EventRow>(after_sql).bind(self.high).bind(limit).fetch_all(&pool).await?;
+        if let Some(last) = new.last() {
+            // Taken after the read: every id it skipped was handed out before.
+            let at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()").fetch_one(&pool).await?;
+            let mut expected = self.high + 1;
+            for e in &new {
+                // A jump past MAX_JUMP ids (a sequence moved by hand) keeps
+                // only the nearest ones: memory stays bounded.
+                self.gaps.extend(expected.max(e.id - MAX_JUMP)..e.id);
+                expected = e.id + 1;
+            }
+            self.high = last.id;
+            self.horizons.push_back((at, last.id));
+        }
+        rows.extend(new);
+        // 3. Give up the gaps the settled horizons cover: never committed.
+        if let Some(id) = settled {
+            while self.horizons.front().is_some_and(|(_, h)| *h <= id) {
+                self.horizons.pop_front();
+            }
+            self.low_water = self.low_water.max(id);
+            self.gaps = self.gaps.split_off(&(self.low_water + 1));
+        }
+        Ok(rows)
+    }
+}
