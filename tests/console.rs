@@ -99,7 +99,7 @@ fn world(role: Role) -> State {
     }
     update(&mut s, Input::Msg(Msg::Events { rows: evs, ticks }));
     update(&mut s, Input::Msg(Msg::Codes(vec![code(1, "hn", "active", 12), code(2, "hn", "revoked", 3), code(3, "producthunt", "active", 49)])));
-    update(&mut s, Input::Msg(Msg::Switches { switches: vec![], settings: Box::new(Settings::default()), sent_today: 12 }));
+    update(&mut s, Input::Msg(Msg::Switches { switches: vec![], settings: Box::new(Settings::default()), sent_today: 12, failed_mail: 0 }));
     // Answer the lookups the loading asked for (one runs at a time).
     let mut generation = s.detail_generation;
     loop {
@@ -254,7 +254,7 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
 
     keys(&mut s, &[Command::PauseRedemption]);
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Pause(PauseScope::Redemption))]);
-    update(&mut s, Input::Msg(Msg::Switches { switches: vec![velvet::store::SwitchRow { scope: "redemption".into(), paused_at: now(), paused_by: "ada".into(), reason: None }], settings: Box::new(Settings::default()), sent_today: 0 }));
+    update(&mut s, Input::Msg(Msg::Switches { switches: vec![velvet::store::SwitchRow { scope: "redemption".into(), paused_at: now(), paused_by: "ada".into(), reason: None }], settings: Box::new(Settings::default()), sent_today: 0, failed_mail: 0 }));
     keys(&mut s, &[Command::PauseRedemption]);
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Resume(PauseScope::Redemption))]);
 
@@ -532,4 +532,13 @@ fn the_codes_filter_and_cursor_hold_when_the_codes_are_read_again() {
     update(&mut s, Input::Msg(Msg::Codes(vec![code(4, "hn", "active", 0), code(1, "hn", "active", 12), code(3, "producthunt", "revoked", 49)])));
     assert_eq!(s.codes_list.rows.len(), 1, "still filtered");
     assert_eq!(s.selected_code().map(|c| c.id), Some(3), "still on the same code");
+}
+
+#[test]
+fn the_live_pane_counts_deliveries_that_gave_up() {
+    let mut s = world(Role::Support);
+    assert!(!screen(&s, 120, 40).contains("gave up"));
+    update(&mut s, Input::Msg(Msg::Switches { switches: vec![], settings: Box::new(Settings::default()), sent_today: 3, failed_mail: 4 }));
+    let text = screen(&s, 120, 40);
+    assert!(text.contains("4 deliveries gave up"), "{text}");
 }

@@ -57,4 +57,15 @@ async fn per_person_reads_use_their_indexes(db: TestDb) {
         }
         assert!(!plan.lines().any(|l| l.trim_start().starts_with("SCAN events") || l.contains("Seq Scan on events")), "{what} scans events:\n{plan}");
     }
+    // Revoke and reissue read and change one scope of codes on its index.
+    use velvet::store::{CodeScope, scope_sql};
+    for (scope, index) in [
+        (CodeScope::Batch(3), "invite_codes_batch"),
+        (CodeScope::Inviter(3), "invite_codes_inviter"),
+        (CodeScope::BoundTo(3), "invite_codes_bound"),
+    ] {
+        let (read, _) = scope_sql(&scope);
+        let plan = tx.query_plan(read, &[3]).await.unwrap();
+        assert!(plan.contains(index), "{scope:?} must use {index}; plan:\n{plan}");
+    }
 }

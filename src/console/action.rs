@@ -39,7 +39,7 @@ pub enum Msg {
     LiveHour { minutes: Vec<crate::store::MinuteCount>, offenders: Vec<crate::store::OffenderCount> },
     /// New events after the cursor (oldest first) and live ticks.
     Events { rows: Vec<EventRow>, ticks: Vec<Tick> },
-    Switches { switches: Vec<SwitchState>, settings: Box<Settings>, sent_today: u64 },
+    Switches { switches: Vec<SwitchState>, settings: Box<Settings>, sent_today: u64, failed_mail: u64 },
     /// An action finished: what to tell the operator.
     Done(String),
     Failed(String),

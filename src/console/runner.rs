@@ -147,8 +147,9 @@ impl Runner {
         let switches = self.velvet.switches(&self.actor).await;
         let settings = self.velvet.settings(&self.actor).await;
         let sent = self.velvet.invites_sent_today(&self.actor).await;
-        if let (Ok(switches), Ok(settings), Ok(sent_today)) = (switches, settings, sent) {
-            self.send(Msg::Switches { switches, settings: Box::new(settings), sent_today });
+        let failed = self.velvet.failed_mail_count(&self.actor).await;
+        if let (Ok(switches), Ok(settings), Ok(sent_today), Ok(failed)) = (switches, settings, sent, failed) {
+            self.send(Msg::Switches { switches, settings: Box::new(settings), sent_today, failed_mail: failed.max(0) as u64 });
         }
     }
 

@@ -217,6 +217,8 @@ pub struct State {
     pub switches: Vec<SwitchState>,
     pub settings: Option<Settings>,
     pub cap_sent_today: Option<u64>,
+    /// Mails and webhooks that gave up (`velvet mail failed`).
+    pub failed_mail: u64,
 
     pub toasts: Vec<Toast>,
     pub modal: Option<Modal>,
@@ -263,6 +265,7 @@ impl State {
             switches: Vec::new(),
             settings: None,
             cap_sent_today: None,
+            failed_mail: 0,
             toasts: Vec::new(),
             modal: None,
             busy: 0,

@@ -589,7 +589,8 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             s.live.seed(&minutes, &offenders);
             vec![]
         }
-        Msg::Switches { switches, settings, sent_today } => {
+        Msg::Switches { switches, settings, sent_today, failed_mail } => {
+            s.failed_mail = failed_mail;
             s.switches = switches;
             s.settings = Some(*settings);
             s.cap_sent_today = Some(sent_today);

@@ -161,14 +161,11 @@ impl Tx {
 
     /// Codes in a scope (all statuses), newest first.
     pub async fn codes_in(&mut self, scope: &CodeScope) -> Result<Vec<CodeRow>> {
-        let b = scope_binds(scope);
-        let sql = select_codes!(
-            "WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR batch_id = $2) AND ($3 IS NULL OR campaign = $3) \
-             AND ($4 IS NULL OR inviter_entry_id = $4) AND ($5 IS NULL OR bound_entry_id = $5) ORDER BY id DESC"
-        );
-        Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql)
-            .bind(b.id).bind(b.batch).bind(b.campaign).bind(b.inviter).bind(b.bound)
-            .fetch_all(c))?)
+        let (sql, _) = scope_sql(scope);
+        Ok(match scope_value(scope) {
+            ScopeValue::Id(v) => on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).fetch_all(c))?,
+            ScopeValue::Text(v) => on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).fetch_all(c))?,
+        })
     }
 
     /// Codes for `codes list`: optional campaign/batch/kind filters, newest first.
@@ -185,17 +182,11 @@ impl Tx {
     /// records one event per code that changed, in the same transaction,
     /// including a code created after any earlier read of the scope.
     pub async fn revoke_codes(&mut self, scope: &CodeScope, now: DateTime<Utc>, by: &str, reason: Option<&str>) -> Result<Vec<CodeRow>> {
-        let b = scope_binds(scope);
-        let sql = concat!(
-            "UPDATE invite_codes SET status = 'revoked', revoked_at = $6, revoked_by = $7, revoke_reason = $8 \
-             WHERE status = 'active' AND ($1 IS NULL OR id = $1) AND ($2 IS NULL OR batch_id = $2) \
-             AND ($3 IS NULL OR campaign = $3) AND ($4 IS NULL OR inviter_entry_id = $4) \
-             AND ($5 IS NULL OR bound_entry_id = $5) RETURNING ", code_columns!()
-        );
-        let mut rows = on!(self, c => sqlx::query_as::<_, CodeRow>(sql)
-            .bind(b.id).bind(b.batch).bind(b.campaign).bind(b.inviter).bind(b.bound)
-            .bind(now).bind(by).bind(reason)
-            .fetch_all(c))?;
+        let (_, sql) = scope_sql(scope);
+        let mut rows = match scope_value(scope) {
+            ScopeValue::Id(v) => on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).bind(now).bind(by).bind(reason).fetch_all(c))?,
+            ScopeValue::Text(v) => on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).bind(now).bind(by).bind(reason).fetch_all(c))?,
+        };
         rows.sort_unstable_by_key(|r| r.id);
         Ok(rows)
     }
@@ -285,21 +276,42 @@ impl Tx {
 }
 
 /// A scope as the five optional filters the scoped queries bind.
-struct ScopeBinds<'a> {
-    id: Option<i64>,
-    batch: Option<i64>,
-    campaign: Option<&'a str>,
-    inviter: Option<i64>,
-    bound: Option<i64>,
+/// A scope's read and its revoke, each on the one column that names the
+/// scope, so each uses that column's index (a query of optional filters,
+/// `$1 IS NULL OR …`, is planned as a scan of the whole table).
+macro_rules! scoped {
+    ($column:literal) => {
+        (
+            concat!("SELECT ", code_columns!(), " FROM invite_codes WHERE ", $column, " = $1 ORDER BY id DESC"),
+            concat!(
+                "UPDATE invite_codes SET status = 'revoked', revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE ",
+                $column,
+                " = $1 AND status = 'active' RETURNING ",
+                code_columns!()
+            ),
+        )
+    };
 }
 
-fn scope_binds(scope: &CodeScope) -> ScopeBinds<'_> {
-    let none = ScopeBinds { id: None, batch: None, campaign: None, inviter: None, bound: None };
+/// (read, revoke) for a scope; public for the query-plan tests.
+pub fn scope_sql(scope: &CodeScope) -> (&'static str, &'static str) {
     match scope {
-        CodeScope::One(id) => ScopeBinds { id: Some(*id), ..none },
-        CodeScope::Batch(b) => ScopeBinds { batch: Some(*b), ..none },
-        CodeScope::Campaign(c) => ScopeBinds { campaign: Some(c.as_str()), ..none },
-        CodeScope::Inviter(e) => ScopeBinds { inviter: Some(*e), ..none },
-        CodeScope::BoundTo(e) => ScopeBinds { bound: Some(*e), ..none },
+        CodeScope::One(_) => scoped!("id"),
+        CodeScope::Batch(_) => scoped!("batch_id"),
+        CodeScope::Campaign(_) => scoped!("campaign"),
+        CodeScope::Inviter(_) => scoped!("inviter_entry_id"),
+        CodeScope::BoundTo(_) => scoped!("bound_entry_id"),
+    }
+}
+
+enum ScopeValue<'a> {
+    Id(i64),
+    Text(&'a str),
+}
+
+fn scope_value(scope: &CodeScope) -> ScopeValue<'_> {
+    match scope {
+        CodeScope::One(v) | CodeScope::Batch(v) | CodeScope::Inviter(v) | CodeScope::BoundTo(v) => ScopeValue::Id(*v),
+        CodeScope::Campaign(c) => ScopeValue::Text(c),
     }
 }

@@ -20,7 +20,7 @@ mod switches;
 mod tokens;
 
 pub use bulk::{SeedCode, SeedEntry};
-pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow};
+pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow, scope_sql};
 pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, NewEntry, StatusStamps};
 pub use live::{MinuteCount, OffenderCount};
 pub use events::{ENTRY_TIMELINE, EventFilter, EventRow, NewEvent};

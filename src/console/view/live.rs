@@ -42,6 +42,13 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme, focused: bool) 
     if let (Some(sent), Some(settings)) = (s.cap_sent_today, &s.settings) {
         lines.push(Line::from(vec![Span::styled("invites  ", theme.important()), Span::raw(format!("{sent}/{} sent today", settings.daily_invite_cap))]));
     }
+    if s.failed_mail > 0 {
+        lines.push(Line::from(vec![
+            Span::styled("failed   ", theme.important()),
+            Span::styled(format!("{} deliveries gave up", s.failed_mail), theme.bad()),
+        ]));
+        lines.push(Line::styled("         velvet mail retry --all", theme.muted()));
+    }
     let prefixes = s.live.top_prefixes(3);
     if !prefixes.is_empty() {
         lines.push(Line::styled("top offenders (10 min)", theme.important()));
