@@ -116,7 +116,13 @@ async fn api_signups(velvet: &Velvet, tag: &'static str) -> f64 {
         let (client, base) = (client.clone(), base.clone());
         async move {
             let body = format!("{{\"email\":\"{tag}{n}@example.com\"}}");
-            let r = client.post(format!("{base}/v1/waitlist")).header("content-type", "application/json").header("x-device-id", "bench").body(body).send().await;
+            let r = client
+                .post(format!("{base}/v1/waitlist"))
+                .header("content-type", "application/json")
+                .header("x-device-id", "bench")
+                .body(body)
+                .send()
+                .await;
             r.is_ok_and(|r| r.status().as_u16() == 202)
         }
     })
@@ -133,7 +139,12 @@ async fn flood(velvet: &Velvet) -> (f64, f64) {
         let (client, base) = (client.clone(), base.clone());
         async move {
             let body = format!("{{\"email\":\"flood{n}@example.com\"}}");
-            let r = client.post(format!("{base}/v1/waitlist")).header("content-type", "application/json").body(body).send().await;
+            let r = client
+                .post(format!("{base}/v1/waitlist"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
             r.is_ok_and(|r| r.status().as_u16() == 429)
         }
     })
@@ -189,7 +200,13 @@ async fn waitlist_timing(velvet: &Velvet, floor_ms: u64, round: usize) -> (Vec<D
     let running = velvet::serve::start(velvet.clone(), &config).await.unwrap();
     let base = format!("http://{}", running.addr);
     let client = reqwest::Client::new();
-    let post = |email: String| client.post(format!("{base}/v1/waitlist")).header("content-type", "application/json").header("x-device-id", "timing").body(format!("{{\"email\":\"{email}\"}}"));
+    let post = |email: String| {
+        client
+            .post(format!("{base}/v1/waitlist"))
+            .header("content-type", "application/json")
+            .header("x-device-id", "timing")
+            .body(format!("{{\"email\":\"{email}\"}}"))
+    };
     for i in 0..50 {
         post(format!("known{round}-{i}@example.com")).send().await.unwrap();
     }
@@ -202,7 +219,11 @@ async fn waitlist_timing(velvet: &Velvet, floor_ms: u64, round: usize) -> (Vec<D
         order.swap(i, rng.below(i as u64 + 1) as usize);
     }
     for i in order {
-        let (email, bucket) = if i < SAMPLES { (format!("fresh{round}-{i}@example.com"), &mut new) } else { (format!("known{round}-{}@example.com", i % 50), &mut known) };
+        let (email, bucket) = if i < SAMPLES {
+            (format!("fresh{round}-{i}@example.com"), &mut new)
+        } else {
+            (format!("known{round}-{}@example.com", i % 50), &mut known)
+        };
         let t = Instant::now();
         let r = post(email).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 202);
@@ -235,11 +256,19 @@ async fn redeem_timing(velvet: &Velvet, floor_ms: u64, round: usize) -> [Vec<Dur
         joined_at: (kind == "joined").then_some(now - chrono::Duration::days(1)),
         block_reason: (kind == "blocked").then_some("bench"),
     };
-    let rows: Vec<SeedEntry> = (0..50).map(|i| seeded(i, "joined")).chain((0..50).map(|i| seeded(100 + i, "blocked"))).collect();
+    let rows: Vec<SeedEntry> =
+        (0..50).map(|i| seeded(i, "joined")).chain((0..50).map(|i| seeded(100 + i, "blocked"))).collect();
     let mut tx = velvet.store().write().await.unwrap();
     tx.bulk_entries(&rows).await.unwrap();
     tx.commit().await.unwrap();
-    let spec = velvet::service::PartnerCodeSpec { campaign: format!("timing{round}"), max_uses: 100_000, count: 1, expires_in: chrono::Duration::days(7), daily_cap: None, prefix: None };
+    let spec = velvet::service::PartnerCodeSpec {
+        campaign: format!("timing{round}"),
+        max_uses: 100_000,
+        count: 1,
+        expires_in: chrono::Duration::days(7),
+        daily_cap: None,
+        prefix: None,
+    };
     let code = velvet.issue_partner_codes(&admin, &spec).await.unwrap().codes[0].to_string();
 
     let mut config = bench_config();
@@ -263,7 +292,14 @@ async fn redeem_timing(velvet: &Velvet, floor_ms: u64, round: usize) -> [Vec<Dur
             _ => (2, format!("blocked{round}-{}@example.com", 100 + i % 50)),
         };
         let t = Instant::now();
-        let r = client.post(format!("{base}/v1/redeem")).header("content-type", "application/json").header("x-device-id", "timing").body(format!("{{\"code\":\"{code}\",\"email\":\"{email}\"}}")).send().await.unwrap();
+        let r = client
+            .post(format!("{base}/v1/redeem"))
+            .header("content-type", "application/json")
+            .header("x-device-id", "timing")
+            .body(format!("{{\"code\":\"{code}\",\"email\":\"{email}\"}}"))
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
         out[kind].push(t.elapsed());
@@ -307,7 +343,16 @@ fn timing_row(what: &str, floor: u64, backend: &str, a: (&str, &[Duration]), b: 
     let verdict = if d < critical { "indistinguishable at 5 %" } else { "**distinguishable**" };
     println!(
         "| {what} answer latency, {} vs {} (p10/p50/p90), answer floor {floor} ms | {backend} | {} {} / {} / {} | {} {} / {} / {} | KS D = {d:.3} (5 % critical {critical:.3}) | {verdict} |",
-        a.0, b.0, a.0, q(a.1, 0.1), q(a.1, 0.5), q(a.1, 0.9), b.0, q(b.1, 0.1), q(b.1, 0.5), q(b.1, 0.9)
+        a.0,
+        b.0,
+        a.0,
+        q(a.1, 0.1),
+        q(a.1, 0.5),
+        q(a.1, 0.9),
+        b.0,
+        q(b.1, 0.1),
+        q(b.1, 0.5),
+        q(b.1, 0.9)
     );
 }
 
@@ -343,10 +388,16 @@ async fn main() {
         let raw = raw_inserts(&store).await;
         let api = api_signups(&velvet, "s").await;
         let verdict = if api >= raw * 0.5 { "≥ 50 %: met" } else { "≥ 50 %: **missed**" };
-        println!("| accepted signups/s (32 clients) | {backend} | {api:.0}/s | raw single-row inserts {raw:.0}/s | {:.0} % | {verdict} |", 100.0 * api / raw);
+        println!(
+            "| accepted signups/s (32 clients) | {backend} | {api:.0}/s | raw single-row inserts {raw:.0}/s | {:.0} % | {verdict} |",
+            100.0 * api / raw
+        );
         let (limited, health) = flood(&velvet).await;
         let verdict = if limited >= 20_000.0 { "≥ 20,000/s: met" } else { "≥ 20,000/s: **missed**" };
-        println!("| 429 answers/s, flood from one address (64 clients) | {backend} | {limited:.0}/s | `/healthz` {health:.0}/s | {:.0} % | {verdict} |", 100.0 * limited / health);
+        println!(
+            "| 429 answers/s, flood from one address (64 clients) | {backend} | {limited:.0}/s | `/healthz` {health:.0}/s | {:.0} % | {verdict} |",
+            100.0 * limited / health
+        );
         timing_rows(&velvet, backend).await;
         let took = approve_ten_thousand(&velvet).await;
         let verdict = if took < Duration::from_secs(2) { "< 2 s: met" } else { "< 2 s: **missed**" };

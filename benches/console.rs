@@ -30,7 +30,12 @@ fn env_u64(key: &str, default: u64) -> u64 {
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -65,8 +70,16 @@ async fn main() {
         let started = Instant::now();
         // The seeded history writes about 2.9 events per entry; the rest is background noise.
         let extra = events_target.saturating_sub(entries * 29 / 10);
-        let r = seed(&velvet, &actor, SeedSpec { size: entries, seed: 1, extra_events: extra, progress: true }).await.unwrap();
-        println!("seeded {} entries and {} events in {:.0} s ({})", r.entries, r.events, started.elapsed().as_secs_f64(), path);
+        let r = seed(&velvet, &actor, SeedSpec { size: entries, seed: 1, extra_events: extra, progress: true })
+            .await
+            .unwrap();
+        println!(
+            "seeded {} entries and {} events in {:.0} s ({})",
+            r.entries,
+            r.events,
+            started.elapsed().as_secs_f64(),
+            path
+        );
     }
     let total_events = match &store {
         Store::Sqlite(p) => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events").fetch_one(p).await.unwrap(),
@@ -82,7 +95,10 @@ async fn main() {
     let count = velvet.count_entries(&actor).await.unwrap() as u64;
     let first = velvet.entries_newest(&actor, i64::MAX, 200).await.unwrap();
     let mut before = first.last().map(|e| e.id).unwrap_or(0);
-    update(&mut s, Input::Msg(Msg::Entries { rows: first.into_iter().map(entry_item).collect(), total: count, done: false }));
+    update(
+        &mut s,
+        Input::Msg(Msg::Entries { rows: first.into_iter().map(entry_item).collect(), total: count, done: false }),
+    );
     draw(&s);
     let first_frame = started.elapsed();
 
@@ -92,7 +108,10 @@ async fn main() {
         let page = velvet.entries_newest(&actor, before, 25_000).await.unwrap();
         let done = page.len() < 25_000;
         before = page.last().map(|e| e.id).unwrap_or(before);
-        update(&mut s, Input::Msg(Msg::Entries { rows: page.into_iter().map(entry_item).collect(), total: count, done }));
+        update(
+            &mut s,
+            Input::Msg(Msg::Entries { rows: page.into_iter().map(entry_item).collect(), total: count, done }),
+        );
         if done {
             break;
         }
@@ -156,7 +175,13 @@ async fn main() {
     let cursor = s.event_cursor;
     let mut tx = store.write().await.unwrap();
     for i in 0..500 {
-        let e = velvet::store::NewEvent { kind: "signup", outcome: Some("ok"), actor: "public".into(), detail: Some(format!("bench {i}")), ..Default::default() };
+        let e = velvet::store::NewEvent {
+            kind: "signup",
+            outcome: Some("ok"),
+            actor: "public".into(),
+            detail: Some(format!("bench {i}")),
+            ..Default::default()
+        };
         tx.append_event(velvet.now(), &e).await.unwrap();
     }
     tx.commit().await.unwrap();
@@ -189,11 +214,20 @@ async fn main() {
     println!("| rest of the list loaded in the background | {:.1} s | (progress shown) |", full_load.as_secs_f64());
     println!("| fuzzy filter keystroke → redrawn, p50 | {} | |", ms(pct(&samples, 0.5)));
     println!("| fuzzy filter keystroke → redrawn, p95 | {} | < 50 ms |", ms(pct(&samples, 0.95)));
-    println!("| Live pane's hour counted by the database (2 aggregates) + tail | {} | whole hour at any rate |", ms(live_seed));
+    println!(
+        "| Live pane's hour counted by the database (2 aggregates) + tail | {} | whole hour at any rate |",
+        ms(live_seed)
+    );
     println!("| selecting a row → its detail drawn, p50 | {} | |", ms(pct(&select, 0.5)));
     println!("| selecting a row → its detail drawn, p95 | {} | < 50 ms |", ms(pct(&select, 0.95)));
-    println!("| memory (RSS) with everything loaded | {:.0} MB (process before loading: {:.0} MB) | < 300 MB |", rss_loaded, rss_before);
-    println!("| live refresh: 500 new events after the cursor, p50 | {} | independent of history |", ms(pct(&refresh, 0.5)));
+    println!(
+        "| memory (RSS) with everything loaded | {:.0} MB (process before loading: {:.0} MB) | < 300 MB |",
+        rss_loaded, rss_before
+    );
+    println!(
+        "| live refresh: 500 new events after the cursor, p50 | {} | independent of history |",
+        ms(pct(&refresh, 0.5))
+    );
     println!("| same-size read at the start of the table, p50 | {} | (for comparison) |", ms(pct(&early, 0.5)));
     drop(s);
 
@@ -227,7 +261,8 @@ async fn confirms_per_second(velvet: &Velvet, tag: &str) -> f64 {
     for i in 0..400 {
         let email = format!("confirm-bench-{tag}-{i}-{}@example.com", std::process::id());
         let entry_id = match velvet.signup(&email, None, None, &meta).await.unwrap() {
-            velvet::service::SignupOutcome::New { entry_id } | velvet::service::SignupOutcome::Repeat { entry_id, .. } => entry_id,
+            velvet::service::SignupOutcome::New { entry_id }
+            | velvet::service::SignupOutcome::Repeat { entry_id, .. } => entry_id,
         };
         let token = ConfirmToken::generate();
         let now = velvet.now();

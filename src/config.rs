@@ -140,7 +140,8 @@ pub struct ActionRules {
 
 impl ActionLimits {
     /// Every signal off.
-    pub const OFF: ActionLimits = ActionLimits { ip: Some(RuleText(None)), email: Some(RuleText(None)), device: Some(RuleText(None)) };
+    pub const OFF: ActionLimits =
+        ActionLimits { ip: Some(RuleText(None)), email: Some(RuleText(None)), device: Some(RuleText(None)) };
 
     fn over(self, defaults: ActionRules) -> ActionRules {
         ActionRules {
@@ -200,7 +201,11 @@ pub struct Cooldown {
 }
 
 /// A duration in velvet's one grammar, within `min..=max`.
-fn duration_within<'de, D: serde::Deserializer<'de>>(d: D, min: chrono::Duration, max: chrono::Duration) -> Result<chrono::Duration, D::Error> {
+fn duration_within<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    min: chrono::Duration,
+    max: chrono::Duration,
+) -> Result<chrono::Duration, D::Error> {
     let s = String::deserialize(d)?;
     crate::domain::duration::parse_within(&s, min, max).map_err(serde::de::Error::custom)
 }
@@ -315,7 +320,10 @@ mod tests {
 
     #[test]
     fn limits_have_defaults_and_can_be_tuned_or_turned_off() {
-        let c = Config::parse("[limits.signup]\nip = \"3/1m\"\nemail = \"off\"\n[limits.cooldown]\nfailures = 5\nduration = \"1h\"\n").unwrap();
+        let c = Config::parse(
+            "[limits.signup]\nip = \"3/1m\"\nemail = \"off\"\n[limits.cooldown]\nfailures = 5\nduration = \"1h\"\n",
+        )
+        .unwrap();
         assert_eq!(c.limits.signup().ip, Some(Rule::new(3, 60)));
         assert_eq!(c.limits.signup().email, None, "off");
         assert_eq!(c.limits.signup().device, Some(Rule::new(10, 600)), "a signal left out keeps its default");
@@ -333,7 +341,8 @@ mod tests {
         assert!(err.contains("not a duration"), "{err}");
         let d = Config::default();
         assert_eq!(d.serve.listen, "127.0.0.1:8080");
-        let c = Config::parse("[serve]\nsecret = \"s3cret-s3cret-s3cret\"\nwaitlist_answer_ms = 5\nmetrics = false\n").unwrap();
+        let c = Config::parse("[serve]\nsecret = \"s3cret-s3cret-s3cret\"\nwaitlist_answer_ms = 5\nmetrics = false\n")
+            .unwrap();
         assert_eq!(c.serve.secret.as_ref().map(Secret::expose), Some("s3cret-s3cret-s3cret"));
         assert!(!format!("{c:?}").contains("s3cret"), "Debug hides the secret");
         assert_eq!((c.serve.public_answer_ms, c.serve.metrics), (5, false), "the older name still works");

@@ -4,12 +4,12 @@ pub mod store;
 
 pub use service::{Actor, Error, Velvet};
 pub use store::Store;
+pub mod api;
 pub mod cli;
 pub mod config;
-pub mod api;
-pub mod worker;
-pub mod serve;
-pub mod secret;
 pub mod console;
-pub mod sim;
 pub mod report;
+pub mod secret;
+pub mod serve;
+pub mod sim;
+pub mod worker;

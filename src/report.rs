@@ -31,7 +31,13 @@ pub fn daily_chart(r: &Report) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, (900, 360)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let n = r.days.len().max(1) as i32;
-        let top = r.days.iter().map(|d| d.signups.max(d.confirms).max(d.approvals).max(d.joins).max(d.failures)).max().unwrap_or(0).max(1);
+        let top = r
+            .days
+            .iter()
+            .map(|d| d.signups.max(d.confirms).max(d.approvals).max(d.joins).max(d.failures))
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let mut chart = ChartBuilder::on(&root)
             .caption("Per day", ("sans-serif", 18))
             .margin(12)
@@ -56,7 +62,10 @@ pub fn daily_chart(r: &Report) -> Result<String, String> {
         ];
         for (label, color, get) in series {
             chart
-                .draw_series(LineSeries::new(r.days.iter().enumerate().map(|(i, d)| (i as i32, get(d))), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    r.days.iter().enumerate().map(|(i, d)| (i as i32, get(d))),
+                    color.stroke_width(2),
+                ))
                 .map_err(err)?
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
@@ -71,7 +80,13 @@ pub fn daily_chart(r: &Report) -> Result<String, String> {
 pub fn funnel_chart(r: &Report) -> Result<String, String> {
     font();
     let f = &r.funnel;
-    let steps = [("signed up", f.signed_up), ("confirmed", f.confirmed), ("approved", f.approved), ("invited", f.invited), ("joined", f.joined)];
+    let steps = [
+        ("signed up", f.signed_up),
+        ("confirmed", f.confirmed),
+        ("approved", f.approved),
+        ("invited", f.invited),
+        ("joined", f.joined),
+    ];
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 300)).into_drawing_area();
@@ -87,7 +102,9 @@ pub fn funnel_chart(r: &Report) -> Result<String, String> {
         chart
             .configure_mesh()
             .x_label_formatter(&|x| match x {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => steps.get(*i as usize).map(|s| s.0.to_string()).unwrap_or_default(),
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                    steps.get(*i as usize).map(|s| s.0.to_string()).unwrap_or_default()
+                }
                 SegmentValue::Last => String::new(),
             })
             .y_desc("people")

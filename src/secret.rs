@@ -48,14 +48,20 @@ pub fn key_file(path: &Path) -> Result<String, String> {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?.permissions().mode();
+                let mode =
+                    std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?.permissions().mode();
                 if mode & 0o077 != 0 {
-                    return Err(format!("the key file {shown} can be read by others (mode {:o}); run: chmod 600 {shown}", mode & 0o777));
+                    return Err(format!(
+                        "the key file {shown} can be read by others (mode {:o}); run: chmod 600 {shown}",
+                        mode & 0o777
+                    ));
                 }
             }
             let secret = text.trim().to_string();
             if secret.len() < MIN_LEN {
-                return Err(format!("the key file {shown} holds no usable secret; remove it to have a new one made (rate-limit windows start over)"));
+                return Err(format!(
+                    "the key file {shown} holds no usable secret; remove it to have a new one made (rate-limit windows start over)"
+                ));
             }
             Ok(secret)
         }
@@ -71,7 +77,9 @@ pub fn key_file(path: &Path) -> Result<String, String> {
                 options.mode(0o600);
             }
             let mut file = options.open(path).map_err(|e| format!("cannot create the key file {shown}: {e}"))?;
-            file.write_all(format!("{secret}\n").as_bytes()).and_then(|_| file.sync_all()).map_err(|e| format!("cannot write the key file {shown}: {e}"))?;
+            file.write_all(format!("{secret}\n").as_bytes())
+                .and_then(|_| file.sync_all())
+                .map_err(|e| format!("cannot write the key file {shown}: {e}"))?;
             tracing::info!(path = %shown, "created the key file for rate-limit and device hashes");
             Ok(secret)
         }
@@ -85,7 +93,9 @@ pub fn key_file(path: &Path) -> Result<String, String> {
 pub async fn resolve(velvet: &Velvet, configured: Option<&str>) -> Result<String, String> {
     let secret = match configured.map(str::trim) {
         Some(s) if s.len() < MIN_LEN => {
-            return Err(format!("the secret (VELVET_SECRET or [serve] secret) is shorter than {MIN_LEN} characters; use e.g. `openssl rand -hex 32`"));
+            return Err(format!(
+                "the secret (VELVET_SECRET or [serve] secret) is shorter than {MIN_LEN} characters; use e.g. `openssl rand -hex 32`"
+            ));
         }
         Some(s) => s.to_string(),
         None => match key_file_for(velvet.store()) {

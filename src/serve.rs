@@ -41,7 +41,8 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let forwarded = serve.forwarded_header.parse::<crate::api::client::ForwardedHeader>()?;
     let mail = MailTransport::parse(&serve.mail)?;
-    let from = serve.mail_from.parse().map_err(|e| format!("mail_from '{}' is not an address: {e}", serve.mail_from))?;
+    let from =
+        serve.mail_from.parse().map_err(|e| format!("mail_from '{}' is not an address: {e}", serve.mail_from))?;
     let webhook = match (&serve.webhook_url, &serve.webhook_secret) {
         (Some(url), Some(secret)) => Some(Webhook::new(url.clone(), secret.expose().to_string())?),
         (Some(_), None) => return Err("webhook_url needs webhook_secret, used to sign each call".into()),
@@ -51,7 +52,8 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", serve.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let public_url = serve.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
+    let public_url =
+        serve.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
 
     let secret = crate::secret::resolve(&velvet, serve.secret.as_ref().map(|s| s.expose())).await?;
     let limiter = Arc::new(Limiter::new(velvet.store().clone(), velvet.clock(), secret, config.limits));
@@ -74,7 +76,8 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let described = mail.describe();
-    let dispatcher = Dispatcher { velvet: velvet.clone(), mail, from, webhook, public_url: public_url.clone(), wake: wake.clone() };
+    let dispatcher =
+        Dispatcher { velvet: velvet.clone(), mail, from, webhook, public_url: public_url.clone(), wake: wake.clone() };
     tasks.spawn(dispatcher.run(stopped.clone()));
     tasks.spawn(worker::pacer(velvet.clone(), wake.clone(), stopped.clone()));
     tasks.spawn(worker::sweeper(velvet.clone(), limiter.clone(), stopped.clone()));

@@ -55,7 +55,9 @@ async fn the_journey_over_http(db: TestDb) {
     // The pacer inside `serve` picks the approval up and the invite is mailed.
     let invite = s.mail_to("ada@example.com", "invite").await;
     let code = code_in(&invite);
-    let r = s.post("/v1/redeem", json!({"code": code.to_lowercase().replace('-', " "), "email": "ada@example.com"}), "d1").await;
+    let r = s
+        .post("/v1/redeem", json!({"code": code.to_lowercase().replace('-', " "), "email": "ada@example.com"}), "d1")
+        .await;
     assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::OK, Some("joined")), "{}", r.body);
     let l = db.velvet.lookup(&admin, "ada@example.com").await.unwrap();
     assert_eq!(l.status, "joined");
@@ -74,7 +76,10 @@ async fn an_unknown_email_redeems_then_confirms(db: TestDb) {
     let r = s.click(&link).await;
     assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::OK, Some("joined")));
     // The same link again: still fine, the same answer, nothing new happens.
-    assert_eq!((s.click(&link).await.status, s.click(&link).await.json()["status"].as_str()), (StatusCode::OK, Some("joined")));
+    assert_eq!(
+        (s.click(&link).await.status, s.click(&link).await.json()["status"].as_str()),
+        (StatusCode::OK, Some("joined"))
+    );
     let html = s.send(s.http.post(&link).header("accept", "text/html")).await;
     assert!(html.body.contains("<html") && html.body.contains("you are in"), "{}", html.body);
     assert_eq!(db.velvet.lookup(&admin, "newcomer@example.org").await.unwrap().status, "joined");
@@ -127,7 +132,11 @@ async fn answers_do_not_enumerate(db: TestDb) {
     bodies.push(r.body);
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
     assert_eq!(serde_json::from_str::<Value>(&bodies[0]).unwrap()["error"], "code_unusable");
-    assert_eq!(db.count("SELECT COUNT(DISTINCT reason) FROM events WHERE kind = 'redeem' AND outcome = 'failed'").await, 5, "the private reasons differ");
+    assert_eq!(
+        db.count("SELECT COUNT(DISTINCT reason) FROM events WHERE kind = 'redeem' AND outcome = 'failed'").await,
+        5,
+        "the private reasons differ"
+    );
     s.stop().await;
 }
 
@@ -144,7 +153,11 @@ async fn too_many_signups_get_429_and_keep_the_entry(db: TestDb) {
     let wait: u64 = r.retry_after.expect("Retry-After").parse().unwrap();
     assert!((1..=60).contains(&wait));
     assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 3);
-    assert_eq!(db.count("SELECT attempts FROM entries WHERE email = 'p0@example.com'").await, 1, "the refused repeat changed nothing");
+    assert_eq!(
+        db.count("SELECT attempts FROM entries WHERE email = 'p0@example.com'").await,
+        1,
+        "the refused repeat changed nothing"
+    );
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'rate_limited'").await, 1);
     s.stop().await;
 }
@@ -182,7 +195,11 @@ async fn a_spoofed_forwarded_for_does_not_escape_the_limit(db: TestDb) {
         statuses.push(s.send(req).await.status.as_u16());
     }
     assert_eq!(statuses, [202, 202, 202, 429, 429]);
-    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE ip_prefix = '127.0.0.0/24' AND kind = 'signup'").await, 3, "the real address is recorded");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM events WHERE ip_prefix = '127.0.0.0/24' AND kind = 'signup'").await,
+        3,
+        "the real address is recorded"
+    );
     s.stop().await;
 }
 
@@ -217,14 +234,28 @@ async fn health_metrics_and_spec(db: TestDb) {
     assert!(m.contains("velvet_outcomes_total{action=\"signup\",outcome=\"accepted\"} 1"), "{m}");
     assert!(m.contains("velvet_outbox_depth"), "{m}");
     let spec: Value = s.get("/openapi.json").await.json();
-    for path in ["/v1/waitlist", "/v1/confirm/{token}", "/v1/redeem", "/healthz", "/readyz", "/metrics", "/openapi.json", "/join"] {
+    for path in [
+        "/v1/waitlist",
+        "/v1/confirm/{token}",
+        "/v1/redeem",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/join",
+    ] {
         assert!(spec["paths"].get(path).is_some(), "spec lacks {path}");
     }
     let join = s.get("/join").await;
     assert!(join.body.contains("<form method=\"post\" action=\"/v1/waitlist\">"));
     // The form works without JavaScript: a browser posting it gets HTML back.
     let r = s
-        .send(s.http.post(format!("{}/v1/waitlist", s.base)).header("accept", "text/html").form(&[("email", "form@example.com")]))
+        .send(
+            s.http
+                .post(format!("{}/v1/waitlist", s.base))
+                .header("accept", "text/html")
+                .form(&[("email", "form@example.com")]),
+        )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     assert!(r.body.contains("Check your inbox"), "{}", r.body);
@@ -282,7 +313,10 @@ async fn two_servers_share_their_limits(db: TestDb) {
     let a = start(&db, tight).await;
     let b = start(&db, tight).await;
     for i in 0..3 {
-        assert_eq!(a.post("/v1/waitlist", json!({ "email": format!("a{i}@example.com") }), &format!("a{i}")).await.status, StatusCode::ACCEPTED);
+        assert_eq!(
+            a.post("/v1/waitlist", json!({ "email": format!("a{i}@example.com") }), &format!("a{i}")).await.status,
+            StatusCode::ACCEPTED
+        );
     }
     // Wait until A has merged its counts into the shared table.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -348,9 +382,30 @@ async fn the_simulator_drives_a_server(db: TestDb) {
     let summary = run(opts, stop.clone()).await.unwrap();
     let signups = &summary.0["signup"];
     assert!(signups.sent >= 20 && signups.errors == 0, "{}", summary.table());
-    assert_eq!(signups.accepted, signups.sent, "distinct simulated addresses are not rate limited: {}", summary.table());
-    assert!(db.count("SELECT COUNT(DISTINCT ip_prefix) FROM entries").await >= 10, "addresses came through the trusted proxy header");
-    let bots = SimOptions { scenario: Scenario::BotWave, rate: 80.0, duration: std::time::Duration::from_millis(1500), ..SimOptions { scenario: Scenario::Steady, target: s.base.clone(), rate: 1.0, duration: std::time::Duration::ZERO, code: None, mail_dir: None, seed: 4 } };
+    assert_eq!(
+        signups.accepted,
+        signups.sent,
+        "distinct simulated addresses are not rate limited: {}",
+        summary.table()
+    );
+    assert!(
+        db.count("SELECT COUNT(DISTINCT ip_prefix) FROM entries").await >= 10,
+        "addresses came through the trusted proxy header"
+    );
+    let bots = SimOptions {
+        scenario: Scenario::BotWave,
+        rate: 80.0,
+        duration: std::time::Duration::from_millis(1500),
+        ..SimOptions {
+            scenario: Scenario::Steady,
+            target: s.base.clone(),
+            rate: 1.0,
+            duration: std::time::Duration::ZERO,
+            code: None,
+            mail_dir: None,
+            seed: 4,
+        }
+    };
     let wave = run(bots, stop).await.unwrap();
     let limited: u64 = wave.0.values().map(|s| s.limited).sum();
     assert!(limited > 0, "a bot wave meets the limits: {}", wave.table());
@@ -406,7 +461,9 @@ async fn a_flood_from_one_prefix_does_not_drown_real_people(db: TestDb) {
         if hour % 4 == 0 {
             let mut n = 0;
             while n < 2_750 {
-                let wave: Vec<_> = (n..n + 32).map(|i| post(format!("203.0.113.{}", 1 + i % 250), format!("bot{hour}-{i}@tempmail.example"))).collect();
+                let wave: Vec<_> = (n..n + 32)
+                    .map(|i| post(format!("203.0.113.{}", 1 + i % 250), format!("bot{hour}-{i}@tempmail.example")))
+                    .collect();
                 for r in futures_join(wave).await {
                     match r.status().as_u16() {
                         202 => accepted += 1,
@@ -468,11 +525,7 @@ async fn a_leaked_code_is_contained_from_the_shell(db: TestDb) {
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
     let shell = |args: &[&str]| {
-        let out = common::velvet_cli(&db.url)
-            .args(args)
-            .env("VELVET_OPERATOR", "root")
-            .output()
-            .unwrap();
+        let out = common::velvet_cli(&db.url).args(args).env("VELVET_OPERATOR", "root").output().unwrap();
         assert!(out.status.success(), "velvet {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
@@ -485,7 +538,11 @@ async fn a_leaked_code_is_contained_from_the_shell(db: TestDb) {
         let email = format!("late{i}@example.org");
         db.confirmed(&email).await;
         let r = s.post("/v1/redeem", json!({ "code": code, "email": email }), &format!("l{i}")).await;
-        assert_eq!((r.status, &r.body), (StatusCode::BAD_REQUEST, &unknown.body), "the leak is shut, with the one public answer");
+        assert_eq!(
+            (r.status, &r.body),
+            (StatusCode::BAD_REQUEST, &unknown.body),
+            "the leak is shut, with the one public answer"
+        );
         assert_eq!(db.velvet.lookup(&admin, &email).await.unwrap().status, "confirmed", "{email} keeps their place");
     }
     db.confirmed("fan@example.org").await;
@@ -509,7 +566,10 @@ async fn opening_a_confirmation_link_confirms_nobody(db: TestDb) {
     let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
     let r = s.post("/v1/redeem", json!({"code": code, "email": "held@example.org"}), "d-held").await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
-    assert_eq!(s.post("/v1/waitlist", json!({"email": "third@example.com"}), "d-third").await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        s.post("/v1/waitlist", json!({"email": "third@example.com"}), "d-third").await.status,
+        StatusCode::ACCEPTED
+    );
     let held = link_in(&s.mail_to("held@example.org", "confirm").await);
     let third = link_in(&s.mail_to("third@example.com", "confirm").await);
     let events = db.events_total().await;
@@ -532,7 +592,13 @@ async fn opening_a_confirmation_link_confirms_nobody(db: TestDb) {
     assert_eq!(db.count("SELECT COUNT(*) FROM redemptions WHERE status = 'pending'").await, 1, "nobody joined");
 
     // The button: a form POST from a browser gets the page, with the place.
-    let html = |link: &str| s.http.post(link).header("accept", "text/html").header("content-type", "application/x-www-form-urlencoded").body("");
+    let html = |link: &str| {
+        s.http
+            .post(link)
+            .header("accept", "text/html")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("")
+    };
     let r = s.send(html(&third)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("You&#39;re on the list") && r.body.contains("3rd in line"), "{}", r.body);
@@ -546,7 +612,11 @@ async fn opening_a_confirmation_link_confirms_nobody(db: TestDb) {
     let late = link_in(&s.mail_to("late@example.com", "confirm").await);
     db.clock.advance(Duration::hours(49));
     let mut bodies = Vec::new();
-    for link in [late.clone(), format!("{}/v1/confirm/not-a-token", s.base), format!("{}/v1/confirm/{}", s.base, "ab".repeat(16))] {
+    for link in [
+        late.clone(),
+        format!("{}/v1/confirm/not-a-token", s.base),
+        format!("{}/v1/confirm/{}", s.base, "ab".repeat(16)),
+    ] {
         for r in [s.get(&link).await, s.click(&link).await] {
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "{link}: {}", r.body);
             bodies.push(r.body);
@@ -567,16 +637,18 @@ async fn a_second_confirmation_gets_the_same_answer(db: TestDb) {
     s.post("/v1/redeem", json!({"code": code, "email": "held@example.com"}), "d2").await;
     for (email, want) in [("twice@example.com", "confirmed"), ("held@example.com", "joined")] {
         let link = link_in(&s.mail_to(email, "confirm").await);
-        let clicks: Vec<_> = (0..6).map(|i| {
-            let req = s.http.post(&link).header("x-device-id", format!("c{i}"));
-            // JSON, a form, or nothing at all: all the same to a confirmation.
-            match i % 3 {
-                0 => req.header("content-type", "application/json").body("{}"),
-                1 => req.header("content-type", "application/x-www-form-urlencoded").body(""),
-                _ => req,
-            }
-            .send()
-        }).collect();
+        let clicks: Vec<_> = (0..6)
+            .map(|i| {
+                let req = s.http.post(&link).header("x-device-id", format!("c{i}"));
+                // JSON, a form, or nothing at all: all the same to a confirmation.
+                match i % 3 {
+                    0 => req.header("content-type", "application/json").body("{}"),
+                    1 => req.header("content-type", "application/x-www-form-urlencoded").body(""),
+                    _ => req,
+                }
+                .send()
+            })
+            .collect();
         let mut answers = Vec::new();
         for r in futures_join(clicks).await {
             answers.push((r.status().as_u16(), r.text().await.unwrap()));
@@ -587,7 +659,11 @@ async fn a_second_confirmation_gets_the_same_answer(db: TestDb) {
         assert_eq!(answers[0].0, 200, "{answers:?}");
         assert_eq!(serde_json::from_str::<Value>(&answers[0].1).unwrap()["status"], want);
     }
-    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'confirm' AND outcome = 'ok'").await, 2, "each confirmed once");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM events WHERE kind = 'confirm' AND outcome = 'ok'").await,
+        2,
+        "each confirmed once"
+    );
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'joined'").await, 1);
     s.stop().await;
 }
@@ -608,17 +684,29 @@ async fn a_code_holder_cannot_probe_who_is_on_the_list(db: TestDb) {
     let code = db.velvet.issue_partner_codes(&admin, &partner("chat", 10, 1)).await.unwrap().codes[0].to_string();
 
     let mut answers = Vec::new();
-    for (i, email) in ["fresh@example.com", "pending@example.com", "joined@example.com", "blocked@example.com", "joined@example.com"].iter().enumerate() {
+    for (i, email) in
+        ["fresh@example.com", "pending@example.com", "joined@example.com", "blocked@example.com", "joined@example.com"]
+            .iter()
+            .enumerate()
+    {
         let r = s.post("/v1/redeem", json!({"code": code, "email": email}), &format!("probe{i}")).await;
         answers.push((r.status, r.body));
     }
     assert_eq!(answers[0].0, StatusCode::ACCEPTED, "{answers:?}");
     assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
-    assert_eq!(db.count("SELECT uses FROM invite_codes WHERE campaign = 'chat'").await, 2, "uses held for fresh and pending only");
+    assert_eq!(
+        db.count("SELECT uses FROM invite_codes WHERE campaign = 'chat'").await,
+        2,
+        "uses held for fresh and pending only"
+    );
     assert_eq!(db.count("SELECT COUNT(*) FROM redemptions r JOIN entries e ON e.id = r.entry_id WHERE e.email IN ('joined@example.com', 'blocked@example.com') AND r.code_id IN (SELECT id FROM invite_codes WHERE campaign = 'chat')").await, 0);
     let told = s.mail_to("joined@example.com", "already_joined").await;
     assert!(told.contains("You already have access") && told.contains("already in"), "{told}");
-    assert_eq!(db.count("SELECT COUNT(*) FROM outbox WHERE kind = 'already_joined'").await, 1, "once per resend window");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM outbox WHERE kind = 'already_joined'").await,
+        1,
+        "once per resend window"
+    );
     assert_eq!(db.count("SELECT COUNT(*) FROM outbox o JOIN entries e ON e.id = o.entry_id WHERE e.email = 'blocked@example.com' AND o.kind <> 'confirm'").await, 0, "the blocked one hears nothing");
     let reasons = db.texts("SELECT reason FROM events WHERE kind = 'redeem' AND outcome = 'failed' ORDER BY id").await;
     assert_eq!(reasons.iter().filter(|r| r.starts_with("email already joined")).count(), 2, "{reasons:?}");
@@ -663,14 +751,36 @@ async fn two_clients_behind_one_proxy_are_limited_apart(db: TestDb) {
 
 /// `velvet_device` is `Secure` when the public URL is https, and only then.
 async fn the_device_cookie_is_secure_behind_https(db: TestDb) {
-    let cookie = |r: reqwest::Response| r.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let cookie = |r: reqwest::Response| {
+        r.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    };
     let plain = start(&db, |_| {}).await;
-    let r = plain.http.post(format!("{}/v1/waitlist", plain.base)).header("content-type", "application/json").body(r#"{"email":"a@example.com"}"#).send().await.unwrap();
+    let r = plain
+        .http
+        .post(format!("{}/v1/waitlist", plain.base))
+        .header("content-type", "application/json")
+        .body(r#"{"email":"a@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
     let c = cookie(r);
-    assert!(c.starts_with("velvet_device=") && c.contains("HttpOnly") && c.contains("SameSite=Lax") && !c.contains("Secure"), "{c}");
+    assert!(
+        c.starts_with("velvet_device=")
+            && c.contains("HttpOnly")
+            && c.contains("SameSite=Lax")
+            && !c.contains("Secure"),
+        "{c}"
+    );
     plain.stop().await;
     let tls = start(&db, |c| c.serve.public_url = Some("https://beta.example.com".into())).await;
-    let r = tls.http.post(format!("{}/v1/waitlist", tls.base)).header("content-type", "application/json").body(r#"{"email":"b@example.com"}"#).send().await.unwrap();
+    let r = tls
+        .http
+        .post(format!("{}/v1/waitlist", tls.base))
+        .header("content-type", "application/json")
+        .body(r#"{"email":"b@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
     let c = cookie(r);
     assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.ends_with("; Secure"), "{c}");
     // The confirmation page sets it the same way.
@@ -709,7 +819,10 @@ async fn a_database_dump_holds_no_secret(db: TestDb) {
     let values = db.texts("SELECT key || '=' || value FROM settings").await;
     assert!(values.iter().all(|v| !v.contains(&secret)), "{values:?}");
     assert!(!values.iter().any(|v| v.starts_with("_server_secret")), "{values:?}");
-    assert_eq!(db.texts("SELECT value FROM settings WHERE key = '_secret_fingerprint'").await, [velvet::secret::fingerprint(&secret)]);
+    assert_eq!(
+        db.texts("SELECT value FROM settings WHERE key = '_secret_fingerprint'").await,
+        [velvet::secret::fingerprint(&secret)]
+    );
 
     // Another secret on the same database: refused, naming the fix.
     let mut other = Config::default();
@@ -719,13 +832,18 @@ async fn a_database_dump_holds_no_secret(db: TestDb) {
     assert!(err.contains("another secret") && err.contains("VELVET_SECRET"), "{err}");
     if postgres {
         other.serve.secret = None;
-        let err = velvet::serve::start(db.velvet.clone(), &other).await.err().expect("PostgreSQL needs a configured secret");
+        let err =
+            velvet::serve::start(db.velvet.clone(), &other).await.err().expect("PostgreSQL needs a configured secret");
         assert!(err.contains("VELVET_SECRET") && err.contains("every server"), "{err}");
     }
     // Changing it on purpose: forget the fingerprint, and the new one holds.
     db.velvet.forget_secret_fingerprint().await.unwrap();
     other.serve.secret = Some("a-different-secret-0123456789".into());
-    velvet::serve::start(db.velvet.clone(), &other).await.expect("a forgotten fingerprint is recorded afresh").shutdown().await;
+    velvet::serve::start(db.velvet.clone(), &other)
+        .await
+        .expect("a forgotten fingerprint is recorded afresh")
+        .shutdown()
+        .await;
 
     // A database from before: its stored secret is migrated away.
     let now = db.velvet.now();
@@ -733,8 +851,12 @@ async fn a_database_dump_holds_no_secret(db: TestDb) {
     tx.upsert_setting("_server_secret", "the-old-stored-secret", now, "velvet").await.unwrap();
     tx.commit().await.unwrap();
     match &db.store {
-        velvet::Store::Sqlite(p) => drop(sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3").execute(p).await.unwrap()),
-        velvet::Store::Postgres(p) => drop(sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3").execute(p).await.unwrap()),
+        velvet::Store::Sqlite(p) => {
+            drop(sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3").execute(p).await.unwrap())
+        }
+        velvet::Store::Postgres(p) => {
+            drop(sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3").execute(p).await.unwrap())
+        }
     }
     db.store.migrate().await.unwrap();
     assert_eq!(db.count("SELECT COUNT(*) FROM settings WHERE key = '_server_secret'").await, 0);
@@ -781,12 +903,18 @@ async fn the_spec_describes_what_the_server_accepts(db: TestDb) {
                 let schema = resolve(&json["schema"]);
                 let examples: Vec<Value> = match json.get("example") {
                     Some(e) => vec![e.clone()],
-                    None => json["examples"].as_object().map(|m| m.values().map(|e| e["value"].clone()).collect()).unwrap_or_default(),
+                    None => json["examples"]
+                        .as_object()
+                        .map(|m| m.values().map(|e| e["value"].clone()).collect())
+                        .unwrap_or_default(),
                 };
                 assert!(!examples.is_empty(), "{method} {path} {status} has no example body");
                 for e in examples {
                     let field = if *status >= 400 { "error" } else { "status" };
-                    assert!(schema["required"].as_array().unwrap().contains(&json!(field)), "{method} {path} {status}: {schema}");
+                    assert!(
+                        schema["required"].as_array().unwrap().contains(&json!(field)),
+                        "{method} {path} {status}: {schema}"
+                    );
                     fits(&schema["properties"][field], &e[field], &format!("{method} {path} {status}"));
                     assert!(e["message"].is_string());
                 }
@@ -801,7 +929,8 @@ async fn the_spec_describes_what_the_server_accepts(db: TestDb) {
     assert!(velvet::domain::token::token_hash(token).is_some(), "the example token is a token");
     let redeem = &spec["paths"]["/v1/redeem"]["post"]["requestBody"]["content"];
     let code = redeem["application/json"]["example"]["code"].as_str().unwrap().to_string();
-    let parsed = velvet::domain::InviteCode::parse(&code).expect("the example code passes the real parser, check symbol included");
+    let parsed = velvet::domain::InviteCode::parse(&code)
+        .expect("the example code passes the real parser, check symbol included");
     assert_eq!(parsed.to_string(), code, "and is printed as the generator prints codes");
     assert_eq!(schemas["RedeemRequest"]["properties"]["code"]["examples"][0], json!(code));
     for (path, name) in [("/v1/waitlist", "WaitlistRequest"), ("/v1/redeem", "RedeemRequest")] {
@@ -821,26 +950,52 @@ async fn the_spec_describes_what_the_server_accepts(db: TestDb) {
     let mut tx = db.store.write().await.unwrap();
     let hash = parsed.hash().0;
     let new = velvet::store::NewCode {
-        hash: Some(&hash), hint: Some("W"), prefix: Some("HN"), kind: "partner", campaign: Some("hn"), batch_id: None, inviter_entry_id: None,
-        bound_entry_id: None, max_uses: 10, daily_cap: None, expires_at: now + Duration::days(7), now, created_by: "root",
+        hash: Some(&hash),
+        hint: Some("W"),
+        prefix: Some("HN"),
+        kind: "partner",
+        campaign: Some("hn"),
+        batch_id: None,
+        inviter_entry_id: None,
+        bound_entry_id: None,
+        max_uses: 10,
+        daily_cap: None,
+        expires_at: now + Duration::days(7),
+        now,
+        created_by: "root",
     };
     tx.insert_code(new).await.unwrap();
     tx.commit().await.unwrap();
-    let documented = |path: &str, method: &str, status: StatusCode| spec["paths"][path][method]["responses"][status.as_str()]["content"]["application/json"]["example"]["status"].clone();
+    let documented = |path: &str, method: &str, status: StatusCode| {
+        spec["paths"][path][method]["responses"][status.as_str()]["content"]["application/json"]["example"]["status"]
+            .clone()
+    };
     for (path, want) in [("/v1/waitlist", StatusCode::ACCEPTED), ("/v1/redeem", StatusCode::ACCEPTED)] {
         let content = &spec["paths"][path]["post"]["requestBody"]["content"];
         let r = s.post(path, content["application/json"]["example"].clone(), "spec").await;
         assert_eq!(r.status, want, "{path}: {}", r.body);
         assert_eq!(r.json()["status"], documented(path, "post", want));
-        let form: Vec<(String, String)> = content["application/x-www-form-urlencoded"]["example"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+        let form: Vec<(String, String)> = content["application/x-www-form-urlencoded"]["example"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
         let r = s.send(s.http.post(format!("{}{path}", s.base)).header("x-device-id", "spec").form(&form)).await;
-        assert_eq!((r.status, r.json()["status"].clone()), (want, documented(path, "post", want)), "{path} (form): {}", r.body);
+        assert_eq!(
+            (r.status, r.json()["status"].clone()),
+            (want, documented(path, "post", want)),
+            "{path} (form): {}",
+            r.body
+        );
     }
     // The example token, minted for a person: the page, then the confirmation.
     let entry = db.velvet.signup("token@example.com", None, None, &meta()).await.unwrap();
     let velvet::service::SignupOutcome::New { entry_id } = entry else { panic!("{entry:?}") };
     let mut tx = db.store.write().await.unwrap();
-    tx.insert_token(entry_id, &velvet::domain::token::token_hash(token).unwrap(), now, now + Duration::hours(48)).await.unwrap();
+    tx.insert_token(entry_id, &velvet::domain::token::token_hash(token).unwrap(), now, now + Duration::hours(48))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let link = format!("{}/v1/confirm/{token}", s.base);
     assert_eq!(s.get(&link).await.status, StatusCode::OK);
@@ -849,15 +1004,25 @@ async fn the_spec_describes_what_the_server_accepts(db: TestDb) {
 
     // The stated lengths are the server's: at the limit fine, one more a 422.
     // 64 + "@" + two 63-letter labels, a shorter one and ".com": n in all.
-    let email = |n: usize| format!("{}@{}.{}.{}.com", "a".repeat(64), "b".repeat(63), "c".repeat(63), "d".repeat(n - 65 - 128 - 4));
+    let email = |n: usize| {
+        format!("{}@{}.{}.{}.com", "a".repeat(64), "b".repeat(63), "c".repeat(63), "d".repeat(n - 65 - 128 - 4))
+    };
     assert_eq!(email(254).len(), 254);
     let cases = [
-        ("/v1/waitlist", json!({"email": email(254), "note": "n".repeat(500), "source": "s".repeat(64)}), StatusCode::ACCEPTED),
+        (
+            "/v1/waitlist",
+            json!({"email": email(254), "note": "n".repeat(500), "source": "s".repeat(64)}),
+            StatusCode::ACCEPTED,
+        ),
         ("/v1/waitlist", json!({"email": email(255)}), StatusCode::UNPROCESSABLE_ENTITY),
         ("/v1/waitlist", json!({"email": ""}), StatusCode::UNPROCESSABLE_ENTITY),
         ("/v1/waitlist", json!({"email": "n@example.com", "note": "n".repeat(501)}), StatusCode::UNPROCESSABLE_ENTITY),
         ("/v1/waitlist", json!({"email": "s@example.com", "source": "s".repeat(65)}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("/v1/redeem", json!({"code": format!("{}{}", "A".repeat(48), parsed.canonical()), "email": "x@example.com"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "/v1/redeem",
+            json!({"code": format!("{}{}", "A".repeat(48), parsed.canonical()), "email": "x@example.com"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ];
     for (i, (path, body, want)) in cases.into_iter().enumerate() {
         let r = s.post(path, body, &format!("len{i}")).await;

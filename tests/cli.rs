@@ -123,7 +123,11 @@ async fn mistakes_get_precise_errors_and_exit_codes(db: TestDb) {
     let r = velvet(&db, &["--as", "ada", "settings", "set", "daily_cap", "9"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("daily_invite_cap"), "{}", r.stderr);
-    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind NOT IN ('operator_added')").await, 0, "nothing recorded by failed commands");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM events WHERE kind NOT IN ('operator_added')").await,
+        0,
+        "nothing recorded by failed commands"
+    );
 }
 
 async fn export_and_codes_listings(db: TestDb) {
@@ -221,7 +225,13 @@ async fn failed_mail_is_listed_and_sent_again_from_the_shell(db: TestDb) {
     assert_eq!(list[0]["last_error"], "550 mailbox unavailable");
     assert!(list[0]["failed_at"].as_str().unwrap().starts_with("2026-"));
     let r = velvet(&db, &["--as", "vic", "mail", "failed"]);
-    assert!(r.stdout.lines().nth(1).is_some_and(|l| l.contains("invite") && l.contains("ann@example.com") && l.contains("550 mailbox unavailable")), "{}", r.stdout);
+    assert!(
+        r.stdout.lines().nth(1).is_some_and(|l| l.contains("invite")
+            && l.contains("ann@example.com")
+            && l.contains("550 mailbox unavailable")),
+        "{}",
+        r.stdout
+    );
     let r = velvet(&db, &["--as", "vic", "lookup", "ann@example.com"]);
     assert!(r.stdout.contains(&format!("velvet mail retry {id}")), "lookup points at the retry: {}", r.stdout);
     assert!(r.stdout.contains("mail failed"), "{}", r.stdout);

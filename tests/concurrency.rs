@@ -124,6 +124,10 @@ async fn a_double_click_at_the_same_moment_takes_one_use(db: TestDb) {
             assert!(matches!(a, RedeemOutcome::CheckEmail { .. }));
         }
     }
-    assert_eq!(db.count("SELECT COUNT(*) FROM invite_codes WHERE kind = 'partner' AND uses <> 1").await, 0, "every code used once");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM invite_codes WHERE kind = 'partner' AND uses <> 1").await,
+        0,
+        "every code used once"
+    );
     assert_eq!(db.count("SELECT COUNT(*) FROM redemptions").await, 8, "one redemption per person");
 }

@@ -93,13 +93,42 @@ fn world(role: Role) -> State {
     let mut evs = Vec::new();
     let mut ticks = Vec::new();
     for i in 0..40 {
-        let e = event(i + 1, 50 - i, if i % 4 == 0 { "redeem" } else { "signup" }, if i % 4 == 0 { "failed" } else { "ok" }, Some(1 + i % 9), Some("203.0.113.0/24"));
-        ticks.push(Tick { at: e.at, kind: e.kind.clone(), outcome: e.outcome.clone(), detail: None, ip_prefix: e.ip_prefix.clone(), device_hash: None });
+        let e = event(
+            i + 1,
+            50 - i,
+            if i % 4 == 0 { "redeem" } else { "signup" },
+            if i % 4 == 0 { "failed" } else { "ok" },
+            Some(1 + i % 9),
+            Some("203.0.113.0/24"),
+        );
+        ticks.push(Tick {
+            at: e.at,
+            kind: e.kind.clone(),
+            outcome: e.outcome.clone(),
+            detail: None,
+            ip_prefix: e.ip_prefix.clone(),
+            device_hash: None,
+        });
         evs.push(e);
     }
     update(&mut s, Input::Msg(Msg::Events { rows: evs, ticks }));
-    update(&mut s, Input::Msg(Msg::Codes(vec![code(1, "hn", "active", 12), code(2, "hn", "revoked", 3), code(3, "producthunt", "active", 49)])));
-    update(&mut s, Input::Msg(Msg::Switches { switches: vec![], settings: Box::new(Settings::default()), sent_today: 12, failed_mail: 0 }));
+    update(
+        &mut s,
+        Input::Msg(Msg::Codes(vec![
+            code(1, "hn", "active", 12),
+            code(2, "hn", "revoked", 3),
+            code(3, "producthunt", "active", 49),
+        ])),
+    );
+    update(
+        &mut s,
+        Input::Msg(Msg::Switches {
+            switches: vec![],
+            settings: Box::new(Settings::default()),
+            sent_today: 12,
+            failed_mail: 0,
+        }),
+    );
     // Answer the lookups the loading asked for (one runs at a time).
     let mut generation = s.detail_generation;
     loop {
@@ -133,8 +162,27 @@ fn dennis() -> velvet::service::Lookup {
         inviter_chain: vec![],
         invitees: vec![],
         codes: vec![],
-        mail: vec![velvet::service::MailView { id: 1, kind: "confirm".into(), status: "failed".into(), attempts: 8, created_at: at, sent_at: None, last_error: Some("550 mailbox full".into()) }],
-        events: vec![velvet::service::TimelineEvent { kind: "signup".into(), at, actor: "public".into(), outcome: Some("ok".into()), reason: None, rule: None, detail: Some("hn".into()), code_id: None, campaign: None, ip_prefix: Some("203.0.113.0/24".into()) }],
+        mail: vec![velvet::service::MailView {
+            id: 1,
+            kind: "confirm".into(),
+            status: "failed".into(),
+            attempts: 8,
+            created_at: at,
+            sent_at: None,
+            last_error: Some("550 mailbox full".into()),
+        }],
+        events: vec![velvet::service::TimelineEvent {
+            kind: "signup".into(),
+            at,
+            actor: "public".into(),
+            outcome: Some("ok".into()),
+            reason: None,
+            rule: None,
+            detail: Some("hn".into()),
+            code_id: None,
+            campaign: None,
+            ip_prefix: Some("203.0.113.0/24".into()),
+        }],
     }
 }
 
@@ -185,7 +233,8 @@ fn a_moving_cursor_runs_one_lookup_at_a_time_and_ends_on_the_row_it_stops_on() {
     // A failed lookup does not leave the detail waiting forever.
     let generation = *generation;
     keys(&mut s, &[Command::Up]);
-    let after_failure = update(&mut s, Input::Msg(Msg::LookupFailed { generation, error: "database is restarting".into() }));
+    let after_failure =
+        update(&mut s, Input::Msg(Msg::LookupFailed { generation, error: "database is restarting".into() }));
     assert_eq!(after_failure.len(), 1, "the waiting lookup goes next");
 }
 
@@ -254,7 +303,20 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
 
     keys(&mut s, &[Command::PauseRedemption]);
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Pause(PauseScope::Redemption))]);
-    update(&mut s, Input::Msg(Msg::Switches { switches: vec![velvet::store::SwitchRow { scope: "redemption".into(), paused_at: now(), paused_by: "ada".into(), reason: None }], settings: Box::new(Settings::default()), sent_today: 0, failed_mail: 0 }));
+    update(
+        &mut s,
+        Input::Msg(Msg::Switches {
+            switches: vec![velvet::store::SwitchRow {
+                scope: "redemption".into(),
+                paused_at: now(),
+                paused_by: "ada".into(),
+                reason: None,
+            }],
+            settings: Box::new(Settings::default()),
+            sent_today: 0,
+            failed_mail: 0,
+        }),
+    );
     keys(&mut s, &[Command::PauseRedemption]);
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Resume(PauseScope::Redemption))]);
 
@@ -264,7 +326,10 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
     keys(&mut s, &[Command::Reissue]);
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Reissue("dennis@example.com".into()))]);
     keys(&mut s, &[Command::Revoke]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(RevokeTarget::Inviter("dennis@example.com".into())))]);
+    assert_eq!(
+        update(&mut s, Input::Char('y')),
+        vec![Effect::Act(Action::Revoke(RevokeTarget::Inviter("dennis@example.com".into())))]
+    );
     keys(&mut s, &[Command::View(View::Codes)]);
     keys(&mut s, &[Command::Revoke]);
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(RevokeTarget::CodeId(1)))]);
@@ -348,7 +413,16 @@ fn results_arrive_as_toasts_esc_goes_back_and_never_quits_q_quits() {
 #[test]
 fn alerts_raise_a_banner_and_are_recorded_once() {
     let mut s = world(Role::Admin);
-    let ticks: Vec<Tick> = (0..45).map(|_| Tick { at: now() - Duration::seconds(30), kind: "redeem".into(), outcome: Some("failed".into()), detail: None, ip_prefix: Some("198.51.100.0/24".into()), device_hash: None }).collect();
+    let ticks: Vec<Tick> = (0..45)
+        .map(|_| Tick {
+            at: now() - Duration::seconds(30),
+            kind: "redeem".into(),
+            outcome: Some("failed".into()),
+            detail: None,
+            ip_prefix: Some("198.51.100.0/24".into()),
+            device_hash: None,
+        })
+        .collect();
     update(&mut s, Input::Msg(Msg::Events { rows: vec![], ticks }));
     let first = update(&mut s, Input::Tick(now() + Duration::seconds(40)));
     assert!(first.iter().any(|e| matches!(e, Effect::RecordAlert { rule, .. } if rule == "bad_codes")), "{first:?}");
@@ -360,7 +434,13 @@ fn alerts_raise_a_banner_and_are_recorded_once() {
 #[test]
 fn changes_by_others_appear_in_place() {
     let mut s = world(Role::Admin);
-    update(&mut s, Input::Msg(Msg::Changed(vec![entry(6, "ken@example.com", "approved", 40, None), entry(10, "new@example.com", "pending", 0, None)])));
+    update(
+        &mut s,
+        Input::Msg(Msg::Changed(vec![
+            entry(6, "ken@example.com", "approved", 40, None),
+            entry(10, "new@example.com", "pending", 0, None),
+        ])),
+    );
     assert_eq!(s.entries[s.entry_index.get(6).unwrap()].status, "approved");
     assert_eq!(&*s.selected_entry().unwrap().email, "dennis@example.com", "the cursor stays on its row");
     assert_eq!(&*s.entries[s.waitlist.rows[0] as usize].email, "new@example.com", "new signups on top");
@@ -375,7 +455,14 @@ fn snapshot_views(name: &str, role: Role) {
         for v in View::ALL {
             update(&mut s, Input::Command(Command::View(v)));
             if v == View::Codes {
-                update(&mut s, Input::Msg(Msg::Codes(vec![code(1, "hn", "active", 12), code(2, "hn", "revoked", 3), code(3, "producthunt", "active", 49)])));
+                update(
+                    &mut s,
+                    Input::Msg(Msg::Codes(vec![
+                        code(1, "hn", "active", 12),
+                        code(2, "hn", "revoked", 3),
+                        code(3, "producthunt", "active", 49),
+                    ])),
+                );
             }
             insta::assert_snapshot!(format!("{name}_{}_{w}x{h}", v.title().to_lowercase()), screen(&s, w, h));
         }
@@ -495,7 +582,11 @@ fn support_finds_a_person_by_campaign_and_by_the_code_hint_they_read_out() {
     grace.campaign = Some("hn-launch".into());
     grace.hints = "K7QP 9XTD".into();
     update(&mut s, Input::Msg(Msg::Changed(vec![grace])));
-    for (query, who) in [("k7qp", "grace.hopper@example.com"), ("9xtd", "grace.hopper@example.com"), ("hn-launch", "grace.hopper@example.com")] {
+    for (query, who) in [
+        ("k7qp", "grace.hopper@example.com"),
+        ("9xtd", "grace.hopper@example.com"),
+        ("hn-launch", "grace.hopper@example.com"),
+    ] {
         keys(&mut s, &[Command::Filter]);
         let effects = typed(&mut s, query);
         answer(&mut s, effects);
@@ -517,7 +608,10 @@ fn long_addresses_are_shown_whole_at_120_and_80_columns() {
         let text = screen(&s, w, h);
         let row = text.lines().find(|l| l.contains("yukihiro")).unwrap_or_default();
         assert!(row.contains(long), "{w}x{h}: the list row cuts the address:\n{text}");
-        assert!(text.lines().any(|l| l.contains(&format!(" {long} ")) && l.contains('┌')), "{w}x{h}: the detail title names the whole address:\n{text}");
+        assert!(
+            text.lines().any(|l| l.contains(&format!(" {long} ")) && l.contains('┌')),
+            "{w}x{h}: the detail title names the whole address:\n{text}"
+        );
     }
 }
 
@@ -529,7 +623,14 @@ fn the_codes_filter_and_cursor_hold_when_the_codes_are_read_again() {
     update(&mut s, Input::Submit);
     assert_eq!(s.codes_list.rows.len(), 1);
     // After an action the console reads the codes again (Refresh).
-    update(&mut s, Input::Msg(Msg::Codes(vec![code(4, "hn", "active", 0), code(1, "hn", "active", 12), code(3, "producthunt", "revoked", 49)])));
+    update(
+        &mut s,
+        Input::Msg(Msg::Codes(vec![
+            code(4, "hn", "active", 0),
+            code(1, "hn", "active", 12),
+            code(3, "producthunt", "revoked", 49),
+        ])),
+    );
     assert_eq!(s.codes_list.rows.len(), 1, "still filtered");
     assert_eq!(s.selected_code().map(|c| c.id), Some(3), "still on the same code");
 }
@@ -538,7 +639,15 @@ fn the_codes_filter_and_cursor_hold_when_the_codes_are_read_again() {
 fn the_live_pane_counts_deliveries_that_gave_up() {
     let mut s = world(Role::Support);
     assert!(!screen(&s, 120, 40).contains("gave up"));
-    update(&mut s, Input::Msg(Msg::Switches { switches: vec![], settings: Box::new(Settings::default()), sent_today: 3, failed_mail: 4 }));
+    update(
+        &mut s,
+        Input::Msg(Msg::Switches {
+            switches: vec![],
+            settings: Box::new(Settings::default()),
+            sent_today: 3,
+            failed_mail: 4,
+        }),
+    );
     let text = screen(&s, 120, 40);
     assert!(text.contains("4 deliveries gave up"), "{text}");
 }

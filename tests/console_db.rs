@@ -53,7 +53,10 @@ async fn the_console_reads_follow_the_event_cursor(db: TestDb) {
     assert_eq!(page[0].email, "two@example.com", "newest first");
     assert_eq!(db.velvet.count_entries(&admin).await.unwrap(), 2);
     assert!(db.velvet.record_alert(&admin, "bad_codes", "45 bad codes").await.unwrap());
-    assert!(!db.velvet.record_alert(&admin, "bad_codes", "46 bad codes").await.unwrap(), "one alert event per quiet window");
+    assert!(
+        !db.velvet.record_alert(&admin, "bad_codes", "46 bad codes").await.unwrap(),
+        "one alert event per quiet window"
+    );
 }
 
 /// Walks the whole keymap for each role in the Waitlist and Codes views:
@@ -87,7 +90,13 @@ async fn every_key_offered_to_a_role_is_one_the_service_allows(db: TestDb) {
                     Msg::Failed(text) => text.contains("may not"),
                     other => panic!("unexpected {other:?}"),
                 };
-                assert_eq!(offered(b, &s), !refused, "{role} in {view:?}: key {} ({action:?}) offered = {}, service refused = {refused}", b.shown, offered(b, &s));
+                assert_eq!(
+                    offered(b, &s),
+                    !refused,
+                    "{role} in {view:?}: key {} ({action:?}) offered = {}, service refused = {refused}",
+                    b.shown,
+                    offered(b, &s)
+                );
             }
         }
     }
@@ -108,7 +117,10 @@ async fn listed_entries_carry_their_campaign_and_code_hints(db: TestDb) {
     let partner_hint = issued.codes[0].hint();
     assert!(hints.split(' ').any(|h| h == partner_hint), "the partner code they joined with: {hints:?}");
     let referral: Vec<String> = db.texts("SELECT hint FROM invite_codes WHERE kind = 'referral'").await;
-    assert!(!referral.is_empty() && referral.iter().all(|h| hints.contains(h.as_str())), "the referral codes they give out: {hints:?} vs {referral:?}");
+    assert!(
+        !referral.is_empty() && referral.iter().all(|h| hints.contains(h.as_str())),
+        "the referral codes they give out: {hints:?} vs {referral:?}"
+    );
     let again = db.velvet.entries_by_ids(&admin, &[row.id]).await.unwrap();
     assert_eq!(again[0].hints, row.hints, "a changed row reads the same");
 }
@@ -121,9 +133,17 @@ async fn the_live_pane_starts_with_the_whole_hour_at_any_rate(db: TestDb) {
     use velvet::store::NewEvent;
     let admin = db.admin().await;
     let now = db.velvet.now();
-    let signup = |detail: Option<String>| NewEvent { kind: "signup", outcome: Some("ok"), actor: "public".into(), detail, ..Default::default() };
+    let signup = |detail: Option<String>| NewEvent {
+        kind: "signup",
+        outcome: Some("ok"),
+        actor: "public".into(),
+        detail,
+        ..Default::default()
+    };
     let mut tx = db.store.write().await.unwrap();
-    let old: Vec<_> = (0..5_000).map(|i| (now - chrono::Duration::minutes(50) + chrono::Duration::milliseconds(i), signup(None))).collect();
+    let old: Vec<_> = (0..5_000)
+        .map(|i| (now - chrono::Duration::minutes(50) + chrono::Duration::milliseconds(i), signup(None)))
+        .collect();
     for _ in 0..61 {
         tx.bulk_events(&old).await.unwrap();
     }
@@ -131,10 +151,24 @@ async fn the_live_pane_starts_with_the_whole_hour_at_any_rate(db: TestDb) {
     let last_minute = chrono::DateTime::from_timestamp(now.timestamp().div_euclid(60) * 60 - 60, 0).unwrap();
     let at = |s: i64| last_minute + chrono::Duration::seconds(s);
     let mut recent = vec![(at(1), signup(None)); 100];
-    let refused = |p: &str, n: u64| NewEvent { kind: "rate_limited", outcome: Some("summary"), ip_prefix: Some(p.into()), detail: Some(format!("count={n}")), actor: "limiter".into(), ..Default::default() };
+    let refused = |p: &str, n: u64| NewEvent {
+        kind: "rate_limited",
+        outcome: Some("summary"),
+        ip_prefix: Some(p.into()),
+        detail: Some(format!("count={n}")),
+        actor: "limiter".into(),
+        ..Default::default()
+    };
     recent.push((at(5), refused("203.0.113.0/24", 523)));
     recent.push((at(8), refused("203.0.113.0/24", 7)));
-    let bad = NewEvent { kind: "redeem", outcome: Some("failed"), ip_prefix: Some("198.51.100.0/24".into()), device_hash: Some("d3v1ce".into()), actor: "public".into(), ..Default::default() };
+    let bad = NewEvent {
+        kind: "redeem",
+        outcome: Some("failed"),
+        ip_prefix: Some("198.51.100.0/24".into()),
+        device_hash: Some("d3v1ce".into()),
+        actor: "public".into(),
+        ..Default::default()
+    };
     tx.bulk_events(&recent).await.unwrap();
     for _ in 0..40 {
         tx.append_event(at(9), &bad).await.unwrap();

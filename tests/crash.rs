@@ -25,14 +25,16 @@ async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
     let config = dir.path().join("velvet.toml");
     std::fs::write(&config, "[limits.signup]\nip = \"off\"\nemail = \"off\"\ndevice = \"off\"\n[limits.redeem]\nip = \"off\"\nemail = \"off\"\ndevice = \"off\"\n[limits.cooldown]\nfailures = 0\n").unwrap();
 
-    let (child, base) = common::spawn_serve(&db.url, &config, &format!("file:{}", mail.display()), Some("error"), Stdio::null());
+    let (child, base) =
+        common::spawn_serve(&db.url, &config, &format!("file:{}", mail.display()), Some("error"), Stdio::null());
     let current = Arc::new(RwLock::new(base));
     let accepted: Arc<Mutex<Vec<(&'static str, String)>>> = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build().unwrap();
     let mut load = tokio::task::JoinSet::new();
     for worker in 0..6 {
-        let (current, accepted, stop, http, code) = (current.clone(), accepted.clone(), stop.clone(), http.clone(), code.clone());
+        let (current, accepted, stop, http, code) =
+            (current.clone(), accepted.clone(), stop.clone(), http.clone(), code.clone());
         load.spawn(async move {
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -43,8 +45,17 @@ async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
                 } else {
                     ("signup", "/v1/waitlist", format!("s{worker}-{n}@example.com"))
                 };
-                let body = if kind == "redeem" { format!("{{\"code\":\"{code}\",\"email\":\"{email}\"}}") } else { format!("{{\"email\":\"{email}\"}}") };
-                let sent = http.post(format!("{base}{path}")).header("content-type", "application/json").body(body).send().await;
+                let body = if kind == "redeem" {
+                    format!("{{\"code\":\"{code}\",\"email\":\"{email}\"}}")
+                } else {
+                    format!("{{\"email\":\"{email}\"}}")
+                };
+                let sent = http
+                    .post(format!("{base}{path}"))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
                 if let Ok(r) = sent {
                     assert!(r.status().as_u16() < 500, "a 5xx from {path}: {}", r.status());
                     if r.status().is_success() {
@@ -59,7 +70,8 @@ async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
     for _ in 0..20 {
         tokio::time::sleep(std::time::Duration::from_millis(80 + rng.below(250))).await;
         child.kill();
-        let (next, base) = common::spawn_serve(&db.url, &config, &format!("file:{}", mail.display()), Some("error"), Stdio::null());
+        let (next, base) =
+            common::spawn_serve(&db.url, &config, &format!("file:{}", mail.display()), Some("error"), Stdio::null());
         child = next;
         *current.write().unwrap() = base;
     }
@@ -70,7 +82,9 @@ async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
     }
     // Let the last server deliver what is due, then stop it too.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while db.count("SELECT COUNT(*) FROM outbox WHERE status = 'queued'").await > 0 && std::time::Instant::now() < deadline {
+    while db.count("SELECT COUNT(*) FROM outbox WHERE status = 'queued'").await > 0
+        && std::time::Instant::now() < deadline
+    {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     child.kill();
@@ -78,7 +92,10 @@ async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
     let accepted = accepted.lock().unwrap().clone();
     let signups = accepted.iter().filter(|(k, _)| *k == "signup").count();
     let redeems = accepted.iter().filter(|(k, _)| *k == "redeem").count();
-    eprintln!("{} backend: {signups} signups and {redeems} redemptions answered 2xx across 20 kills", db.store.backend());
+    eprintln!(
+        "{} backend: {signups} signups and {redeems} redemptions answered 2xx across 20 kills",
+        db.store.backend()
+    );
     assert!(signups > 50, "the load did run");
     // Every 2xx is in the database.
     for (kind, email) in &accepted {
@@ -138,13 +155,20 @@ async fn twenty_kills_under_load_lose_nothing(db: TestDb) {
     }
     let total = db.count("SELECT COUNT(*) FROM outbox").await;
     assert_eq!(per_message.len() as i64, total, "every message has its file");
-    let recorded: std::collections::BTreeSet<String> = db.texts("SELECT detail FROM events WHERE kind = 'mail_interrupted'").await.into_iter().collect();
+    let recorded: std::collections::BTreeSet<String> =
+        db.texts("SELECT detail FROM events WHERE kind = 'mail_interrupted'").await.into_iter().collect();
     let mut twice = 0;
     for (id, files) in &per_message {
         if *files > 1 {
             twice += 1;
-            assert!(recorded.iter().any(|d| d.ends_with(&format!(" #{id}"))), "message {id} went out {files} times with no record of why");
+            assert!(
+                recorded.iter().any(|d| d.ends_with(&format!(" #{id}"))),
+                "message {id} went out {files} times with no record of why"
+            );
         }
     }
-    eprintln!("{total} messages; {} deliveries cut off by a kill (each recorded), {twice} of them had reached the mail folder and went out twice", recorded.len());
+    eprintln!(
+        "{total} messages; {} deliveries cut off by a kill (each recorded), {twice} of them had reached the mail folder and went out twice",
+        recorded.len()
+    );
 }

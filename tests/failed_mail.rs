@@ -7,7 +7,10 @@ use common::{TestDb, code_for, fail_until_given_up, meta, partner};
 use velvet::domain::Role;
 use velvet::service::{Error, MAX_ATTEMPTS, MailRetry, RedeemOutcome, WEBHOOK_MAX_ATTEMPTS};
 
-on_both_backends!(a_failed_invite_is_listed_and_sent_again_with_a_fresh_code, webhooks_keep_trying_for_a_day_then_can_be_sent_again);
+on_both_backends!(
+    a_failed_invite_is_listed_and_sent_again_with_a_fresh_code,
+    webhooks_keep_trying_for_a_day_then_can_be_sent_again
+);
 
 async fn a_failed_invite_is_listed_and_sent_again_with_a_fresh_code(db: TestDb) {
     let v = &db.velvet;
@@ -31,23 +34,43 @@ async fn a_failed_invite_is_listed_and_sent_again_with_a_fresh_code(db: TestDb) 
     assert_eq!(v.failed_mail_count(&vic).await.unwrap(), 1);
     let l = v.lookup(&vic, "ann@example.com").await.unwrap();
     assert!(l.mail.iter().any(|m| m.id == f.id && m.kind == "invite" && m.status == "failed"), "{:?}", l.mail);
-    assert!(l.explanation.contains("mail failed") && l.explanation.contains("550 mailbox unavailable"), "{}", l.explanation);
+    assert!(
+        l.explanation.contains("mail failed") && l.explanation.contains("550 mailbox unavailable"),
+        "{}",
+        l.explanation
+    );
 
-    assert!(matches!(v.retry_mail(&vic, &MailRetry::One(f.id)).await, Err(Error::Forbidden { .. })), "a viewer may not");
+    assert!(
+        matches!(v.retry_mail(&vic, &MailRetry::One(f.id)).await, Err(Error::Forbidden { .. })),
+        "a viewer may not"
+    );
     assert!(matches!(v.retry_mail(&sam, &MailRetry::One(f.id + 1000)).await, Err(Error::NotFound(_))));
     let done = v.retry_mail(&sam, &MailRetry::One(f.id)).await.unwrap();
     assert!(done.len() == 1 && done[0].retried, "{done:?}");
     assert_eq!(v.failed_mail_count(&vic).await.unwrap(), 0);
-    assert_eq!(db.texts("SELECT actor FROM events WHERE kind = 'mail_retried'").await, ["sam"], "audited, naming the operator");
+    assert_eq!(
+        db.texts("SELECT actor FROM events WHERE kind = 'mail_retried'").await,
+        ["sam"],
+        "audited, naming the operator"
+    );
     let fresh = code_for(&db.deliver().await, "ann@example.com", "invite").unwrap();
     assert_ne!(fresh, stale, "a fresh code");
-    assert!(matches!(v.redeem(&stale, "ann@example.com", &meta()).await, Err(Error::CodeUnusable)), "the old one does not work");
+    assert!(
+        matches!(v.redeem(&stale, "ann@example.com", &meta()).await, Err(Error::CodeUnusable)),
+        "the old one does not work"
+    );
     assert!(matches!(v.redeem(&fresh, "ann@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }));
-    assert!(matches!(v.retry_mail(&sam, &MailRetry::One(f.id)).await, Err(Error::Conflict(_))), "sent now: nothing to retry");
+    assert!(
+        matches!(v.retry_mail(&sam, &MailRetry::One(f.id)).await, Err(Error::Conflict(_))),
+        "sent now: nothing to retry"
+    );
 
     // Joining queued her referral mail, which gives up too: reissue does
     // not refuse a joined person then, and sends it with a fresh code.
-    assert!(matches!(v.reissue(&sam, "ann@example.com").await, Err(Error::Conflict(_))), "nothing failed yet: nothing to reissue");
+    assert!(
+        matches!(v.reissue(&sam, "ann@example.com").await, Err(Error::Conflict(_))),
+        "nothing failed yet: nothing to reissue"
+    );
     let tried = fail_until_given_up(&db, "referral", "452 try later").await;
     let stale = code_for(&tried, "ann@example.com", "referral").unwrap();
     assert_eq!(v.failed_mail(&vic, Some("referral")).await.unwrap().len(), 1);
@@ -91,7 +114,10 @@ async fn webhooks_keep_trying_for_a_day_then_can_be_sent_again(db: TestDb) {
     assert_eq!(failed.len(), 1, "the referral mail went out: {failed:?}");
     assert_eq!((failed[0].kind.as_str(), failed[0].recipient.as_str()), ("webhook", "webhook"));
 
-    assert!(matches!(v.retry_mail(&sam, &MailRetry::All { kind: Some("fax".into()) }).await, Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        v.retry_mail(&sam, &MailRetry::All { kind: Some("fax".into()) }).await,
+        Err(Error::InvalidInput(_))
+    ));
     assert!(v.retry_mail(&sam, &MailRetry::All { kind: Some("invite".into()) }).await.unwrap().is_empty());
     let done = v.retry_mail(&sam, &MailRetry::All { kind: Some("webhook".into()) }).await.unwrap();
     assert!(done.len() == 1 && done[0].retried);

@@ -109,7 +109,8 @@ fn corpus() -> Vec<Case> {
         } else {
             let split = lines.iter().position(|l| l.is_empty()).unwrap_or(lines.len());
             let body = decode(&expand(&lines.get(split + 1..).unwrap_or_default().join("\n")));
-            let head = lines[..split].join("\r\n").replace("Content-Length: auto", &format!("Content-Length: {}", body.len()));
+            let head =
+                lines[..split].join("\r\n").replace("Content-Length: auto", &format!("Content-Length: {}", body.len()));
             let mut bytes = decode(&expand(&head));
             bytes.extend_from_slice(b"\r\n\r\n");
             bytes.extend(body);
@@ -175,13 +176,25 @@ async fn the_corpus_of_hostile_requests_gets_4xx(db: TestDb) {
             (Expect::ClientErrorOrClose, None) => answer.is_empty(),
             _ => false,
         };
-        assert!(ok, "{}: expected {:?}, got {:?}\n{}", case.name, case.expect, status, text.chars().take(600).collect::<String>());
+        assert!(
+            ok,
+            "{}: expected {:?}, got {:?}\n{}",
+            case.name,
+            case.expect,
+            status,
+            text.chars().take(600).collect::<String>()
+        );
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         if head.to_ascii_lowercase().contains("content-type: application/json") {
-            let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{}: not JSON: {body}", case.name));
+            let v: serde_json::Value =
+                serde_json::from_str(body).unwrap_or_else(|_| panic!("{}: not JSON: {body}", case.name));
             assert!(v["error"].is_string() && v["message"].is_string(), "{}: {body}", case.name);
         }
-        assert!(!body.contains("<script>") && !body.contains("<img") && !body.contains("<b>"), "{}: input echoed unescaped: {body}", case.name);
+        assert!(
+            !body.contains("<script>") && !body.contains("<img") && !body.contains("<b>"),
+            "{}: input echoed unescaped: {body}",
+            case.name
+        );
     }
     assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 0, "no hostile request stored a person");
     assert_eq!(db.count("SELECT COUNT(*) FROM redemptions").await, 0);
@@ -189,26 +202,51 @@ async fn the_corpus_of_hostile_requests_gets_4xx(db: TestDb) {
     assert_eq!(s.get("/healthz").await.status.as_u16(), 200, "still serving");
     let metrics = s.get("/metrics").await.body;
     assert!(!metrics.lines().any(|l| l.contains("status=\"5")), "no 5xx was answered:\n{metrics}");
-    assert_eq!(panics().load(std::sync::atomic::Ordering::SeqCst), panicked_before, "something panicked while answering the corpus");
+    assert_eq!(
+        panics().load(std::sync::atomic::Ordering::SeqCst),
+        panicked_before,
+        "something panicked while answering the corpus"
+    );
     s.stop().await;
 }
 
 async fn hostile_bodies_get_4xx(db: TestDb) {
     let s = start(&db, parse_not_pace).await;
     let url = format!("{}/v1/waitlist", s.base);
-    let post = |body: Vec<u8>, ct: &'static str| s.http.post(&url).header("content-type", ct).header("x-device-id", "hostile").body(body);
+    let post = |body: Vec<u8>, ct: &'static str| {
+        s.http.post(&url).header("content-type", ct).header("x-device-id", "hostile").body(body)
+    };
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
-        (post(format!("{{\"email\":\"{}@example.com\"}}", "a".repeat(17 * 1024)).into_bytes(), "application/json"), 413, "too_large"),
+        (
+            post(format!("{{\"email\":\"{}@example.com\"}}", "a".repeat(17 * 1024)).into_bytes(), "application/json"),
+            413,
+            "too_large",
+        ),
         (post(b"{\"email\": ".to_vec(), "application/json"), 400, "invalid_json"),
         (post(b"{\"email\": \"\xff\xfe@example.com\"}".to_vec(), "application/json"), 400, "invalid_json"),
         (post(b"email=a@example.com".to_vec(), "text/plain"), 415, "unsupported_media_type"),
         (post(b"{\"email\": 5}".to_vec(), "application/json"), 422, "invalid_request"),
         (post(b"{}".to_vec(), "application/json"), 422, "invalid_request"),
-        (post(format!("{{\"email\":\"{}@example.com\"}}", "a".repeat(300)).into_bytes(), "application/json"), 422, "invalid_email"),
+        (
+            post(format!("{{\"email\":\"{}@example.com\"}}", "a".repeat(300)).into_bytes(), "application/json"),
+            422,
+            "invalid_email",
+        ),
         (post("[".repeat(5000).into_bytes(), "application/json"), 422, "invalid_request"),
-        (post(format!("{{\"email\":\"a@example.com\",\"x\":{}}}", "[".repeat(5000)).into_bytes(), "application/json"), 400, "invalid_json"),
+        (
+            post(
+                format!("{{\"email\":\"a@example.com\",\"x\":{}}}", "[".repeat(5000)).into_bytes(),
+                "application/json",
+            ),
+            400,
+            "invalid_json",
+        ),
         (post(b"email=%FF%FE%40x.com".to_vec(), "application/x-www-form-urlencoded"), 422, "invalid_email"),
-        (post(b"email=ada%40example.com&note=%00%01".to_vec(), "application/x-www-form-urlencoded"), 422, "invalid_request"),
+        (
+            post(b"email=ada%40example.com&note=%00%01".to_vec(), "application/x-www-form-urlencoded"),
+            422,
+            "invalid_request",
+        ),
         (post("{\"email\":\"ad\u{202e}a@example.com\"}".as_bytes().to_vec(), "application/json"), 422, "invalid_email"),
     ];
     for (i, (req, status, code)) in cases.into_iter().enumerate() {
@@ -240,15 +278,24 @@ async fn hostile_payloads_get_4xx_and_store_nothing(db: TestDb) {
     ];
     for p in payloads {
         let body = format!("{{\"email\": \"{p}\", \"note\": \"<img src=x onerror=alert(1)>\"}}");
-        let r = s.send(s.http.post(format!("{}/v1/waitlist", s.base)).header("content-type", "application/json").body(body)).await;
+        let r = s
+            .send(s.http.post(format!("{}/v1/waitlist", s.base)).header("content-type", "application/json").body(body))
+            .await;
         assert_eq!(r.status.as_u16(), 422, "{p}: {}", r.body);
         let body = format!("{{\"code\": \"{p}\", \"email\": \"{p}\"}}");
-        let r = s.send(s.http.post(format!("{}/v1/redeem", s.base)).header("content-type", "application/json").body(body)).await;
+        let r = s
+            .send(s.http.post(format!("{}/v1/redeem", s.base)).header("content-type", "application/json").body(body))
+            .await;
         assert_eq!(r.status.as_u16(), 422, "{p}: {}", r.body);
     }
     // A script in a field that is stored is stored as text and echoed escaped.
     let r = s
-        .send(s.http.post(format!("{}/v1/waitlist", s.base)).header("accept", "text/html").form(&[("email", "ok@example.com"), ("note", "<script>x</script>")]))
+        .send(
+            s.http
+                .post(format!("{}/v1/waitlist", s.base))
+                .header("accept", "text/html")
+                .form(&[("email", "ok@example.com"), ("note", "<script>x</script>")]),
+        )
         .await;
     assert_eq!(r.status.as_u16(), 202);
     assert!(!r.body.contains("<script>x"));
@@ -264,7 +311,9 @@ async fn a_trickling_body_is_cut_off(db: TestDb) {
     let s = start(&db, |_| {}).await;
     let addr = s.base.trim_start_matches("http://").to_string();
     let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!("POST /v1/waitlist HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"email\":");
+    let head = format!(
+        "POST /v1/waitlist HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"email\":"
+    );
     sock.write_all(head.as_bytes()).await.unwrap();
     // ...and never the rest. The server answers 408 after its body timeout.
     let started = std::time::Instant::now();
@@ -299,7 +348,11 @@ async fn trickling_headers_are_cut_off(db: TestDb) {
 async fn a_flood_with_a_fresh_device_each_time_stays_cheap(db: TestDb) {
     let s = start(&db, |c| c.serve.public_answer_ms = 0).await;
     let keys = |metrics: &str| -> i64 {
-        metrics.lines().find_map(|l| l.strip_prefix("velvet_rate_limit_keys ")).and_then(|n| n.trim().parse().ok()).expect("the keys gauge")
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("velvet_rate_limit_keys "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("the keys gauge")
     };
     let mut codes = std::collections::BTreeMap::new();
     let mut before = None;

@@ -41,7 +41,8 @@ async fn random_interleavings_keep_the_invariants(db: TestDb) {
     for round in 0..3u64 {
         let mut tasks = tokio::task::JoinSet::new();
         for t in 0..4u64 {
-            let (v, admin, support, emails, codes, batches) = (db.velvet.clone(), admin.clone(), support.clone(), emails.clone(), codes.clone(), batches.clone());
+            let (v, admin, support, emails, codes, batches) =
+                (db.velvet.clone(), admin.clone(), support.clone(), emails.clone(), codes.clone(), batches.clone());
             tasks.spawn(async move {
                 let mut r = Rng::new(seed ^ (round * 10 + t));
                 for _ in 0..15 {
@@ -77,23 +78,35 @@ async fn random_interleavings_keep_the_invariants(db: TestDb) {
                     let args: Vec<String> = match r.below(6) {
                         0 => vec!["approve".into(), "--next".into(), (1 + r.below(4)).to_string()],
                         1 => vec!["invites".into(), "send".into()],
-                        2 => vec!["codes".into(), "revoke".into(), "--batch".into(), batch, "--reason".into(), "leak".into()],
-                        3 => vec![if r.chance(0.5) { "pause" } else { "resume" }.into(), "redemption".into(), "--campaign".into(), "ph".into()],
+                        2 => vec![
+                            "codes".into(),
+                            "revoke".into(),
+                            "--batch".into(),
+                            batch,
+                            "--reason".into(),
+                            "leak".into(),
+                        ],
+                        3 => vec![
+                            if r.chance(0.5) { "pause" } else { "resume" }.into(),
+                            "redemption".into(),
+                            "--campaign".into(),
+                            "ph".into(),
+                        ],
                         4 => vec!["block".into(), email, "--reason".into(), "test".into()],
                         _ => vec!["unblock".into(), email],
                     };
                     let mut shell = common::velvet_cli(&url);
                     shell.args(&args).env("VELVET_OPERATOR", "root");
-                    let out = tokio::process::Command::from(shell)
-                        .output()
-                        .await
-                        .expect("run velvet");
+                    let out = tokio::process::Command::from(shell).output().await.expect("run velvet");
                     let stderr = String::from_utf8_lossy(&out.stderr);
                     // 0 done, 1 refused (illegal move, nothing to do): both fine;
                     // but a database failure (a deadlock, a lock timeout) also
                     // exits 1, and is not fine.
                     assert!(matches!(out.status.code(), Some(0 | 1)), "velvet {args:?}: {:?} {stderr}", out.status);
-                    assert!(!stderr.contains("panicked") && !stderr.contains("database error"), "velvet {args:?}: {stderr}");
+                    assert!(
+                        !stderr.contains("panicked") && !stderr.contains("database error"),
+                        "velvet {args:?}: {stderr}"
+                    );
                 }
             });
         }
@@ -112,9 +125,18 @@ async fn random_interleavings_keep_the_invariants(db: TestDb) {
         // Replay the trail through the state machine, in the order it was
         // written (the shell processes run on the real clock, the tasks on
         // the test's: ids, not timestamps, give the order here).
-        let entry_id = db.velvet.export_page(&admin, None, 0, 1000).await.unwrap().into_iter().find(|r| &r.email == email).unwrap().id;
+        let entry_id = db
+            .velvet
+            .export_page(&admin, None, 0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| &r.email == email)
+            .unwrap()
+            .id;
         let mut tx = db.store.read().await.unwrap();
-        let trail = tx.events(&EventFilter { after_id: 0, kind: None, entry_id: Some(entry_id), limit: 10_000 }).await.unwrap();
+        let trail =
+            tx.events(&EventFilter { after_id: 0, kind: None, entry_id: Some(entry_id), limit: 10_000 }).await.unwrap();
         drop(tx);
         let mut status = EntryStatus::PENDING;
         for e in &trail {
@@ -122,7 +144,11 @@ async fn random_interleavings_keep_the_invariants(db: TestDb) {
                 ("confirm", Some("ok")) => Some(Transition::Confirm),
                 ("approve", _) => Some(Transition::Approve),
                 ("invite_sent", _) => Some(Transition::SendInvite),
-                ("joined", _) => Some(if status == EntryStatus::INVITED { Transition::RedeemAccess } else { Transition::RedeemShared }),
+                ("joined", _) => Some(if status == EntryStatus::INVITED {
+                    Transition::RedeemAccess
+                } else {
+                    Transition::RedeemShared
+                }),
                 ("block", _) => Some(Transition::Block),
                 ("unblock", _) => Some(Transition::Unblock),
                 _ => None,

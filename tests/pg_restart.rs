@@ -26,7 +26,9 @@ async fn postgres_restarted_under_load() {
     }
     let url = std::env::var("VELVET_TEST_POSTGRES_URL").unwrap();
     let Some(version) = local_cluster(&url) else {
-        eprintln!("notice: VELVET_TEST_POSTGRES_URL is not a cluster on this machine that pg_ctlcluster controls; skipping the restart test");
+        eprintln!(
+            "notice: VELVET_TEST_POSTGRES_URL is not a cluster on this machine that pg_ctlcluster controls; skipping the restart test"
+        );
         return;
     };
     common::run(Backend::Postgres, move |db| restart_under_load(db, version)).await;
@@ -67,7 +69,11 @@ struct StartOnDrop(String);
 
 impl Drop for StartOnDrop {
     fn drop(&mut self) {
-        let _ = Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &self.0, "main", "start"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", &self.0, "main", "start"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -92,7 +98,8 @@ async fn restart_under_load(db: TestDb, version: String) {
     let config = dir.path().join("velvet.toml");
     let log = dir.path().join("serve.log");
     std::fs::write(&config, "[limits.signup]\nip = \"off\"\nemail = \"off\"\ndevice = \"off\"\n").unwrap();
-    let (mut child, base) = common::spawn_serve(&db.url, &config, "log", None, std::fs::File::create(&log).unwrap().into());
+    let (mut child, base) =
+        common::spawn_serve(&db.url, &config, "log", None, std::fs::File::create(&log).unwrap().into());
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
     let answers: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -101,13 +108,19 @@ async fn restart_under_load(db: TestDb, version: String) {
 
     let mut load = tokio::task::JoinSet::new();
     for worker in 0..6 {
-        let (http, base, answers, accepted, stop) = (http.clone(), base.clone(), answers.clone(), accepted.clone(), stop.clone());
+        let (http, base, answers, accepted, stop) =
+            (http.clone(), base.clone(), answers.clone(), accepted.clone(), stop.clone());
         load.spawn(async move {
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let email = format!("w{worker}-{n}@example.com");
-                let sent = http.post(format!("{base}/v1/waitlist")).header("content-type", "application/json").body(serde_json::json!({ "email": email }).to_string()).send().await;
+                let sent = http
+                    .post(format!("{base}/v1/waitlist"))
+                    .header("content-type", "application/json")
+                    .body(serde_json::json!({ "email": email }).to_string())
+                    .send()
+                    .await;
                 let r = sent.expect("the server answers every request, database or not");
                 let status = r.status().as_u16();
                 let retry_after = r.headers().contains_key("retry-after");
@@ -140,7 +153,10 @@ async fn restart_under_load(db: TestDb, version: String) {
     })
     .await
     .unwrap();
-    wait_for("/readyz to report the database gone", Duration::from_secs(15), || ready.lock().unwrap().iter().any(|(t, s)| *t > down_at && *s == 503)).await;
+    wait_for("/readyz to report the database gone", Duration::from_secs(15), || {
+        ready.lock().unwrap().iter().any(|(t, s)| *t > down_at && *s == 503)
+    })
+    .await;
     let before_up = accepted_now();
     tokio::task::spawn_blocking({
         let v = version.clone();
@@ -150,7 +166,10 @@ async fn restart_under_load(db: TestDb, version: String) {
     .unwrap();
     drop(guard);
     let up_at = Instant::now();
-    wait_for("/readyz to report the database back", Duration::from_secs(30), || ready.lock().unwrap().iter().any(|(t, s)| *t > up_at && *s == 200)).await;
+    wait_for("/readyz to report the database back", Duration::from_secs(30), || {
+        ready.lock().unwrap().iter().any(|(t, s)| *t > up_at && *s == 200)
+    })
+    .await;
     let ready_at = Instant::now();
     wait_for("signups after the restart", Duration::from_secs(30), || accepted_now() >= before_up + 200).await;
     stop.store(true, Ordering::Relaxed);

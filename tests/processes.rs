@@ -29,7 +29,11 @@ async fn four_servers(db: TestDb) {
     // Limits off: this is about the use count, not about pacing one address.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("velvet.toml");
-    std::fs::write(&config, "[limits.redeem]\nip = \"off\"\nemail = \"off\"\ndevice = \"off\"\n[limits.cooldown]\nfailures = 0\n").unwrap();
+    std::fs::write(
+        &config,
+        "[limits.redeem]\nip = \"off\"\nemail = \"off\"\ndevice = \"off\"\n[limits.cooldown]\nfailures = 0\n",
+    )
+    .unwrap();
     let mut servers = Vec::new();
     let mut bases = Vec::new();
     for _ in 0..4 {
@@ -45,7 +49,13 @@ async fn four_servers(db: TestDb) {
         let body = serde_json::json!({ "code": code, "email": format!("p{}@example.com", i + 1) }).to_string();
         let http = http.clone();
         tasks.spawn(async move {
-            let r = http.post(url).header("content-type", "application/json").header("x-device-id", format!("d{i}")).body(body).send().await;
+            let r = http
+                .post(url)
+                .header("content-type", "application/json")
+                .header("x-device-id", format!("d{i}"))
+                .body(body)
+                .send()
+                .await;
             r.map(|r| r.status().as_u16()).unwrap_or(0)
         });
     }
@@ -79,7 +89,9 @@ struct Smtpd {
 async fn smtpd() -> Option<Smtpd> {
     let has_aiosmtpd = Command::new("python3").args(["-c", "import aiosmtpd"]).status().is_ok_and(|s| s.success());
     if !has_aiosmtpd {
-        eprintln!("notice: python3 with aiosmtpd is not installed (pip install aiosmtpd; .ci/run does); skipping the SMTP test");
+        eprintln!(
+            "notice: python3 with aiosmtpd is not installed (pip install aiosmtpd; .ci/run does); skipping the SMTP test"
+        );
         return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -87,7 +99,16 @@ async fn smtpd() -> Option<Smtpd> {
     // The Mailbox handler creates a Maildir only where nothing exists yet.
     let maildir = dir.path().join("maildir");
     let child = Command::new("python3")
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox", maildir.to_str().unwrap()])
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            maildir.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -109,7 +130,8 @@ async fn smtp_delivery(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("velvet.toml");
     std::fs::write(&config, "[serve]\nmail_from = \"Beta <beta@example.com>\"\n").unwrap();
-    let (child, base) = common::spawn_serve(&db.url, &config, &format!("smtp://127.0.0.1:{port}"), Some("warn"), Stdio::inherit());
+    let (child, base) =
+        common::spawn_serve(&db.url, &config, &format!("smtp://127.0.0.1:{port}"), Some("warn"), Stdio::inherit());
     servers.push(child);
 
     let r = reqwest::Client::new()
@@ -153,7 +175,8 @@ on_both_backends!(starttls_is_required_not_hoped_for);
 /// message stays queued for a retry.
 async fn starttls_is_required_not_hoped_for(db: TestDb) {
     let Some(smtpd) = smtpd().await else { return };
-    let s = common::server::start(&db, |c| c.serve.mail = format!("smtp://127.0.0.1:{}?tls=starttls", smtpd.port)).await;
+    let s =
+        common::server::start(&db, |c| c.serve.mail = format!("smtp://127.0.0.1:{}?tls=starttls", smtpd.port)).await;
     let r = s.post("/v1/waitlist", serde_json::json!({"email": "tls@example.com"}), "d").await;
     assert_eq!(r.status.as_u16(), 202);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -165,7 +188,11 @@ async fn starttls_is_required_not_hoped_for(db: TestDb) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     assert!(error.contains("TLS is required"), "{error}");
-    assert_eq!(db.texts("SELECT status FROM outbox WHERE kind = 'confirm'").await, ["queued"], "kept for a retry, not lost");
+    assert_eq!(
+        db.texts("SELECT status FROM outbox WHERE kind = 'confirm'").await,
+        ["queued"],
+        "kept for a retry, not lost"
+    );
     assert_eq!(db.count("SELECT attempts FROM outbox WHERE kind = 'confirm'").await, 1);
     let delivered = std::fs::read_dir(smtpd.maildir.join("new")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(delivered, 0, "nothing went out in plain text");
@@ -187,16 +214,30 @@ async fn log_secrecy(db: TestDb) {
     db.velvet.set_setting(&admin, "webhook_events", "joined").await.unwrap();
     let code = db.velvet.issue_partner_codes(&admin, &common::partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
     let log = dir.path().join("serve.log");
-    let (child, base) = common::spawn_serve(&db.url, &config, &format!("file:{}", mail.display()), None, std::fs::File::create(&log).unwrap().into());
+    let (child, base) = common::spawn_serve(
+        &db.url,
+        &config,
+        &format!("file:{}", mail.display()),
+        None,
+        std::fs::File::create(&log).unwrap().into(),
+    );
     let servers = child;
     let http = reqwest::Client::new();
-    let post = |path: &str, body: String| http.post(format!("{base}{path}")).header("content-type", "application/json").header("x-forwarded-for", "198.51.100.77").header("x-device-id", "device-secret-1").body(body);
+    let post = |path: &str, body: String| {
+        http.post(format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", "198.51.100.77")
+            .header("x-device-id", "device-secret-1")
+            .body(body)
+    };
     let email = "secret.person@example.org";
     assert_eq!(post("/v1/waitlist", format!("{{\"email\":\"{email}\"}}")).send().await.unwrap().status().as_u16(), 202);
     // Wait for the confirmation mail, click it, then redeem.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let link = loop {
-        let found = std::fs::read_dir(&mail).ok().and_then(|d| d.flatten().find(|e| e.file_name().to_string_lossy().ends_with("-confirm.eml")));
+        let found = std::fs::read_dir(&mail)
+            .ok()
+            .and_then(|d| d.flatten().find(|e| e.file_name().to_string_lossy().ends_with("-confirm.eml")));
         if let Some(f) = found {
             let text = std::fs::read_to_string(f.path()).unwrap();
             break text.split_whitespace().find(|w| w.contains("/v1/confirm/")).unwrap().to_string();
@@ -204,8 +245,19 @@ async fn log_secrecy(db: TestDb) {
         assert!(std::time::Instant::now() < deadline, "no confirmation mail");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    assert_eq!(http.post(&link).header("x-forwarded-for", "198.51.100.77").send().await.unwrap().status().as_u16(), 200);
-    assert_eq!(post("/v1/redeem", format!("{{\"code\":\"{code}\",\"email\":\"{email}\"}}")).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        http.post(&link).header("x-forwarded-for", "198.51.100.77").send().await.unwrap().status().as_u16(),
+        200
+    );
+    assert_eq!(
+        post("/v1/redeem", format!("{{\"code\":\"{code}\",\"email\":\"{email}\"}}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
     for _ in 0..12 {
         let guess = velvet::domain::InviteCode::generate(None).unwrap().to_string();
         post("/v1/redeem", format!("{{\"code\":\"{guess}\",\"email\":\"{email}\"}}")).send().await.unwrap();
@@ -219,10 +271,22 @@ async fn log_secrecy(db: TestDb) {
     drop(servers);
     let text = std::fs::read_to_string(&log).unwrap();
     let token = link.rsplit('/').next().unwrap();
-    for secret in [email, "secret.person", token, code.as_str(), &code.replace('-', ""), "198.51.100.77", "device-secret-1", "whsec-do-not-log"] {
+    for secret in [
+        email,
+        "secret.person",
+        token,
+        code.as_str(),
+        &code.replace('-', ""),
+        "198.51.100.77",
+        "device-secret-1",
+        "whsec-do-not-log",
+    ] {
         assert!(!text.contains(secret), "the log contains {secret:?}:\n{text}");
     }
-    assert!(text.contains("INFO") && text.contains("delivery failed"), "the log is not empty at the default level:\n{text}");
+    assert!(
+        text.contains("INFO") && text.contains("delivery failed"),
+        "the log is not empty at the default level:\n{text}"
+    );
     eprintln!("checked {} log lines for secrets", text.lines().count());
 }
 
@@ -245,7 +309,12 @@ async fn metrics_off_by_env(db: TestDb) {
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let _server = common::Killed(child);
-    let base = line.split("listening on ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("{line:?}")).to_string();
+    let base = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
     let http = reqwest::Client::new();
     assert_eq!(http.get(format!("{base}/metrics")).send().await.unwrap().status().as_u16(), 404);
     assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status().as_u16(), 200);

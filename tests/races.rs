@@ -56,7 +56,13 @@ async fn a_confirmation_whose_hold_was_released_meanwhile_does_not_join(db: Test
     let mut sweeper = db.store.write().await.unwrap();
     assert!(sweeper.expire_redemption(held).await.unwrap());
     sweeper.give_back_use(code_id, velvet::domain::settings::day_start(v.now())).await.unwrap();
-    let released = NewEvent { kind: "hold_released", entry_id: Some(slow), code_id: Some(code_id), actor: "velvet".into(), ..Default::default() };
+    let released = NewEvent {
+        kind: "hold_released",
+        entry_id: Some(slow),
+        code_id: Some(code_id),
+        actor: "velvet".into(),
+        ..Default::default()
+    };
     sweeper.append_event(v.now(), &released).await.unwrap();
     // The owner clicks the link meanwhile.
     let confirming = tokio::spawn({
@@ -125,10 +131,14 @@ async fn revoking_a_campaign_while_codes_are_issued_leaves_no_code_without_its_e
     });
     let mut reported = 0;
     while !issuing.is_finished() {
-        reported += v.revoke(&admin, &velvet::service::RevokeTarget::Campaign("leak".into()), None, false).await.unwrap().len() as i64;
+        reported +=
+            v.revoke(&admin, &velvet::service::RevokeTarget::Campaign("leak".into()), None, false).await.unwrap().len()
+                as i64;
     }
     issuing.await.unwrap();
-    reported += v.revoke(&admin, &velvet::service::RevokeTarget::Campaign("leak".into()), None, false).await.unwrap().len() as i64;
+    reported +=
+        v.revoke(&admin, &velvet::service::RevokeTarget::Campaign("leak".into()), None, false).await.unwrap().len()
+            as i64;
 
     assert_eq!(db.count("SELECT COUNT(*) FROM invite_codes WHERE status = 'active'").await, 0);
     let revoked = db.count("SELECT COUNT(*) FROM invite_codes WHERE status = 'revoked'").await;
@@ -150,7 +160,8 @@ async fn the_live_feed_delivers_an_event_that_commits_late_exactly_once(db: Test
     let mut delivered: Vec<i64> = tail.iter().map(|e| e.id).collect();
     assert!(!delivered.is_empty());
 
-    let slow_event = NewEvent { kind: "alert", rule: Some("slow transaction".into()), actor: "test".into(), ..Default::default() };
+    let slow_event =
+        NewEvent { kind: "alert", rule: Some("slow transaction".into()), actor: "test".into(), ..Default::default() };
     let mut slow = db.store.write().await.unwrap();
     let slow_id = slow.append_event(v.now(), &slow_event).await.unwrap();
     let postgres = matches!(db.store, Store::Postgres(_));
@@ -180,8 +191,12 @@ async fn the_live_feed_delivers_an_event_that_commits_late_exactly_once(db: Test
     assert_eq!(feed.unsettled(), 0, "with no transaction open, the rolled-back id is given up");
 
     let mut all = match &db.store {
-        Store::Sqlite(p) => sqlx::query_scalar::<_, i64>("SELECT id FROM events ORDER BY id").fetch_all(p).await.unwrap(),
-        Store::Postgres(p) => sqlx::query_scalar::<_, i64>("SELECT id FROM events ORDER BY id").fetch_all(p).await.unwrap(),
+        Store::Sqlite(p) => {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM events ORDER BY id").fetch_all(p).await.unwrap()
+        }
+        Store::Postgres(p) => {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM events ORDER BY id").fetch_all(p).await.unwrap()
+        }
     };
     all.retain(|id| *id >= delivered[0]);
     let mut sorted = delivered.clone();

@@ -50,7 +50,10 @@ async fn repeat_signups_keep_one_row_and_the_place(db: TestDb) {
     let kinds: Vec<&str> = l.events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["signup", "signup_repeat", "signup_repeat"]);
     assert!(matches!(v.signup("not-an-address", None, None, &meta()).await, Err(Error::InvalidEmail(_))));
-    assert!(matches!(v.signup("a@example.com", Some(&"x".repeat(501)), None, &meta()).await, Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        v.signup("a@example.com", Some(&"x".repeat(501)), None, &meta()).await,
+        Err(Error::InvalidInput(_))
+    ));
 }
 
 async fn confirmation_links_work_once_and_expire(db: TestDb) {
@@ -63,12 +66,27 @@ async fn confirmation_links_work_once_and_expire(db: TestDb) {
     // Only the hash is stored.
     assert_eq!(db.count("SELECT COUNT(*) FROM confirm_tokens").await, 1);
     let plain_hits = match &db.store {
-        velvet::Store::Sqlite(p) => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM confirm_tokens WHERE token_hash = $1").bind(&token).fetch_one(p).await.unwrap(),
-        velvet::Store::Postgres(p) => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM confirm_tokens WHERE token_hash = $1").bind(&token).fetch_one(p).await.unwrap(),
+        velvet::Store::Sqlite(p) => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM confirm_tokens WHERE token_hash = $1")
+                .bind(&token)
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
+        velvet::Store::Postgres(p) => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM confirm_tokens WHERE token_hash = $1")
+                .bind(&token)
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(plain_hits, 0);
 
-    assert!(matches!(v.confirm(&token, &meta()).await.unwrap(), ConfirmOutcome::Confirmed { auto_approved: false, .. }));
+    assert!(matches!(
+        v.confirm(&token, &meta()).await.unwrap(),
+        ConfirmOutcome::Confirmed { auto_approved: false, .. }
+    ));
     assert!(matches!(v.confirm(&token, &meta()).await.unwrap(), ConfirmOutcome::AlreadyConfirmed { .. }));
     assert!(matches!(v.confirm("deadbeef", &meta()).await, Err(Error::BadToken)));
     assert!(matches!(v.confirm(&"ab".repeat(24), &meta()).await, Err(Error::BadToken)));
@@ -118,7 +136,11 @@ async fn the_whole_journey_from_signup_to_referral(db: TestDb) {
     assert_eq!(kinds, ["signup", "redeem_held", "confirm", "joined", "code_issued"]);
     let ada = v.lookup(&admin, "ada@example.com").await.unwrap();
     let kinds: Vec<&str> = ada.events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["signup", "confirm", "approve", "invite_sent", "joined", "code_issued"], "a repeat changes nothing and records nothing");
+    assert_eq!(
+        kinds,
+        ["signup", "confirm", "approve", "invite_sent", "joined", "code_issued"],
+        "a repeat changes nothing and records nothing"
+    );
     assert_eq!(ada.events[2].actor, "root");
     assert!(ada.mail.iter().all(|m| m.status == "sent"));
     assert_eq!(ada.invitees.len(), 1);
@@ -148,7 +170,10 @@ async fn roles_are_enforced_by_the_service(db: TestDb) {
     db.confirmed("x@example.com").await;
     let before = db.events_total().await;
     let err = v.approve_next(&viewer, 1, false).await.unwrap_err();
-    assert_eq!(err.to_string(), "operator 'vera' is a viewer and may not approve entries; an admin can change the role");
+    assert_eq!(
+        err.to_string(),
+        "operator 'vera' is a viewer and may not approve entries; an admin can change the role"
+    );
     assert!(matches!(v.approve_one(&support, "x@example.com", false).await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.pause(&viewer, &PauseScope::Redemption, None).await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.revoke(&support, &RevokeTarget::Batch(1), None, false).await, Err(Error::Forbidden { .. })));
@@ -225,8 +250,18 @@ async fn unusable_codes_get_one_answer_and_a_private_reason(db: TestDb) {
 
     let reasons = |db: TestDb| async move {
         match &db.store {
-            velvet::Store::Sqlite(p) => sqlx::query_scalar::<_, String>("SELECT reason FROM events WHERE kind = 'redeem' AND outcome = 'failed' ORDER BY id").fetch_all(p).await.unwrap(),
-            velvet::Store::Postgres(p) => sqlx::query_scalar::<_, String>("SELECT reason FROM events WHERE kind = 'redeem' AND outcome = 'failed' ORDER BY id").fetch_all(p).await.unwrap(),
+            velvet::Store::Sqlite(p) => sqlx::query_scalar::<_, String>(
+                "SELECT reason FROM events WHERE kind = 'redeem' AND outcome = 'failed' ORDER BY id",
+            )
+            .fetch_all(p)
+            .await
+            .unwrap(),
+            velvet::Store::Postgres(p) => sqlx::query_scalar::<_, String>(
+                "SELECT reason FROM events WHERE kind = 'redeem' AND outcome = 'failed' ORDER BY id",
+            )
+            .fetch_all(p)
+            .await
+            .unwrap(),
         }
     };
     assert_eq!(
@@ -302,7 +337,10 @@ async fn an_interrupted_delivery_is_sent_again_and_recorded(db: TestDb) {
     // recording the outcome.
     let first = v.claim_mail("https://beta.example", 10).await.unwrap();
     let lost = code_for(&first, "cut@example.com", "invite").unwrap();
-    assert!(v.claim_mail("https://beta.example", 10).await.unwrap().is_empty(), "leased: nobody else sends it meanwhile");
+    assert!(
+        v.claim_mail("https://beta.example", 10).await.unwrap().is_empty(),
+        "leased: nobody else sends it meanwhile"
+    );
     db.clock.advance(velvet::service::LEASE + Duration::seconds(1));
     let again = v.claim_mail("https://beta.example", 10).await.unwrap();
     assert_eq!(again.len(), 1);
@@ -334,7 +372,10 @@ async fn an_interrupted_delivery_is_sent_again_and_recorded(db: TestDb) {
     let person = v.lookup(&admin, "arrived@example.com").await.unwrap();
     let cut = person.events.iter().find(|e| e.kind == "mail_interrupted").expect("a mail_interrupted event");
     assert!(cut.reason.as_deref().unwrap_or("").contains("it arrived"), "{:?}", cut.reason);
-    assert!(matches!(v.redeem(&code, "arrived@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }), "the code they used still answers");
+    assert!(
+        matches!(v.redeem(&code, "arrived@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }),
+        "the code they used still answers"
+    );
 }
 
 async fn claims_given_back_go_out_without_a_record(db: TestDb) {
@@ -345,7 +386,11 @@ async fn claims_given_back_go_out_without_a_record(db: TestDb) {
     // The dispatcher ran short of lease time before trying it.
     v.release_mail(&[claimed[0].outbox_id]).await.unwrap();
     let again = v.claim_mail("https://beta.example", 10).await.unwrap();
-    assert_eq!((again.len(), again[0].outbox_id, again[0].attempts), (1, claimed[0].outbox_id, 1), "due at once, the attempt not counted");
+    assert_eq!(
+        (again.len(), again[0].outbox_id, again[0].attempts),
+        (1, claimed[0].outbox_id, 1),
+        "due at once, the attempt not counted"
+    );
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'mail_interrupted'").await, 0);
 }
 
@@ -357,9 +402,17 @@ async fn revoke_by_batch_campaign_and_inviter(db: TestDb) {
     v.issue_partner_codes(&admin, &partner("ph", 5, 4)).await.unwrap();
     let dry = v.revoke(&admin, &RevokeTarget::Batch(first.batch_id), None, true).await.unwrap();
     assert_eq!(dry.len(), 3);
-    assert_eq!(db.count("SELECT COUNT(*) FROM invite_codes WHERE status = 'revoked'").await, 0, "dry run changes nothing");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM invite_codes WHERE status = 'revoked'").await,
+        0,
+        "dry run changes nothing"
+    );
     assert_eq!(v.revoke(&admin, &RevokeTarget::Batch(first.batch_id), Some("leak"), false).await.unwrap().len(), 3);
-    assert_eq!(v.revoke(&admin, &RevokeTarget::Campaign("HN".into()), None, false).await.unwrap().len(), 2, "only what was still active");
+    assert_eq!(
+        v.revoke(&admin, &RevokeTarget::Campaign("HN".into()), None, false).await.unwrap().len(),
+        2,
+        "only what was still active"
+    );
     assert!(matches!(v.redeem(&second.codes[0].to_string(), "z@example.com", &meta()).await, Err(Error::CodeUnusable)));
     assert_eq!(db.count("SELECT COUNT(*) FROM invite_codes WHERE status = 'active'").await, 4);
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'revoke'").await, 5);
@@ -451,7 +504,10 @@ async fn operators_bootstrap_and_grow(db: TestDb) {
     assert!(matches!(v.add_operator("ada", "sam", Role::Viewer).await, Err(Error::Conflict(_))));
     assert!(matches!(v.add_operator("ada", "bad name", Role::Viewer).await, Err(Error::InvalidInput(_))));
     let ops = v.operators(&v.operator("sam").await.unwrap()).await.unwrap();
-    assert_eq!(ops.iter().map(|o| (o.name.as_str(), o.role.as_str())).collect::<Vec<_>>(), [("ada", "admin"), ("sam", "support")]);
+    assert_eq!(
+        ops.iter().map(|o| (o.name.as_str(), o.role.as_str())).collect::<Vec<_>>(),
+        [("ada", "admin"), ("sam", "support")]
+    );
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'operator_added'").await, 2);
 }
 
@@ -466,8 +522,16 @@ async fn settings_are_validated_and_audited(db: TestDb) {
     assert!(v.set_setting(&admin, "invites_per_user", "many").await.is_err());
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'setting'").await, 1);
     let detail = match &db.store {
-        velvet::Store::Sqlite(p) => sqlx::query_scalar::<_, String>("SELECT detail FROM events WHERE kind = 'setting'").fetch_one(p).await.unwrap(),
-        velvet::Store::Postgres(p) => sqlx::query_scalar::<_, String>("SELECT detail FROM events WHERE kind = 'setting'").fetch_one(p).await.unwrap(),
+        velvet::Store::Sqlite(p) => sqlx::query_scalar::<_, String>("SELECT detail FROM events WHERE kind = 'setting'")
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        velvet::Store::Postgres(p) => {
+            sqlx::query_scalar::<_, String>("SELECT detail FROM events WHERE kind = 'setting'")
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(detail, "daily_invite_cap: 50 -> 80");
     // Signups paused: a calm refusal, nothing stored.

@@ -49,13 +49,21 @@ async fn per_person_reads_use_their_indexes(db: TestDb) {
     for (what, sql, binds, indexes) in [
         ("a person's timeline", ENTRY_TIMELINE, vec![7, 5000], vec!["events_entry"]),
         ("the first-N-confirmed count", COUNT_CONFIRMED_UPTO, vec![101], vec!["entries_confirmed_at"]),
-        ("a page of the list with its code hints", listed, vec![1_000_000, 200], vec!["invite_codes_bound", "invite_codes_inviter"]),
+        (
+            "a page of the list with its code hints",
+            listed,
+            vec![1_000_000, 200],
+            vec!["invite_codes_bound", "invite_codes_inviter"],
+        ),
     ] {
         let plan = tx.query_plan(sql, &binds).await.unwrap();
         for index in indexes {
             assert!(plan.contains(index), "{what} must use {index}; plan:\n{plan}");
         }
-        assert!(!plan.lines().any(|l| l.trim_start().starts_with("SCAN events") || l.contains("Seq Scan on events")), "{what} scans events:\n{plan}");
+        assert!(
+            !plan.lines().any(|l| l.trim_start().starts_with("SCAN events") || l.contains("Seq Scan on events")),
+            "{what} scans events:\n{plan}"
+        );
     }
     // Revoke and reissue read and change one scope of codes on its index.
     use velvet::store::{CodeScope, scope_sql};

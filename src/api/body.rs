@@ -31,16 +31,24 @@ pub async fn read_any(headers: &HeaderMap, body: Body) -> Result<(), Answer> {
 
 /// The media type and the bytes of a body, at most `MAX_BODY`, within `BODY_TIMEOUT`.
 async fn read_bytes(headers: &HeaderMap, body: Body) -> Result<(String, axum::body::Bytes), Answer> {
-    let too_large = || Answer::err(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("The request body is larger than {} KiB.", MAX_BODY / 1024));
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        Answer::err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("The request body is larger than {} KiB.", MAX_BODY / 1024),
+        )
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(too_large());
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let media = content_type.split(';').next().unwrap_or("").trim().to_string();
-    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await.map_err(|_| {
-        Answer::err(StatusCode::REQUEST_TIMEOUT, "too_slow", "The request body arrived too slowly.")
-    })?;
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY))
+        .await
+        .map_err(|_| Answer::err(StatusCode::REQUEST_TIMEOUT, "too_slow", "The request body arrived too slowly."))?;
     let bytes = read.map_err(|e| {
         let over = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if over {
@@ -57,13 +65,24 @@ pub fn decode<T: DeserializeOwned>(media: &str, bytes: &[u8]) -> Result<T, Answe
     match media {
         "application/json" => serde_json::from_slice(bytes).map_err(|e| {
             if e.is_data() {
-                Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("The request is missing a field or has a field of the wrong type ({}).", describe(&e.to_string())))
+                Answer::err(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    format!(
+                        "The request is missing a field or has a field of the wrong type ({}).",
+                        describe(&e.to_string())
+                    ),
+                )
             } else {
                 Answer::err(StatusCode::BAD_REQUEST, "invalid_json", "The request body is not valid JSON.")
             }
         }),
         "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(bytes).map_err(|e| {
-            Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("The form is missing a field or has a bad one ({e})."))
+            Answer::err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                format!("The form is missing a field or has a bad one ({e})."),
+            )
         }),
         _ => Err(Answer::err(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

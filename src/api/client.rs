@@ -26,7 +26,12 @@ impl FromStr for Cidr {
         let net: IpAddr = addr.trim().parse().map_err(|_| format!("'{s}' is not an address or CIDR block"))?;
         let max = if net.is_ipv4() { 32 } else { 128 };
         let bits = match bits {
-            Some(b) => b.trim().parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(|| format!("'{s}' has a bad prefix length"))?,
+            Some(b) => b
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or_else(|| format!("'{s}' has a bad prefix length"))?,
             None => max,
         };
         Ok(Cidr { net, bits })
@@ -109,7 +114,8 @@ pub fn hop_address(hop: &str) -> Option<IpAddr> {
     if let Ok(ip) = hop.parse::<IpAddr>() {
         return Some(ip);
     }
-    let port_ok = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok();
+    let port_ok =
+        |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok();
     if let Some(rest) = hop.strip_prefix('[') {
         let (inner, after) = rest.split_once(']')?;
         let ip = inner.parse::<Ipv6Addr>().ok()?;
@@ -210,10 +216,16 @@ mod tests {
         h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4, 198.51.100.7, 10.0.0.9"));
         h.insert("cf-ipcountry", HeaderValue::from_static("de"));
         // A stranger cannot choose its address.
-        assert_eq!(client_ip(peer("192.0.2.1"), &h, &trusted, ForwardedHeader::XForwardedFor), "192.0.2.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(peer("192.0.2.1"), &h, &trusted, ForwardedHeader::XForwardedFor),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(country(peer("192.0.2.1"), &h, &trusted, "CF-IPCountry"), None);
         // Through the proxy: the right-most untrusted hop, not the spoofable left-most.
-        assert_eq!(client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::XForwardedFor), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::XForwardedFor),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(country(peer("10.1.1.1"), &h, &trusted, "CF-IPCountry").as_deref(), Some("DE"));
         assert!("nonsense".parse::<Cidr>().is_err());
         assert!("10.0.0.0/33".parse::<Cidr>().is_err());
@@ -229,7 +241,21 @@ mod tests {
         assert_eq!(hop_address("2001:db8::1"), ip("2001:db8::1"));
         assert_eq!(hop_address("\"[2001:db8:cafe::17]:4711\""), ip("2001:db8:cafe::17"));
         assert_eq!(hop_address("::ffff:198.51.100.9"), ip("::ffff:198.51.100.9"));
-        for junk in ["", "unknown", "_hidden", "203.0.113.7:", "203.0.113.7:99999", "203.0.113.7:80x", "[2001:db8::1]443", "[2001:db8::1]:", "[203.0.113.7]:80", "2001:db8::1:443]", "1.2.3.4:5:6", "[::1", "\"1.2.3.4"] {
+        for junk in [
+            "",
+            "unknown",
+            "_hidden",
+            "203.0.113.7:",
+            "203.0.113.7:99999",
+            "203.0.113.7:80x",
+            "[2001:db8::1]443",
+            "[2001:db8::1]:",
+            "[203.0.113.7]:80",
+            "2001:db8::1:443]",
+            "1.2.3.4:5:6",
+            "[::1",
+            "\"1.2.3.4",
+        ] {
             assert_eq!(hop_address(junk), None, "{junk:?}");
         }
     }
@@ -239,12 +265,26 @@ mod tests {
         let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.1:1234, [2001:db8::1]:443, 10.0.0.9:80"));
-        assert_eq!(client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::XForwardedFor), "2001:db8::1".parse::<IpAddr>().unwrap());
-        h.insert("forwarded", HeaderValue::from_static("for=192.0.2.60;proto=http;by=203.0.113.43, For=\"[2001:db8:cafe::17]:4711\", for=unknown"));
-        assert_eq!(client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::Forwarded), "2001:db8:cafe::17".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::XForwardedFor),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+        h.insert(
+            "forwarded",
+            HeaderValue::from_static(
+                "for=192.0.2.60;proto=http;by=203.0.113.43, For=\"[2001:db8:cafe::17]:4711\", for=unknown",
+            ),
+        );
+        assert_eq!(
+            client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::Forwarded),
+            "2001:db8:cafe::17".parse::<IpAddr>().unwrap()
+        );
         // The header not configured is the client's own text: ignored.
         h.remove("x-forwarded-for");
-        assert_eq!(client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::XForwardedFor), "10.1.1.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::XForwardedFor),
+            "10.1.1.1".parse::<IpAddr>().unwrap()
+        );
         assert_eq!("forwarded".parse::<ForwardedHeader>(), Ok(ForwardedHeader::Forwarded));
         assert!("x-real-ip".parse::<ForwardedHeader>().unwrap_err().contains("X-Forwarded-For or Forwarded"));
     }

@@ -43,13 +43,19 @@ impl Answer {
     }
 
     pub fn slow_down(retry_after: u64) -> Answer {
-        let wait = if retry_after < 90 { format!("{retry_after} seconds") } else { format!("{} minutes", retry_after.div_ceil(60)) };
+        let wait = if retry_after < 90 {
+            format!("{retry_after} seconds")
+        } else {
+            format!("{} minutes", retry_after.div_ceil(60))
+        };
         Answer {
             retry_after: Some(retry_after),
             ..Answer::err(
                 StatusCode::TOO_MANY_REQUESTS,
                 "slow_down",
-                format!("Too many attempts in a short time. Your place on the list is safe; please try again in {wait}."),
+                format!(
+                    "Too many attempts in a short time. Your place on the list is safe; please try again in {wait}."
+                ),
             )
         }
     }
@@ -90,13 +96,15 @@ impl Answer {
             }
             Wants::Html => {
                 let title = self.title.unwrap_or(if self.ok { "Thank you" } else { "One moment" });
-                (self.status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page::message(title, &self.message)).into_response()
+                (self.status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page::message(title, &self.message))
+                    .into_response()
             }
         };
         if let Some(secs) = self.retry_after
-            && let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         response
     }
 }

@@ -140,7 +140,9 @@ impl Limiter {
             let state = self.lock();
             rules
                 .iter()
-                .filter(|(key, rule, _)| state.counters.get(key).is_none_or(|c| c.window_start != rule.window_start(now)))
+                .filter(|(key, rule, _)| {
+                    state.counters.get(key).is_none_or(|c| c.window_start != rule.window_start(now))
+                })
                 .map(|(key, rule, _)| (key.clone(), rule.window_start(now)))
                 .collect()
         };
@@ -192,7 +194,14 @@ impl Limiter {
     /// every rule — all under one lock, so two requests at `limit - 1`
     /// cannot both pass. With `only_tracked`, keys not yet tracked in this
     /// window are skipped and nothing is admitted (a pre-check).
-    fn decide(&self, rules: &[(String, Rule, String)], signals: Signals<'_>, count: bool, now: DateTime<Utc>, only_tracked: bool) -> Result<(), Denied> {
+    fn decide(
+        &self,
+        rules: &[(String, Rule, String)],
+        signals: Signals<'_>,
+        count: bool,
+        now: DateTime<Utc>,
+        only_tracked: bool,
+    ) -> Result<(), Denied> {
         let mut state = self.lock();
         for (key, rule, name) in rules {
             let tracked = state.counters.get(key).is_some_and(|c| c.window_start == rule.window_start(now));
@@ -279,7 +288,12 @@ impl Limiter {
         let deltas: Vec<(String, DateTime<Utc>, i64)> = {
             let mut state = self.lock();
             state.counters.retain(|_, c| c.pending > 0 || c.window_start + c.period > now);
-            state.counters.iter().filter(|(_, c)| c.pending > 0).map(|(k, c)| (k.clone(), c.window_start, c.pending)).collect()
+            state
+                .counters
+                .iter()
+                .filter(|(_, c)| c.pending > 0)
+                .map(|(k, c)| (k.clone(), c.window_start, c.pending))
+                .collect()
         };
         let mut totals = Vec::with_capacity(deltas.len());
         let mut tx = self.store.write().await?;
@@ -291,10 +305,11 @@ impl Limiter {
         let mut state = self.lock();
         for ((key, window, delta), total) in deltas.iter().zip(totals) {
             if let Some(c) = state.counters.get_mut(key)
-                && c.window_start == *window {
-                    c.global = total;
-                    c.pending -= delta;
-                }
+                && c.window_start == *window
+            {
+                c.global = total;
+                c.pending -= delta;
+            }
         }
         state.lockouts.retain(|_, until| *until > now);
         for (key, until) in lockouts {

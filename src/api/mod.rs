@@ -78,7 +78,8 @@ impl App {
     pub fn caller(&self, peer: SocketAddr, headers: &HeaderMap) -> Caller {
         let ip = client::client_ip(peer, headers, &self.trusted_proxies, self.forwarded);
         let device_id = client::device_id(headers);
-        let new_device = device_id.is_none().then(|| crate::domain::token::ConfirmToken::generate().as_str()[..32].to_string());
+        let new_device =
+            device_id.is_none().then(|| crate::domain::token::ConfirmToken::generate().as_str()[..32].to_string());
         let device_hash = device_id.as_deref().map(|d| self.limiter.key(&["device", d])[..16].to_string());
         Caller {
             arrived: tokio::time::Instant::now(),
@@ -118,7 +119,8 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
-    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()).collect();
+    let allowed: Vec<HeaderValue> =
+        origins.iter().filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()).collect();
     tower_http::cors::CorsLayer::new()
         .allow_origin(allowed)
         .allow_methods([Method::GET, Method::POST])
@@ -127,7 +129,8 @@ fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
 }
 
 async fn count_requests(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let response = next.run(request).await;
     app.metrics.request(&route, response.status().as_u16());
     response
@@ -141,7 +144,12 @@ async fn limit_headers(request: Request, next: Next) -> Response {
     let size: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
     if size > MAX_HEADER_BYTES {
         let wants = Wants::from(request.headers());
-        return Answer::err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", "The request headers are too large.").render(wants);
+        return Answer::err(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "The request headers are too large.",
+        )
+        .render(wants);
     }
     next.run(request).await
 }
@@ -156,7 +164,8 @@ fn finish(app: &App, answer: Answer, wants: Wants, caller: &Caller) -> Response 
 fn with_cookie(app: &App, mut response: Response, caller: &Caller) -> Response {
     if let Some(id) = &caller.new_device {
         let secure = if app.secure_cookies { "; Secure" } else { "" };
-        let cookie = format!("{}={id}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}", client::DEVICE_COOKIE);
+        let cookie =
+            format!("{}={id}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}", client::DEVICE_COOKIE);
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             response.headers_mut().insert(header::SET_COOKIE, v);
         }
@@ -164,7 +173,12 @@ fn with_cookie(app: &App, mut response: Response, caller: &Caller) -> Response {
     response
 }
 
-async fn waitlist(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Body) -> Response {
+async fn waitlist(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let caller = app.caller(peer, &headers);
     let answer = app.waitlist(&caller, &headers, body).await;
     finish(&app, answer, Wants::from(&headers), &caller)
@@ -183,7 +197,8 @@ async fn confirm_page(
     let answer = match app.confirm_page(&caller, &token).await {
         Some(answer) => answer,
         None => {
-            let page = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page::confirm_form(&token)).into_response();
+            let page =
+                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page::confirm_form(&token)).into_response();
             return private_page(with_cookie(&app, page, &caller));
         }
     };
@@ -212,7 +227,12 @@ async fn confirm(
     private_page(finish(&app, answer, wants, &caller))
 }
 
-async fn redeem(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Body) -> Response {
+async fn redeem(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let caller = app.caller(peer, &headers);
     let answer = app.redeem(&caller, &headers, body).await;
     finish(&app, answer, Wants::from(&headers), &caller)
@@ -223,7 +243,11 @@ async fn join_page() -> Response {
 }
 
 async fn style() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], page::STYLE_CSS).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        page::STYLE_CSS,
+    )
+        .into_response()
 }
 
 async fn healthz() -> Response {
@@ -233,12 +257,17 @@ async fn healthz() -> Response {
 /// Answers from a result computed at most `fresh` ago; callers arriving
 /// together share one computation. A flood of health checks or metric
 /// scrapes costs one database call a second, not one per request.
-async fn recent<T: Clone>(slot: &tokio::sync::Mutex<Option<(tokio::time::Instant, T)>>, fresh: std::time::Duration, compute: impl std::future::Future<Output = T>) -> T {
+async fn recent<T: Clone>(
+    slot: &tokio::sync::Mutex<Option<(tokio::time::Instant, T)>>,
+    fresh: std::time::Duration,
+    compute: impl std::future::Future<Output = T>,
+) -> T {
     let mut cached = slot.lock().await;
     if let Some((at, value)) = cached.as_ref()
-        && at.elapsed() < fresh {
-            return value.clone();
-        }
+        && at.elapsed() < fresh
+    {
+        return value.clone();
+    }
     let value = compute.await;
     *cached = Some((tokio::time::Instant::now(), value.clone()));
     value
@@ -267,9 +296,15 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     // Like /readyz, never more than two seconds, database or not.
-    let depth = async { tokio::time::timeout(std::time::Duration::from_secs(2), app.velvet.outbox_depth()).await.ok().and_then(Result::ok) };
+    let depth = async {
+        tokio::time::timeout(std::time::Duration::from_secs(2), app.velvet.outbox_depth())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
     let depth = recent(&app.caches.outbox_depth, FRESH, depth).await;
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(depth, app.limiter.tracked_keys())).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(depth, app.limiter.tracked_keys()))
+        .into_response()
 }
 
 async fn openapi() -> Response {
@@ -281,5 +316,6 @@ async fn not_found(headers: HeaderMap) -> Response {
 }
 
 async fn method_not_allowed(headers: HeaderMap) -> Response {
-    Answer::err(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "That method is not supported here.").render(Wants::from(&headers))
+    Answer::err(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "That method is not supported here.")
+        .render(Wants::from(&headers))
 }

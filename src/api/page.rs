@@ -54,7 +54,10 @@ mod tests {
         assert!(!page.contains("<script>"));
         assert!(JOIN_HTML.contains("action=\"/v1/waitlist\"") && JOIN_HTML.contains("action=\"/v1/redeem\""));
         let form = confirm_form("ab\"><script>");
-        assert!(form.contains("<form method=\"post\" action=\"/v1/confirm/ab&quot;&gt;&lt;script&gt;\">") && !form.contains("<script>"));
+        assert!(
+            form.contains("<form method=\"post\" action=\"/v1/confirm/ab&quot;&gt;&lt;script&gt;\">")
+                && !form.contains("<script>")
+        );
         assert_eq!(form.matches("<button").count(), 1);
     }
 }

@@ -34,9 +34,10 @@ impl App {
     async fn refused(&self, action: Action, denied: &Denied, caller: &Caller, decision: &'static str) {
         self.metrics.limit(&denied.rule, decision);
         if denied.first
-            && let Err(e) = self.velvet.note_rate_limited(action.as_str(), &denied.rule, &caller.meta).await {
-                tracing::warn!(error = %e, "could not record a rate-limit event");
-            }
+            && let Err(e) = self.velvet.note_rate_limited(action.as_str(), &denied.rule, &caller.meta).await
+        {
+            tracing::warn!(error = %e, "could not record a rate-limit event");
+        }
     }
 
     /// Records a refusal and turns it into a 429.
@@ -46,7 +47,12 @@ impl App {
     }
 
     fn signals<'a>(&self, caller: &'a Caller, email: Option<&'a str>) -> Signals<'a> {
-        Signals { prefix: caller.meta.ip_prefix.as_deref(), ip: Some(&caller.ip_unit), email, device: caller.device_id.as_deref() }
+        Signals {
+            prefix: caller.meta.ip_prefix.as_deref(),
+            ip: Some(&caller.ip_unit),
+            email,
+            device: caller.device_id.as_deref(),
+        }
     }
 
     pub async fn waitlist(&self, caller: &Caller, headers: &HeaderMap, raw: Body) -> Answer {
@@ -61,7 +67,8 @@ impl App {
             Ok(e) => e,
             Err(e) => return invalid_email(&e.to_string()),
         };
-        let only_email = Signals { prefix: caller.meta.ip_prefix.as_deref(), email: Some(email.as_str()), ..Signals::default() };
+        let only_email =
+            Signals { prefix: caller.meta.ip_prefix.as_deref(), email: Some(email.as_str()), ..Signals::default() };
         if let Err(d) = self.limiter.check(Action::Signup, only_email).await {
             return self.slow_down(Action::Signup, d, caller).await;
         }
@@ -83,7 +90,11 @@ impl App {
             }
             Err(Error::Paused(_)) => {
                 self.metrics.outcome("signup", "paused");
-                Answer::err(StatusCode::SERVICE_UNAVAILABLE, "paused", "The waitlist is closed for a moment. Please try again a little later.")
+                Answer::err(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "paused",
+                    "The waitlist is closed for a moment. Please try again a little later.",
+                )
             }
             Err(e) => self.public_error("signup", e),
         }
@@ -136,12 +147,18 @@ impl App {
             Err(e) => return self.public_error("confirm", e),
         };
         if joined {
-            return Answer::ok(StatusCode::OK, "joined", "Your address is confirmed and you are in. Welcome!").titled("You're in");
+            return Answer::ok(StatusCode::OK, "joined", "Your address is confirmed and you are in. Welcome!")
+                .titled("You're in");
         }
         let mut text = "Your address is confirmed. We will write when it is your turn.".to_string();
         if place {
             match self.velvet.place_among_confirmed(entry_id).await {
-                Ok(Some(n)) => text = format!("Your address is confirmed: you are {} in line. We will write when it is your turn.", crate::domain::explain::ordinal(n as u64)),
+                Ok(Some(n)) => {
+                    text = format!(
+                        "Your address is confirmed: you are {} in line. We will write when it is your turn.",
+                        crate::domain::explain::ordinal(n as u64)
+                    )
+                }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "could not tell a confirmed person their place"),
             }
@@ -168,7 +185,8 @@ impl App {
             Ok(e) => e,
             Err(e) => return invalid_email(&e.to_string()),
         };
-        let only_email = Signals { prefix: caller.meta.ip_prefix.as_deref(), email: Some(email.as_str()), ..Signals::default() };
+        let only_email =
+            Signals { prefix: caller.meta.ip_prefix.as_deref(), email: Some(email.as_str()), ..Signals::default() };
         if let Err(d) = self.limiter.check(Action::Redeem, only_email).await {
             return self.slow_down(Action::Redeem, d, caller).await;
         }
@@ -184,7 +202,11 @@ impl App {
             Ok(RedeemOutcome::CheckEmail { .. }) => {
                 self.metrics.outcome("redeem", "held");
                 self.wake_mailer.notify_one();
-                Answer::ok(StatusCode::ACCEPTED, "check_email", "Almost there: check your inbox and click the link to confirm your address.")
+                Answer::ok(
+                    StatusCode::ACCEPTED,
+                    "check_email",
+                    "Almost there: check your inbox and click the link to confirm your address.",
+                )
             }
             Err(Error::CodeUnusable) => {
                 self.metrics.outcome("redeem", "unusable");
@@ -197,7 +219,11 @@ impl App {
             }
             Err(Error::Paused(_)) => {
                 self.metrics.outcome("redeem", "paused");
-                Answer::err(StatusCode::SERVICE_UNAVAILABLE, "paused", "Redemption is paused for a moment. Your code is still good; please try again later.")
+                Answer::err(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "paused",
+                    "Redemption is paused for a moment. Your code is still good; please try again later.",
+                )
             }
             Err(e) => self.public_error("redeem", e),
         }
@@ -210,10 +236,18 @@ impl App {
             Error::InvalidEmail(reason) => invalid_email(&reason.to_string()),
             Error::InvalidCode(reason) => {
                 self.metrics.outcome(action, "invalid_code");
-                Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", format!("That doesn't look like an invite code: {reason}."))
+                Answer::err(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_code",
+                    format!("That doesn't look like an invite code: {reason}."),
+                )
             }
-            Error::InvalidInput(message) => Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("{message}.")),
-            Error::Conflict(_) => Answer::err(StatusCode::CONFLICT, "try_again", "Two requests crossed; please send yours again."),
+            Error::InvalidInput(message) => {
+                Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("{message}."))
+            }
+            Error::Conflict(_) => {
+                Answer::err(StatusCode::CONFLICT, "try_again", "Two requests crossed; please send yours again.")
+            }
             Error::Store(e) if e.is_unavailable() => {
                 tracing::warn!(action, error = %e, "database unavailable");
                 self.metrics.outcome(action, "unavailable");
@@ -238,5 +272,9 @@ fn invalid_link() -> Answer {
 }
 
 fn invalid_email(reason: &str) -> Answer {
-    Answer::err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_email", format!("That doesn't look like an email address: {reason}."))
+    Answer::err(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_email",
+        format!("That doesn't look like an email address: {reason}."),
+    )
 }

@@ -31,7 +31,10 @@ where
 
 /// The parser of every flag that takes a duration: velvet's one grammar
 /// (`domain::duration`), within `min..=max`.
-pub fn duration(min: Duration, max: Duration) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+pub fn duration(
+    min: Duration,
+    max: Duration,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
     move |text: &str| crate::domain::duration::parse_within(text, min, max).map_err(|e| e.to_string())
 }
 
@@ -418,9 +421,15 @@ mod tests {
         assert!(e.to_string().contains("from 1 to 10000"), "{e}");
         let e = parse(&["codes", "issue", "--campaign", "x"], "--expires", "5").unwrap_err();
         assert!(e.to_string().contains("not a duration"), "a bare number has no unit: {e}");
-        let Command::Codes(CodesCommand::Issue { expires, .. }) = parse(&["codes", "issue", "--campaign", "x"], "--expires", "36h").unwrap().command else { panic!() };
+        let Command::Codes(CodesCommand::Issue { expires, .. }) =
+            parse(&["codes", "issue", "--campaign", "x"], "--expires", "36h").unwrap().command
+        else {
+            panic!()
+        };
         assert_eq!(expires, Duration::hours(36));
-        let Command::Report { since, .. } = Cli::try_parse_from(["velvet", "report"]).unwrap().command else { panic!() };
+        let Command::Report { since, .. } = Cli::try_parse_from(["velvet", "report"]).unwrap().command else {
+            panic!()
+        };
         assert_eq!(since, Duration::days(7), "the default goes through the same parser");
     }
 

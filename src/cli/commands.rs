@@ -1,7 +1,10 @@
 //! One function per command: call the service, print the answer.
 //! Data goes to stdout, commentary to stderr, so scripts can capture.
 
-use super::args::{CodesCommand, Command, Format, InvitesCommand, MailCommand, OperatorCommand, PauseArgs, PauseWhat, RoleArg, SettingsCommand};
+use super::args::{
+    CodesCommand, Command, Format, InvitesCommand, MailCommand, OperatorCommand, PauseArgs, PauseWhat, RoleArg,
+    SettingsCommand,
+};
 use super::render;
 use super::{CliError, CliResult, Ctx};
 use crate::domain::Role;
@@ -41,19 +44,39 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             let days = (since + Duration::days(1) - Duration::seconds(1)).num_days();
             let report = ctx.velvet.report(&ctx.actor().await?, days).await?;
             let page = crate::report::html(&report).map_err(CliError::failure)?;
-            std::fs::write(&out, page).map_err(|e| CliError::failure(format!("cannot write {}: {e}", out.display())))?;
-            eprintln!("wrote {} ({} days, {} signups, {} joined)", out.display(), report.days.len(), report.funnel.signed_up, report.funnel.joined);
+            std::fs::write(&out, page)
+                .map_err(|e| CliError::failure(format!("cannot write {}: {e}", out.display())))?;
+            eprintln!(
+                "wrote {} ({} days, {} signups, {} joined)",
+                out.display(),
+                report.days.len(),
+                report.funnel.signed_up,
+                report.funnel.joined
+            );
             Ok(())
         }
         Command::Console => {
             let actor = ctx.actor().await?;
-            crate::console::run(ctx.velvet.clone(), actor, ctx.config.alerts, None).await.map_err(|e| CliError::failure(format!("terminal error: {e}")))
+            crate::console::run(ctx.velvet.clone(), actor, ctx.config.alerts, None)
+                .await
+                .map_err(|e| CliError::failure(format!("terminal error: {e}")))
         }
         Command::Seed { size, seed, extra_events } => {
             let actor = ctx.actor().await?;
             let started = std::time::Instant::now();
-            let report = crate::sim::seed::seed(&ctx.velvet, &actor, crate::sim::seed::SeedSpec { size, seed, extra_events, progress: true }).await?;
-            eprintln!("seeded {} entries, {} events, {} codes in {:.1} s", report.entries, report.events, report.codes, started.elapsed().as_secs_f64());
+            let report = crate::sim::seed::seed(
+                &ctx.velvet,
+                &actor,
+                crate::sim::seed::SeedSpec { size, seed, extra_events, progress: true },
+            )
+            .await?;
+            eprintln!(
+                "seeded {} entries, {} events, {} codes in {:.1} s",
+                report.entries,
+                report.events,
+                report.codes,
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Lookup { email, json } => lookup(ctx, &email, json).await,
@@ -86,11 +109,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         }
         Command::Chain { email, json } => {
             let tree = ctx.velvet.invite_tree(&ctx.actor().await?, &email).await?;
-            if json {
-                print_json(&tree)
-            } else {
-                emit_raw(&render::chain(&tree))
-            }
+            if json { print_json(&tree) } else { emit_raw(&render::chain(&tree)) }
         }
         Command::Export { status, format } => export(ctx, status.as_deref(), format).await,
         Command::Settings(s) => settings(ctx, s).await,
@@ -134,7 +153,13 @@ async fn mail(ctx: &Ctx, command: MailCommand) -> CliResult {
     }
 }
 
-async fn serve(ctx: &Ctx, listen: Option<String>, mail: Option<String>, public_url: Option<String>, metrics: Option<bool>) -> CliResult {
+async fn serve(
+    ctx: &Ctx,
+    listen: Option<String>,
+    mail: Option<String>,
+    public_url: Option<String>,
+    metrics: Option<bool>,
+) -> CliResult {
     init_logging();
     let mut config = ctx.config.clone();
     if let Some(l) = listen {
@@ -154,7 +179,13 @@ async fn serve(ctx: &Ctx, listen: Option<String>, mail: Option<String>, public_u
         config.serve.secret = Some(secret.into());
     }
     let running = crate::serve::start(ctx.velvet.clone(), &config).await.map_err(CliError::usage)?;
-    emit(&format!("velvet serve: listening on http://{} ({} database, mail: {}, links: {})", running.addr, ctx.velvet.store().backend(), running.mail, running.public_url))?;
+    emit(&format!(
+        "velvet serve: listening on http://{} ({} database, mail: {}, links: {})",
+        running.addr,
+        ctx.velvet.store().backend(),
+        running.mail,
+        running.public_url
+    ))?;
     tracing::info!(addr = %running.addr, "serving");
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
@@ -202,18 +233,16 @@ async fn migrate(ctx: &Ctx, forget_secret: bool) -> CliResult {
     eprintln!("{} database is up to date ({applied} of {known} migrations applied)", store.backend());
     if forget_secret {
         ctx.velvet.forget_secret_fingerprint().await?;
-        eprintln!("forgot the secret's fingerprint: the next `velvet serve` records its own (give every server the same one)");
+        eprintln!(
+            "forgot the secret's fingerprint: the next `velvet serve` records its own (give every server the same one)"
+        );
     }
     Ok(())
 }
 
 async fn lookup(ctx: &Ctx, email: &str, json: bool) -> CliResult {
     let found = ctx.velvet.lookup(&ctx.actor().await?, email).await?;
-    if json {
-        print_json(&found)
-    } else {
-        emit_raw(&render::lookup(&found, ctx.velvet.now()))
-    }
+    if json { print_json(&found) } else { emit_raw(&render::lookup(&found, ctx.velvet.now())) }
 }
 
 async fn approve(ctx: &Ctx, next: Option<i64>, email: Option<String>, dry_run: bool) -> CliResult {
@@ -247,7 +276,11 @@ async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
             for code in &issued.codes {
                 writeln!(out, "{code}").map_err(io_error)?;
             }
-            eprintln!("issued {} codes in batch {} (shown once: only their hashes are stored)", issued.codes.len(), issued.batch_id);
+            eprintln!(
+                "issued {} codes in batch {} (shown once: only their hashes are stored)",
+                issued.codes.len(),
+                issued.batch_id
+            );
             Ok(())
         }
         CodesCommand::Revoke { code, batch, campaign, inviter, reason, dry_run } => {
@@ -268,11 +301,7 @@ async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
         }
         CodesCommand::List { campaign, batch, kind, limit, json } => {
             let list = ctx.velvet.list_codes(&actor, campaign.as_deref(), batch, kind.as_deref(), limit).await?;
-            if json {
-                print_json(&list)
-            } else {
-                emit_raw(&render::codes(&list, ctx.velvet.now()))
-            }
+            if json { print_json(&list) } else { emit_raw(&render::codes(&list, ctx.velvet.now())) }
         }
     }
 }
@@ -284,7 +313,9 @@ async fn pause(ctx: &Ctx, p: PauseArgs, pausing: bool) -> CliResult {
         (PauseWhat::Signups, None, None) => PauseScope::Signups,
         (PauseWhat::Inviter, None, Some(e)) => PauseScope::Inviter(e),
         (PauseWhat::Inviter, _, None) => return Err(CliError::usage("`inviter` needs --email EMAIL")),
-        (PauseWhat::Signups, Some(_), _) => return Err(CliError::usage("signups cannot be paused per campaign; drop --campaign")),
+        (PauseWhat::Signups, Some(_), _) => {
+            return Err(CliError::usage("signups cannot be paused per campaign; drop --campaign"));
+        }
         _ => return Err(CliError::usage("--campaign goes with redemption, --email with inviter")),
     };
     let actor = ctx.actor().await?;
@@ -376,7 +407,12 @@ async fn settings(ctx: &Ctx, command: SettingsCommand) -> CliResult {
                 emit(&format!("{k:<24} {v}"))?;
             }
             for sw in ctx.velvet.switches(&actor).await? {
-                emit(&format!("paused: {:<16} since {} by {}", sw.scope, crate::domain::timefmt::utc_minute(sw.paused_at), sw.paused_by))?;
+                emit(&format!(
+                    "paused: {:<16} since {} by {}",
+                    sw.scope,
+                    crate::domain::timefmt::utc_minute(sw.paused_at),
+                    sw.paused_by
+                ))?;
             }
             Ok(())
         }
@@ -403,7 +439,13 @@ async fn operator(ctx: &Ctx, command: OperatorCommand) -> CliResult {
         }
         OperatorCommand::List => {
             for o in ctx.velvet.operators(&ctx.actor().await?).await? {
-                emit(&format!("{:<24} {:<8} added {} by {}", o.name, o.role, o.created_at.format("%Y-%m-%d"), o.created_by))?;
+                emit(&format!(
+                    "{:<24} {:<8} added {} by {}",
+                    o.name,
+                    o.role,
+                    o.created_at.format("%Y-%m-%d"),
+                    o.created_by
+                ))?;
             }
             Ok(())
         }

@@ -15,18 +15,32 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub async fn run(ctx: &Ctx, keep: bool, seed_value: u64, size: u64) -> CliResult {
-    let dir = tempfile::Builder::new().prefix("velvet-demo-").tempdir().map_err(|e| CliError::failure(format!("cannot make a temporary folder: {e}")))?;
+    let dir = tempfile::Builder::new()
+        .prefix("velvet-demo-")
+        .tempdir()
+        .map_err(|e| CliError::failure(format!("cannot make a temporary folder: {e}")))?;
     let db = dir.path().join("demo.db");
     let mail = dir.path().join("mail");
     let store = Store::open(&format!("sqlite://{}", db.display())).await?;
     let velvet = Velvet::new(store.clone(), Arc::new(SystemClock));
     // An unusable operator name (from $USER, say) falls back to "demo".
-    let name = ctx.acting_as.clone().filter(|n| crate::service::check_operator_name(n).is_ok()).unwrap_or_else(|| "demo".into());
+    let name = ctx
+        .acting_as
+        .clone()
+        .filter(|n| crate::service::check_operator_name(n).is_ok())
+        .unwrap_or_else(|| "demo".into());
     velvet.add_operator(&name, &name, Role::Admin).await?;
     let actor = velvet.operator(&name).await?;
     eprintln!("seeding a beta of {size} people …");
     let report = seed(&velvet, &actor, SeedSpec { size, seed: seed_value, extra_events: 0, progress: false }).await?;
-    let leak = PartnerCodeSpec { campaign: "chat".into(), max_uses: 5_000, count: 1, expires_in: chrono::Duration::days(7), daily_cap: None, prefix: Some("CHAT".into()) };
+    let leak = PartnerCodeSpec {
+        campaign: "chat".into(),
+        max_uses: 5_000,
+        count: 1,
+        expires_in: chrono::Duration::days(7),
+        daily_cap: None,
+        prefix: Some("CHAT".into()),
+    };
     let leaked = velvet.issue_partner_codes(&actor, &leak).await?.codes[0].to_string();
 
     let mut config = Config::default();
@@ -40,11 +54,16 @@ pub async fn run(ctx: &Ctx, keep: bool, seed_value: u64, size: u64) -> CliResult
     config.alerts.signup_spike_min = config.alerts.signup_spike_min.max(300);
     let running = crate::serve::start(velvet.clone(), &config).await.map_err(CliError::failure)?;
     let base = format!("http://{}", running.addr);
-    eprintln!("API on {base}  (try: curl -X POST {base}/v1/waitlist -H 'content-type: application/json' -d '{{\"email\":\"you@example.com\"}}', or open {base}/join)");
+    eprintln!(
+        "API on {base}  (try: curl -X POST {base}/v1/waitlist -H 'content-type: application/json' -d '{{\"email\":\"you@example.com\"}}', or open {base}/join)"
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let sims = spawn_traffic(&base, &mail, &leaked, seed_value, stop.clone());
-    let welcome = format!("demo: {} people seeded; API on {base}; a bot wave comes in ~40 s, a leaked code (campaign chat) in ~70 s", report.entries);
+    let welcome = format!(
+        "demo: {} people seeded; API on {base}; a bot wave comes in ~40 s, a leaked code (campaign chat) in ~70 s",
+        report.entries
+    );
     let result = crate::console::run(velvet.clone(), actor, config.alerts, Some(welcome)).await;
     stop.store(true, Ordering::Relaxed);
     let mut summaries = Vec::new();
@@ -61,12 +80,22 @@ pub async fn run(ctx: &Ctx, keep: bool, seed_value: u64, size: u64) -> CliResult
     }
     if keep {
         let kept = dir.keep();
-        eprintln!("kept the demo database: velvet --database-url sqlite://{}/demo.db console (mail in {}/mail)", kept.display(), kept.display());
+        eprintln!(
+            "kept the demo database: velvet --database-url sqlite://{}/demo.db console (mail in {}/mail)",
+            kept.display(),
+            kept.display()
+        );
     }
     result.map_err(|e| CliError::failure(format!("terminal error: {e}")))
 }
 
-fn spawn_traffic(base: &str, mail: &std::path::Path, leaked: &str, seed: u64, stop: Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<Result<traffic::Summary, String>>> {
+fn spawn_traffic(
+    base: &str,
+    mail: &std::path::Path,
+    leaked: &str,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<Result<traffic::Summary, String>>> {
     let plan = [
         (Duration::ZERO, Scenario::Steady, 4.0, Duration::from_secs(24 * 3600)),
         (Duration::from_secs(40), Scenario::BotWave, 40.0, Duration::from_secs(45)),

@@ -60,9 +60,10 @@ pub struct Ctx {
 impl Ctx {
     /// The operator this invocation acts as, resolved against the database.
     pub async fn actor(&self) -> CliResult<Actor> {
-        let name = self.acting_as.as_deref().ok_or_else(|| {
-            CliError::usage("no operator given: pass --as NAME or set VELVET_OPERATOR")
-        })?;
+        let name = self
+            .acting_as
+            .as_deref()
+            .ok_or_else(|| CliError::usage("no operator given: pass --as NAME or set VELVET_OPERATOR"))?;
         Ok(self.velvet.operator(name).await?)
     }
 }
@@ -99,11 +100,8 @@ async fn run(cli: Cli) -> CliResult {
         None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
     };
     let config = Config::load(&config_path, explicit).map_err(|e| CliError::usage(e.to_string()))?;
-    let url = cli
-        .database_url
-        .clone()
-        .or(config.database_url.clone())
-        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+    let url =
+        cli.database_url.clone().or(config.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
     let acting_as = cli
         .acting_as
         .clone()

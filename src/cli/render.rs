@@ -58,7 +58,15 @@ pub fn lookup(l: &Lookup, now: DateTime<Utc>) -> String {
         for m in &l.mail {
             let err = m.last_error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default();
             let retry = if m.status == "failed" { format!("  -> velvet mail retry {}", m.id) } else { String::new() };
-            let _ = writeln!(s, "  {}  #{:<6} {:<8} {:<7} {} attempt(s){err}{retry}", stamp(m.created_at), m.id, m.kind, m.status, m.attempts);
+            let _ = writeln!(
+                s,
+                "  {}  #{:<6} {:<8} {:<7} {} attempt(s){err}{retry}",
+                stamp(m.created_at),
+                m.id,
+                m.kind,
+                m.status,
+                m.attempts
+            );
         }
     }
     let _ = writeln!(s, "timeline");
@@ -77,7 +85,11 @@ pub fn lookup(l: &Lookup, now: DateTime<Utc>) -> String {
 
 pub fn codes(list: &[CodeView], now: DateTime<Utc>) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:<7} {:<8} {:<14} {:<6} {:<6} {:<8} {:>9}  EXPIRES", "ID", "KIND", "CAMPAIGN", "BATCH", "HINT", "STATE", "USES");
+    let _ = writeln!(
+        s,
+        "{:<7} {:<8} {:<14} {:<6} {:<6} {:<8} {:>9}  EXPIRES",
+        "ID", "KIND", "CAMPAIGN", "BATCH", "HINT", "STATE", "USES"
+    );
     for c in list {
         let _ = writeln!(
             s,
@@ -108,8 +120,18 @@ pub fn revoked_line(r: &RevokedCode) -> String {
 
 pub fn chain(root: &ChainNode) -> String {
     fn walk(node: &ChainNode, prefix: &str, last: bool, top: bool, out: &mut String) {
-        let branch = if top { "" } else if last { "└─ " } else { "├─ " };
-        let _ = writeln!(out, "{prefix}{branch}{} [{}] codes {}/{} used", node.email, node.status, node.codes_used, node.codes_given);
+        let branch = if top {
+            ""
+        } else if last {
+            "└─ "
+        } else {
+            "├─ "
+        };
+        let _ = writeln!(
+            out,
+            "{prefix}{branch}{} [{}] codes {}/{} used",
+            node.email, node.status, node.codes_used, node.codes_given
+        );
         let child_prefix = if top { String::new() } else { format!("{prefix}{}", if last { "   " } else { "│  " }) };
         for (i, child) in node.invitees.iter().enumerate() {
             walk(child, &child_prefix, i + 1 == node.invitees.len(), false, out);

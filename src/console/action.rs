@@ -27,19 +27,44 @@ pub enum Input {
 #[derive(Debug)]
 pub enum Msg {
     /// A page of entries, newest first; `done` after the last.
-    Entries { rows: Vec<EntryItem>, total: u64, done: bool },
+    Entries {
+        rows: Vec<EntryItem>,
+        total: u64,
+        done: bool,
+    },
     /// Entries changed by anyone (from the event stream).
     Changed(Vec<EntryItem>),
     /// A search answer for `generation`.
-    Filtered { generation: u64, query: String, rows: Vec<u32> },
-    Lookup { generation: u64, lookup: Box<Lookup> },
-    LookupFailed { generation: u64, error: String },
+    Filtered {
+        generation: u64,
+        query: String,
+        rows: Vec<u32>,
+    },
+    Lookup {
+        generation: u64,
+        lookup: Box<Lookup>,
+    },
+    LookupFailed {
+        generation: u64,
+        error: String,
+    },
     Codes(Vec<CodeView>),
     /// The Live pane's hour, counted by the database.
-    LiveHour { minutes: Vec<crate::store::MinuteCount>, offenders: Vec<crate::store::OffenderCount> },
+    LiveHour {
+        minutes: Vec<crate::store::MinuteCount>,
+        offenders: Vec<crate::store::OffenderCount>,
+    },
     /// New events after the cursor (oldest first) and live ticks.
-    Events { rows: Vec<EventRow>, ticks: Vec<Tick> },
-    Switches { switches: Vec<SwitchState>, settings: Box<Settings>, sent_today: u64, failed_mail: u64 },
+    Events {
+        rows: Vec<EventRow>,
+        ticks: Vec<Tick>,
+    },
+    Switches {
+        switches: Vec<SwitchState>,
+        settings: Box<Settings>,
+        sent_today: u64,
+        failed_mail: u64,
+    },
     /// An action finished: what to tell the operator.
     Done(String),
     Failed(String),
@@ -49,12 +74,22 @@ pub enum Msg {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    Filter { generation: u64, query: String, within: Option<Vec<u32>> },
-    Lookup { generation: u64, email: String },
+    Filter {
+        generation: u64,
+        query: String,
+        within: Option<Vec<u32>>,
+    },
+    Lookup {
+        generation: u64,
+        email: String,
+    },
     LoadCodes,
     /// A change, done by the service as the operator.
     Act(Action),
-    RecordAlert { rule: String, text: String },
+    RecordAlert {
+        rule: String,
+        text: String,
+    },
     /// Re-read switches, settings and codes after a change.
     Refresh,
 }

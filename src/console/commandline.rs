@@ -13,10 +13,11 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
     // the service's permission for the action the command asks for (the
     // service checks again; this only spares a confirmation that would fail).
     if let Some(p) = action_for(&words).map(|a| a.permission())
-        && !s.can(p) {
-            s.toast(format!("your role may not {}", p.describe()), ToastKind::Error);
-            return vec![];
-        }
+        && !s.can(p)
+    {
+        s.toast(format!("your role may not {}", p.describe()), ToastKind::Error);
+        return vec![];
+    }
     let number = |w: Option<&&str>| w.and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0);
     match words.as_slice() {
         ["q"] | ["quit"] => s.quit = true,
@@ -26,24 +27,41 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
         },
         ["send", n] => match number(Some(n)) {
             Some(n) => {
-                s.modal = Some(confirm(format!("Send {n} invites now?"), vec!["Past today's cap, oldest approval first; audited.".into()], Action::SendPastCap(n as u64)))
+                s.modal = Some(confirm(
+                    format!("Send {n} invites now?"),
+                    vec!["Past today's cap, oldest approval first; audited.".into()],
+                    Action::SendPastCap(n as u64),
+                ))
             }
             None => s.toast(":send needs a number", ToastKind::Error),
         },
         ["revoke", "batch", n] => match number(Some(n)) {
             Some(b) => {
                 let count = s.codes.iter().filter(|c| c.batch_id == Some(b) && c.state == "active").count();
-                let known = if s.codes.is_empty() { "codes not loaded: open Codes (2) to see them".to_string() } else { format!("{count} active codes in it (as loaded)") };
-                s.modal = Some(confirm(format!("Revoke batch {b}?"), vec![known], Action::Revoke(RevokeTarget::Batch(b))));
+                let known = if s.codes.is_empty() {
+                    "codes not loaded: open Codes (2) to see them".to_string()
+                } else {
+                    format!("{count} active codes in it (as loaded)")
+                };
+                s.modal =
+                    Some(confirm(format!("Revoke batch {b}?"), vec![known], Action::Revoke(RevokeTarget::Batch(b))));
             }
             None => s.toast(":revoke batch needs a batch number", ToastKind::Error),
         },
         ["revoke", "campaign", c] => {
             let count = s.codes.iter().filter(|x| x.campaign.as_deref() == Some(*c) && x.state == "active").count();
-            s.modal = Some(confirm(format!("Revoke every code of campaign {c}?"), vec![format!("{count} active codes (as loaded)")], Action::Revoke(RevokeTarget::Campaign(c.to_string()))));
+            s.modal = Some(confirm(
+                format!("Revoke every code of campaign {c}?"),
+                vec![format!("{count} active codes (as loaded)")],
+                Action::Revoke(RevokeTarget::Campaign(c.to_string())),
+            ));
         }
         ["revoke", "inviter", e] => {
-            s.modal = Some(confirm(format!("Revoke every code {e} gives out?"), vec![], Action::Revoke(RevokeTarget::Inviter(e.to_string()))));
+            s.modal = Some(confirm(
+                format!("Revoke every code {e} gives out?"),
+                vec![],
+                Action::Revoke(RevokeTarget::Inviter(e.to_string())),
+            ));
         }
         [verb @ ("pause" | "resume"), rest @ ..] => {
             let scope = match rest {
@@ -58,7 +76,8 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
                     let pausing = *verb == "pause";
                     let title = format!("{} {}?", if pausing { "Pause" } else { "Resume" }, scope.describe());
                     let action = if pausing { Action::Pause(scope) } else { Action::Resume(scope) };
-                    s.modal = Some(confirm(title, vec!["Takes effect on every server within a second.".into()], action));
+                    s.modal =
+                        Some(confirm(title, vec!["Takes effect on every server within a second.".into()], action));
                 }
                 None => s.toast("try :pause redemption | signups | campaign NAME | inviter EMAIL", ToastKind::Error),
             }
@@ -89,6 +108,9 @@ fn action_for(words: &[&str]) -> Option<Action> {
 
 fn setting(s: &mut State, key: &str, value: &str) {
     let old = s.settings.as_ref().and_then(|x| x.get(key)).unwrap_or_else(|| "?".into());
-    s.modal = Some(confirm(format!("Set {key} to {value}?"), vec![format!("Now {old}.")], Action::Set(key.into(), value.into())));
+    s.modal = Some(confirm(
+        format!("Set {key} to {value}?"),
+        vec![format!("Now {old}.")],
+        Action::Set(key.into(), value.into()),
+    ));
 }
-

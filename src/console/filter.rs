@@ -142,7 +142,9 @@ impl Haystack {
         }
         let mid = n / 2;
         std::thread::scope(|s| {
-            let upper = s.spawn(|| (mid as u32..n as u32).filter(|&i| subsequence(q, self.row(i as usize))).collect::<Vec<u32>>());
+            let upper = s.spawn(|| {
+                (mid as u32..n as u32).filter(|&i| subsequence(q, self.row(i as usize))).collect::<Vec<u32>>()
+            });
             let mut lower: Vec<u32> = (0..mid as u32).filter(|&i| subsequence(q, self.row(i as usize))).collect();
             lower.extend(upper.join().unwrap_or_default());
             lower

@@ -55,7 +55,14 @@ const fn b(keys: &'static [KeyCode], shown: &'static str, command: Command, help
     Binding { keys, shown, short: "", command, help, confirms: false, footer: false }
 }
 
-const fn act(keys: &'static [KeyCode], shown: &'static str, short: &'static str, command: Command, help: &'static str, confirms: bool) -> Binding {
+const fn act(
+    keys: &'static [KeyCode],
+    shown: &'static str,
+    short: &'static str,
+    command: Command,
+    help: &'static str,
+    confirms: bool,
+) -> Binding {
     Binding { keys, shown, short, command, help, confirms, footer: true }
 }
 
@@ -72,27 +79,79 @@ pub const BINDINGS: &[Binding] = &[
     b(&[KeyCode::Char('G'), KeyCode::End], "G", Command::Bottom, "last row"),
     b(&[KeyCode::PageUp], "PgUp", Command::PageUp, "page up"),
     b(&[KeyCode::PageDown], "PgDn", Command::PageDown, "page down"),
-    foot(b(&[KeyCode::Char('1')], "1-4", Command::View(View::Waitlist), "views: 1 Waitlist, 2 Codes, 3 Chains, 4 Events"), "views"),
+    foot(
+        b(
+            &[KeyCode::Char('1')],
+            "1-4",
+            Command::View(View::Waitlist),
+            "views: 1 Waitlist, 2 Codes, 3 Chains, 4 Events",
+        ),
+        "views",
+    ),
     b(&[KeyCode::Char('2')], "2", Command::View(View::Codes), "Codes (by campaign and batch)"),
     b(&[KeyCode::Char('3')], "3", Command::View(View::Chains), "Chains view (invite tree)"),
     b(&[KeyCode::Char('4')], "4", Command::View(View::Events), "Events view (live tail)"),
     b(&[KeyCode::Tab], "Tab", Command::NextPane, "next pane (list, detail, live)"),
     b(&[KeyCode::Enter], "Enter", Command::Detail, "detail of the selected row"),
     foot(b(&[KeyCode::Char('/')], "/", Command::Filter, FILTER_HELP), "filter"),
-    b(&[KeyCode::Char(':')], ":", Command::CommandLine, "command line (:approve 50, :revoke batch 12, :pause campaign hn, :cap 80, :q)"),
+    b(
+        &[KeyCode::Char(':')],
+        ":",
+        Command::CommandLine,
+        "command line (:approve 50, :revoke batch 12, :pause campaign hn, :cap 80, :q)",
+    ),
     foot(b(&[KeyCode::Char('?')], "?", Command::Help, "this help"), "help"),
     b(&[KeyCode::Char('L')], "L", Command::ToggleLive, "show or hide the Live pane"),
     act(&[KeyCode::Char(' ')], "space", "mark", Command::Mark, "mark or unmark the row (for approve)", false),
-    act(&[KeyCode::Char('a')], "a", "approve", Command::Approve, "approve the selected entry, or the marked ones (a batch asks first)", false),
-    act(&[KeyCode::Char('A')], "A", "next N", Command::ApproveNext, "approve the next N confirmed entries (oldest first)", true),
+    act(
+        &[KeyCode::Char('a')],
+        "a",
+        "approve",
+        Command::Approve,
+        "approve the selected entry, or the marked ones (a batch asks first)",
+        false,
+    ),
+    act(
+        &[KeyCode::Char('A')],
+        "A",
+        "next N",
+        Command::ApproveNext,
+        "approve the next N confirmed entries (oldest first)",
+        true,
+    ),
     act(&[KeyCode::Char('S')], "S", "send", Command::SendNow, "send N invites now, past today's cap", true),
-    act(&[KeyCode::Char('r')], "r", "revoke", Command::Revoke, "revoke the selected code, or every code of the selected person", true),
-    act(&[KeyCode::Char('s')], "s", "reissue", Command::Reissue, "reissue: revoke the person's code and mail a fresh one", true),
+    act(
+        &[KeyCode::Char('r')],
+        "r",
+        "revoke",
+        Command::Revoke,
+        "revoke the selected code, or every code of the selected person",
+        true,
+    ),
+    act(
+        &[KeyCode::Char('s')],
+        "s",
+        "reissue",
+        Command::Reissue,
+        "reissue: revoke the person's code and mail a fresh one",
+        true,
+    ),
     act(&[KeyCode::Char('b')], "b", "block", Command::Block, "block the selected person", true),
     act(&[KeyCode::Char('u')], "u", "unblock", Command::Unblock, "unblock the selected person", false),
     act(&[KeyCode::Char('p')], "p", "pause", Command::PauseRedemption, "pause or resume all redemption", true),
-    foot(b(&[KeyCode::Esc], "Esc", Command::Back, "back: close, clear the filter, leave the detail (never quits)"), "back"),
-    foot(b(&[KeyCode::Char('q')], "q", Command::Quit, "quit (from the list, filtered or not; from the detail back to the list); Ctrl-C quits anywhere"), "quit"),
+    foot(
+        b(&[KeyCode::Esc], "Esc", Command::Back, "back: close, clear the filter, leave the detail (never quits)"),
+        "back",
+    ),
+    foot(
+        b(
+            &[KeyCode::Char('q')],
+            "q",
+            Command::Quit,
+            "quit (from the list, filtered or not; from the detail back to the list); Ctrl-C quits anywhere",
+        ),
+        "quit",
+    ),
 ];
 
 /// What the `/` help line says the filter searches: exactly the fields of
@@ -106,12 +165,18 @@ pub fn action_of(c: Command, s: &State) -> Option<Action> {
     Some(match c {
         Command::Mark => Action::Approve(Vec::new()),
         Command::Approve => {
-            let ids = if s.marks.is_empty() { s.selected_entry().map(|e| vec![e.id]).unwrap_or_default() } else { s.marks.iter().copied().collect() };
+            let ids = if s.marks.is_empty() {
+                s.selected_entry().map(|e| vec![e.id]).unwrap_or_default()
+            } else {
+                s.marks.iter().copied().collect()
+            };
             Action::Approve(ids)
         }
         Command::ApproveNext => Action::ApproveNext(0),
         Command::SendNow => Action::SendPastCap(0),
-        Command::Revoke if s.view == View::Codes => Action::Revoke(RevokeTarget::CodeId(s.selected_code().map(|c| c.id).unwrap_or(0))),
+        Command::Revoke if s.view == View::Codes => {
+            Action::Revoke(RevokeTarget::CodeId(s.selected_code().map(|c| c.id).unwrap_or(0)))
+        }
         Command::Revoke => Action::Revoke(RevokeTarget::Inviter(person())),
         Command::Reissue => Action::Reissue(person()),
         Command::Block => Action::Block(person()),
@@ -146,7 +211,10 @@ pub fn help(s: &State) -> Vec<String> {
     let hidden: Vec<&str> = BINDINGS.iter().filter(|b| !offered(b, s)).map(|b| b.shown).collect();
     if !hidden.is_empty() {
         let who = s.role.map(|r| r.as_str()).unwrap_or("unknown");
-        lines.push(format!("Your role is {who}: {} are hidden here (your role may not use them; an admin can change it).", hidden.join(" ")));
+        lines.push(format!(
+            "Your role is {who}: {} are hidden here (your role may not use them; an admin can change it).",
+            hidden.join(" ")
+        ));
         lines.push(String::new());
     }
     lines.extend(

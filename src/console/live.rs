@@ -20,7 +20,8 @@ pub enum Series {
 }
 
 impl Series {
-    pub const ALL: [Series; 5] = [Series::Signups, Series::Confirms, Series::RedeemOk, Series::RedeemFailed, Series::Limited];
+    pub const ALL: [Series; 5] =
+        [Series::Signups, Series::Confirms, Series::RedeemOk, Series::RedeemFailed, Series::Limited];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -78,7 +79,13 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { signup_spike_factor: 5.0, signup_spike_min: 20, redeem_failures_per_min: 30, prefix_attempts_per_min: 60, min_join_share: 0.2 }
+        Thresholds {
+            signup_spike_factor: 5.0,
+            signup_spike_min: 20,
+            redeem_failures_per_min: 30,
+            prefix_attempts_per_min: 60,
+            min_join_share: 0.2,
+        }
     }
 }
 
@@ -229,12 +236,16 @@ impl LiveStats {
         }
         // The current and the last minute, so a burst shows at once.
         if let Some((p, n)) = self.recent(2, |m| &m.prefixes, 1).first()
-            && *n >= th.prefix_attempts_per_min {
-                out.push(Alert { rule: "hot_prefix", text: format!("{n} failed or refused attempts from {p}") });
-            }
+            && *n >= th.prefix_attempts_per_min
+        {
+            out.push(Alert { rule: "hot_prefix", text: format!("{n} failed or refused attempts from {p}") });
+        }
         let (attempts, joined) = self.funnel(10);
         if attempts >= 20 && (joined as f64) < th.min_join_share * attempts as f64 {
-            out.push(Alert { rule: "dropoff", text: format!("only {joined} of {attempts} code attempts joined in 10 min") });
+            out.push(Alert {
+                rule: "dropoff",
+                text: format!("only {joined} of {attempts} code attempts joined in 10 min"),
+            });
         }
         out
     }
@@ -246,7 +257,14 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     fn tick(at: DateTime<Utc>, kind: &str, outcome: Option<&str>, prefix: Option<&str>) -> Tick {
-        Tick { at, kind: kind.into(), outcome: outcome.map(String::from), detail: None, ip_prefix: prefix.map(String::from), device_hash: None }
+        Tick {
+            at,
+            kind: kind.into(),
+            outcome: outcome.map(String::from),
+            detail: None,
+            ip_prefix: prefix.map(String::from),
+            device_hash: None,
+        }
     }
 
     #[test]

@@ -109,9 +109,10 @@ fn keep_cursor(s: &mut State, change: impl FnOnce(&mut State)) {
     let before = s.waitlist.current();
     change(s);
     if let Some(row) = before
-        && let Some(pos) = s.waitlist.rows.iter().position(|&r| r as usize == row) {
-            s.waitlist.selected = pos;
-        }
+        && let Some(pos) = s.waitlist.rows.iter().position(|&r| r as usize == row)
+    {
+        s.waitlist.selected = pos;
+    }
     s.waitlist.clamp();
 }
 

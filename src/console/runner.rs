@@ -54,7 +54,14 @@ fn intern(text: &str) -> Arc<str> {
 }
 
 pub fn tick_of(e: &EventRow) -> Tick {
-    Tick { at: e.at, kind: e.kind.clone(), outcome: e.outcome.clone(), detail: e.detail.clone(), ip_prefix: e.ip_prefix.clone(), device_hash: e.device_hash.clone() }
+    Tick {
+        at: e.at,
+        kind: e.kind.clone(),
+        outcome: e.outcome.clone(),
+        detail: e.detail.clone(),
+        ip_prefix: e.ip_prefix.clone(),
+        device_hash: e.device_hash.clone(),
+    }
 }
 
 impl Runner {
@@ -149,7 +156,12 @@ impl Runner {
         let sent = self.velvet.invites_sent_today(&self.actor).await;
         let failed = self.velvet.failed_mail_count(&self.actor).await;
         if let (Ok(switches), Ok(settings), Ok(sent_today), Ok(failed)) = (switches, settings, sent, failed) {
-            self.send(Msg::Switches { switches, settings: Box::new(settings), sent_today, failed_mail: failed.max(0) as u64 });
+            self.send(Msg::Switches {
+                switches,
+                settings: Box::new(settings),
+                sent_today,
+                failed_mail: failed.max(0) as u64,
+            });
         }
     }
 
@@ -159,18 +171,35 @@ impl Runner {
         let (v, a) = (&self.velvet, &self.actor);
         let done = match action {
             Action::Approve(ids) => v.approve_ids(a, &ids).await.map(|r| {
-                let skipped = if r.skipped > 0 { format!(" ({} skipped: no longer confirmed)", r.skipped) } else { String::new() };
+                let skipped = if r.skipped > 0 {
+                    format!(" ({} skipped: no longer confirmed)", r.skipped)
+                } else {
+                    String::new()
+                };
                 format!("approved {}{skipped}", r.approved.len())
             }),
-            Action::ApproveNext(n) => v.approve_next(a, n, false).await.map(|r| format!("approved {} (oldest confirmed first)", r.len())),
-            Action::SendPastCap(n) => v.send_invites(a, Some(n), true).await.map(|r| format!("{} invites queued past the cap", r.sent.len())),
-            Action::Revoke(target) => v.revoke(a, &target, Some("from the console"), false).await.map(|r| format!("revoked {} codes", r.len())),
+            Action::ApproveNext(n) => {
+                v.approve_next(a, n, false).await.map(|r| format!("approved {} (oldest confirmed first)", r.len()))
+            }
+            Action::SendPastCap(n) => {
+                v.send_invites(a, Some(n), true).await.map(|r| format!("{} invites queued past the cap", r.sent.len()))
+            }
+            Action::Revoke(target) => v
+                .revoke(a, &target, Some("from the console"), false)
+                .await
+                .map(|r| format!("revoked {} codes", r.len())),
             Action::Reissue(email) => v.reissue(a, &email).await.map(|what| format!("{email}: {what}")),
-            Action::Block(email) => v.block(a, &email, Some("from the console")).await.map(|_| format!("blocked {email}")),
+            Action::Block(email) => {
+                v.block(a, &email, Some("from the console")).await.map(|_| format!("blocked {email}"))
+            }
             Action::Unblock(email) => v.unblock(a, &email, None).await.map(|_| format!("unblocked {email}")),
-            Action::Pause(scope) => v.pause(a, &scope, Some("from the console")).await.map(|changed| scope.outcome(true, changed)),
+            Action::Pause(scope) => {
+                v.pause(a, &scope, Some("from the console")).await.map(|changed| scope.outcome(true, changed))
+            }
             Action::Resume(scope) => v.resume(a, &scope).await.map(|changed| scope.outcome(false, changed)),
-            Action::Set(k, val) => v.set_setting(a, &k, &val).await.map(|s| format!("{k} = {}", s.get(&k).unwrap_or_default())),
+            Action::Set(k, val) => {
+                v.set_setting(a, &k, &val).await.map(|s| format!("{k} = {}", s.get(&k).unwrap_or_default()))
+            }
         };
         done.map(Some).map_err(|e| e.to_string())
     }
@@ -188,7 +217,9 @@ impl Runner {
             Effect::Filter { generation, query, within } => {
                 let q = query.clone();
                 let haystack = haystack.unwrap_or_default();
-                let rows = tokio::task::spawn_blocking(move || haystack.search(&q, within.as_deref())).await.unwrap_or_default();
+                let rows = tokio::task::spawn_blocking(move || haystack.search(&q, within.as_deref()))
+                    .await
+                    .unwrap_or_default();
                 self.send(Msg::Filtered { generation, query, rows });
                 return;
             }

@@ -61,7 +61,13 @@ pub struct EntryItem {
 impl EntryItem {
     /// What the `/` filter searches, in this order. The help says so.
     pub fn searched(&self) -> [&str; 5] {
-        [&self.email, self.status, self.source.as_deref().unwrap_or(""), self.campaign.as_deref().unwrap_or(""), &self.hints]
+        [
+            &self.email,
+            self.status,
+            self.source.as_deref().unwrap_or(""),
+            self.campaign.as_deref().unwrap_or(""),
+            &self.hints,
+        ]
     }
 }
 
@@ -164,9 +170,17 @@ pub enum Modal {
     Help,
     Command(String),
     /// Asking for a number, then building `then` from it.
-    Number { prompt: String, value: String, then: NumberFor },
+    Number {
+        prompt: String,
+        value: String,
+        then: NumberFor,
+    },
     /// Asking before `action` is done.
-    Confirm { title: String, lines: Vec<String>, action: Action },
+    Confirm {
+        title: String,
+        lines: Vec<String>,
+        action: Action,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,7 +318,9 @@ impl State {
     pub fn selected_entry(&self) -> Option<&EntryItem> {
         match self.view {
             View::Waitlist => self.waitlist.current().and_then(|i| self.entries.get(i)),
-            View::Chains => self.chains_list.current().and_then(|i| self.chains.get(i)).and_then(|l| self.entries.get(l.entry)),
+            View::Chains => {
+                self.chains_list.current().and_then(|i| self.chains.get(i)).and_then(|l| self.entries.get(l.entry))
+            }
             _ => None,
         }
     }

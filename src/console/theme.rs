@@ -33,7 +33,11 @@ impl Theme {
         Style::new().add_modifier(Modifier::REVERSED)
     }
     pub fn alert(&self) -> Style {
-        if self.color { Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD) } else { Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD) }
+        if self.color {
+            Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        }
     }
     pub fn good(&self) -> Style {
         self.fg(Color::Green)

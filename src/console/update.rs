@@ -122,14 +122,20 @@ fn command(s: &mut State, c: Command) -> Vec<Effect> {
         Command::Reissue => with_person(s, |e| {
             confirm(
                 format!("Reissue for {}?", e.email),
-                vec!["Invited: the current access code is revoked and a fresh one is mailed.".into(), "Pending: a new confirmation link is mailed.".into()],
+                vec![
+                    "Invited: the current access code is revoked and a fresh one is mailed.".into(),
+                    "Pending: a new confirmation link is mailed.".into(),
+                ],
                 Action::Reissue(e.email.to_string()),
             )
         }),
         Command::Block => with_person(s, |e| {
             confirm(
                 format!("Block {}?", e.email),
-                vec![format!("Now {}; blocked, they cannot redeem or be invited.", e.status), "Unblock (u) returns them to where they were.".into()],
+                vec![
+                    format!("Now {}; blocked, they cannot redeem or be invited.", e.status),
+                    "Unblock (u) returns them to where they were.".into(),
+                ],
                 Action::Block(e.email.to_string()),
             )
         }),
@@ -142,11 +148,18 @@ fn command(s: &mut State, c: Command) -> Vec<Effect> {
         },
         Command::PauseRedemption => {
             s.modal = Some(if s.redemption_paused() {
-                confirm("Resume redemption?".into(), vec!["Codes work again at once, on every server.".into()], Action::Resume(PauseScope::Redemption))
+                confirm(
+                    "Resume redemption?".into(),
+                    vec!["Codes work again at once, on every server.".into()],
+                    Action::Resume(PauseScope::Redemption),
+                )
             } else {
                 confirm(
                     "Pause all redemption?".into(),
-                    vec!["Every code stops working at once, on every server (503 paused).".into(), "The pacer stops sending invites until you resume (p).".into()],
+                    vec![
+                        "Every code stops working at once, on every server (503 paused).".into(),
+                        "The pacer stops sending invites until you resume (p).".into(),
+                    ],
                     Action::Pause(PauseScope::Redemption),
                 )
             });
@@ -258,7 +271,11 @@ fn lookup_done(s: &mut State) -> Vec<Effect> {
 }
 
 fn approve(s: &mut State) -> Vec<Effect> {
-    let ids: Vec<i64> = if s.marks.is_empty() { s.selected_entry().map(|e| vec![e.id]).unwrap_or_default() } else { s.marks.iter().copied().collect() };
+    let ids: Vec<i64> = if s.marks.is_empty() {
+        s.selected_entry().map(|e| vec![e.id]).unwrap_or_default()
+    } else {
+        s.marks.iter().copied().collect()
+    };
     if ids.is_empty() {
         return vec![];
     }
@@ -266,8 +283,10 @@ fn approve(s: &mut State) -> Vec<Effect> {
         s.busy += 1;
         return vec![Effect::Act(Action::Approve(ids))];
     }
-    let emails: Vec<String> = ids.iter().filter_map(|id| s.entry_index.get(*id).map(|i| s.entries[i].email.to_string())).collect();
-    let confirmed = ids.iter().filter(|id| s.entry_index.get(**id).is_some_and(|i| s.entries[i].status == "confirmed")).count();
+    let emails: Vec<String> =
+        ids.iter().filter_map(|id| s.entry_index.get(*id).map(|i| s.entries[i].email.to_string())).collect();
+    let confirmed =
+        ids.iter().filter(|id| s.entry_index.get(**id).is_some_and(|i| s.entries[i].status == "confirmed")).count();
     let mut lines = listed(&emails);
     if confirmed < ids.len() {
         lines.push(format!("{} of them are not confirmed and will be skipped.", ids.len() - confirmed));
@@ -311,7 +330,10 @@ fn revoke_selected(s: &mut State) -> Vec<Effect> {
         let hint = c.hint.clone().unwrap_or_else(|| "----".into());
         let mut lines = vec![format!("{} code …{hint}, {} of {} uses taken, {}.", c.kind, c.uses, c.max_uses, c.state)];
         if let Some(camp) = &c.campaign {
-            lines.push(format!("Campaign {camp}, batch {}. (:revoke batch N revokes the whole batch.)", c.batch_id.unwrap_or(0)));
+            lines.push(format!(
+                "Campaign {camp}, batch {}. (:revoke batch N revokes the whole batch.)",
+                c.batch_id.unwrap_or(0)
+            ));
         }
         s.modal = Some(confirm(format!("Revoke code …{hint}?"), lines, Action::Revoke(RevokeTarget::CodeId(c.id))));
         return vec![];
@@ -381,7 +403,9 @@ fn submit(s: &mut State) -> Vec<Effect> {
                     NumberFor::ApproveNext => approve_next_modal(s, n),
                     NumberFor::SendNow => confirm(
                         format!("Send {n} invites now?"),
-                        vec![format!("{n} approved entries, oldest approval first, get their invite now, past today's cap (audited as 'past cap').")],
+                        vec![format!(
+                            "{n} approved entries, oldest approval first, get their invite now, past today's cap (audited as 'past cap')."
+                        )],
                         Action::SendPastCap(n as u64),
                     ),
                 });
@@ -443,7 +467,14 @@ fn filter_codes(s: &mut State) {
     s.codes_list.rows = (0..s.codes.len() as u32)
         .filter(|&i| {
             let c = &s.codes[i as usize];
-            let hay = format!("{} {} {} {}", c.hint.as_deref().unwrap_or(""), c.campaign.as_deref().unwrap_or(""), c.kind, c.state).to_ascii_lowercase();
+            let hay = format!(
+                "{} {} {} {}",
+                c.hint.as_deref().unwrap_or(""),
+                c.campaign.as_deref().unwrap_or(""),
+                c.kind,
+                c.state
+            )
+            .to_ascii_lowercase();
             subsequence(&q, &hay)
         })
         .collect();
@@ -465,7 +496,14 @@ fn events_rows(s: &mut State) {
                 return true;
             }
             let e = &s.events[i as usize];
-            let hay = format!("{} {} {} {}", e.kind, e.outcome.as_deref().unwrap_or(""), e.actor, e.ip_prefix.as_deref().unwrap_or("")).to_ascii_lowercase();
+            let hay = format!(
+                "{} {} {} {}",
+                e.kind,
+                e.outcome.as_deref().unwrap_or(""),
+                e.actor,
+                e.ip_prefix.as_deref().unwrap_or("")
+            )
+            .to_ascii_lowercase();
             subsequence(&q, &hay)
         })
         .collect();
@@ -577,10 +615,12 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             }
             // The person on screen changed: read their detail again.
             match s.detail_for {
-                Some(id) if changed.contains(&id) => match s.entry_index.get(id).map(|i| s.entries[i].email.to_string()) {
-                    Some(email) => request_lookup(s, email),
-                    None => vec![],
-                },
+                Some(id) if changed.contains(&id) => {
+                    match s.entry_index.get(id).map(|i| s.entries[i].email.to_string()) {
+                        Some(email) => request_lookup(s, email),
+                        None => vec![],
+                    }
+                }
                 _ => vec![],
             }
         }
@@ -612,4 +652,3 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
         }
     }
 }
-

@@ -74,11 +74,8 @@ impl InviteCode {
         if input.len() > MAX_INPUT_LEN {
             return Err(CodeError::TooLong);
         }
-        let compact: Vec<char> = input
-            .chars()
-            .filter(|c| !matches!(c, '-' | ' ' | '\t' | '_'))
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let compact: Vec<char> =
+            input.chars().filter(|c| !matches!(c, '-' | ' ' | '\t' | '_')).map(|c| c.to_ascii_uppercase()).collect();
         if compact.is_empty() {
             return Err(CodeError::Empty);
         }
@@ -126,12 +123,8 @@ impl fmt::Display for InviteCode {
         if let Some(p) = &self.prefix {
             write!(f, "{p}-")?;
         }
-        let groups: Vec<&str> = self
-            .symbols
-            .as_bytes()
-            .chunks(GROUP)
-            .map(|g| std::str::from_utf8(g).unwrap_or_default())
-            .collect();
+        let groups: Vec<&str> =
+            self.symbols.as_bytes().chunks(GROUP).map(|g| std::str::from_utf8(g).unwrap_or_default()).collect();
         f.write_str(&groups.join("-"))
     }
 }
@@ -205,7 +198,8 @@ mod tests {
     fn parsing_forgives_case_dashes_spaces_and_lookalikes() {
         let code = InviteCode::from_values(&[0, 1, 1, 0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], Some("HN".into()));
         let printed = code.to_string();
-        let sloppy = printed.to_lowercase().replace('-', " ").replacen('0', "o", 1).replacen('1', "l", 1).replacen('1', "I", 1);
+        let sloppy =
+            printed.to_lowercase().replace('-', " ").replacen('0', "o", 1).replacen('1', "l", 1).replacen('1', "I", 1);
         let parsed = InviteCode::parse(&sloppy).unwrap();
         assert_eq!(parsed.hash(), code.hash());
         assert_eq!(parsed.prefix(), Some("HN"));

@@ -70,14 +70,19 @@ pub fn explain(s: &Situation, now: DateTime<Utc>) -> String {
         }
         EntryStatus::Waiting(Standing::Approved) => {
             let place = s.queue_position.map(|p| format!(": {} in line", ordinal(p))).unwrap_or_default();
-            let why = if s.cap_remaining == 0 { "waiting for tomorrow's cap" } else { "waiting for the pacer to send it" };
+            let why =
+                if s.cap_remaining == 0 { "waiting for tomorrow's cap" } else { "waiting for the pacer to send it" };
             format!("confirmed {}, approved {}, {why}{place}", ago(s.confirmed_at), ago(s.approved_at))
         }
         EntryStatus::Waiting(Standing::Invited) => {
             let sent = format!("invite mailed {}", ago(s.invited_at));
             let code = match &s.access_code {
-                Some(CodeState::Expired { at }) => format!(", code expired {}; reissue to send a fresh one", relative(now, *at)),
-                Some(CodeState::Revoked { at }) => format!(", code revoked {}; reissue to send a fresh one", relative(now, *at)),
+                Some(CodeState::Expired { at }) => {
+                    format!(", code expired {}; reissue to send a fresh one", relative(now, *at))
+                }
+                Some(CodeState::Revoked { at }) => {
+                    format!(", code revoked {}; reissue to send a fresh one", relative(now, *at))
+                }
                 Some(CodeState::Active { expires_at }) => format!(", code valid until {}", relative(now, *expires_at)),
                 Some(CodeState::Used) | None => String::new(),
             };

@@ -35,12 +35,14 @@ impl Rule {
             return Ok(None);
         }
         let err = |why: String| RuleError { text: text.to_string(), why };
-        let (n, per) = t.split_once('/').ok_or_else(|| err("a count, '/', and a period, like 10/10m or 5/1h".into()))?;
+        let (n, per) =
+            t.split_once('/').ok_or_else(|| err("a count, '/', and a period, like 10/10m or 5/1h".into()))?;
         let limit: u32 = match n.trim().parse::<u64>() {
             Ok(n) if (1..=u64::from(MAX_LIMIT)).contains(&n) => n as u32,
             _ => return Err(err(format!("the count must be a whole number from 1 to {MAX_LIMIT}"))),
         };
-        let period = super::duration::parse_within(per, Duration::seconds(1), MAX_PERIOD).map_err(|e| err(format!("the period {e}")))?;
+        let period = super::duration::parse_within(per, Duration::seconds(1), MAX_PERIOD)
+            .map_err(|e| err(format!("the period {e}")))?;
         Ok(Some(Rule { limit, period }))
     }
 

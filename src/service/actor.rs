@@ -42,15 +42,12 @@ impl Actor {
 pub type OperatorInfo = crate::store::OperatorRow;
 
 pub fn check_operator_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
+    let ok =
+        !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidInput(format!(
-            "operator name '{name}' must be 1-64 letters, digits, '.', '_', '@' or '-'"
-        )))
+        Err(Error::InvalidInput(format!("operator name '{name}' must be 1-64 letters, digits, '.', '_', '@' or '-'")))
     }
 }
 
@@ -60,8 +57,9 @@ impl Velvet {
         let mut tx = self.store.read().await?;
         match tx.operator_by_name(name).await? {
             Some(op) => {
-                let role = Role::parse(&op.role)
-                    .ok_or_else(|| crate::store::StoreError::Corrupt(format!("operator {name} has role {}", op.role)))?;
+                let role = Role::parse(&op.role).ok_or_else(|| {
+                    crate::store::StoreError::Corrupt(format!("operator {name} has role {}", op.role))
+                })?;
                 Ok(Actor::Operator { name: op.name, role })
             }
             None if tx.count_operators().await? == 0 => Err(Error::NoOperators),
@@ -84,7 +82,9 @@ impl Velvet {
             }
         } else {
             if acting_as.is_empty() {
-                return Err(Error::InvalidInput("operators are added by an admin: pass --as ADMIN (or set VELVET_OPERATOR)".into()));
+                return Err(Error::InvalidInput(
+                    "operators are added by an admin: pass --as ADMIN (or set VELVET_OPERATOR)".into(),
+                ));
             }
             let actor = match tx.operator_by_name(acting_as).await? {
                 Some(op) => Actor::Operator { name: op.name, role: Role::parse(&op.role).unwrap_or(Role::Viewer) },

@@ -29,7 +29,14 @@ impl Velvet {
             from.apply(Transition::Approve).map_err(|source| Error::Illegal { email: entry.email.clone(), source })?;
             return Ok(approved(&entry));
         }
-        self.transition(&mut tx, &entry, Transition::Approve, StatusStamps::default(), event(EventKind::Approve, actor)).await?;
+        self.transition(
+            &mut tx,
+            &entry,
+            Transition::Approve,
+            StatusStamps::default(),
+            event(EventKind::Approve, actor),
+        )
+        .await?;
         tx.commit().await?;
         Ok(approved(&entry))
     }
@@ -47,14 +54,25 @@ impl Velvet {
         }
         // The rule comes from the state machine; the move is one statement.
         let from = EntryStatus::CONFIRMED;
-        let to = from.apply(Transition::Approve).map_err(|source| Error::Illegal { email: "confirmed entries".into(), source })?;
+        let to = from
+            .apply(Transition::Approve)
+            .map_err(|source| Error::Illegal { email: "confirmed entries".into(), source })?;
         let now = self.now();
         let mut tx = self.store.write().await?;
         let mut rows = tx.approve_oldest(n, from.as_str(), to.as_str(), now).await?;
         rows.sort_by_key(|(id, _, confirmed_at)| (*confirmed_at, *id));
         let events: Vec<(chrono::DateTime<chrono::Utc>, crate::store::NewEvent)> = rows
             .iter()
-            .map(|(id, _, _)| (now, crate::store::NewEvent { entry_id: Some(*id), rule: Some(format!("next {n}")), ..event(EventKind::Approve, actor) }))
+            .map(|(id, _, _)| {
+                (
+                    now,
+                    crate::store::NewEvent {
+                        entry_id: Some(*id),
+                        rule: Some(format!("next {n}")),
+                        ..event(EventKind::Approve, actor)
+                    },
+                )
+            })
             .collect();
         tx.bulk_events(&events).await?;
         let done: Vec<Approved> = rows.into_iter().map(|(entry_id, email, _)| Approved { entry_id, email }).collect();

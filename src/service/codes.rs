@@ -109,9 +109,7 @@ pub fn check_campaign(c: &str) -> Result<String> {
     if ok {
         Ok(c)
     } else {
-        Err(Error::InvalidInput(format!(
-            "campaign '{c}' must be 1-{MAX_CAMPAIGN_LEN} letters, digits, '-' or '_'"
-        )))
+        Err(Error::InvalidInput(format!("campaign '{c}' must be 1-{MAX_CAMPAIGN_LEN} letters, digits, '-' or '_'")))
     }
 }
 
@@ -138,7 +136,8 @@ impl Velvet {
         let prefix = match &spec.prefix {
             Some(p) => Some(normalize_prefix(p)?),
             None => {
-                let derived: String = campaign.chars().filter(char::is_ascii_alphanumeric).take(MAX_PREFIX_LEN).collect();
+                let derived: String =
+                    campaign.chars().filter(char::is_ascii_alphanumeric).take(MAX_PREFIX_LEN).collect();
                 (!derived.is_empty()).then(|| derived.to_ascii_uppercase())
             }
         };
@@ -168,8 +167,18 @@ impl Velvet {
             codes.push(code);
         }
         tx.set_batch_size(batch, codes.len() as i64).await?;
-        let detail = format!("{} partner codes, {} uses each, expire in {} d", codes.len(), spec.max_uses, spec.expires_in.num_days());
-        let e = NewEvent { batch_id: Some(batch), campaign: Some(campaign), detail: Some(detail), ..event(EventKind::CodeIssued, actor) };
+        let detail = format!(
+            "{} partner codes, {} uses each, expire in {} d",
+            codes.len(),
+            spec.max_uses,
+            spec.expires_in.num_days()
+        );
+        let e = NewEvent {
+            batch_id: Some(batch),
+            campaign: Some(campaign),
+            detail: Some(detail),
+            ..event(EventKind::CodeIssued, actor)
+        };
         self.record(&mut tx, e).await?;
         tx.commit().await?;
         Ok(IssuedCodes { batch_id: batch, codes })
@@ -177,7 +186,13 @@ impl Velvet {
 
     /// Revokes one code (support) or many (admins). With `dry_run`, lists
     /// what would be revoked and changes nothing.
-    pub async fn revoke(&self, actor: &Actor, target: &RevokeTarget, reason: Option<&str>, dry_run: bool) -> Result<Vec<RevokedCode>> {
+    pub async fn revoke(
+        &self,
+        actor: &Actor,
+        target: &RevokeTarget,
+        reason: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Vec<RevokedCode>> {
         actor.require(target.permission())?;
         let now = self.now();
         let mut tx = self.store.write().await?;
@@ -229,12 +244,20 @@ impl Velvet {
     }
 
     /// Lists codes, newest first, at most `limit` (1 to `MAX_CODES_LISTED`).
-    pub async fn list_codes(&self, actor: &Actor, campaign: Option<&str>, batch: Option<i64>, kind: Option<&str>, limit: i64) -> Result<Vec<CodeView>> {
+    pub async fn list_codes(
+        &self,
+        actor: &Actor,
+        campaign: Option<&str>,
+        batch: Option<i64>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<CodeView>> {
         actor.require(Permission::Read)?;
         if let Some(k) = kind
-            && !["access", "referral", "partner"].contains(&k) {
-                return Err(Error::InvalidInput(format!("--kind must be access, referral or partner, not '{k}'")));
-            }
+            && !["access", "referral", "partner"].contains(&k)
+        {
+            return Err(Error::InvalidInput(format!("--kind must be access, referral or partner, not '{k}'")));
+        }
         let campaign = campaign.map(check_campaign).transpose()?;
         let now = self.now();
         let mut tx = self.store.read().await?;
@@ -244,5 +267,11 @@ impl Velvet {
 }
 
 fn revoked_view(c: &CodeRow) -> RevokedCode {
-    RevokedCode { id: c.id, kind: c.kind.clone(), hint: c.hint.clone(), campaign: c.campaign.clone(), batch_id: c.batch_id }
+    RevokedCode {
+        id: c.id,
+        kind: c.kind.clone(),
+        hint: c.hint.clone(),
+        campaign: c.campaign.clone(),
+        batch_id: c.batch_id,
+    }
 }

@@ -64,7 +64,6 @@ impl Velvet {
         Ok(self.store.read().await?.latest_events(limit).await?)
     }
 
-
     /// The Live pane's last hour as the database counts it, up to event
     /// `up_to` (the feed delivers what comes after): per-minute counts and
     /// the offenders of the last ten minutes. Two aggregates, whatever the rate.
@@ -117,7 +116,12 @@ impl Velvet {
         if last.is_some_and(|t| t + ALERT_QUIET > self.now()) {
             return Ok(false);
         }
-        let e = NewEvent { rule: Some(rule.to_string()), detail: Some(text.to_string()), outcome: Some("raised"), ..event(EventKind::Alert, actor) };
+        let e = NewEvent {
+            rule: Some(rule.to_string()),
+            detail: Some(text.to_string()),
+            outcome: Some("raised"),
+            ..event(EventKind::Alert, actor)
+        };
         self.record(&mut tx, e).await?;
         tx.commit().await?;
         Ok(true)

@@ -26,7 +26,9 @@ pub enum Error {
     NotAnOperator(&'static str),
     #[error("there are no operators yet: create the first admin with `velvet operator add NAME --role admin`")]
     NoOperators,
-    #[error("unknown operator '{0}': an admin adds it with `velvet operator add {0} --role support` (or pass --as NAME)")]
+    #[error(
+        "unknown operator '{0}': an admin adds it with `velvet operator add {0} --role support` (or pass --as NAME)"
+    )]
     UnknownOperator(String),
     #[error("{0}")]
     NotFound(String),

@@ -23,17 +23,22 @@ pub struct ExportRow {
 
 pub fn check_status_filter(status: Option<&str>) -> Result<()> {
     match status {
-        Some(s) if !STATUS_NAMES.contains(&s) => Err(Error::InvalidInput(format!(
-            "--status must be one of {}, not '{s}'",
-            STATUS_NAMES.join(", ")
-        ))),
+        Some(s) if !STATUS_NAMES.contains(&s) => {
+            Err(Error::InvalidInput(format!("--status must be one of {}, not '{s}'", STATUS_NAMES.join(", "))))
+        }
         _ => Ok(()),
     }
 }
 
 impl Velvet {
     /// One page of entries after `after_id`, in signup order.
-    pub async fn export_page(&self, actor: &Actor, status: Option<&str>, after_id: i64, limit: i64) -> Result<Vec<ExportRow>> {
+    pub async fn export_page(
+        &self,
+        actor: &Actor,
+        status: Option<&str>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ExportRow>> {
         actor.require(Permission::Read)?;
         check_status_filter(status)?;
         let mut tx = self.store.read().await?;

@@ -42,23 +42,30 @@ impl Velvet {
         if n == 0 {
             return Ok(InviteRun { batch_id: None, sent: vec![], cap_remaining: remaining });
         }
-        let take = i64::try_from(n).map_err(|_| Error::InvalidInput(format!("--limit must be between 1 and {MAX_INVITES_AT_ONCE}")))?;
+        let take = i64::try_from(n)
+            .map_err(|_| Error::InvalidInput(format!("--limit must be between 1 and {MAX_INVITES_AT_ONCE}")))?;
         let queue = tx.approved_queue(take).await?;
         if queue.is_empty() {
             return Ok(InviteRun { batch_id: None, sent: vec![], cap_remaining: remaining });
         }
         // One batch, a handful of statements, whatever the size.
-        let to = EntryStatus::APPROVED.apply(Transition::SendInvite).map_err(|source| Error::Illegal { email: "approved entries".into(), source })?;
+        let to = EntryStatus::APPROVED
+            .apply(Transition::SendInvite)
+            .map_err(|source| Error::Illegal { email: "approved entries".into(), source })?;
         let batch = tx.insert_batch("access", None, now, actor.name()).await?;
         let ids: Vec<i64> = queue.iter().map(|e| e.id).collect();
         let ttl = settings.access_code_ttl();
         let codes = tx.bulk_access_codes(batch, &ids, now + ttl, now, actor.name()).await?;
         let moved = tx.bulk_move(&ids, EntryStatus::APPROVED.as_str(), to.as_str(), now).await?;
         if moved != ids.len() as u64 {
-            return Err(Error::Conflict("some approved entries changed while their invites were being sent; try again".into()));
+            return Err(Error::Conflict(
+                "some approved entries changed while their invites were being sent; try again".into(),
+            ));
         }
-        let code_of: std::collections::HashMap<i64, i64> = codes.into_iter().map(|(code, entry)| (entry, code)).collect();
-        let mail: Vec<(i64, Option<i64>, String)> = queue.iter().map(|e| (e.id, code_of.get(&e.id).copied(), e.email.clone())).collect();
+        let code_of: std::collections::HashMap<i64, i64> =
+            codes.into_iter().map(|(code, entry)| (entry, code)).collect();
+        let mail: Vec<(i64, Option<i64>, String)> =
+            queue.iter().map(|e| (e.id, code_of.get(&e.id).copied(), e.email.clone())).collect();
         tx.bulk_enqueue("invite", &mail, now).await?;
         let events: Vec<(chrono::DateTime<chrono::Utc>, NewEvent)> = queue
             .iter()
@@ -114,7 +121,13 @@ impl Velvet {
                 created_by: actor.name(),
             })
             .await?;
-        let mail = NewMail { kind: "invite", entry_id: Some(entry.id), code_id: Some(code_id), recipient: &entry.email, payload: None };
+        let mail = NewMail {
+            kind: "invite",
+            entry_id: Some(entry.id),
+            code_id: Some(code_id),
+            recipient: &entry.email,
+            payload: None,
+        };
         tx.enqueue(mail, now).await?;
         Ok(code_id)
     }
@@ -128,21 +141,36 @@ impl Velvet {
         let entry = self.entry_for(&mut tx, email).await?;
         let summary = match entry.status()? {
             EntryStatus::Waiting(Standing::Invited) => {
-                let revoked = tx.revoke_codes(&CodeScope::BoundTo(entry.id), now, actor.name(), Some("reissued")).await?;
+                let revoked =
+                    tx.revoke_codes(&CodeScope::BoundTo(entry.id), now, actor.name(), Some("reissued")).await?;
                 for code in &revoked {
-                    let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code.id), rule: Some("reissue".into()), ..event(EventKind::Revoke, actor) };
+                    let e = NewEvent {
+                        entry_id: Some(entry.id),
+                        code_id: Some(code.id),
+                        rule: Some("reissue".into()),
+                        ..event(EventKind::Revoke, actor)
+                    };
                     self.record(&mut tx, e).await?;
                 }
                 let code_id = self.issue_access_code(&mut tx, &entry, actor).await?;
                 let detail = format!("new access code; revoked {} old", revoked.len());
-                let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code_id), detail: Some(detail.clone()), ..event(EventKind::Reissue, actor) };
+                let e = NewEvent {
+                    entry_id: Some(entry.id),
+                    code_id: Some(code_id),
+                    detail: Some(detail.clone()),
+                    ..event(EventKind::Reissue, actor)
+                };
                 self.record(&mut tx, e).await?;
                 detail
             }
             EntryStatus::Waiting(Standing::Pending) => {
                 self.queue_confirmation(&mut tx, &entry).await?;
                 let detail = "new confirmation link".to_string();
-                let e = NewEvent { entry_id: Some(entry.id), detail: Some(detail.clone()), ..event(EventKind::Reissue, actor) };
+                let e = NewEvent {
+                    entry_id: Some(entry.id),
+                    detail: Some(detail.clone()),
+                    ..event(EventKind::Reissue, actor)
+                };
                 self.record(&mut tx, e).await?;
                 detail
             }
@@ -152,10 +180,17 @@ impl Velvet {
                 // attempt carried stops working).
                 let n = self.resend_failed_referrals(&mut tx, entry.id, actor).await?;
                 if n == 0 {
-                    return Err(Error::Conflict(format!("{} has joined and no referral mail of theirs failed: there is nothing to reissue", entry.email)));
+                    return Err(Error::Conflict(format!(
+                        "{} has joined and no referral mail of theirs failed: there is nothing to reissue",
+                        entry.email
+                    )));
                 }
                 let detail = format!("referral mail sent again with a fresh code ({n})");
-                let e = NewEvent { entry_id: Some(entry.id), detail: Some(detail.clone()), ..event(EventKind::Reissue, actor) };
+                let e = NewEvent {
+                    entry_id: Some(entry.id),
+                    detail: Some(detail.clone()),
+                    ..event(EventKind::Reissue, actor)
+                };
                 self.record(&mut tx, e).await?;
                 detail
             }

@@ -127,7 +127,15 @@ impl Velvet {
             codes: codes.iter().map(|c| CodeView::from_row(c, now)).collect(),
             mail: mail
                 .into_iter()
-                .map(|m| MailView { id: m.id, kind: m.kind, status: m.status, attempts: m.attempts, created_at: m.created_at, sent_at: m.sent_at, last_error: m.last_error })
+                .map(|m| MailView {
+                    id: m.id,
+                    kind: m.kind,
+                    status: m.status,
+                    attempts: m.attempts,
+                    created_at: m.created_at,
+                    sent_at: m.sent_at,
+                    last_error: m.last_error,
+                })
                 .collect(),
             events: events
                 .into_iter()
@@ -148,24 +156,31 @@ impl Velvet {
     }
 
     /// Gathers the facts `explain` needs.
-    async fn situation(&self, tx: &mut Tx, entry: &EntryRow, codes: &[CodeRow], mail: &[OutboxRow], now: DateTime<Utc>) -> Result<Situation> {
+    async fn situation(
+        &self,
+        tx: &mut Tx,
+        entry: &EntryRow,
+        codes: &[CodeRow],
+        mail: &[OutboxRow],
+        now: DateTime<Utc>,
+    ) -> Result<Situation> {
         let settings = Self::load_settings(tx).await?;
         let sent_today = Self::sent_today(tx, now).await?;
         let queue_position = match (entry.status.as_str(), entry.approved_at) {
             ("approved", Some(at)) => Some(tx.approved_position(at, entry.id).await? as u64),
             _ => None,
         };
-        let access_code = codes.iter().rfind(|c| c.kind == "access").map(|c| {
-            match c.state(now) {
-                "revoked" => CodeState::Revoked { at: c.revoked_at.unwrap_or(c.created_at) },
-                "expired" => CodeState::Expired { at: c.expires_at },
-                "used" => CodeState::Used,
-                _ => CodeState::Active { expires_at: c.expires_at },
-            }
+        let access_code = codes.iter().rfind(|c| c.kind == "access").map(|c| match c.state(now) {
+            "revoked" => CodeState::Revoked { at: c.revoked_at.unwrap_or(c.created_at) },
+            "expired" => CodeState::Expired { at: c.expires_at },
+            "used" => CodeState::Used,
+            _ => CodeState::Active { expires_at: c.expires_at },
         });
         let last_mail = mail.iter().rfind(|m| m.kind != "webhook").map(|m| match m.status.as_str() {
             "sent" => MailState::Sent { at: m.sent_at.unwrap_or(m.created_at) },
-            status if status == "failed" || m.last_error.is_some() => MailState::Failed { at: m.next_attempt_at, error: m.last_error.clone().unwrap_or_default() },
+            status if status == "failed" || m.last_error.is_some() => {
+                MailState::Failed { at: m.next_attempt_at, error: m.last_error.clone().unwrap_or_default() }
+            }
             _ => MailState::Queued,
         });
         let hold_until = tx.pending_redemption(entry.id).await?.and_then(|r| r.hold_expires_at);
@@ -219,7 +234,8 @@ fn chain_node<'a>(
     Box::pin(async move {
         seen.insert(entry.id);
         let codes = tx.codes_of_entry(entry.id).await?;
-        let referral: Vec<_> = codes.iter().filter(|c| c.kind == "referral" && c.inviter_entry_id == Some(entry.id)).collect();
+        let referral: Vec<_> =
+            codes.iter().filter(|c| c.kind == "referral" && c.inviter_entry_id == Some(entry.id)).collect();
         let mut invitees = Vec::new();
         if depth < MAX_CHAIN_DEPTH {
             for child in tx.entries_referred_by(entry.id).await? {

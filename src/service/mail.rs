@@ -187,14 +187,25 @@ impl Velvet {
                     return Ok(if used { Rendered::Delivered } else { Rendered::Failed(REVOKED) });
                 }
                 let template = if row.kind == "invite" { INVITE_TEMPLATE } else { REFERRAL_TEMPLATE };
-                render(template, &[("code", &code.to_string()), ("expires", &crate::domain::timefmt::utc_minute(expires))])
+                render(
+                    template,
+                    &[("code", &code.to_string()), ("expires", &crate::domain::timefmt::utc_minute(expires))],
+                )
             }
             // A joined person redeemed a code again (the redeem answer was
             // the unconfirmed one, so it could not tell a prober anything).
             "already_joined" => render(ALREADY_JOINED_TEMPLATE, &[]),
             _ => (String::new(), row.payload.clone().unwrap_or_default()),
         };
-        Ok(Rendered::Mail(OutgoingMail { outbox_id: row.id, entry_id: row.entry_id, kind: row.kind.clone(), to: row.recipient.clone(), subject, body, attempts: row.attempts }))
+        Ok(Rendered::Mail(OutgoingMail {
+            outbox_id: row.id,
+            entry_id: row.entry_id,
+            kind: row.kind.clone(),
+            to: row.recipient.clone(),
+            subject,
+            body,
+            attempts: row.attempts,
+        }))
     }
 
     /// Returns claimed messages that were not attempted (their dispatcher
@@ -234,7 +245,12 @@ impl Velvet {
         let mut tx = self.store.write().await?;
         tx.mark_mail_failed(mail.outbox_id, &error, retry_at, now).await?;
         if give_up {
-            let e = NewEvent { entry_id, reason: Some(error), detail: Some(mail.kind.clone()), ..event(EventKind::MailFailed, &Actor::System("mailer")) };
+            let e = NewEvent {
+                entry_id,
+                reason: Some(error),
+                detail: Some(mail.kind.clone()),
+                ..event(EventKind::MailFailed, &Actor::System("mailer"))
+            };
             self.record(&mut tx, e).await?;
         }
         tx.commit().await?;
@@ -274,9 +290,16 @@ impl Velvet {
                 let rows = tx.failed_mail(Some(*id), None, 1).await?;
                 if rows.is_empty() {
                     return Err(match tx.outbox_row(*id).await? {
-                        None => Error::NotFound(format!("no message #{id}; `velvet mail failed` lists the failed ones")),
-                        Some(r) if r.status != "failed" => Error::Conflict(format!("message #{id} is {}, not failed: nothing to retry", r.status)),
-                        Some(r) => Error::Conflict(format!("message #{id} was replaced by a newer {} message (a reissue or a fresh link): nothing to retry", r.kind)),
+                        None => {
+                            Error::NotFound(format!("no message #{id}; `velvet mail failed` lists the failed ones"))
+                        }
+                        Some(r) if r.status != "failed" => {
+                            Error::Conflict(format!("message #{id} is {}, not failed: nothing to retry", r.status))
+                        }
+                        Some(r) => Error::Conflict(format!(
+                            "message #{id} was replaced by a newer {} message (a reissue or a fresh link): nothing to retry",
+                            r.kind
+                        )),
                     });
                 }
                 rows
@@ -303,7 +326,13 @@ impl Velvet {
                 };
                 self.record(&mut tx, e).await?;
             }
-            out.push(RetriedMail { id: row.id, kind: row.kind.clone(), recipient: row.recipient.clone(), retried, skipped });
+            out.push(RetriedMail {
+                id: row.id,
+                kind: row.kind.clone(),
+                recipient: row.recipient.clone(),
+                retried,
+                skipped,
+            });
         }
         tx.commit().await?;
         Ok(out)
@@ -334,7 +363,9 @@ impl Velvet {
                 };
                 Ok(match entry {
                     None => Some(NO_TARGET.into()),
-                    Some(e) if e.status()? != EntryStatus::PENDING => Some(format!("{} is {} already", e.email, e.status()?)),
+                    Some(e) if e.status()? != EntryStatus::PENDING => {
+                        Some(format!("{} is {} already", e.email, e.status()?))
+                    }
                     Some(_) => None,
                 })
             }
@@ -368,7 +399,11 @@ impl Velvet {
 }
 
 fn check_kind(kind: &str) -> Result<&str> {
-    MAIL_KINDS.iter().copied().find(|k| *k == kind).ok_or_else(|| Error::InvalidInput(format!("--kind must be one of {}, not '{kind}'", MAIL_KINDS.join(", "))))
+    MAIL_KINDS
+        .iter()
+        .copied()
+        .find(|k| *k == kind)
+        .ok_or_else(|| Error::InvalidInput(format!("--kind must be one of {}, not '{kind}'", MAIL_KINDS.join(", "))))
 }
 
 #[cfg(test)]

@@ -22,13 +22,18 @@ mod switches;
 pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};
 pub use approve::{Approved, MAX_APPROVE_AT_ONCE};
+pub use codes::{
+    CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode,
+};
 pub use console::ApproveReport;
-pub use codes::{CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode};
 pub use error::{Error, Result};
 pub use export::ExportRow;
 pub use invites::{InviteRun, MAX_INVITES_AT_ONCE};
 pub use lookup::{ChainNode, Lookup, MailView, TimelineEvent};
-pub use mail::{FailedMail, LEASE, MAIL_KINDS, MAX_ATTEMPTS, MailRetry, OutgoingMail, RetriedMail, WEBHOOK_MAX_ATTEMPTS, backoff, max_attempts};
+pub use mail::{
+    FailedMail, LEASE, MAIL_KINDS, MAX_ATTEMPTS, MailRetry, OutgoingMail, RetriedMail, WEBHOOK_MAX_ATTEMPTS, backoff,
+    max_attempts,
+};
 pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report};
 pub use signup::{ConfirmOutcome, SignupOutcome};
@@ -154,7 +159,9 @@ impl Velvet {
     pub(crate) async fn entry_for(&self, tx: &mut Tx, email: &str) -> Result<EntryRow> {
         let email = crate::domain::Email::parse(email)?;
         tx.entry_by_email(email.as_str()).await?.ok_or_else(|| {
-            Error::NotFound(format!("no waitlist entry for {email}; check the spelling (addresses are matched exactly)"))
+            Error::NotFound(format!(
+                "no waitlist entry for {email}; check the spelling (addresses are matched exactly)"
+            ))
         })
     }
 }

@@ -9,7 +9,8 @@ pub const MAX_REASON_LEN: usize = 200;
 impl Velvet {
     pub async fn block(&self, actor: &Actor, email: &str, reason: Option<&str>) -> Result<()> {
         actor.require(Permission::Block)?;
-        let reason = reason.map(|r| r.trim().chars().take(MAX_REASON_LEN).collect::<String>()).filter(|r| !r.is_empty());
+        let reason =
+            reason.map(|r| r.trim().chars().take(MAX_REASON_LEN).collect::<String>()).filter(|r| !r.is_empty());
         let mut tx = self.store.write().await?;
         let entry = self.entry_for(&mut tx, email).await?;
         let stamps = StatusStamps { blocked: Some((self.now(), reason.clone())), ..Default::default() };

@@ -9,11 +9,15 @@ use crate::store::{CodeRow, EntryRow, NewCode, NewEntry, NewEvent, NewMail, Rede
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RedeemOutcome {
-    Joined { entry_id: i64 },
+    Joined {
+        entry_id: i64,
+    },
     /// The email is not confirmed yet: a use is held and a link mailed.
     /// Also the answer for a joined or blocked email (nothing held), so the
     /// two cannot be told apart.
-    CheckEmail { entry_id: i64 },
+    CheckEmail {
+        entry_id: i64,
+    },
 }
 
 /// How long after joining the same code for the same email still answers
@@ -65,18 +69,20 @@ impl Velvet {
         let found = tx.code_by_hash_locked(&code.hash().0).await?;
         let entry = tx.entry_by_email(email.as_str()).await?;
         if let (Some(code_row), Some(entry)) = (&found, &entry)
-            && let Some(repeat) = Self::repeat_of(&mut tx, code_row, entry, now).await? {
-                return Ok(repeat);
-            }
+            && let Some(repeat) = Self::repeat_of(&mut tx, code_row, entry, now).await?
+        {
+            return Ok(repeat);
+        }
         let checked = match &found {
             None => Err(Refusal::Unknown),
             Some(c) => self.check_usable(&mut tx, c, entry.as_ref()).await?,
         };
         let quiet = matches!(checked, Err(Refusal::Blocked | Refusal::AlreadyJoined));
         if let Err(refusal) = checked
-            && !quiet {
-                return self.refuse(tx, refusal, found.as_ref(), entry.as_ref(), meta).await;
-            }
+            && !quiet
+        {
+            return self.refuse(tx, refusal, found.as_ref(), entry.as_ref(), meta).await;
+        }
         let code_row = found.expect("checked above");
         self.release_lapsed_holds(&mut tx, Some(code_row.id)).await?;
         if let (true, Some(entry)) = (quiet, &entry) {
@@ -107,9 +113,15 @@ impl Velvet {
                             device_hash: meta.device_hash.as_deref(),
                             now,
                         };
-                        let entry = tx.insert_entry(new).await?.ok_or_else(|| Error::Conflict("the same email redeemed twice at once; try again".into()))?;
+                        let entry = tx.insert_entry(new).await?.ok_or_else(|| {
+                            Error::Conflict("the same email redeemed twice at once; try again".into())
+                        })?;
                         let e = meta.stamp(event(EventKind::Signup, &Actor::Public));
-                        self.record(&mut tx, NewEvent { entry_id: Some(entry.id), outcome: Some("ok"), detail: Some(source), ..e }).await?;
+                        self.record(
+                            &mut tx,
+                            NewEvent { entry_id: Some(entry.id), outcome: Some("ok"), detail: Some(source), ..e },
+                        )
+                        .await?;
                         entry
                     }
                 };
@@ -117,7 +129,13 @@ impl Velvet {
                 tx.insert_redemption(code_row.id, entry.id, "pending", now, Some(now + hold)).await?;
                 self.queue_confirmation(&mut tx, &entry).await?;
                 let e = meta.stamp(event(EventKind::RedeemHeld, &Actor::Public));
-                let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code_row.id), campaign: code_row.campaign.clone(), outcome: Some(Outcome::Held.as_str()), ..e };
+                let e = NewEvent {
+                    entry_id: Some(entry.id),
+                    code_id: Some(code_row.id),
+                    campaign: code_row.campaign.clone(),
+                    outcome: Some(Outcome::Held.as_str()),
+                    ..e
+                };
                 self.record(&mut tx, e).await?;
                 RedeemOutcome::CheckEmail { entry_id: entry.id }
             }
@@ -129,7 +147,12 @@ impl Velvet {
     /// The same person sending the same code again (a double click, or a
     /// retry after an answer that got lost) gets the same answer, and no
     /// second use is taken.
-    async fn repeat_of(tx: &mut Tx, code: &CodeRow, entry: &EntryRow, now: chrono::DateTime<chrono::Utc>) -> Result<Option<RedeemOutcome>> {
+    async fn repeat_of(
+        tx: &mut Tx,
+        code: &CodeRow,
+        entry: &EntryRow,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<RedeemOutcome>> {
         let status = entry.status()?;
         if matches!(status, EntryStatus::Blocked { .. }) {
             return Ok(None);
@@ -148,7 +171,9 @@ impl Velvet {
                 {
                     return Ok(Some(RedeemOutcome::Joined { entry_id: entry.id }));
                 }
-                "pending" if r.hold_expires_at.is_some_and(|t| t > now) => return Ok(Some(RedeemOutcome::CheckEmail { entry_id: entry.id })),
+                "pending" if r.hold_expires_at.is_some_and(|t| t > now) => {
+                    return Ok(Some(RedeemOutcome::CheckEmail { entry_id: entry.id }));
+                }
                 _ => {}
             }
         }
@@ -165,13 +190,15 @@ impl Velvet {
             return Ok(Err(Refusal::Expired));
         }
         if let Some(campaign) = &code.campaign
-            && tx.is_paused(Switch::Campaign(campaign)).await? {
-                return Ok(Err(Refusal::CampaignPaused));
-            }
+            && tx.is_paused(Switch::Campaign(campaign)).await?
+        {
+            return Ok(Err(Refusal::CampaignPaused));
+        }
         if let Some(inviter) = code.inviter_entry_id
-            && tx.is_paused(Switch::Inviter(inviter)).await? {
-                return Ok(Err(Refusal::InviterDisabled));
-            }
+            && tx.is_paused(Switch::Inviter(inviter)).await?
+        {
+            return Ok(Err(Refusal::InviterDisabled));
+        }
         if code.kind == "access" {
             let bound_ok = code.bound_entry_id.is_some() && code.bound_entry_id == entry.map(|e| e.id);
             if !bound_ok {
@@ -202,7 +229,13 @@ impl Velvet {
     /// mail that they already have access (once per resend window); a
     /// blocked one hears nothing. The private reason goes to the event.
     /// A code with no use left is refused as for anyone.
-    async fn answer_like_unconfirmed(&self, mut tx: Tx, code: &CodeRow, entry: &EntryRow, meta: &RequestMeta) -> Result<RedeemOutcome> {
+    async fn answer_like_unconfirmed(
+        &self,
+        mut tx: Tx,
+        code: &CodeRow,
+        entry: &EntryRow,
+        meta: &RequestMeta,
+    ) -> Result<RedeemOutcome> {
         let now = self.now();
         if !tx.has_free_use(code.id, now, day_start(now)).await? {
             return self.refuse(tx, Refusal::UsedUp, Some(code), Some(entry), meta).await;
@@ -210,7 +243,13 @@ impl Velvet {
         let joined = entry.status()? == EntryStatus::Joined;
         let mailed = joined && self.already_joined_due(&mut tx, entry).await?;
         if mailed {
-            let mail = NewMail { kind: "already_joined", entry_id: Some(entry.id), code_id: None, recipient: &entry.email, payload: None };
+            let mail = NewMail {
+                kind: "already_joined",
+                entry_id: Some(entry.id),
+                code_id: None,
+                recipient: &entry.email,
+                payload: None,
+            };
             tx.enqueue(mail, now).await?;
         }
         let reason = match (joined, mailed) {
@@ -245,7 +284,14 @@ impl Velvet {
     }
 
     /// Records a refused redemption and answers with the generic error.
-    async fn refuse(&self, mut tx: Tx, refusal: Refusal, code: Option<&CodeRow>, entry: Option<&EntryRow>, meta: &RequestMeta) -> Result<RedeemOutcome> {
+    async fn refuse(
+        &self,
+        mut tx: Tx,
+        refusal: Refusal,
+        code: Option<&CodeRow>,
+        entry: Option<&EntryRow>,
+        meta: &RequestMeta,
+    ) -> Result<RedeemOutcome> {
         let e = meta.stamp(event(EventKind::RedeemAttempt, &Actor::Public));
         let e = NewEvent {
             entry_id: entry.map(|e| e.id),
@@ -266,7 +312,8 @@ impl Velvet {
     /// referral codes.
     async fn join(&self, tx: &mut Tx, entry: &EntryRow, code: &CodeRow, meta: &RequestMeta) -> Result<()> {
         let transition = if code.kind == "access" { Transition::RedeemAccess } else { Transition::RedeemShared };
-        let stamps = StatusStamps { joined_code_id: Some(code.id), referrer_id: code.inviter_entry_id, ..Default::default() };
+        let stamps =
+            StatusStamps { joined_code_id: Some(code.id), referrer_id: code.inviter_entry_id, ..Default::default() };
         let e = meta.stamp(event(EventKind::Joined, &Actor::Public));
         let e = NewEvent {
             code_id: Some(code.id),
@@ -302,7 +349,13 @@ impl Velvet {
             "referrer": referrer,
         })
         .to_string();
-        let mail = NewMail { kind: "webhook", entry_id: Some(entry.id), code_id: Some(code.id), recipient: "webhook", payload: Some(&body) };
+        let mail = NewMail {
+            kind: "webhook",
+            entry_id: Some(entry.id),
+            code_id: Some(code.id),
+            recipient: "webhook",
+            payload: Some(&body),
+        };
         tx.enqueue(mail, self.now()).await?;
         Ok(())
     }
@@ -333,9 +386,21 @@ impl Velvet {
                     created_by: actor.name(),
                 })
                 .await?;
-            let mail = NewMail { kind: "referral", entry_id: Some(entry.id), code_id: Some(code_id), recipient: &entry.email, payload: None };
+            let mail = NewMail {
+                kind: "referral",
+                entry_id: Some(entry.id),
+                code_id: Some(code_id),
+                recipient: &entry.email,
+                payload: None,
+            };
             tx.enqueue(mail, now).await?;
-            let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code_id), batch_id: Some(batch), detail: Some("referral".into()), ..event(EventKind::CodeIssued, &actor) };
+            let e = NewEvent {
+                entry_id: Some(entry.id),
+                code_id: Some(code_id),
+                batch_id: Some(batch),
+                detail: Some("referral".into()),
+                ..event(EventKind::CodeIssued, &actor)
+            };
             self.record(tx, e).await?;
         }
         tx.set_batch_size(batch, i64::from(settings.invites_per_user)).await?;
@@ -349,7 +414,13 @@ impl Velvet {
     /// not join on that code, and the event says why. The held row is
     /// locked first, so this is decided on the row as it is, not as an
     /// earlier read saw it.
-    pub(crate) async fn complete_held(&self, tx: &mut Tx, entry: &EntryRow, held: &RedemptionRow, meta: &RequestMeta) -> Result<bool> {
+    pub(crate) async fn complete_held(
+        &self,
+        tx: &mut Tx,
+        entry: &EntryRow,
+        held: &RedemptionRow,
+        meta: &RequestMeta,
+    ) -> Result<bool> {
         let now = self.now();
         let code = tx.code_by_id(held.code_id).await?.ok_or_else(|| Error::NotFound("held code vanished".into()))?;
         let current = tx.redemption_locked(held.id).await?;
@@ -374,7 +445,13 @@ impl Velvet {
                 tx.give_back_use(code.id, day_start(held.created_at)).await?;
             }
             let e = meta.stamp(event(EventKind::RedeemAttempt, &Actor::Public));
-            let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code.id), outcome: Some(Outcome::Failed.as_str()), reason: Some(format!("on confirmation: {}", r.reason())), ..e };
+            let e = NewEvent {
+                entry_id: Some(entry.id),
+                code_id: Some(code.id),
+                outcome: Some(Outcome::Failed.as_str()),
+                reason: Some(format!("on confirmation: {}", r.reason())),
+                ..e
+            };
             self.record(tx, e).await?;
             return Ok(false);
         }
@@ -394,7 +471,14 @@ impl Velvet {
     async fn record_hold_gone(&self, tx: &mut Tx, entry: &EntryRow, code: &CodeRow, meta: &RequestMeta) -> Result<()> {
         let e = meta.stamp(event(EventKind::RedeemAttempt, &Actor::Public));
         let reason = "on confirmation: the held use was released (hold lapsed) before the link was clicked; confirmed without joining";
-        let e = NewEvent { entry_id: Some(entry.id), code_id: Some(code.id), campaign: code.campaign.clone(), outcome: Some(Outcome::Failed.as_str()), reason: Some(reason.into()), ..e };
+        let e = NewEvent {
+            entry_id: Some(entry.id),
+            code_id: Some(code.id),
+            campaign: code.campaign.clone(),
+            outcome: Some(Outcome::Failed.as_str()),
+            reason: Some(reason.into()),
+            ..e
+        };
         self.record(tx, e).await?;
         Ok(())
     }
@@ -405,7 +489,12 @@ impl Velvet {
         let lapsed = tx.expire_holds(code_id, now, 1_000).await?;
         for r in &lapsed {
             tx.give_back_use(r.code_id, day_start(r.created_at)).await?;
-            let e = NewEvent { entry_id: Some(r.entry_id), code_id: Some(r.code_id), reason: Some("email not confirmed in time".into()), ..event(EventKind::HoldReleased, &Actor::System("velvet")) };
+            let e = NewEvent {
+                entry_id: Some(r.entry_id),
+                code_id: Some(r.code_id),
+                reason: Some("email not confirmed in time".into()),
+                ..event(EventKind::HoldReleased, &Actor::System("velvet"))
+            };
             self.record(tx, e).await?;
         }
         Ok(lapsed.len())

@@ -62,6 +62,11 @@ impl Velvet {
             }
             out.push(day);
         }
-        Ok(Report { since: first, until, funnel: Funnel { signed_up, confirmed, approved, invited, joined }, days: out })
+        Ok(Report {
+            since: first,
+            until,
+            funnel: Funnel { signed_up, confirmed, approved, invited, joined },
+            days: out,
+        })
     }
 }

@@ -20,14 +20,24 @@ pub enum SignupOutcome {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfirmOutcome {
-    Confirmed { entry_id: i64, auto_approved: bool },
+    Confirmed {
+        entry_id: i64,
+        auto_approved: bool,
+    },
     /// Confirming completed a held redemption.
-    Joined { entry_id: i64 },
+    Joined {
+        entry_id: i64,
+    },
     /// The link was already used and the email is confirmed: fine.
     /// `joined` when the person is in (a repeat gets the first answer).
-    AlreadyConfirmed { entry_id: i64, joined: bool },
+    AlreadyConfirmed {
+        entry_id: i64,
+        joined: bool,
+    },
     /// Nothing changed (e.g. the entry is blocked); answered like success.
-    Ignored { entry_id: i64 },
+    Ignored {
+        entry_id: i64,
+    },
 }
 
 /// Format characters (Unicode category Cf: bidi overrides, zero-width and
@@ -45,11 +55,15 @@ fn invisible(c: char) -> bool {
 fn bounded<'a>(what: &str, value: Option<&'a str>, max: usize) -> Result<Option<&'a str>> {
     let v = value.map(str::trim).filter(|v| !v.is_empty());
     match v {
-        Some(v) if v.chars().count() > max => Err(Error::InvalidInput(format!("{what} is longer than {max} characters"))),
+        Some(v) if v.chars().count() > max => {
+            Err(Error::InvalidInput(format!("{what} is longer than {max} characters")))
+        }
         Some(v) if v.chars().any(|c| c.is_control() && c != '\n') => {
             Err(Error::InvalidInput(format!("{what} contains control characters")))
         }
-        Some(v) if v.chars().any(invisible) => Err(Error::InvalidInput(format!("{what} contains invisible formatting characters"))),
+        Some(v) if v.chars().any(invisible) => {
+            Err(Error::InvalidInput(format!("{what} contains invisible formatting characters")))
+        }
         other => Ok(other),
     }
 }
@@ -58,13 +72,26 @@ impl Velvet {
     /// Puts an email on the waitlist. Repeats keep one row and the place in
     /// line; a confirmation mail goes out unless one did within the resend
     /// window.
-    pub async fn signup(&self, email: &str, note: Option<&str>, source: Option<&str>, meta: &RequestMeta) -> Result<SignupOutcome> {
+    pub async fn signup(
+        &self,
+        email: &str,
+        note: Option<&str>,
+        source: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<SignupOutcome> {
         self.signup_paced(email, note, source, meta, true).await
     }
 
     /// `signup`, where the caller's resend limit may forbid re-sending the
     /// confirmation mail (`allow_resend = false`); the answer is the same.
-    pub async fn signup_paced(&self, email: &str, note: Option<&str>, source: Option<&str>, meta: &RequestMeta, allow_resend: bool) -> Result<SignupOutcome> {
+    pub async fn signup_paced(
+        &self,
+        email: &str,
+        note: Option<&str>,
+        source: Option<&str>,
+        meta: &RequestMeta,
+        allow_resend: bool,
+    ) -> Result<SignupOutcome> {
         let display = email.trim();
         let parsed = Email::parse(email)?;
         let note = bounded("the note", note, MAX_NOTE_LEN)?;
@@ -73,7 +100,11 @@ impl Velvet {
         let mut tx = self.store.write().await?;
         if tx.is_paused(Switch::Signups).await? {
             let e = meta.stamp(event(EventKind::Signup, &Actor::Public));
-            self.record(&mut tx, NewEvent { outcome: Some(Outcome::Failed.as_str()), reason: Some("signups paused".into()), ..e }).await?;
+            self.record(
+                &mut tx,
+                NewEvent { outcome: Some(Outcome::Failed.as_str()), reason: Some("signups paused".into()), ..e },
+            )
+            .await?;
             tx.commit().await?;
             return Err(Error::Paused("signing up".into()));
         }
@@ -90,20 +121,33 @@ impl Velvet {
         let outcome = match tx.insert_entry(new).await? {
             Some(entry) => {
                 let e = meta.stamp(event(EventKind::Signup, &Actor::Public));
-                self.record(&mut tx, NewEvent { entry_id: Some(entry.id), outcome: Some("ok"), detail: source.map(String::from), ..e }).await?;
+                self.record(
+                    &mut tx,
+                    NewEvent { entry_id: Some(entry.id), outcome: Some("ok"), detail: source.map(String::from), ..e },
+                )
+                .await?;
                 self.queue_confirmation(&mut tx, &entry).await?;
                 SignupOutcome::New { entry_id: entry.id }
             }
             None => {
-                let entry = tx.entry_by_email(parsed.as_str()).await?.ok_or_else(|| Error::Conflict("signup raced a delete".into()))?;
+                let entry = tx
+                    .entry_by_email(parsed.as_str())
+                    .await?
+                    .ok_or_else(|| Error::Conflict("signup raced a delete".into()))?;
                 let attempts = tx.touch_entry(entry.id, now).await?;
-                let mailed = allow_resend && entry.status()? == EntryStatus::PENDING && self.confirmation_due(&mut tx, &entry).await?;
+                let mailed = allow_resend
+                    && entry.status()? == EntryStatus::PENDING
+                    && self.confirmation_due(&mut tx, &entry).await?;
                 if mailed {
                     self.queue_confirmation(&mut tx, &entry).await?;
                 }
                 let e = meta.stamp(event(EventKind::SignupRepeat, &Actor::Public));
                 let detail = format!("attempt {attempts}{}", if mailed { ", confirmation re-sent" } else { "" });
-                self.record(&mut tx, NewEvent { entry_id: Some(entry.id), outcome: Some("ok"), detail: Some(detail), ..e }).await?;
+                self.record(
+                    &mut tx,
+                    NewEvent { entry_id: Some(entry.id), outcome: Some("ok"), detail: Some(detail), ..e },
+                )
+                .await?;
                 SignupOutcome::Repeat { entry_id: entry.id, mailed }
             }
         };
@@ -115,7 +159,8 @@ impl Velvet {
     /// the first refusal per rule window, so a flood costs no writes).
     pub async fn note_rate_limited(&self, action: &str, rule: &str, meta: &RequestMeta) -> Result<()> {
         let e = meta.stamp(event(EventKind::RateLimited, &Actor::Public));
-        let e = NewEvent { outcome: Some("denied"), rule: Some(rule.to_string()), detail: Some(action.to_string()), ..e };
+        let e =
+            NewEvent { outcome: Some("denied"), rule: Some(rule.to_string()), detail: Some(action.to_string()), ..e };
         let mut tx = self.store.write().await?;
         self.record(&mut tx, e).await?;
         tx.commit().await?;
@@ -132,7 +177,13 @@ impl Velvet {
     }
 
     pub(crate) async fn queue_confirmation(&self, tx: &mut Tx, entry: &EntryRow) -> Result<()> {
-        let mail = NewMail { kind: "confirm", entry_id: Some(entry.id), code_id: None, recipient: &entry.email, payload: None };
+        let mail = NewMail {
+            kind: "confirm",
+            entry_id: Some(entry.id),
+            code_id: None,
+            recipient: &entry.email,
+            payload: None,
+        };
         tx.enqueue(mail, self.now()).await?;
         Ok(())
     }
@@ -175,7 +226,12 @@ impl Velvet {
         }
         if tok.expires_at <= now {
             let e = meta.stamp(event(EventKind::Confirm, &Actor::Public));
-            let e = NewEvent { entry_id: Some(entry.id), outcome: Some(Outcome::Failed.as_str()), reason: Some("link expired".into()), ..e };
+            let e = NewEvent {
+                entry_id: Some(entry.id),
+                outcome: Some(Outcome::Failed.as_str()),
+                reason: Some("link expired".into()),
+                ..e
+            };
             self.record(&mut tx, e).await?;
             tx.commit().await?;
             return Err(Error::BadToken);
@@ -189,7 +245,14 @@ impl Velvet {
             return self.confirm_repeat(tx, &entry, meta).await;
         }
         let e = meta.stamp(event(EventKind::Confirm, &Actor::Public));
-        self.transition(&mut tx, &entry, Transition::Confirm, StatusStamps::default(), NewEvent { outcome: Some("ok"), ..e }).await?;
+        self.transition(
+            &mut tx,
+            &entry,
+            Transition::Confirm,
+            StatusStamps::default(),
+            NewEvent { outcome: Some("ok"), ..e },
+        )
+        .await?;
         let entry = tx.entry_by_id(entry.id).await?.ok_or(Error::BadToken)?;
 
         let outcome = if let Some(held) = tx.pending_redemption(entry.id).await? {
@@ -213,12 +276,19 @@ impl Velvet {
             EntryStatus::Waiting(Standing::Pending) => Err(Error::BadToken),
             EntryStatus::Blocked { .. } => {
                 let e = meta.stamp(event(EventKind::Confirm, &Actor::Public));
-                let e = NewEvent { entry_id: Some(entry.id), outcome: Some(Outcome::Failed.as_str()), reason: Some("entry is blocked".into()), ..e };
+                let e = NewEvent {
+                    entry_id: Some(entry.id),
+                    outcome: Some(Outcome::Failed.as_str()),
+                    reason: Some("entry is blocked".into()),
+                    ..e
+                };
                 self.record(&mut tx, e).await?;
                 tx.commit().await?;
                 Ok(ConfirmOutcome::Ignored { entry_id: entry.id })
             }
-            status => Ok(ConfirmOutcome::AlreadyConfirmed { entry_id: entry.id, joined: status == EntryStatus::Joined }),
+            status => {
+                Ok(ConfirmOutcome::AlreadyConfirmed { entry_id: entry.id, joined: status == EntryStatus::Joined })
+            }
         }
     }
 
@@ -228,7 +298,9 @@ impl Velvet {
         let mut tx = self.store.read().await?;
         let Some(entry) = tx.entry_by_id(entry_id).await? else { return Ok(None) };
         match (entry.status()?, entry.confirmed_at) {
-            (EntryStatus::Waiting(Standing::Confirmed), Some(at)) => Ok(Some(tx.confirmed_position(at, entry.id).await?)),
+            (EntryStatus::Waiting(Standing::Confirmed), Some(at)) => {
+                Ok(Some(tx.confirmed_position(at, entry.id).await?))
+            }
             _ => Ok(None),
         }
     }
@@ -241,8 +313,16 @@ impl Velvet {
         let first = i64::from(settings.auto_approve_first);
         // This entry is confirmed already in this transaction: not "before".
         let confirmed_before = if first > 0 { tx.count_confirmed_upto(first + 1).await? - 1 } else { 0 };
-        let today = if settings.auto_approve_per_day > 0 { tx.count_rule_since(EventKind::Approve.as_str(), "auto:", day_start(self.now())).await? } else { 0 };
-        let Some(rule) = settings.auto_approves(crate::domain::email::domain_of(&entry.email), confirmed_before.max(0) as u64, today as u64) else {
+        let today = if settings.auto_approve_per_day > 0 {
+            tx.count_rule_since(EventKind::Approve.as_str(), "auto:", day_start(self.now())).await?
+        } else {
+            0
+        };
+        let Some(rule) = settings.auto_approves(
+            crate::domain::email::domain_of(&entry.email),
+            confirmed_before.max(0) as u64,
+            today as u64,
+        ) else {
             return Ok(false);
         };
         let actor = Actor::System("auto-approve");
@@ -252,16 +332,29 @@ impl Velvet {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn notes_refuse_control_and_invisible_characters() {
-        assert_eq!(bounded("the note", Some("  see you at launch\nA. ✨ "), 500).unwrap(), Some("see you at launch\nA. ✨"));
-        for hidden in ["a\u{1b}[2Jb", "soft\u{ad}hyphen", "tag\u{e0041}\u{e007f}", "line\u{2028}break", "rtl\u{202e}cba", "zw\u{200b}sp", "bom\u{feff}"] {
-            assert!(matches!(bounded("the note", Some(hidden), 500), Err(Error::InvalidInput(_))), "{hidden:?} was let through");
+        assert_eq!(
+            bounded("the note", Some("  see you at launch\nA. ✨ "), 500).unwrap(),
+            Some("see you at launch\nA. ✨")
+        );
+        for hidden in [
+            "a\u{1b}[2Jb",
+            "soft\u{ad}hyphen",
+            "tag\u{e0041}\u{e007f}",
+            "line\u{2028}break",
+            "rtl\u{202e}cba",
+            "zw\u{200b}sp",
+            "bom\u{feff}",
+        ] {
+            assert!(
+                matches!(bounded("the note", Some(hidden), 500), Err(Error::InvalidInput(_))),
+                "{hidden:?} was let through"
+            );
         }
         assert!(matches!(bounded("the note", Some(&"x".repeat(501)), 500), Err(Error::InvalidInput(_))));
     }

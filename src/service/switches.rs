@@ -100,7 +100,11 @@ impl Velvet {
         settings.set(key, value).map_err(|e| super::Error::InvalidInput(e.to_string()))?;
         let new = settings.get(key).unwrap_or_default();
         tx.upsert_setting(key, &new, self.now(), actor.name()).await?;
-        let e = NewEvent { rule: Some(key.to_string()), detail: Some(format!("{key}: {old} -> {new}")), ..event(EventKind::Setting, actor) };
+        let e = NewEvent {
+            rule: Some(key.to_string()),
+            detail: Some(format!("{key}: {old} -> {new}")),
+            ..event(EventKind::Setting, actor)
+        };
         self.record(&mut tx, e).await?;
         tx.commit().await?;
         Ok(settings)

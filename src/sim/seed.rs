@@ -26,9 +26,72 @@ pub struct SeedReport {
     pub codes: u64,
 }
 
-const FIRST: &[&str] = &["ada", "alan", "grace", "linus", "margaret", "ken", "barbara", "dennis", "frances", "edsger", "radia", "tim", "sophie", "yukihiro", "guido", "anita", "hedy", "katherine", "john", "donald", "leslie", "shafi", "joan", "niklaus", "rasmus", "bjarne", "evelyn", "claude", "mary", "ivan"];
-const LAST: &[&str] = &["lovelace", "turing", "hopper", "torvalds", "hamilton", "thompson", "liskov", "ritchie", "allen", "dijkstra", "perlman", "berners", "wilson", "matsumoto", "rossum", "borg", "lamarr", "johnson", "backus", "knuth", "lamport", "goldwasser", "clarke", "wirth", "lerdorf", "stroustrup", "boyd", "shannon", "keller", "sutherland"];
-const DOMAINS: &[&str] = &["example.com", "mail.example.org", "inbox.example.net", "acme.io", "post.example.de", "uni.example.edu"];
+const FIRST: &[&str] = &[
+    "ada",
+    "alan",
+    "grace",
+    "linus",
+    "margaret",
+    "ken",
+    "barbara",
+    "dennis",
+    "frances",
+    "edsger",
+    "radia",
+    "tim",
+    "sophie",
+    "yukihiro",
+    "guido",
+    "anita",
+    "hedy",
+    "katherine",
+    "john",
+    "donald",
+    "leslie",
+    "shafi",
+    "joan",
+    "niklaus",
+    "rasmus",
+    "bjarne",
+    "evelyn",
+    "claude",
+    "mary",
+    "ivan",
+];
+const LAST: &[&str] = &[
+    "lovelace",
+    "turing",
+    "hopper",
+    "torvalds",
+    "hamilton",
+    "thompson",
+    "liskov",
+    "ritchie",
+    "allen",
+    "dijkstra",
+    "perlman",
+    "berners",
+    "wilson",
+    "matsumoto",
+    "rossum",
+    "borg",
+    "lamarr",
+    "johnson",
+    "backus",
+    "knuth",
+    "lamport",
+    "goldwasser",
+    "clarke",
+    "wirth",
+    "lerdorf",
+    "stroustrup",
+    "boyd",
+    "shannon",
+    "keller",
+    "sutherland",
+];
+const DOMAINS: &[&str] =
+    &["example.com", "mail.example.org", "inbox.example.net", "acme.io", "post.example.de", "uni.example.edu"];
 const SOURCES: &[&str] = &["hn", "producthunt", "twitter", "newsletter", "direct", "friend"];
 const BOT_PREFIXES: &[&str] = &["203.0.113.0/24", "198.51.100.0/24", "2001:db8:bad::/48"];
 
@@ -41,7 +104,13 @@ fn human_prefix(r: &mut Rng) -> String {
 }
 
 fn event(kind: EventKind, entry: i64, actor: &str) -> NewEvent {
-    NewEvent { kind: kind.as_str(), entry_id: Some(entry), actor: actor.to_string(), outcome: Some("ok"), ..Default::default() }
+    NewEvent {
+        kind: kind.as_str(),
+        entry_id: Some(entry),
+        actor: actor.to_string(),
+        outcome: Some("ok"),
+        ..Default::default()
+    }
 }
 
 /// A real code's hash and hint; the plaintext is dropped (nobody holds it).
@@ -100,7 +169,14 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
             joined_at: None,
             block_reason: None,
         };
-        events.push((first_seen, NewEvent { ip_prefix: Some(prefix.clone()), detail: source.map(String::from), ..event(EventKind::Signup, id, "public") }));
+        events.push((
+            first_seen,
+            NewEvent {
+                ip_prefix: Some(prefix.clone()),
+                detail: source.map(String::from),
+                ..event(EventKind::Signup, id, "public")
+            },
+        ));
         // Older entries have moved further along.
         let progress = r.unit() * (age_days / 30.0 + 0.35);
         let step = |h: f64| (first_seen + Duration::minutes((h * 60.0) as i64 + 1)).min(now);
@@ -121,7 +197,20 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
             e.invited_at = Some(at);
             events.push((at, event(EventKind::InviteSent, id, "pacer")));
             let (hash, hint) = fake_code();
-            codes.push(SeedCode { hash, hint, kind: "access", campaign: None, batch_id: None, inviter_entry_id: None, bound_entry_id: Some(id), max_uses: 1, uses: 0, expires_at: at + Duration::days(7), created_at: at, created_by: "pacer" });
+            codes.push(SeedCode {
+                hash,
+                hint,
+                kind: "access",
+                campaign: None,
+                batch_id: None,
+                inviter_entry_id: None,
+                bound_entry_id: Some(id),
+                max_uses: 1,
+                uses: 0,
+                expires_at: at + Duration::days(7),
+                created_at: at,
+                created_by: "pacer",
+            });
         }
         if e.status == "invited" && progress > 0.7 {
             e.status = "joined";
@@ -140,10 +229,30 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
                 e.referrer_id = Some(inviter);
                 let at = (e.confirmed_at.unwrap() + Duration::minutes(5)).min(now);
                 e.joined_at = Some(at);
-                events.push((at, NewEvent { referrer_id: Some(inviter), detail: Some("referral code".into()), ..event(EventKind::Joined, id, "public") }));
+                events.push((
+                    at,
+                    NewEvent {
+                        referrer_id: Some(inviter),
+                        detail: Some("referral code".into()),
+                        ..event(EventKind::Joined, id, "public")
+                    },
+                ));
                 joined_ids.push((id, depth + 1));
                 let (hash, hint) = fake_code();
-                codes.push(SeedCode { hash, hint, kind: "referral", campaign: None, batch_id: None, inviter_entry_id: Some(inviter), bound_entry_id: None, max_uses: 1, uses: 1, expires_at: at + Duration::days(14), created_at: at, created_by: "velvet" });
+                codes.push(SeedCode {
+                    hash,
+                    hint,
+                    kind: "referral",
+                    campaign: None,
+                    batch_id: None,
+                    inviter_entry_id: Some(inviter),
+                    bound_entry_id: None,
+                    max_uses: 1,
+                    uses: 1,
+                    expires_at: at + Duration::days(14),
+                    created_at: at,
+                    created_by: "velvet",
+                });
             }
         } else if e.status == "joined" {
             joined_ids.push((id, 0));
@@ -153,12 +262,23 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
                 e.status = "blocked";
                 e.blocked_from = Some("pending");
                 e.block_reason = Some("bot wave");
-                events.push(((first_seen + Duration::hours(2)).min(now), NewEvent { reason: Some("bot wave".into()), ..event(EventKind::Block, id, "founder") }));
+                events.push((
+                    (first_seen + Duration::hours(2)).min(now),
+                    NewEvent { reason: Some("bot wave".into()), ..event(EventKind::Block, id, "founder") },
+                ));
             }
             for k in 0..r.below(4) {
                 events.push((
                     (first_seen + Duration::seconds(k as i64 * 7)).min(now),
-                    NewEvent { kind: EventKind::RedeemAttempt.as_str(), entry_id: Some(id), ip_prefix: Some(prefix.clone()), outcome: Some("failed"), reason: Some("unknown code".into()), actor: "public".into(), ..Default::default() },
+                    NewEvent {
+                        kind: EventKind::RedeemAttempt.as_str(),
+                        entry_id: Some(id),
+                        ip_prefix: Some(prefix.clone()),
+                        outcome: Some("failed"),
+                        reason: Some("unknown code".into()),
+                        actor: "public".into(),
+                        ..Default::default()
+                    },
                 ));
             }
         }
@@ -167,7 +287,20 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
     // Two partner campaigns.
     for (campaign, uses) in [("hn", 180), ("producthunt", 95)] {
         let (hash, hint) = fake_code();
-        codes.push(SeedCode { hash, hint, kind: "partner", campaign: Some(campaign), batch_id: None, inviter_entry_id: None, bound_entry_id: None, max_uses: 500, uses: uses.min(n as i64), expires_at: now + Duration::days(10), created_at: start + Duration::days(3), created_by: "founder" });
+        codes.push(SeedCode {
+            hash,
+            hint,
+            kind: "partner",
+            campaign: Some(campaign),
+            batch_id: None,
+            inviter_entry_id: None,
+            bound_entry_id: None,
+            max_uses: 500,
+            uses: uses.min(n as i64),
+            expires_at: now + Duration::days(10),
+            created_at: start + Duration::days(3),
+            created_by: "founder",
+        });
     }
     // Background noise for scale: repeats and stray code attempts.
     for k in 0..spec.extra_events {
@@ -175,7 +308,16 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
         let entry = 1 + r.below(n) as i64;
         let kind = if k % 3 == 0 { EventKind::RedeemAttempt } else { EventKind::SignupRepeat };
         let outcome = if kind == EventKind::RedeemAttempt { "failed" } else { "ok" };
-        events.push((at, NewEvent { kind: kind.as_str(), entry_id: Some(entry), outcome: Some(outcome), actor: "public".into(), ..Default::default() }));
+        events.push((
+            at,
+            NewEvent {
+                kind: kind.as_str(),
+                entry_id: Some(entry),
+                outcome: Some(outcome),
+                actor: "public".into(),
+                ..Default::default()
+            },
+        ));
         if events.len() >= 500_000 {
             write_events(velvet, &mut events, &mut report, progress).await?;
         }
@@ -217,7 +359,12 @@ async fn flush(
     write_events(velvet, events, report, progress).await
 }
 
-async fn write_events(velvet: &Velvet, events: &mut Vec<(DateTime<Utc>, NewEvent)>, report: &mut SeedReport, progress: bool) -> Result<()> {
+async fn write_events(
+    velvet: &Velvet,
+    events: &mut Vec<(DateTime<Utc>, NewEvent)>,
+    report: &mut SeedReport,
+    progress: bool,
+) -> Result<()> {
     for chunk in events.chunks(100_000) {
         let mut tx = velvet.store().write().await?;
         tx.bulk_events(chunk).await?;

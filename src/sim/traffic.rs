@@ -67,12 +67,28 @@ impl Summary {
     }
 
     pub fn table(&self) -> String {
-        let mut out = format!("{:<10} {:>8} {:>9} {:>8} {:>8} {:>7} {:>9} {:>9}\n", "action", "sent", "accepted", "refused", "429", "errors", "p50", "p99");
+        let mut out = format!(
+            "{:<10} {:>8} {:>9} {:>8} {:>8} {:>7} {:>9} {:>9}\n",
+            "action", "sent", "accepted", "refused", "429", "errors", "p50", "p99"
+        );
         for (action, s) in &self.0 {
             let mut l = s.latencies.clone();
             l.sort();
-            let p = |q: f64| l.get(((l.len().max(1) - 1) as f64 * q) as usize).map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3)).unwrap_or_else(|| "-".into());
-            out.push_str(&format!("{action:<10} {:>8} {:>9} {:>8} {:>8} {:>7} {:>9} {:>9}\n", s.sent, s.accepted, s.refused, s.limited, s.errors, p(0.5), p(0.99)));
+            let p = |q: f64| {
+                l.get(((l.len().max(1) - 1) as f64 * q) as usize)
+                    .map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+                    .unwrap_or_else(|| "-".into())
+            };
+            out.push_str(&format!(
+                "{action:<10} {:>8} {:>9} {:>8} {:>8} {:>7} {:>9} {:>9}\n",
+                s.sent,
+                s.accepted,
+                s.refused,
+                s.limited,
+                s.errors,
+                p(0.5),
+                p(0.99)
+            ));
         }
         out
     }
@@ -80,14 +96,23 @@ impl Summary {
 
 /// Only loopback targets unless the operator says the host is theirs.
 pub fn check_target(url: &str, allow_remote: bool) -> Result<(), String> {
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).ok_or_else(|| format!("--target '{url}' must be an http:// or https:// URL"))?;
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("--target '{url}' must be an http:// or https:// URL"))?;
     let hostport = rest.split('/').next().unwrap_or("");
-    let host = if hostport.starts_with('[') { hostport.split(']').next().unwrap_or("").trim_start_matches('[') } else { hostport.split(':').next().unwrap_or("") };
+    let host = if hostport.starts_with('[') {
+        hostport.split(']').next().unwrap_or("").trim_start_matches('[')
+    } else {
+        hostport.split(':').next().unwrap_or("")
+    };
     let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if loopback || allow_remote {
         Ok(())
     } else {
-        Err(format!("--target {host} is not loopback: simulate only drives your own servers; add --allow-remote if {host} is yours"))
+        Err(format!(
+            "--target {host} is not loopback: simulate only drives your own servers; add --allow-remote if {host} is yours"
+        ))
     }
 }
 
@@ -113,14 +138,19 @@ impl Inbox {
                 self.links.push_back(link.to_string());
             }
             let invite = path.to_string_lossy().ends_with("-invite.eml");
-            if let (true, Some(to), Some(code)) = (invite, to, text.lines().find_map(|l| l.trim_end().strip_prefix("Invite code: "))) {
+            if let (true, Some(to), Some(code)) =
+                (invite, to, text.lines().find_map(|l| l.trim_end().strip_prefix("Invite code: ")))
+            {
                 self.invites.push_back((to, code.to_string()));
             }
         }
     }
 }
 
-const FIRST: &[&str] = &["mia", "noah", "emma", "liam", "olivia", "lucas", "amelia", "mateo", "ava", "elijah", "sofia", "leo", "chloe", "omar", "yuki", "priya"];
+const FIRST: &[&str] = &[
+    "mia", "noah", "emma", "liam", "olivia", "lucas", "amelia", "mateo", "ava", "elijah", "sofia", "leo", "chloe",
+    "omar", "yuki", "priya",
+];
 const DOMAINS: &[&str] = &["example.com", "mail.example.org", "inbox.example.net", "post.example.de"];
 const BOT_PREFIXES: &[[u8; 3]] = &[[203, 0, 113], [198, 51, 100], [192, 0, 2]];
 
@@ -154,17 +184,23 @@ fn next_shot(scenario: Scenario, r: &mut Rng, inbox: &Mutex<Inbox>, code: Option
             let mut inbox = inbox.lock().unwrap_or_else(|e| e.into_inner());
             let roll = r.unit();
             if roll < 0.3
-                && let Some(link) = inbox.links.pop_front() {
-                    let path = link.split_once("/v1/").map(|(_, p)| format!("/v1/{p}")).unwrap_or(link);
-                    // The page's button: a GET would only show the page.
-                    return Shot { action: "confirm", path, body: "{}".into(), ip: human_ip(r), device: device(r) };
-                }
+                && let Some(link) = inbox.links.pop_front()
+            {
+                let path = link.split_once("/v1/").map(|(_, p)| format!("/v1/{p}")).unwrap_or(link);
+                // The page's button: a GET would only show the page.
+                return Shot { action: "confirm", path, body: "{}".into(), ip: human_ip(r), device: device(r) };
+            }
             if roll < 0.45
-                && let Some((email, code)) = inbox.invites.pop_front() {
-                    let body = serde_json::json!({ "code": code, "email": email }).to_string();
-                    return Shot { action: "redeem", path: "/v1/redeem".into(), body, ip: human_ip(r), device: device(r) };
-                }
-            let source = if scenario == Scenario::Viral { "viral-post" } else { *r.pick(&["hn", "twitter", "newsletter", "friend"]) };
+                && let Some((email, code)) = inbox.invites.pop_front()
+            {
+                let body = serde_json::json!({ "code": code, "email": email }).to_string();
+                return Shot { action: "redeem", path: "/v1/redeem".into(), body, ip: human_ip(r), device: device(r) };
+            }
+            let source = if scenario == Scenario::Viral {
+                "viral-post"
+            } else {
+                *r.pick(&["hn", "twitter", "newsletter", "friend"])
+            };
             let body = serde_json::json!({ "email": person(r), "source": source }).to_string();
             Shot { action: "signup", path: "/v1/waitlist".into(), body, ip: human_ip(r), device: device(r) }
         }
@@ -172,7 +208,8 @@ fn next_shot(scenario: Scenario, r: &mut Rng, inbox: &Mutex<Inbox>, code: Option
             let ip = bot_ip(r);
             let device = format!("bot-{}", r.below(6));
             if r.chance(0.5) {
-                let body = serde_json::json!({ "email": format!("{:x}@tempmail.example", r.next_u64() & 0xffffff) }).to_string();
+                let body = serde_json::json!({ "email": format!("{:x}@tempmail.example", r.next_u64() & 0xffffff) })
+                    .to_string();
                 Shot { action: "signup", path: "/v1/waitlist".into(), body, ip, device }
             } else {
                 let guess = InviteCode::generate(Some("HN")).map(|c| c.to_string()).unwrap_or_default();
@@ -210,10 +247,11 @@ pub async fn run(opts: SimOptions, stop: Arc<std::sync::atomic::AtomicBool>) -> 
     while started.elapsed() < opts.duration && !stop.load(std::sync::atomic::Ordering::Relaxed) {
         ticker.tick().await;
         if let Some(dir) = &opts.mail_dir
-            && last_scan.elapsed() > Duration::from_millis(500) {
-                inbox.lock().unwrap_or_else(|e| e.into_inner()).scan(dir);
-                last_scan = Instant::now();
-            }
+            && last_scan.elapsed() > Duration::from_millis(500)
+        {
+            inbox.lock().unwrap_or_else(|e| e.into_inner()).scan(dir);
+            last_scan = Instant::now();
+        }
         let shot = next_shot(opts.scenario, &mut r, &inbox, opts.code.as_deref());
         let Ok(permit) = permits.clone().acquire_owned().await else { break };
         let (client, summary, base) = (client.clone(), summary.clone(), opts.target.trim_end_matches('/').to_string());
@@ -222,7 +260,13 @@ pub async fn run(opts: SimOptions, stop: Arc<std::sync::atomic::AtomicBool>) -> 
             let url = format!("{base}{}", shot.path);
             let req = client.post(url).header("content-type", "application/json").body(shot.body);
             let t = Instant::now();
-            let status = req.header("x-forwarded-for", shot.ip).header("x-device-id", shot.device).send().await.ok().map(|r| r.status().as_u16());
+            let status = req
+                .header("x-forwarded-for", shot.ip)
+                .header("x-device-id", shot.device)
+                .send()
+                .await
+                .ok()
+                .map(|r| r.status().as_u16());
             summary.lock().unwrap_or_else(|e| e.into_inner()).record(shot.action, status, t.elapsed());
         });
         while tasks.try_join_next().is_some() {}

@@ -77,7 +77,9 @@ impl Tx {
             })?;
         }
         if let Tx::Postgres(t) = self {
-            sqlx::query("SELECT setval(pg_get_serial_sequence('entries', 'id'), (SELECT MAX(id) FROM entries))").execute(&mut **t).await?;
+            sqlx::query("SELECT setval(pg_get_serial_sequence('entries', 'id'), (SELECT MAX(id) FROM entries))")
+                .execute(&mut **t)
+                .await?;
         }
         Ok(())
     }
@@ -137,7 +139,14 @@ impl Tx {
 
     /// Access codes for many entries in one batch, unminted (hash NULL: each
     /// is minted when its mail goes out). Returns (code id, entry id).
-    pub async fn bulk_access_codes(&mut self, batch: i64, entries: &[i64], expires_at: DateTime<Utc>, now: DateTime<Utc>, by: &str) -> Result<Vec<(i64, i64)>> {
+    pub async fn bulk_access_codes(
+        &mut self,
+        batch: i64,
+        entries: &[i64],
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        by: &str,
+    ) -> Result<Vec<(i64, i64)>> {
         for chunk in entries.chunks(CHUNK) {
             build_and_run!(self, qb => {
                 qb.push("INSERT INTO invite_codes (kind, batch_id, bound_entry_id, max_uses, expires_at, created_at, created_by) ");
@@ -151,7 +160,12 @@ impl Tx {
     }
 
     /// Queues one message per (entry, code, recipient).
-    pub async fn bulk_enqueue(&mut self, kind: &str, rows: &[(i64, Option<i64>, String)], now: DateTime<Utc>) -> Result<()> {
+    pub async fn bulk_enqueue(
+        &mut self,
+        kind: &str,
+        rows: &[(i64, Option<i64>, String)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         for chunk in rows.chunks(CHUNK) {
             build_and_run!(self, qb => {
                 qb.push("INSERT INTO outbox (kind, entry_id, code_id, recipient, next_attempt_at, created_at) ");
@@ -164,7 +178,13 @@ impl Tx {
     }
 
     /// Records a delivery failure for a seeded mail.
-    pub async fn seed_failed_mail(&mut self, entry_id: i64, recipient: &str, error: &str, at: DateTime<Utc>) -> Result<()> {
+    pub async fn seed_failed_mail(
+        &mut self,
+        entry_id: i64,
+        recipient: &str,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         let sql = "INSERT INTO outbox (kind, entry_id, recipient, status, attempts, next_attempt_at, last_error, created_at) \
                    VALUES ('invite', $1, $2, 'failed', 8, $3, $4, $3)";
         super::exec!(self, c => sqlx::query(sql).bind(entry_id).bind(recipient).bind(at).bind(error).execute(c))?;

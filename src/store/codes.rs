@@ -101,7 +101,13 @@ pub enum CodeScope {
 }
 
 impl Tx {
-    pub async fn insert_batch(&mut self, kind: &str, campaign: Option<&str>, now: DateTime<Utc>, by: &str) -> Result<i64> {
+    pub async fn insert_batch(
+        &mut self,
+        kind: &str,
+        campaign: Option<&str>,
+        now: DateTime<Utc>,
+        by: &str,
+    ) -> Result<i64> {
         let sql = "INSERT INTO batches (kind, campaign, created_at, created_by) VALUES ($1, $2, $3, $4) RETURNING id";
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(kind).bind(campaign).bind(now).bind(by).fetch_one(c))?)
     }
@@ -145,7 +151,9 @@ impl Tx {
     pub async fn code_by_hash_locked(&mut self, hash: &str) -> Result<Option<CodeRow>> {
         let sqlite = select_codes!("WHERE code_hash = $1");
         let postgres = select_codes!("WHERE code_hash = $1 FOR UPDATE");
-        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, CodeRow>(sql).bind(hash).fetch_optional(c))?)
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, CodeRow>(sql)
+            .bind(hash)
+            .fetch_optional(c))?)
     }
 
     pub async fn code_by_id(&mut self, id: i64) -> Result<Option<CodeRow>> {
@@ -169,23 +177,41 @@ impl Tx {
     }
 
     /// Codes for `codes list`: optional campaign/batch/kind filters, newest first.
-    pub async fn list_codes(&mut self, campaign: Option<&str>, batch: Option<i64>, kind: Option<&str>, limit: i64) -> Result<Vec<CodeRow>> {
+    pub async fn list_codes(
+        &mut self,
+        campaign: Option<&str>,
+        batch: Option<i64>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<CodeRow>> {
         let sql = select_codes!(
             "WHERE ($1 IS NULL OR campaign = $1) AND ($2 IS NULL OR batch_id = $2) AND ($3 IS NULL OR kind = $3) \
              ORDER BY id DESC LIMIT $4"
         );
-        Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(campaign).bind(batch).bind(kind).bind(limit).fetch_all(c))?)
+        Ok(
+            on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(campaign).bind(batch).bind(kind).bind(limit).fetch_all(c))?,
+        )
     }
 
     /// Revokes every still-active code in `scope` and returns exactly the
     /// rows this statement revoked (as they are now), by id, so the caller
     /// records one event per code that changed, in the same transaction,
     /// including a code created after any earlier read of the scope.
-    pub async fn revoke_codes(&mut self, scope: &CodeScope, now: DateTime<Utc>, by: &str, reason: Option<&str>) -> Result<Vec<CodeRow>> {
+    pub async fn revoke_codes(
+        &mut self,
+        scope: &CodeScope,
+        now: DateTime<Utc>,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<Vec<CodeRow>> {
         let (_, sql) = scope_sql(scope);
         let mut rows = match scope_value(scope) {
-            ScopeValue::Id(v) => on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).bind(now).bind(by).bind(reason).fetch_all(c))?,
-            ScopeValue::Text(v) => on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).bind(now).bind(by).bind(reason).fetch_all(c))?,
+            ScopeValue::Id(v) => {
+                on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).bind(now).bind(by).bind(reason).fetch_all(c))?
+            }
+            ScopeValue::Text(v) => {
+                on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).bind(now).bind(by).bind(reason).fetch_all(c))?
+            }
         };
         rows.sort_unstable_by_key(|r| r.id);
         Ok(rows)
@@ -219,7 +245,14 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn insert_redemption(&mut self, code_id: i64, entry_id: i64, status: &str, now: DateTime<Utc>, hold_until: Option<DateTime<Utc>>) -> Result<i64> {
+    pub async fn insert_redemption(
+        &mut self,
+        code_id: i64,
+        entry_id: i64,
+        status: &str,
+        now: DateTime<Utc>,
+        hold_until: Option<DateTime<Utc>>,
+    ) -> Result<i64> {
         let completed = (status == "completed").then_some(now);
         let sql = "INSERT INTO redemptions (code_id, entry_id, status, created_at, hold_expires_at, completed_at) \
                    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
@@ -242,7 +275,9 @@ impl Tx {
     pub async fn redemption_locked(&mut self, id: i64) -> Result<Option<RedemptionRow>> {
         let sqlite = "SELECT id, code_id, entry_id, status, created_at, hold_expires_at, completed_at FROM redemptions WHERE id = $1";
         let postgres = "SELECT id, code_id, entry_id, status, created_at, hold_expires_at, completed_at FROM redemptions WHERE id = $1 FOR UPDATE";
-        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, RedemptionRow>(sql).bind(id).fetch_optional(c))?)
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, RedemptionRow>(sql)
+            .bind(id)
+            .fetch_optional(c))?)
     }
 
     pub async fn redemptions_of_entry(&mut self, entry_id: i64) -> Result<Vec<RedemptionRow>> {
@@ -266,7 +301,12 @@ impl Tx {
 
     /// Marks lapsed holds expired (optionally only for one code) and returns
     /// them, so the caller can give their uses back and record events.
-    pub async fn expire_holds(&mut self, code_id: Option<i64>, now: DateTime<Utc>, limit: i64) -> Result<Vec<RedemptionRow>> {
+    pub async fn expire_holds(
+        &mut self,
+        code_id: Option<i64>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<RedemptionRow>> {
         let sql = "UPDATE redemptions SET status = 'expired' WHERE id IN (\
                    SELECT id FROM redemptions WHERE status = 'pending' AND hold_expires_at <= $1 \
                    AND ($2 IS NULL OR code_id = $2) ORDER BY id LIMIT $3) AND status = 'pending' \

@@ -103,7 +103,8 @@ pub struct StatusStamps {
 }
 
 /// See `Tx::count_confirmed_upto` (public for the query-plan tests).
-pub const COUNT_CONFIRMED_UPTO: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE confirmed_at IS NOT NULL LIMIT $1) AS c";
+pub const COUNT_CONFIRMED_UPTO: &str =
+    "SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE confirmed_at IS NOT NULL LIMIT $1) AS c";
 
 macro_rules! select_entries {
     ($tail:literal) => {
@@ -133,7 +134,9 @@ impl Tx {
     pub async fn entry_by_id_locked(&mut self, id: i64) -> Result<Option<EntryRow>> {
         let sqlite = select_entries!("WHERE id = $1");
         let postgres = select_entries!("WHERE id = $1 FOR UPDATE");
-        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, EntryRow>(sql).bind(id).fetch_optional(c))?)
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, EntryRow>(sql)
+            .bind(id)
+            .fetch_optional(c))?)
     }
 
     /// Inserts a new entry, or returns `None` when the email is already on
@@ -158,7 +161,13 @@ impl Tx {
 
     /// Moves an entry from `from` to `to`, only if it is still in `from`.
     /// Returns false when someone else changed it first.
-    pub async fn set_entry_status(&mut self, id: i64, from: EntryStatus, to: EntryStatus, s: StatusStamps) -> Result<bool> {
+    pub async fn set_entry_status(
+        &mut self,
+        id: i64,
+        from: EntryStatus,
+        to: EntryStatus,
+        s: StatusStamps,
+    ) -> Result<bool> {
         let sql = "UPDATE entries SET status = $2, blocked_from = $3, \
              confirmed_at = COALESCE($4, confirmed_at), approved_at = COALESCE($5, approved_at), \
              invited_at = COALESCE($6, invited_at), joined_at = COALESCE($7, joined_at), \
@@ -185,7 +194,13 @@ impl Tx {
     /// Moves the `n` oldest entries in `from` (by confirmation) to `to` in
     /// one statement, stamping `approved_at`; on PostgreSQL rows another
     /// approver holds are skipped. Returns (id, email, confirmed_at).
-    pub async fn approve_oldest(&mut self, n: i64, from: &str, to: &str, now: DateTime<Utc>) -> Result<Vec<(i64, String, Option<DateTime<Utc>>)>> {
+    pub async fn approve_oldest(
+        &mut self,
+        n: i64,
+        from: &str,
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(i64, String, Option<DateTime<Utc>>)>> {
         let sqlite = "UPDATE entries SET status = $3, approved_at = $4 WHERE id IN (\
                       SELECT id FROM entries WHERE status = $2 ORDER BY confirmed_at, id LIMIT $1) \
                       RETURNING id, email, confirmed_at";
@@ -193,15 +208,23 @@ impl Tx {
                         SELECT id FROM entries WHERE status = $2 ORDER BY confirmed_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) \
                         RETURNING id, email, confirmed_at";
         type Row = (i64, String, Option<DateTime<Utc>>);
-        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, Row>(sql).bind(n).bind(from).bind(to).bind(now).fetch_all(c))?)
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, Row>(sql)
+            .bind(n)
+            .bind(from)
+            .bind(to)
+            .bind(now)
+            .fetch_all(c))?)
     }
 
     /// Approved entries waiting for an invite, oldest approval first; on
     /// PostgreSQL rows another sender holds are skipped.
     pub async fn approved_queue(&mut self, limit: i64) -> Result<Vec<EntryRow>> {
         let sqlite = select_entries!("WHERE status = 'approved' ORDER BY approved_at, id LIMIT $1");
-        let postgres = select_entries!("WHERE status = 'approved' ORDER BY approved_at, id LIMIT $1 FOR UPDATE SKIP LOCKED");
-        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, EntryRow>(sql).bind(limit).fetch_all(c))?)
+        let postgres =
+            select_entries!("WHERE status = 'approved' ORDER BY approved_at, id LIMIT $1 FOR UPDATE SKIP LOCKED");
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, EntryRow>(sql)
+            .bind(limit)
+            .fetch_all(c))?)
     }
 
     /// 1-based place of an approved entry in the invite queue.
@@ -240,14 +263,19 @@ impl Tx {
     /// A page of entries as the console lists them, newest first.
     pub async fn listed_newest(&mut self, before_id: i64, limit: i64) -> Result<Vec<ListedEntry>> {
         let (sqlite, postgres) = LISTED_NEWEST;
-        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, ListedEntry>(sql).bind(before_id).bind(limit).fetch_all(c))?)
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, ListedEntry>(sql)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(c))?)
     }
 
     /// One entry as the console lists it (a row that changed).
     pub async fn listed_by_id(&mut self, id: i64) -> Result<Option<ListedEntry>> {
         let sqlite = listed_entries!("group_concat(hint, ' ')", "WHERE e.id = $1");
         let postgres = listed_entries!("string_agg(hint, ' ')", "WHERE e.id = $1");
-        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, ListedEntry>(sql).bind(id).fetch_optional(c))?)
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, ListedEntry>(sql)
+            .bind(id)
+            .fetch_optional(c))?)
     }
 
     /// How far the people who signed up since `since` got:

@@ -54,7 +54,8 @@ pub struct EventRow {
 }
 
 /// See `Tx::entry_timeline` (public for the query-plan tests).
-pub const ENTRY_TIMELINE: &str = concat!("SELECT ", event_columns!(), " FROM events WHERE entry_id = $1 ORDER BY entry_id DESC, id DESC LIMIT $2");
+pub const ENTRY_TIMELINE: &str =
+    concat!("SELECT ", event_columns!(), " FROM events WHERE entry_id = $1 ORDER BY entry_id DESC, id DESC LIMIT $2");
 
 /// Which events to read: after a cursor, optionally of one kind or entry.
 #[derive(Clone, Debug, Default)]
@@ -80,7 +81,9 @@ impl Tx {
 
     pub async fn events(&mut self, f: &EventFilter) -> Result<Vec<EventRow>> {
         let sql = concat!(
-            "SELECT ", event_columns!(), " FROM events WHERE id > $1 AND ($2 IS NULL OR kind = $2) \
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE id > $1 AND ($2 IS NULL OR kind = $2) \
              AND ($3 IS NULL OR entry_id = $3) ORDER BY id LIMIT $4"
         );
         Ok(on!(self, c => sqlx::query_as::<_, EventRow>(sql)
@@ -100,14 +103,18 @@ impl Tx {
     /// `events_entry (entry_id, id)` index: its cost follows the person's
     /// own history, not the table's.
     pub async fn entry_timeline(&mut self, entry_id: i64, limit: i64) -> Result<Vec<EventRow>> {
-        let mut rows = on!(self, c => sqlx::query_as::<_, EventRow>(ENTRY_TIMELINE).bind(entry_id).bind(limit).fetch_all(c))?;
+        let mut rows =
+            on!(self, c => sqlx::query_as::<_, EventRow>(ENTRY_TIMELINE).bind(entry_id).bind(limit).fetch_all(c))?;
         rows.reverse();
         Ok(rows)
     }
 
-
     /// Events per (kind, outcome) in [from, to).
-    pub async fn count_kinds_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, Option<String>, i64)>> {
+    pub async fn count_kinds_between(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, Option<String>, i64)>> {
         let sql = "SELECT kind, outcome, COUNT(*) FROM events WHERE at >= $1 AND at < $2 GROUP BY kind, outcome";
         Ok(on!(self, c => sqlx::query_as::<_, (String, Option<String>, i64)>(sql).bind(from).bind(to).fetch_all(c))?)
     }
@@ -128,6 +135,8 @@ impl Tx {
     pub async fn count_rule_since(&mut self, kind: &str, rule_prefix: &str, since: DateTime<Utc>) -> Result<i64> {
         let sql = "SELECT COUNT(*) FROM events WHERE kind = $1 AND at >= $2 AND rule LIKE $3";
         let pattern = format!("{rule_prefix}%");
-        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(kind).bind(since).bind(pattern.as_str()).fetch_one(c))?)
+        Ok(
+            on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(kind).bind(since).bind(pattern.as_str()).fetch_one(c))?,
+        )
     }
 }

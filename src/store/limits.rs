@@ -35,7 +35,8 @@ impl Tx {
 
     /// Forgets windows and lockouts that ended before `before`.
     pub async fn prune_rate_state(&mut self, before: DateTime<Utc>) -> Result<u64> {
-        let a = exec!(self, c => sqlx::query("DELETE FROM rate_counters WHERE window_start < $1").bind(before).execute(c))?;
+        let a =
+            exec!(self, c => sqlx::query("DELETE FROM rate_counters WHERE window_start < $1").bind(before).execute(c))?;
         let b = exec!(self, c => sqlx::query("DELETE FROM rate_lockouts WHERE until < $1").bind(before).execute(c))?;
         Ok(a + b)
     }

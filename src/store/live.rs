@@ -32,18 +32,28 @@ pub struct OffenderCount {
 macro_rules! hour {
     (sqlite, $filter:expr, $group:literal) => {
         concat!(
-            "SELECT (CAST(strftime('%s', at) AS INTEGER) / 60) AS minute, ", $group, ", \
+            "SELECT (CAST(strftime('%s', at) AS INTEGER) / 60) AS minute, ",
+            $group,
+            ", \
              SUM(CASE WHEN kind = 'rate_limited' AND outcome = 'summary' AND detail GLOB 'count=[0-9]*' \
              THEN CAST(substr(detail, 7) AS INTEGER) ELSE 1 END) AS n \
-             FROM events WHERE at >= $1 AND id <= $2 AND ", $filter, " GROUP BY 1, ", $group
+             FROM events WHERE at >= $1 AND id <= $2 AND ",
+            $filter,
+            " GROUP BY 1, ",
+            $group
         )
     };
     (postgres, $filter:expr, $group:literal) => {
         concat!(
-            "SELECT CAST(FLOOR(EXTRACT(EPOCH FROM at) / 60) AS BIGINT) AS minute, ", $group, ", \
+            "SELECT CAST(FLOOR(EXTRACT(EPOCH FROM at) / 60) AS BIGINT) AS minute, ",
+            $group,
+            ", \
              CAST(SUM(CASE WHEN kind = 'rate_limited' AND outcome = 'summary' AND detail ~ '^count=[0-9]{1,18}$' \
              THEN CAST(substr(detail, 7) AS BIGINT) ELSE 1 END) AS BIGINT) AS n \
-             FROM events WHERE at >= $1 AND id <= $2 AND ", $filter, " GROUP BY 1, ", $group
+             FROM events WHERE at >= $1 AND id <= $2 AND ",
+            $filter,
+            " GROUP BY 1, ",
+            $group
         )
     };
 }
@@ -67,13 +77,19 @@ impl Tx {
     pub async fn minute_counts(&mut self, since: DateTime<Utc>, up_to: i64) -> Result<Vec<MinuteCount>> {
         let sqlite = hour!(sqlite, counted!(), "kind, outcome");
         let postgres = hour!(postgres, counted!(), "kind, outcome");
-        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, MinuteCount>(sql).bind(since).bind(up_to).fetch_all(c))?)
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, MinuteCount>(sql)
+            .bind(since)
+            .bind(up_to)
+            .fetch_all(c))?)
     }
 
     /// Failed or refused attempts per minute, prefix and device since `since`.
     pub async fn offender_counts(&mut self, since: DateTime<Utc>, up_to: i64) -> Result<Vec<OffenderCount>> {
         let sqlite = hour!(sqlite, hostile!(), "ip_prefix, device_hash");
         let postgres = hour!(postgres, hostile!(), "ip_prefix, device_hash");
-        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, OffenderCount>(sql).bind(since).bind(up_to).fetch_all(c))?)
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, OffenderCount>(sql)
+            .bind(since)
+            .bind(up_to)
+            .fetch_all(c))?)
     }
 }

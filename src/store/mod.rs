@@ -10,10 +10,10 @@
 mod bulk;
 mod codes;
 mod entries;
-mod limits;
-mod live;
 mod events;
 mod feed;
+mod limits;
+mod live;
 mod operators;
 mod outbox;
 mod switches;
@@ -22,9 +22,9 @@ mod tokens;
 pub use bulk::{SeedCode, SeedEntry};
 pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow, scope_sql};
 pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, NewEntry, StatusStamps};
-pub use live::{MinuteCount, OffenderCount};
 pub use events::{ENTRY_TIMELINE, EventFilter, EventRow, NewEvent};
 pub use feed::EventFeed;
+pub use live::{MinuteCount, OffenderCount};
 pub use operators::OperatorRow;
 pub use outbox::{INTERRUPTED, NewMail, OutboxRow};
 pub use switches::SwitchRow;
@@ -75,7 +75,11 @@ impl StoreError {
             _ => return false,
         };
         match e {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
             sqlx::Error::Protocol(_) => true,
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or_default();
@@ -87,7 +91,11 @@ impl StoreError {
                     // shutting down or starting up; 53300 too many
                     // connections; 40001/40P01 serialization failure and
                     // deadlock (the transaction was rolled back whole).
-                    Err(_) => code.starts_with("08") || code.starts_with("57P0") || matches!(code.as_ref(), "53300" | "40001" | "40P01"),
+                    Err(_) => {
+                        code.starts_with("08")
+                            || code.starts_with("57P0")
+                            || matches!(code.as_ref(), "53300" | "40001" | "40P01")
+                    }
                 }
             }
             _ => false,

@@ -36,7 +36,8 @@ pub struct NewMail<'a> {
 
 /// What a lapsed lease means: the dispatcher holding it stopped (crash,
 /// kill, lost database) before recording the outcome.
-pub const INTERRUPTED: &str = "the previous delivery attempt was cut off before its outcome was recorded (server stopped?)";
+pub const INTERRUPTED: &str =
+    "the previous delivery attempt was cut off before its outcome was recorded (server stopped?)";
 
 impl Tx {
     pub async fn enqueue(&mut self, m: NewMail<'_>, now: DateTime<Utc>) -> Result<i64> {
@@ -54,7 +55,11 @@ impl Tx {
 
     /// The newest message of `kind` to an entry (resend window checks).
     pub async fn last_mail(&mut self, entry_id: i64, kind: &str) -> Result<Option<OutboxRow>> {
-        let sql = concat!("SELECT ", outbox_columns!(), " FROM outbox WHERE entry_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1");
+        let sql = concat!(
+            "SELECT ",
+            outbox_columns!(),
+            " FROM outbox WHERE entry_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1"
+        );
         Ok(on!(self, c => sqlx::query_as::<_, OutboxRow>(sql).bind(entry_id).bind(kind).fetch_optional(c))?)
     }
 
@@ -62,21 +67,32 @@ impl Tx {
     /// until `lease_until`, so a crashed dispatcher's claims come back. A
     /// claim whose lease lapsed comes back with `last_error` set to
     /// [`INTERRUPTED`], so the caller can record that it is a second try.
-    pub async fn claim_mail(&mut self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxRow>> {
+    pub async fn claim_mail(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>> {
         let sqlite = concat!(
             "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2, \
              last_error = CASE WHEN status = 'sending' THEN $4 ELSE last_error END WHERE id IN (\
              SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3) \
-             RETURNING ", outbox_columns!()
+             RETURNING ",
+            outbox_columns!()
         );
         let postgres = concat!(
             "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2, \
              last_error = CASE WHEN status = 'sending' THEN $4 ELSE last_error END WHERE id IN (\
              SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3 \
-             FOR UPDATE SKIP LOCKED) RETURNING ", outbox_columns!()
+             FOR UPDATE SKIP LOCKED) RETURNING ",
+            outbox_columns!()
         );
         let mut rows = on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, OutboxRow>(sql)
-            .bind(now).bind(lease_until).bind(limit).bind(INTERRUPTED).fetch_all(c))?;
+            .bind(now)
+            .bind(lease_until)
+            .bind(limit)
+            .bind(INTERRUPTED)
+            .fetch_all(c))?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)
     }
@@ -98,7 +114,13 @@ impl Tx {
     /// Records a failed attempt: back to `queued` for a retry at `retry_at`,
     /// or `failed` when `retry_at` is `None` (until an operator retries it);
     /// a failed row's `next_attempt_at` is the time it failed.
-    pub async fn mark_mail_failed(&mut self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<()> {
+    pub async fn mark_mail_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let sql = "UPDATE outbox SET status = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'queued' END, \
                    last_error = $2, next_attempt_at = COALESCE($3, $4) WHERE id = $1";
         exec!(self, c => sqlx::query(sql).bind(id).bind(error).bind(retry_at).bind(now).execute(c))?;
@@ -110,7 +132,9 @@ impl Tx {
     /// invite, a fresh confirmation link). `id` picks one; `kind` filters.
     pub async fn failed_mail(&mut self, id: Option<i64>, kind: Option<&str>, limit: i64) -> Result<Vec<OutboxRow>> {
         let sql = concat!(
-            "SELECT ", outbox_columns!(), " FROM outbox o WHERE status = 'failed' AND ($1 IS NULL OR id = $1) \
+            "SELECT ",
+            outbox_columns!(),
+            " FROM outbox o WHERE status = 'failed' AND ($1 IS NULL OR id = $1) \
              AND ($2 IS NULL OR kind = $2) AND NOT EXISTS (SELECT 1 FROM outbox n WHERE o.kind IN ('confirm', 'invite') \
              AND n.kind = o.kind AND n.entry_id = o.entry_id AND n.id > o.id) ORDER BY id LIMIT $3"
         );

@@ -25,7 +25,13 @@ impl Tx {
     }
 
     /// Sets a pause; false if it was already set.
-    pub async fn insert_switch(&mut self, scope: &str, now: DateTime<Utc>, by: &str, reason: Option<&str>) -> Result<bool> {
+    pub async fn insert_switch(
+        &mut self,
+        scope: &str,
+        now: DateTime<Utc>,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<bool> {
         let sql = "INSERT INTO switches (scope, paused_at, paused_by, reason) VALUES ($1, $2, $3, $4) ON CONFLICT (scope) DO NOTHING";
         let done = exec!(self, c => sqlx::query(sql).bind(scope).bind(now).bind(by).bind(reason).execute(c))?;
         Ok(done == 1)

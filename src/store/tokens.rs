@@ -12,9 +12,17 @@ pub struct TokenRow {
 }
 
 impl Tx {
-    pub async fn insert_token(&mut self, entry_id: i64, hash: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<i64> {
+    pub async fn insert_token(
+        &mut self,
+        entry_id: i64,
+        hash: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<i64> {
         let sql = "INSERT INTO confirm_tokens (entry_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id";
-        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(entry_id).bind(hash).bind(now).bind(expires_at).fetch_one(c))?)
+        Ok(
+            on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(entry_id).bind(hash).bind(now).bind(expires_at).fetch_one(c))?,
+        )
     }
 
     pub async fn token_by_hash(&mut self, hash: &str) -> Result<Option<TokenRow>> {

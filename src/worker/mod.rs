@@ -61,7 +61,10 @@ impl Dispatcher {
         for (i, mail) in batch.iter().enumerate() {
             if claimed_at.elapsed() > budget {
                 let rest: Vec<i64> = batch[i..].iter().map(|m| m.outbox_id).collect();
-                tracing::warn!(left = rest.len(), "mail dispatcher: half the lease is gone; giving the rest of the batch back");
+                tracing::warn!(
+                    left = rest.len(),
+                    "mail dispatcher: half the lease is gone; giving the rest of the batch back"
+                );
                 if let Err(e) = self.velvet.release_mail(&rest).await {
                     tracing::warn!(error = %e, "could not give claims back; they return when the lease lapses");
                 }
@@ -119,9 +122,10 @@ pub async fn sweeper(velvet: Velvet, limiter: Arc<Limiter>, mut stop: watch::Rec
             tracing::warn!(error = %e, "sweeper: could not release holds");
         }
         if ticks.is_multiple_of(20)
-            && let Err(e) = limiter.prune().await {
-                tracing::warn!(error = %e, "sweeper: could not prune rate-limit state");
-            }
+            && let Err(e) = limiter.prune().await
+        {
+            tracing::warn!(error = %e, "sweeper: could not prune rate-limit state");
+        }
         ticks += 1;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(30)) => {}

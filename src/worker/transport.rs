@@ -71,8 +71,12 @@ impl MailTransport {
                 // silently overwritten.
                 let name = format!("{:08}-{:02}-{}.eml", mail.outbox_id, mail.attempts, mail.kind);
                 let tmp = dir.join(format!(".{name}.tmp"));
-                tokio::fs::write(&tmp, message.formatted()).await.map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-                tokio::fs::rename(&tmp, dir.join(&name)).await.map_err(|e| format!("cannot move {name} into place: {e}"))
+                tokio::fs::write(&tmp, message.formatted())
+                    .await
+                    .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+                tokio::fs::rename(&tmp, dir.join(&name))
+                    .await
+                    .map_err(|e| format!("cannot move {name} into place: {e}"))
             }
             MailTransport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| smtp_error(&e.to_string())),
         }
@@ -112,7 +116,9 @@ fn smtp(spec: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
         None => (None, rest),
     };
     let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, Some(p.parse::<u16>().map_err(|_| bad("bad port"))?)),
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+            (h, Some(p.parse::<u16>().map_err(|_| bad("bad port"))?))
+        }
         _ => (hostport, None),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
@@ -120,12 +126,20 @@ fn smtp(spec: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
         return Err(bad("no host"));
     }
     let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    let mode = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("tls="))).unwrap_or(if loopback { "opportunistic" } else { "required" });
+    let mode = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("tls="))).unwrap_or(if loopback {
+        "opportunistic"
+    } else {
+        "required"
+    });
     let params = || TlsParameters::new(host.clone()).map_err(|e| bad(&format!("TLS setup: {e}")));
     let (tls, default_port) = match mode {
         "none" => (Tls::None, 25),
         "opportunistic" if loopback => (Tls::Opportunistic(params()?), 587),
-        "opportunistic" => return Err(bad("tls=opportunistic is only for loopback hosts (plain text when STARTTLS is stripped); use tls=starttls or tls=tls")),
+        "opportunistic" => {
+            return Err(bad(
+                "tls=opportunistic is only for loopback hosts (plain text when STARTTLS is stripped); use tls=starttls or tls=tls",
+            ));
+        }
         "starttls" | "required" => (Tls::Required(params()?), 587),
         "tls" => (Tls::Wrapper(params()?), 465),
         other => return Err(bad(&format!("tls={other} is not starttls, required, tls, opportunistic or none"))),
@@ -178,11 +192,7 @@ impl Webhook {
             .send()
             .await
             .map_err(|e| format!("webhook: {}", e.without_url()))?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("webhook answered {}", response.status()))
-        }
+        if response.status().is_success() { Ok(()) } else { Err(format!("webhook answered {}", response.status())) }
     }
 }
 

@@ -64,13 +64,14 @@ where
     test(db).await;
     store.close().await;
     if let Cleanup::Postgres { admin_url, name } = cleanup
-        && let Ok(admin) = Store::connect(&admin_url).await {
-            if let Store::Postgres(pool) = &admin {
-                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await;
-            }
-            admin.close().await;
+        && let Ok(admin) = Store::connect(&admin_url).await
+    {
+        if let Store::Postgres(pool) = &admin {
+            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await;
         }
+        admin.close().await;
+    }
 }
 
 async fn fresh(backend: Backend) -> Option<(TestDb, Cleanup)> {
@@ -158,7 +159,8 @@ impl TestDb {
     /// dispatcher taking the mail first cannot race the test.
     pub async fn confirmed(&self, email: &str) -> i64 {
         let entry_id = match self.velvet.signup(email, None, None, &meta()).await.unwrap() {
-            velvet::service::SignupOutcome::New { entry_id } | velvet::service::SignupOutcome::Repeat { entry_id, .. } => entry_id,
+            velvet::service::SignupOutcome::New { entry_id }
+            | velvet::service::SignupOutcome::Repeat { entry_id, .. } => entry_id,
         };
         let token = velvet::domain::token::ConfirmToken::generate();
         let now = self.velvet.now();
@@ -207,15 +209,21 @@ pub fn meta() -> RequestMeta {
 /// A partner code spec for tests: `count` codes of `max_uses` uses in
 /// `campaign`, valid 14 days, no daily cap or prefix.
 pub fn partner(campaign: &str, max_uses: i64, count: u32) -> velvet::service::PartnerCodeSpec {
-    velvet::service::PartnerCodeSpec { campaign: campaign.into(), max_uses, count, expires_in: chrono::Duration::days(14), daily_cap: None, prefix: None }
+    velvet::service::PartnerCodeSpec {
+        campaign: campaign.into(),
+        max_uses,
+        count,
+        expires_in: chrono::Duration::days(14),
+        daily_cap: None,
+        prefix: None,
+    }
 }
 
 /// The confirmation token in the newest confirmation mail to `email`.
 pub fn token_for(mail: &[OutgoingMail], email: &str) -> Option<String> {
-    mail.iter()
-        .rev()
-        .filter(|m| m.to == email && m.kind == "confirm")
-        .find_map(|m| m.body.split("/v1/confirm/").nth(1).map(|t| t.split_whitespace().next().unwrap_or("").to_string()))
+    mail.iter().rev().filter(|m| m.to == email && m.kind == "confirm").find_map(|m| {
+        m.body.split("/v1/confirm/").nth(1).map(|t| t.split_whitespace().next().unwrap_or("").to_string())
+    })
 }
 
 /// The invite code in the newest invite or referral mail to `email`.
@@ -256,7 +264,13 @@ impl Drop for Killed {
 /// `db_url`, with `config` and `mail` (a transport spec), logging at
 /// `log_level` (`None`: the default level) to `stderr`. Returns the child
 /// and its base URL, read from the line it prints when it listens.
-pub fn spawn_serve(db_url: &str, config: &std::path::Path, mail: &str, log_level: Option<&str>, stderr: std::process::Stdio) -> (Killed, String) {
+pub fn spawn_serve(
+    db_url: &str,
+    config: &std::path::Path,
+    mail: &str,
+    log_level: Option<&str>,
+    stderr: std::process::Stdio,
+) -> (Killed, String) {
     use std::io::BufRead;
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_velvet"));
     command
@@ -275,7 +289,12 @@ pub fn spawn_serve(db_url: &str, config: &std::path::Path, mail: &str, log_level
     let mut child = command.spawn().expect("start velvet serve");
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the listening line");
-    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
     (Killed(child), format!("http://{addr}"))
 }
 
@@ -297,7 +316,9 @@ pub async fn fail_until_given_up(db: &TestDb, kind: &str, error: &str) -> Vec<Ou
         if db.count("SELECT COUNT(*) FROM outbox WHERE status = 'queued'").await == 0 {
             return tried;
         }
-        let next: Vec<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)> = db.rows_of_times("SELECT MIN(next_attempt_at), MIN(next_attempt_at) FROM outbox WHERE status = 'queued'").await;
+        let next: Vec<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)> = db
+            .rows_of_times("SELECT MIN(next_attempt_at), MIN(next_attempt_at) FROM outbox WHERE status = 'queued'")
+            .await;
         let wait = next[0].0 - db.velvet.now();
         if wait > chrono::Duration::zero() {
             db.clock.advance(wait);

@@ -54,7 +54,14 @@ impl Server {
     }
 
     pub async fn post(&self, path: &str, body: Value, device: &str) -> Reply {
-        self.send(self.http.post(format!("{}{path}", self.base)).header("x-device-id", device).header("content-type", "application/json").body(body.to_string())).await
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("x-device-id", device)
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
     }
 
     pub async fn get(&self, url: &str) -> Reply {

@@ -19,7 +19,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
     match s.view {
         View::Waitlist => {
             let shown: Vec<(usize, usize)> = window.map(|(pos, &i)| (pos, i as usize)).collect();
-            let longest = |f: &dyn Fn(&EntryItem) -> usize| shown.iter().map(|&(_, i)| f(&s.entries[i])).max().unwrap_or(0);
+            let longest =
+                |f: &dyn Fn(&EntryItem) -> usize| shown.iter().map(|&(_, i)| f(&s.entries[i])).max().unwrap_or(0);
             let columns = waitlist_columns(
                 area.width.saturating_sub(2),
                 longest(&|e| e.email.chars().count()),
@@ -30,7 +31,11 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
             let rows = shown.iter().map(|&(pos, i)| {
                 let e = &s.entries[i];
                 let mark = if s.marks.contains(&e.id) { "●" } else { " " };
-                let mut cells = vec![Cell::from(mark), Cell::from(Span::styled(e.status, theme.status(e.status))), Cell::from(&*e.email)];
+                let mut cells = vec![
+                    Cell::from(mark),
+                    Cell::from(Span::styled(e.status, theme.status(e.status))),
+                    Cell::from(&*e.email),
+                ];
                 if n > 3 {
                     cells.push(Cell::from(relative(s.now, e.first_seen)));
                 }
@@ -43,7 +48,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
                 let row = Row::new(cells);
                 if pos == l.selected { row.style(theme.selected()) } else { row }
             });
-            let header = Row::new(["", "STATUS", "EMAIL", "SIGNED UP", "SOURCE", "INVITED BY"].into_iter().take(n)).style(theme.muted());
+            let header = Row::new(["", "STATUS", "EMAIL", "SIGNED UP", "SOURCE", "INVITED BY"].into_iter().take(n))
+                .style(theme.muted());
             f.render_widget(Table::new(rows, columns).header(header).block(block(title, focused, theme)), area);
         }
         View::Codes => {
@@ -65,8 +71,17 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
                 ]);
                 if pos == l.selected { row.style(theme.selected()) } else { row }
             });
-            let widths = [Constraint::Length(8), Constraint::Fill(1), Constraint::Length(6), Constraint::Length(7), Constraint::Length(8), Constraint::Length(9), Constraint::Length(11)];
-            let header = Row::new(["KIND", "CAMPAIGN", "BATCH", "HINT", "STATE", "USES", "EXPIRES"]).style(theme.muted());
+            let widths = [
+                Constraint::Length(8),
+                Constraint::Fill(1),
+                Constraint::Length(6),
+                Constraint::Length(7),
+                Constraint::Length(8),
+                Constraint::Length(9),
+                Constraint::Length(11),
+            ];
+            let header =
+                Row::new(["KIND", "CAMPAIGN", "BATCH", "HINT", "STATE", "USES", "EXPIRES"]).style(theme.muted());
             f.render_widget(Table::new(rows, widths).header(header).block(block(title, focused, theme)), area);
         }
         View::Chains => {
@@ -74,7 +89,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
                 .map(|(pos, &i)| {
                     let c = &s.chains[i as usize];
                     let e = &s.entries[c.entry];
-                    let indent = if c.depth == 0 { String::new() } else { format!("{}└─ ", "   ".repeat(c.depth - 1)) };
+                    let indent =
+                        if c.depth == 0 { String::new() } else { format!("{}└─ ", "   ".repeat(c.depth - 1)) };
                     let mut spans = vec![
                         Span::raw(indent),
                         Span::raw(e.email.to_string()),
@@ -82,13 +98,20 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
                         Span::styled(e.status, theme.status(e.status)),
                     ];
                     if c.invitees > 0 {
-                        spans.push(Span::styled(format!("  invited {} ({} in all below)", c.invitees, c.descendants), theme.muted()));
+                        spans.push(Span::styled(
+                            format!("  invited {} ({} in all below)", c.invitees, c.descendants),
+                            theme.muted(),
+                        ));
                     }
                     let line = Line::from(spans);
                     if pos == l.selected { line.style(theme.selected()) } else { line }
                 })
                 .collect();
-            let body = if lines.is_empty() { vec![Line::styled("No invite chains yet: nobody has joined through a referral code.", theme.muted())] } else { lines };
+            let body = if lines.is_empty() {
+                vec![Line::styled("No invite chains yet: nobody has joined through a referral code.", theme.muted())]
+            } else {
+                lines
+            };
             f.render_widget(Paragraph::new(body).block(block(title, focused, theme)), area);
         }
         View::Events => {
@@ -99,7 +122,11 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
                     Some("ok") => theme.good(),
                     _ => theme.muted(),
                 };
-                let what = [e.rule.as_deref(), e.reason.as_deref(), e.detail.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
+                let what = [e.rule.as_deref(), e.reason.as_deref(), e.detail.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 let row = Row::new(vec![
                     Cell::from(e.at.with_timezone(&s.tz).format("%H:%M:%S").to_string()),
                     Cell::from(e.kind.as_str()),
@@ -110,7 +137,14 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
                 ]);
                 if pos == l.selected { row.style(theme.selected()) } else { row }
             });
-            let widths = [Constraint::Length(8), Constraint::Length(13), Constraint::Length(7), Constraint::Length(10), Constraint::Length(16), Constraint::Fill(1)];
+            let widths = [
+                Constraint::Length(8),
+                Constraint::Length(13),
+                Constraint::Length(7),
+                Constraint::Length(10),
+                Constraint::Length(16),
+                Constraint::Fill(1),
+            ];
             let header = Row::new(["TIME", "KIND", "OUTCOME", "ACTOR", "PREFIX", "DETAIL"]).style(theme.muted());
             f.render_widget(Table::new(rows, widths).header(header).block(block(title, focused, theme)), area);
         }
@@ -152,7 +186,8 @@ fn title(s: &State) -> String {
     match s.view {
         View::Waitlist => {
             let total = s.entries_total.unwrap_or(s.entries.len() as u64);
-            let loading = if s.entries_done { String::new() } else { format!(" · loading {}/{}", s.entries.len(), total) };
+            let loading =
+                if s.entries_done { String::new() } else { format!(" · loading {}/{}", s.entries.len(), total) };
             format!(" Waitlist {pos}/{}{loading} ", l.rows.len())
         }
         View::Codes => format!(" Codes {pos}/{} (newest first) ", l.rows.len()),

@@ -21,8 +21,15 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme, focused: bool) 
     for (i, series) in Series::ALL.iter().enumerate() {
         let a = areas[i];
         let (last, base) = s.live.rate(*series);
-        let style = if *series == Series::RedeemFailed || *series == Series::Limited { theme.bad() } else { theme.good() };
-        let trend = if base < 0.05 && last == 0 { String::new() } else if last as f64 > base * 2.0 + 1.0 { " ▲".into() } else { String::new() };
+        let style =
+            if *series == Series::RedeemFailed || *series == Series::Limited { theme.bad() } else { theme.good() };
+        let trend = if base < 0.05 && last == 0 {
+            String::new()
+        } else if last as f64 > base * 2.0 + 1.0 {
+            " ▲".into()
+        } else {
+            String::new()
+        };
         let head = Line::from(vec![
             Span::styled(format!("{:<9}", series.label()), theme.important()),
             Span::raw(format!("{last:>5}/min")),
@@ -37,10 +44,17 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme, focused: bool) 
     }
     let mut lines = Vec::new();
     let (attempts, joined) = s.live.funnel(60);
-    let share = if attempts == 0 { "-".to_string() } else { format!("{:.0}%", 100.0 * joined as f64 / attempts as f64) };
-    lines.push(Line::from(vec![Span::styled("funnel   ", theme.important()), Span::raw(format!("{attempts} code attempts → {joined} joined ({share})"))]));
+    let share =
+        if attempts == 0 { "-".to_string() } else { format!("{:.0}%", 100.0 * joined as f64 / attempts as f64) };
+    lines.push(Line::from(vec![
+        Span::styled("funnel   ", theme.important()),
+        Span::raw(format!("{attempts} code attempts → {joined} joined ({share})")),
+    ]));
     if let (Some(sent), Some(settings)) = (s.cap_sent_today, &s.settings) {
-        lines.push(Line::from(vec![Span::styled("invites  ", theme.important()), Span::raw(format!("{sent}/{} sent today", settings.daily_invite_cap))]));
+        lines.push(Line::from(vec![
+            Span::styled("invites  ", theme.important()),
+            Span::raw(format!("{sent}/{} sent today", settings.daily_invite_cap)),
+        ]));
     }
     if s.failed_mail > 0 {
         lines.push(Line::from(vec![

@@ -66,11 +66,24 @@ fn draw_header(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
     let mut spans = vec![Span::styled(" velvet ", theme.title())];
     for (i, v) in View::ALL.iter().enumerate() {
         let label = format!(" {} {} ", i + 1, v.title());
-        spans.push(if *v == s.view { Span::styled(label, theme.selected()) } else { Span::styled(label, theme.muted()) });
+        spans.push(if *v == s.view {
+            Span::styled(label, theme.selected())
+        } else {
+            Span::styled(label, theme.muted())
+        });
     }
-    let spinner = if s.busy > 0 || !s.entries_done { ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"][(s.now.timestamp_subsec_millis() / 100) as usize % 10] } else { " " };
+    let spinner = if s.busy > 0 || !s.entries_done {
+        ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"][(s.now.timestamp_subsec_millis() / 100) as usize % 10]
+    } else {
+        " "
+    };
     let role = s.role.map(|r| r.as_str()).unwrap_or("?");
-    let right = format!("{} ({role}) · {} · {} {spinner} ", s.operator, s.backend, s.now.with_timezone(&s.tz).format("%H:%M:%S"));
+    let right = format!(
+        "{} ({role}) · {} · {} {spinner} ",
+        s.operator,
+        s.backend,
+        s.now.with_timezone(&s.tz).format("%H:%M:%S")
+    );
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let pad = (area.width as usize).saturating_sub(used + right.chars().count());
     spans.push(Span::raw(" ".repeat(pad)));
@@ -79,10 +92,14 @@ fn draw_header(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
 }
 
 fn banner_lines<'a>(s: &'a State, theme: &Theme) -> Vec<Line<'a>> {
-    let mut lines: Vec<Line> = s.alerts.iter().map(|a| Line::styled(format!(" ALERT {}: {}", a.rule, a.text), theme.alert())).collect();
+    let mut lines: Vec<Line> =
+        s.alerts.iter().map(|a| Line::styled(format!(" ALERT {}: {}", a.rule, a.text), theme.alert())).collect();
     let paused: Vec<&str> = s.switches.iter().map(|sw| sw.scope.as_str()).collect();
     if !paused.is_empty() {
-        lines.push(Line::styled(format!(" PAUSED: {}", paused.join(", ")), theme.warn().add_modifier(ratatui::style::Modifier::BOLD)));
+        lines.push(Line::styled(
+            format!(" PAUSED: {}", paused.join(", ")),
+            theme.warn().add_modifier(ratatui::style::Modifier::BOLD),
+        ));
     }
     lines.truncate(3);
     lines
@@ -99,7 +116,10 @@ fn draw_footer(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
             Span::styled(" / ", theme.key()),
             Span::raw(s.filter.query.clone()),
             Span::styled(if s.filter.editing { "█" } else { "" }, theme.muted()),
-            Span::styled(format!("   {shown} match{}  (Enter keeps, Esc clears)", if shown == 1 { "" } else { "es" }), theme.muted()),
+            Span::styled(
+                format!("   {shown} match{}  (Enter keeps, Esc clears)", if shown == 1 { "" } else { "es" }),
+                theme.muted(),
+            ),
         ])
     } else {
         let mut spans = Vec::new();
@@ -118,5 +138,8 @@ fn draw_footer(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
 /// A bordered block whose title shows focus.
 pub(super) fn block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
     let style = if focused { theme.important() } else { theme.muted() };
-    Block::default().borders(Borders::ALL).border_style(style).title(Span::styled(title, if focused { theme.title() } else { theme.muted() }))
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(style)
+        .title(Span::styled(title, if focused { theme.title() } else { theme.muted() }))
 }

@@ -18,20 +18,36 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, m: &Modal, theme: &Theme) {
         Modal::Command(text) => (
             " Command ".into(),
             vec![
-                Line::from(vec![Span::styled(":", theme.key()), Span::raw(text.clone()), Span::styled("█", theme.muted())]),
-                Line::styled("approve N · send N · revoke batch N|campaign C|inviter E · pause/resume [signups|campaign C] · cap N · invites N · q", theme.muted()),
+                Line::from(vec![
+                    Span::styled(":", theme.key()),
+                    Span::raw(text.clone()),
+                    Span::styled("█", theme.muted()),
+                ]),
+                Line::styled(
+                    "approve N · send N · revoke batch N|campaign C|inviter E · pause/resume [signups|campaign C] · cap N · invites N · q",
+                    theme.muted(),
+                ),
             ],
             5,
         ),
         Modal::Number { prompt, value, .. } => (
             " How many? ".into(),
-            vec![Line::raw(prompt.clone()), Line::from(vec![Span::raw(value.clone()), Span::styled("█", theme.muted())]), Line::styled("Enter continues, Esc cancels", theme.muted())],
+            vec![
+                Line::raw(prompt.clone()),
+                Line::from(vec![Span::raw(value.clone()), Span::styled("█", theme.muted())]),
+                Line::styled("Enter continues, Esc cancels", theme.muted()),
+            ],
             5,
         ),
         Modal::Confirm { title, lines, .. } => {
             let mut body: Vec<Line> = lines.iter().map(|l| Line::raw(l.clone())).collect();
             body.push(Line::raw(""));
-            body.push(Line::from(vec![Span::styled(" y ", theme.key()), Span::raw("do it   "), Span::styled(" n ", theme.key()), Span::raw("cancel")]));
+            body.push(Line::from(vec![
+                Span::styled(" y ", theme.key()),
+                Span::raw("do it   "),
+                Span::styled(" n ", theme.key()),
+                Span::raw("cancel"),
+            ]));
             let h = body.len() as u16 + 2;
             (format!(" {title} "), body, h)
         }
@@ -41,6 +57,9 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, m: &Modal, theme: &Theme) {
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [rect] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
     f.render_widget(Clear, rect);
-    let block = Block::default().borders(Borders::ALL).border_style(theme.important()).title(Span::styled(title, theme.title()));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.important())
+        .title(Span::styled(title, theme.title()));
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), rect);
 }
