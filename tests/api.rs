@@ -852,10 +852,10 @@ async fn a_database_dump_holds_no_secret(db: TestDb) {
     tx.commit().await.unwrap();
     match &db.store {
         velvet::Store::Sqlite(p) => {
-            drop(sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3").execute(p).await.unwrap())
+            sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3").execute(p).await.unwrap();
         }
         velvet::Store::Postgres(p) => {
-            drop(sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3").execute(p).await.unwrap())
+            sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3").execute(p).await.unwrap();
         }
     }
     db.store.migrate().await.unwrap();

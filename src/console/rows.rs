@@ -19,7 +19,7 @@ pub fn add_page(s: &mut State, rows: Vec<EntryItem>) {
         let sorted_before = s.waitlist.rows.last().is_none_or(|&last| key(last) <= key(fresh[0] as u32));
         s.waitlist.rows.extend(fresh.iter().map(|&i| i as u32));
         if !sorted_before {
-            keep_cursor(s, |s| sort_newest_first(s));
+            keep_cursor(s, sort_newest_first);
         }
     }
     s.waitlist.clamp();

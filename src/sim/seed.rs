@@ -136,12 +136,17 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
     let mut times: Vec<u64> = (0..n).map(|_| r.below(span)).collect();
     times.sort_unstable();
     let mut report = SeedReport::default();
-    let progress = spec.progress;
+    let say = |r: &SeedReport| {
+        if spec.progress {
+            eprintln!("seeding: {} entries, {} events written", r.entries, r.events);
+        }
+    };
 
     let mut failed_mail = 0;
     for (i, t) in times.into_iter().enumerate() {
         if entries.len() >= FLUSH_EVERY {
-            flush(velvet, &mut entries, &mut codes, &mut events, &mut failed_mail, now, &mut report, progress).await?;
+            flush(velvet, &mut entries, &mut codes, &mut events, &mut failed_mail, now, &mut report).await?;
+            say(&report);
         }
         let id = i as i64 + 1;
         let first_seen = start + Duration::seconds(t as i64);
@@ -319,10 +324,12 @@ pub async fn seed(velvet: &Velvet, actor: &Actor, spec: SeedSpec) -> Result<Seed
             },
         ));
         if events.len() >= 500_000 {
-            write_events(velvet, &mut events, &mut report, progress).await?;
+            write_events(velvet, &mut events, &mut report).await?;
+            say(&report);
         }
     }
-    flush(velvet, &mut entries, &mut codes, &mut events, &mut failed_mail, now, &mut report, progress).await?;
+    flush(velvet, &mut entries, &mut codes, &mut events, &mut failed_mail, now, &mut report).await?;
+    say(&report);
     Ok(report)
 }
 
@@ -337,7 +344,6 @@ async fn flush(
     failed_mail: &mut usize,
     now: DateTime<Utc>,
     report: &mut SeedReport,
-    progress: bool,
 ) -> Result<()> {
     let mut tx = velvet.store().write().await?;
     tx.bulk_entries(entries).await?;
@@ -356,23 +362,19 @@ async fn flush(
     entries.clear();
     codes.clear();
     events.sort_by_key(|(at, _)| *at);
-    write_events(velvet, events, report, progress).await
+    write_events(velvet, events, report).await
 }
 
 async fn write_events(
     velvet: &Velvet,
     events: &mut Vec<(DateTime<Utc>, NewEvent)>,
     report: &mut SeedReport,
-    progress: bool,
 ) -> Result<()> {
     for chunk in events.chunks(100_000) {
         let mut tx = velvet.store().write().await?;
         tx.bulk_events(chunk).await?;
         tx.commit().await?;
         report.events += chunk.len() as u64;
-        if progress {
-            eprintln!("seeding: {} entries, {} events written", report.entries, report.events);
-        }
     }
     events.clear();
     Ok(())
