@@ -120,15 +120,7 @@ fn world(role: Role) -> State {
             code(3, "producthunt", "active", 49),
         ])),
     );
-    update(
-        &mut s,
-        Input::Msg(Msg::Switches {
-            switches: vec![],
-            settings: Box::new(Settings::default()),
-            sent_today: 12,
-            failed_mail: 0,
-        }),
-    );
+    switches(&mut s, vec![], 12, 0);
     // Answer the lookups the loading asked for (one runs at a time).
     let mut generation = s.detail_generation;
     loop {
@@ -184,6 +176,11 @@ fn dennis() -> velvet::service::Lookup {
             ip_prefix: Some("203.0.113.0/24".into()),
         }],
     }
+}
+
+/// What the runner's refresh reads: pauses, settings, today's invites, failed mail.
+fn switches(s: &mut State, switches: Vec<velvet::store::SwitchRow>, sent_today: u64, failed_mail: u64) {
+    update(s, Input::Msg(Msg::Switches { switches, settings: Box::new(Settings::default()), sent_today, failed_mail }));
 }
 
 fn keys(s: &mut State, commands: &[Command]) -> Vec<Effect> {
@@ -303,20 +300,13 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
 
     keys(&mut s, &[Command::PauseRedemption]);
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Pause(PauseScope::Redemption))]);
-    update(
-        &mut s,
-        Input::Msg(Msg::Switches {
-            switches: vec![velvet::store::SwitchRow {
-                scope: "redemption".into(),
-                paused_at: now(),
-                paused_by: "ada".into(),
-                reason: None,
-            }],
-            settings: Box::new(Settings::default()),
-            sent_today: 0,
-            failed_mail: 0,
-        }),
-    );
+    let paused = velvet::store::SwitchRow {
+        scope: "redemption".into(),
+        paused_at: now(),
+        paused_by: "ada".into(),
+        reason: None,
+    };
+    switches(&mut s, vec![paused], 0, 0);
     keys(&mut s, &[Command::PauseRedemption]);
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Resume(PauseScope::Redemption))]);
 
@@ -510,9 +500,15 @@ fn narrow_screens_hide_the_live_pane_one_key_away() {
 /// Answers the filter searches among `effects` as the runner would, on
 /// the haystack as it is now.
 fn answer(s: &mut State, effects: Vec<Effect>) {
+    let haystack = s.haystack.clone();
+    answer_from(s, effects, &haystack);
+}
+
+/// ... or on a copy of it taken earlier (a search that started before).
+fn answer_from(s: &mut State, effects: Vec<Effect>, haystack: &velvet::console::filter::Haystack) {
     for e in effects {
         if let Effect::Filter { generation, query, within } = e {
-            let rows = s.haystack.search(&query, within.as_deref());
+            let rows = haystack.search(&query, within.as_deref());
             update(s, Input::Msg(Msg::Filtered { generation, query, rows }));
         }
     }
@@ -566,12 +562,7 @@ fn rows_that_arrive_while_a_search_runs_are_matched_when_it_answers() {
     let snapshot = s.haystack.clone();
     // ... while a signup arrives.
     update(&mut s, Input::Msg(Msg::Changed(vec![entry(11, "late.night@example.com", "pending", 0, None)])));
-    for e in effects {
-        if let Effect::Filter { generation, query, within } = e {
-            let rows = snapshot.search(&query, within.as_deref());
-            update(&mut s, Input::Msg(Msg::Filtered { generation, query, rows }));
-        }
-    }
+    answer_from(&mut s, effects, &snapshot);
     assert_eq!(listed(&s), ["late.night@example.com"], "not lost to the answer of a search that started before it");
 }
 
@@ -639,15 +630,7 @@ fn the_codes_filter_and_cursor_hold_when_the_codes_are_read_again() {
 fn the_live_pane_counts_deliveries_that_gave_up() {
     let mut s = world(Role::Support);
     assert!(!screen(&s, 120, 40).contains("gave up"));
-    update(
-        &mut s,
-        Input::Msg(Msg::Switches {
-            switches: vec![],
-            settings: Box::new(Settings::default()),
-            sent_today: 3,
-            failed_mail: 4,
-        }),
-    );
+    switches(&mut s, vec![], 3, 4);
     let text = screen(&s, 120, 40);
     assert!(text.contains("4 deliveries gave up"), "{text}");
 }
