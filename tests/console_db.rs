@@ -21,7 +21,10 @@ async fn two_consoles_approving_one_marked_batch_invite_each_entry_once(db: Test
         ids.push(db.confirmed(&format!("m{i}@example.com")).await);
     }
     // Both consoles marked the same 20 rows and pressed `a` at once.
-    let (a, b) = tokio::join!(db.velvet.approve_ids(&admin, &ids), db.velvet.approve_ids(&other, &ids));
+    let (a, b) = tokio::join!(
+        db.velvet.approve(&admin, velvet::service::Approvees::Ids(&ids), false),
+        db.velvet.approve(&other, velvet::service::Approvees::Ids(&ids), false)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.approved.len() + b.approved.len(), 20, "{a:?} {b:?}");
     assert_eq!(a.skipped + b.skipped, 20);

@@ -8,6 +8,7 @@ use velvet::domain::Role;
 use velvet::service::{ConfirmOutcome, Error, PauseScope, RedeemOutcome, RevokeTarget, SignupOutcome};
 
 on_both_backends!(
+    one_approve_for_one_a_marked_set_and_the_next_n,
     repeat_signups_keep_one_row_and_the_place,
     confirmation_links_work_once_and_expire,
     the_whole_journey_from_signup_to_referral,
@@ -538,4 +539,38 @@ async fn settings_are_validated_and_audited(db: TestDb) {
     v.pause(&admin, &PauseScope::Signups, None).await.unwrap();
     assert!(matches!(v.signup("late@example.com", None, None, &meta()).await, Err(Error::Paused(_))));
     assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 0);
+}
+
+/// One, marked and next N go through one use case: each approved entry
+/// moves with its `approved_at` and gets exactly one `approve` event by the
+/// operator; marked entries no longer confirmed are skipped, not errors.
+async fn one_approve_for_one_a_marked_set_and_the_next_n(db: TestDb) {
+    use velvet::service::Approvees;
+    let admin = db.admin().await;
+    let v = &db.velvet;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(db.confirmed(&format!("a{i}@example.com")).await);
+    }
+    let one = v.approve(&admin, Approvees::Email("a0@example.com"), false).await.unwrap();
+    assert_eq!(one.approved.iter().map(|a| a.email.as_str()).collect::<Vec<_>>(), ["a0@example.com"]);
+    let marked = v.approve(&admin, Approvees::Ids(&[ids[2], ids[0], ids[1]]), false).await.unwrap();
+    assert_eq!(marked.approved.len(), 2, "a0 was approved already");
+    assert_eq!(marked.skipped, 1);
+    let next = v.approve(&admin, Approvees::Next(10), false).await.unwrap();
+    assert_eq!(
+        next.approved.iter().map(|a| a.email.as_str()).collect::<Vec<_>>(),
+        ["a3@example.com", "a4@example.com", "a5@example.com"]
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries WHERE status = 'approved' AND approved_at IS NOT NULL").await, 6);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM events WHERE kind = 'approve' AND actor = 'root' AND entry_id IS NOT NULL")
+            .await,
+        6
+    );
+    assert_eq!(db.count("SELECT COUNT(DISTINCT entry_id) FROM events WHERE kind = 'approve'").await, 6);
+    // One person who is not confirmed is an error naming them.
+    db.velvet.signup("late@example.com", None, None, &common::meta()).await.unwrap();
+    let err = v.approve(&admin, Approvees::Email("late@example.com"), false).await.unwrap_err();
+    assert!(err.to_string().contains("late@example.com"), "{err}");
 }

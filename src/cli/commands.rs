@@ -8,7 +8,7 @@ use super::args::{
 use super::render;
 use super::{CliError, CliResult, Ctx};
 use crate::domain::Role;
-use crate::service::{ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
+use crate::service::{Approvees, ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
 use chrono::Duration;
 use std::io::Write;
 
@@ -247,11 +247,12 @@ async fn lookup(ctx: &Ctx, email: &str, json: bool) -> CliResult {
 
 async fn approve(ctx: &Ctx, next: Option<i64>, email: Option<String>, dry_run: bool) -> CliResult {
     let actor = ctx.actor().await?;
-    let approved = match (next, email) {
-        (Some(n), _) => ctx.velvet.approve_next(&actor, n, dry_run).await?,
-        (None, Some(e)) => vec![ctx.velvet.approve_one(&actor, &e, dry_run).await?],
+    let who = match (next, email.as_deref()) {
+        (Some(n), _) => Approvees::Next(n),
+        (None, Some(e)) => Approvees::Email(e),
         (None, None) => return Err(CliError::usage("give --next N or --email EMAIL")),
     };
+    let approved = ctx.velvet.approve(&actor, who, dry_run).await?.approved;
     for a in &approved {
         emit(&a.email.to_string())?;
     }

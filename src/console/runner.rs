@@ -6,7 +6,7 @@ use super::filter::Haystack;
 use super::live::Tick;
 use super::state::{EVENT_TAIL, EntryItem};
 use crate::domain::status::STATUS_NAMES;
-use crate::service::{Action, Actor, Velvet};
+use crate::service::{Action, Actor, Approvees, Velvet};
 use crate::store::{EventRow, ListedEntry};
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,7 +170,7 @@ impl Runner {
     async fn act(&self, action: Action) -> Result<Option<String>, String> {
         let (v, a) = (&self.velvet, &self.actor);
         let done = match action {
-            Action::Approve(ids) => v.approve_ids(a, &ids).await.map(|r| {
+            Action::Approve(ids) => v.approve(a, Approvees::Ids(&ids), false).await.map(|r| {
                 let skipped = if r.skipped > 0 {
                     format!(" ({} skipped: no longer confirmed)", r.skipped)
                 } else {

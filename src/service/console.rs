@@ -1,19 +1,12 @@
 //! Reads and actions the console needs beyond the other use cases.
 
 use super::{Actor, Error, Result, Velvet, event};
-use crate::domain::{EventKind, Permission, Transition};
-use crate::store::{EventFeed, EventFilter, EventRow, ListedEntry, MinuteCount, NewEvent, OffenderCount, StatusStamps};
+use crate::domain::{EventKind, Permission};
+use crate::store::{EventFeed, EventFilter, EventRow, ListedEntry, MinuteCount, NewEvent, OffenderCount};
 use chrono::Duration;
 
 /// A repeated alert is recorded at most once per this window.
 pub const ALERT_QUIET: Duration = Duration::minutes(10);
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ApproveReport {
-    pub approved: Vec<String>,
-    /// Not confirmed (any more): someone else approved them, or they changed.
-    pub skipped: usize,
-}
 
 impl Velvet {
     pub async fn count_entries(&self, actor: &Actor) -> Result<i64> {
@@ -79,32 +72,6 @@ impl Velvet {
     pub async fn invites_sent_today(&self, actor: &Actor) -> Result<u64> {
         actor.require(Permission::Read)?;
         Self::sent_today(&mut self.store.read().await?, self.now()).await
-    }
-
-    /// Approves the given entries that are still confirmed; the rest are
-    /// skipped (a second console approving the same marks changes nothing).
-    pub async fn approve_ids(&self, actor: &Actor, ids: &[i64]) -> Result<ApproveReport> {
-        actor.require(Permission::Approve)?;
-        let mut tx = self.store.write().await?;
-        let mut report = ApproveReport::default();
-        let mut ids = ids.to_vec();
-        // One lock order for everyone, so two consoles cannot deadlock.
-        ids.sort_unstable();
-        for id in &ids {
-            let Some(entry) = tx.entry_by_id_locked(*id).await? else {
-                report.skipped += 1;
-                continue;
-            };
-            if entry.status != "confirmed" {
-                report.skipped += 1;
-                continue;
-            }
-            let e = NewEvent { rule: Some("marked".into()), ..event(EventKind::Approve, actor) };
-            self.transition(&mut tx, &entry, Transition::Approve, StatusStamps::default(), e).await?;
-            report.approved.push(entry.email);
-        }
-        tx.commit().await?;
-        Ok(report)
     }
 
     /// Records an alert the console raised, once per rule per quiet window

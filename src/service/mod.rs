@@ -21,11 +21,10 @@ mod switches;
 
 pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};
-pub use approve::{Approved, MAX_APPROVE_AT_ONCE};
+pub use approve::{ApproveReport, Approved, Approvees, MAX_APPROVE_AT_ONCE};
 pub use codes::{
     CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode,
 };
-pub use console::ApproveReport;
 pub use error::{Error, Result};
 pub use export::ExportRow;
 pub use invites::{InviteRun, MAX_INVITES_AT_ONCE};

@@ -216,6 +216,28 @@ impl Tx {
             .fetch_all(c))?)
     }
 
+    /// Moves each of `ids` (in this order: callers sort them, one lock
+    /// order for everyone) from `from` to `to` if it is still in `from`,
+    /// stamping `approved_at`. Returns (id, email, confirmed_at) of those moved.
+    pub async fn approve_ids(
+        &mut self,
+        ids: &[i64],
+        from: &str,
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(i64, String, Option<DateTime<Utc>>)>> {
+        let sql = "UPDATE entries SET status = $3, approved_at = $4 WHERE id = $1 AND status = $2 \
+                   RETURNING id, email, confirmed_at";
+        type Row = (i64, String, Option<DateTime<Utc>>);
+        let mut moved = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row =
+                on!(self, c => sqlx::query_as::<_, Row>(sql).bind(id).bind(from).bind(to).bind(now).fetch_optional(c))?;
+            moved.extend(row);
+        }
+        Ok(moved)
+    }
+
     /// Approved entries waiting for an invite, oldest approval first; on
     /// PostgreSQL rows another sender holds are skipped.
     pub async fn approved_queue(&mut self, limit: i64) -> Result<Vec<EntryRow>> {
