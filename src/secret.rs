@@ -22,7 +22,7 @@ pub const MIN_LEN: usize = 16;
 pub fn fingerprint(secret: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(FINGERPRINT_LABEL);
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::hex::hex(&mac.finalize().into_bytes())
 }
 
 /// Where an SQLite database keeps its key file: `velvet.db` → `velvet.db.key`.
@@ -68,7 +68,7 @@ pub fn key_file(path: &Path) -> Result<String, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut bytes = [0u8; 32];
             getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a new key: {e}"))?;
-            let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let secret: String = crate::domain::hex::hex(&bytes);
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]

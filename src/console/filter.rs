@@ -152,8 +152,9 @@ impl Haystack {
     }
 }
 
-/// Whether `q` appears in order (not necessarily adjacent) in `hay`.
-fn subsequence(q: &[u8], hay: &[u8]) -> bool {
+/// Whether `q` appears in order (not necessarily adjacent) in `hay`:
+/// the one matcher every view's filter uses.
+pub fn subsequence(q: &[u8], hay: &[u8]) -> bool {
     let mut qi = 0;
     for &b in hay {
         if b == q[qi] {

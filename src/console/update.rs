@@ -461,6 +461,12 @@ fn refilter(s: &mut State) -> Vec<Effect> {
     }
 }
 
+/// `query` (lowercase, spaces ignored) in `hay` (lowercase), by the one matcher.
+fn matches_text(query: &str, hay: &str) -> bool {
+    let q: Vec<u8> = query.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    q.is_empty() || super::filter::subsequence(&q, hay.as_bytes())
+}
+
 /// The Codes view's filter: hint, campaign, kind and state.
 fn filter_codes(s: &mut State) {
     let q = s.filter.query.to_ascii_lowercase();
@@ -475,15 +481,10 @@ fn filter_codes(s: &mut State) {
                 c.state
             )
             .to_ascii_lowercase();
-            subsequence(&q, &hay)
+            matches_text(&q, &hay)
         })
         .collect();
     s.codes_list.clamp();
-}
-
-fn subsequence(q: &str, hay: &str) -> bool {
-    let mut it = hay.chars();
-    q.chars().filter(|c| !c.is_whitespace()).all(|c| it.any(|h| h == c))
 }
 
 fn events_rows(s: &mut State) {
@@ -504,7 +505,7 @@ fn events_rows(s: &mut State) {
                 e.ip_prefix.as_deref().unwrap_or("")
             )
             .to_ascii_lowercase();
-            subsequence(&q, &hay)
+            matches_text(&q, &hay)
         })
         .collect();
     s.events_list.clamp();

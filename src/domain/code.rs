@@ -167,12 +167,7 @@ fn luhn32_check(values: &[u8]) -> u8 {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    super::hex::hex(&Sha256::digest(bytes))
 }
 
 #[cfg(test)]

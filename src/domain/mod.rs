@@ -7,6 +7,7 @@ pub mod duration;
 pub mod email;
 pub mod event;
 pub mod explain;
+pub mod hex;
 pub mod limits;
 pub mod role;
 pub mod settings;

@@ -12,7 +12,7 @@ impl ConfirmToken {
     pub fn generate() -> ConfirmToken {
         let mut bytes = [0u8; TOKEN_BYTES];
         getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
-        ConfirmToken(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        ConfirmToken(super::hex::hex(&bytes))
     }
 
     pub fn as_str(&self) -> &str {

@@ -51,17 +51,20 @@ pub fn check_operator_name(name: &str) -> Result<()> {
     }
 }
 
+/// An operator's row as the actor it acts as; a role the code does not
+/// know is a corrupt row, never a guess.
+fn actor_of(op: crate::store::OperatorRow) -> Result<Actor> {
+    let role = Role::parse(&op.role)
+        .ok_or_else(|| crate::store::StoreError::Corrupt(format!("operator {} has role {}", op.name, op.role)))?;
+    Ok(Actor::Operator { name: op.name, role })
+}
+
 impl Velvet {
     /// Resolves an operator name to an actor, with an error naming the fix.
     pub async fn operator(&self, name: &str) -> Result<Actor> {
         let mut tx = self.store.read().await?;
         match tx.operator_by_name(name).await? {
-            Some(op) => {
-                let role = Role::parse(&op.role).ok_or_else(|| {
-                    crate::store::StoreError::Corrupt(format!("operator {name} has role {}", op.role))
-                })?;
-                Ok(Actor::Operator { name: op.name, role })
-            }
+            Some(op) => actor_of(op),
             None if tx.count_operators().await? == 0 => Err(Error::NoOperators),
             None => Err(Error::UnknownOperator(name.to_string())),
         }
@@ -87,7 +90,7 @@ impl Velvet {
                 ));
             }
             let actor = match tx.operator_by_name(acting_as).await? {
-                Some(op) => Actor::Operator { name: op.name, role: Role::parse(&op.role).unwrap_or(Role::Viewer) },
+                Some(op) => actor_of(op)?,
                 None => return Err(Error::UnknownOperator(acting_as.to_string())),
             };
             actor.require(Permission::ManageOperators)?;

@@ -166,7 +166,7 @@ pub struct Webhook {
 pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(format!("{timestamp}.{body}").as_bytes());
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::hex::hex(&mac.finalize().into_bytes())
 }
 
 impl Webhook {
