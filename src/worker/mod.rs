@@ -29,25 +29,61 @@ pub struct Dispatcher {
     pub wake: Arc<Notify>,
 }
 
+/// What a round of a loop asks for next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Wait for the period (or a wake-up).
+    Wait,
+    /// Go again at once: there is more to do.
+    Now,
+}
+
+/// The one shape of every background loop: run `round` (given its number,
+/// from 0), then wait `period` — cut short by `wake` — until `stop`. A
+/// round logs its own errors and is tried again next time.
+pub async fn every<F, Fut>(period: Duration, mut stop: watch::Receiver<bool>, wake: Option<&Notify>, mut round: F)
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = Next>,
+{
+    let mut n = 0;
+    loop {
+        let next = round(n).await;
+        n += 1;
+        if *stop.borrow() {
+            return;
+        }
+        if next == Next::Now {
+            continue;
+        }
+        let woken = async {
+            match wake {
+                Some(w) => w.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep(period) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 impl Dispatcher {
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        loop {
-            let sent = match self.round().await {
-                Ok(n) => n,
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let this = &self;
+        every(Duration::from_millis(500), stop, Some(&self.wake), |_| async move {
+            match this.round().await {
+                Ok(n) if n > 0 => Next::Now,
+                Ok(_) => Next::Wait,
                 Err(e) => {
                     tracing::warn!(error = %e, "mail dispatcher: database error, retrying");
-                    0
+                    Next::Wait
                 }
-            };
-            if sent > 0 {
-                continue;
             }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = stop.changed() => return,
-            }
-        }
+        })
+        .await
     }
 
     /// Claims and delivers one batch; returns how many were claimed. Stops
@@ -97,8 +133,9 @@ impl Dispatcher {
 
 /// Sends invites under the daily cap as approvals arrive (checked every
 /// second), and wakes the dispatcher when it queued any.
-pub async fn pacer(velvet: Velvet, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
-    loop {
+pub async fn pacer(velvet: Velvet, wake: Arc<Notify>, stop: watch::Receiver<bool>) {
+    let (velvet, wake) = (&velvet, &wake);
+    every(Duration::from_secs(1), stop, None, |_| async move {
         match velvet.pace().await {
             Ok(run) if !run.sent.is_empty() => {
                 tracing::info!(sent = run.sent.len(), cap_left = run.cap_remaining, "invites queued");
@@ -107,55 +144,79 @@ pub async fn pacer(velvet: Velvet, wake: Arc<Notify>, mut stop: watch::Receiver<
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pacer: could not send invites, retrying"),
         }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.changed() => return,
-        }
-    }
+        Next::Wait
+    })
+    .await
 }
 
 /// Frees lapsed redemption holds and prunes old rate-limit state.
-pub async fn sweeper(velvet: Velvet, limiter: Arc<Limiter>, mut stop: watch::Receiver<bool>) {
-    let mut ticks: u64 = 0;
-    loop {
+pub async fn sweeper(velvet: Velvet, limiter: Arc<Limiter>, stop: watch::Receiver<bool>) {
+    let (velvet, limiter) = (&velvet, &limiter);
+    every(Duration::from_secs(30), stop, None, |round| async move {
         if let Err(e) = velvet.sweep_holds().await {
             tracing::warn!(error = %e, "sweeper: could not release holds");
         }
-        if ticks.is_multiple_of(20)
+        if round.is_multiple_of(20)
             && let Err(e) = limiter.prune().await
         {
             tracing::warn!(error = %e, "sweeper: could not prune rate-limit state");
         }
-        ticks += 1;
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
-            _ = stop.changed() => return,
-        }
-    }
+        Next::Wait
+    })
+    .await
 }
 
 /// Shares this process's rate-limit counts with the others, and records
-/// a summary of refusals (once a second at most) for the console.
-pub async fn limiter_sync(velvet: Velvet, limiter: Arc<Limiter>, mut stop: watch::Receiver<bool>) {
-    let mut rounds: u64 = 0;
-    loop {
-        if let Err(e) = limiter.sync().await {
+/// a summary of refusals (once a second at most) for the console; a last
+/// share on the way out.
+pub async fn limiter_sync(velvet: Velvet, limiter: Arc<Limiter>, stop: watch::Receiver<bool>) {
+    let (velvet, shared) = (&velvet, &limiter);
+    every(SYNC_EVERY, stop, None, |round| async move {
+        if let Err(e) = shared.sync().await {
             tracing::warn!(error = %e, "rate-limit sync failed, retrying");
         }
-        rounds += 1;
-        if rounds.is_multiple_of(4) {
-            for (rule, prefix, n) in limiter.take_denials() {
+        if (round + 1).is_multiple_of(4) {
+            for (rule, prefix, n) in shared.take_denials() {
                 if let Err(e) = velvet.note_rate_limit_summary(&rule, prefix.as_deref(), n).await {
                     tracing::warn!(error = %e, "could not record a refusal summary");
                 }
             }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(SYNC_EVERY) => {}
-            _ = stop.changed() => {
-                let _ = limiter.sync().await;
-                return;
-            }
+        Next::Wait
+    })
+    .await;
+    let _ = limiter.sync().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_loop_goes_again_at_once_when_asked_waits_to_be_woken_and_stops() {
+        let (stop_tx, stop) = watch::channel(false);
+        let wake = Arc::new(Notify::new());
+        let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        let waker = wake.clone();
+        let task = tokio::spawn(async move {
+            every(Duration::from_secs(3600), stop, Some(&waker), |round| {
+                let seen_tx = seen_tx.clone();
+                async move {
+                    seen_tx.send(round).unwrap();
+                    if round < 2 { Next::Now } else { Next::Wait }
+                }
+            })
+            .await
+        });
+        // Rounds 0 and 1 ask for more: three rounds without any wait.
+        for expected in 0..3 {
+            assert_eq!(seen.recv().await, Some(expected));
         }
+        // Round 2 waits an hour, unless woken.
+        wake.notify_one();
+        assert_eq!(seen.recv().await, Some(3));
+        stop_tx.send(true).unwrap();
+        task.await.unwrap();
+        assert_eq!(seen.recv().await, None, "no round after the stop");
     }
 }
