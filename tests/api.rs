@@ -292,14 +292,10 @@ async fn joined_webhook_is_signed(db: TestDb) {
     let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
     let r = s.post("/v1/redeem", json!({ "code": code, "email": "hooked@example.com" }), "h").await;
     assert_eq!(r.status, StatusCode::OK);
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    let (sig, body) = loop {
-        if let Some(first) = received.lock().await.first().cloned() {
-            break first;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no webhook arrived");
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    };
+    let (sig, body) = common::eventually("the join webhook", std::time::Duration::from_secs(10), || async {
+        received.lock().await.first().cloned()
+    })
+    .await;
     let payload: Value = serde_json::from_str(&body).unwrap();
     assert_eq!((payload["event"].as_str(), payload["email"].as_str()), (Some("joined"), Some("hooked@example.com")));
     let (t, v1) = sig.split_once(",v1=").unwrap();
@@ -319,11 +315,10 @@ async fn two_servers_share_their_limits(db: TestDb) {
         );
     }
     // Wait until A has merged its counts into the shared table.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while db.count("SELECT COALESCE(MAX(count), 0) FROM rate_counters").await < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "counts never reached the database");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    common::until("A's counts in the database", std::time::Duration::from_secs(10), || async {
+        db.count("SELECT COALESCE(MAX(count), 0) FROM rate_counters").await >= 3
+    })
+    .await;
     // B never saw these requests, but starts from the shared count.
     let r = b.post("/v1/waitlist", json!({ "email": "b0@example.com" }), "b0").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);

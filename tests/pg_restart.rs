@@ -85,12 +85,9 @@ struct Seen {
     body: String,
 }
 
+/// `common::until` for a condition read from shared state.
 async fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::until(what, limit, || std::future::ready(done())).await
 }
 
 async fn restart_under_load(db: TestDb, version: String) {

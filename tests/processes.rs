@@ -114,18 +114,16 @@ async fn smtpd() -> Option<Smtpd> {
         .spawn()
         .expect("start aiosmtpd");
     let child = common::Killed(child);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "the SMTP server did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    common::until("the SMTP server to listen", std::time::Duration::from_secs(15), || async {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
     Some(Smtpd { port, maildir, _dir: dir, _child: child })
 }
 
 async fn smtp_delivery(db: TestDb) {
     let Some(smtpd) = smtpd().await else { return };
     let (port, maildir) = (smtpd.port, smtpd.maildir.clone());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let mut servers = Vec::new();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("velvet.toml");
@@ -143,26 +141,21 @@ async fn smtp_delivery(db: TestDb) {
         .unwrap();
     assert_eq!(r.status().as_u16(), 202);
     let new = maildir.join("new");
-    let message = loop {
+    let message = common::eventually("a message at the SMTP server", std::time::Duration::from_secs(15), || async {
         let found = std::fs::read_dir(&new).ok().and_then(|mut d| d.next()).and_then(|e| e.ok());
-        if let Some(entry) = found {
-            break std::fs::read_to_string(entry.path()).unwrap();
-        }
-        assert!(std::time::Instant::now() < deadline, "no message reached the SMTP server");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+        found.map(|entry| std::fs::read_to_string(entry.path()).unwrap())
+    })
+    .await;
     assert!(message.contains("To: smtp@example.com"), "{message}");
     assert!(message.contains("From: Beta <beta@example.com>"), "{message}");
     assert!(message.contains(&format!("{base}/v1/confirm/")), "{message}");
     let admin = db.admin().await;
     let l = db.velvet.lookup(&admin, "smtp@example.com").await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut status = l.mail[0].status.clone();
-    while status != "sent" && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        status = db.velvet.lookup(&admin, "smtp@example.com").await.unwrap().mail[0].status.clone();
-    }
-    assert_eq!(status, "sent");
+    assert!(!l.mail.is_empty());
+    common::until("the mail to be marked sent", std::time::Duration::from_secs(10), || async {
+        db.velvet.lookup(&admin, "smtp@example.com").await.unwrap().mail[0].status == "sent"
+    })
+    .await;
     drop(servers);
     drop(smtpd);
 }
@@ -179,14 +172,10 @@ async fn starttls_is_required_not_hoped_for(db: TestDb) {
         common::server::start(&db, |c| c.serve.mail = format!("smtp://127.0.0.1:{}?tls=starttls", smtpd.port)).await;
     let r = s.post("/v1/waitlist", serde_json::json!({"email": "tls@example.com"}), "d").await;
     assert_eq!(r.status.as_u16(), 202);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let error = loop {
-        if let Some(e) = db.texts("SELECT last_error FROM outbox WHERE kind = 'confirm'").await.pop() {
-            break e;
-        }
-        assert!(std::time::Instant::now() < deadline, "the delivery was never attempted");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let error = common::eventually("a delivery attempt", std::time::Duration::from_secs(30), || async {
+        db.texts("SELECT last_error FROM outbox WHERE kind = 'confirm'").await.pop()
+    })
+    .await;
     assert!(error.contains("TLS is required"), "{error}");
     assert_eq!(
         db.texts("SELECT status FROM outbox WHERE kind = 'confirm'").await,
@@ -233,18 +222,16 @@ async fn log_secrecy(db: TestDb) {
     let email = "secret.person@example.org";
     assert_eq!(post("/v1/waitlist", format!("{{\"email\":\"{email}\"}}")).send().await.unwrap().status().as_u16(), 202);
     // Wait for the confirmation mail, click it, then redeem.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let link = loop {
+    let link = common::eventually("a confirmation mail", std::time::Duration::from_secs(10), || async {
         let found = std::fs::read_dir(&mail)
             .ok()
             .and_then(|d| d.flatten().find(|e| e.file_name().to_string_lossy().ends_with("-confirm.eml")));
-        if let Some(f) = found {
+        found.map(|f| {
             let text = std::fs::read_to_string(f.path()).unwrap();
-            break text.split_whitespace().find(|w| w.contains("/v1/confirm/")).unwrap().to_string();
-        }
-        assert!(std::time::Instant::now() < deadline, "no confirmation mail");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+            text.split_whitespace().find(|w| w.contains("/v1/confirm/")).unwrap().to_string()
+        })
+    })
+    .await;
     assert_eq!(
         http.post(&link).header("x-forwarded-for", "198.51.100.77").send().await.unwrap().status().as_u16(),
         200
@@ -263,11 +250,10 @@ async fn log_secrecy(db: TestDb) {
         post("/v1/redeem", format!("{{\"code\":\"{guess}\",\"email\":\"{email}\"}}")).send().await.unwrap();
     }
     // The webhook's delivery failure is the one thing worth a warning: wait for it.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("delivery failed") {
-        assert!(std::time::Instant::now() < deadline, "the failing webhook was never logged");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    common::until("the failing webhook in the log", std::time::Duration::from_secs(15), || async {
+        std::fs::read_to_string(&log).unwrap_or_default().contains("delivery failed")
+    })
+    .await;
     drop(servers);
     let text = std::fs::read_to_string(&log).unwrap();
     let token = link.rsplit('/').next().unwrap();

@@ -25,16 +25,10 @@ on_both_backends!(
 async fn until_blocked_on_a_lock(db: &TestDb) {
     let Store::Postgres(pool) = &db.store else { return };
     let sql = "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
-        if waiting > 0 {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "nothing ever waited on the held lock");
-        tokio::task::yield_now().await;
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    common::until("a connection waiting on the held lock", std::time::Duration::from_secs(20), || async {
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap() > 0
+    })
+    .await;
 }
 
 /// Issue 10 item 8: a sweeper releases a hold (its clock a moment ahead,

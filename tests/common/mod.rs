@@ -325,3 +325,34 @@ pub async fn fail_until_given_up(db: &TestDb, kind: &str, error: &str) -> Vec<Ou
         }
     }
 }
+
+/// Polls `check` (every 20 ms) until it gives `Some`, and returns that;
+/// fails the test naming `what` when `limit` passes first. The one way the
+/// tests wait for something another task or process does.
+pub async fn eventually<T, F, Fut>(what: &str, limit: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "gave up waiting ({limit:?}): {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// `eventually` for a yes/no condition.
+pub async fn until<F, Fut>(what: &str, limit: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    eventually(what, limit, || {
+        let done = check();
+        async move { done.await.then_some(()) }
+    })
+    .await
+}

@@ -82,8 +82,7 @@ impl Server {
 }
 
 pub async fn wait_for_mail(dir: &Path, to: &str, kind: &str) -> String {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    super::eventually(&format!("a {kind} mail to {to}"), std::time::Duration::from_secs(10), || async {
         let mut found: Vec<(PathBuf, String)> = Vec::new();
         for f in std::fs::read_dir(dir).unwrap().flatten() {
             let name = f.file_name().to_string_lossy().to_string();
@@ -95,12 +94,9 @@ pub async fn wait_for_mail(dir: &Path, to: &str, kind: &str) -> String {
             }
         }
         found.sort();
-        if let Some((_, text)) = found.pop() {
-            return text;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no {kind} mail to {to} arrived");
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+        found.pop().map(|(_, text)| text)
+    })
+    .await
 }
 
 pub fn link_in(mail: &str) -> String {
