@@ -69,7 +69,7 @@ async fn the_journey_over_http(db: TestDb) {
 async fn an_unknown_email_redeems_then_confirms(db: TestDb) {
     let s = start(&db, |_| {}).await;
     let admin = db.admin().await;
-    let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("hn", 5).await;
     let r = s.post("/v1/redeem", json!({"code": code, "email": "newcomer@example.org"}), "d2").await;
     assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::ACCEPTED, Some("check_email")), "{}", r.body);
     let link = link_in(&s.mail_to("newcomer@example.org", "confirm").await);
@@ -94,7 +94,7 @@ async fn answers_do_not_enumerate(db: TestDb) {
     db.confirmed("waiting@example.com").await;
     db.confirmed("blocked@example.com").await;
     db.velvet.block(&admin, "blocked@example.com", Some("bot")).await.unwrap();
-    let joined_code = db.velvet.issue_partner_codes(&admin, &partner("hn", 1, 1)).await.unwrap().codes[0].to_string();
+    let joined_code = db.partner_code("hn", 1).await;
     db.confirmed("joined@example.com").await;
     db.velvet.redeem(&joined_code, "joined@example.com", &meta()).await.unwrap();
 
@@ -106,11 +106,11 @@ async fn answers_do_not_enumerate(db: TestDb) {
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
 
     // Every unusable code: one answer.
-    let revoked = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    let revoked = db.partner_code("hn", 5).await;
     db.velvet.revoke(&admin, &RevokeTarget::Code(revoked.clone()), None, false).await.unwrap();
-    let paused = db.velvet.issue_partner_codes(&admin, &partner("ph", 5, 1)).await.unwrap().codes[0].to_string();
+    let paused = db.partner_code("ph", 5).await;
     db.velvet.pause(&admin, &PauseScope::Campaign("ph".into()), None).await.unwrap();
-    let good = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    let good = db.partner_code("hn", 5).await;
     let unknown = velvet::domain::InviteCode::generate(Some("HN")).unwrap().to_string();
     let cases = [
         (unknown.as_str(), "waiting@example.com"),
@@ -164,9 +164,8 @@ async fn too_many_signups_get_429_and_keep_the_entry(db: TestDb) {
 
 async fn ten_bad_codes_lock_the_device_out(db: TestDb) {
     let s = start(&db, |c| c.limits.redeem.ip = Some(RuleText(Some(Rule::new(100, 60))))).await;
-    let admin = db.admin().await;
     db.confirmed("guesser@example.com").await;
-    let good = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    let good = db.partner_code("hn", 5).await;
     for _ in 0..10 {
         let guess = velvet::domain::InviteCode::generate(None).unwrap().to_string();
         let r = s.post("/v1/redeem", json!({ "code": guess, "email": "guesser@example.com" }), "bot-1").await;
@@ -207,7 +206,7 @@ async fn pauses_over_http(db: TestDb) {
     let s = start(&db, |_| {}).await;
     let admin = db.admin().await;
     db.confirmed("p@example.com").await;
-    let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("hn", 5).await;
     db.velvet.pause(&admin, &PauseScope::Campaign("hn".into()), None).await.unwrap();
     let r = s.post("/v1/redeem", json!({ "code": code, "email": "p@example.com" }), "p1").await;
     assert_eq!((r.status.as_u16(), r.json()["error"].as_str()), (400, Some("code_unusable")));
@@ -289,7 +288,7 @@ async fn joined_webhook_is_signed(db: TestDb) {
     let admin = db.admin().await;
     db.velvet.set_setting(&admin, "webhook_events", "joined").await.unwrap();
     db.confirmed("hooked@example.com").await;
-    let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("hn", 5).await;
     let r = s.post("/v1/redeem", json!({ "code": code, "email": "hooked@example.com" }), "h").await;
     assert_eq!(r.status, StatusCode::OK);
     let (sig, body) = common::eventually("the join webhook", std::time::Duration::from_secs(10), || async {
@@ -558,7 +557,7 @@ async fn opening_a_confirmation_link_confirms_nobody(db: TestDb) {
     let admin = db.admin().await;
     db.confirmed("first@example.com").await;
     db.confirmed("second@example.com").await;
-    let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("hn", 5).await;
     let r = s.post("/v1/redeem", json!({"code": code, "email": "held@example.org"}), "d-held").await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     assert_eq!(
@@ -626,8 +625,7 @@ async fn opening_a_confirmation_link_confirms_nobody(db: TestDb) {
 /// on both backends (PostgreSQL let the second one fail with a 409).
 async fn a_second_confirmation_gets_the_same_answer(db: TestDb) {
     let s = start(&db, |_| {}).await;
-    let admin = db.admin().await;
-    let code = db.velvet.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("hn", 5).await;
     s.post("/v1/waitlist", json!({"email": "twice@example.com"}), "d1").await;
     s.post("/v1/redeem", json!({"code": code, "email": "held@example.com"}), "d2").await;
     for (email, want) in [("twice@example.com", "confirmed"), ("held@example.com", "joined")] {
@@ -670,13 +668,13 @@ async fn a_second_confirmation_gets_the_same_answer(db: TestDb) {
 async fn a_code_holder_cannot_probe_who_is_on_the_list(db: TestDb) {
     let s = start(&db, |_| {}).await;
     let admin = db.admin().await;
-    let first = db.velvet.issue_partner_codes(&admin, &partner("hn", 1, 1)).await.unwrap().codes[0].to_string();
+    let first = db.partner_code("hn", 1).await;
     db.confirmed("joined@example.com").await;
     db.velvet.redeem(&first, "joined@example.com", &meta()).await.unwrap();
     db.confirmed("blocked@example.com").await;
     db.velvet.block(&admin, "blocked@example.com", Some("bot")).await.unwrap();
     s.post("/v1/waitlist", json!({"email": "pending@example.com"}), "w").await;
-    let code = db.velvet.issue_partner_codes(&admin, &partner("chat", 10, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("chat", 10).await;
 
     let mut answers = Vec::new();
     for (i, email) in

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestDb, code_for, fail_until_given_up, meta, partner};
+use common::{TestDb, code_for, fail_until_given_up, meta};
 use velvet::domain::Role;
 use velvet::service::{Error, MAX_ATTEMPTS, MailRetry, RedeemOutcome, WEBHOOK_MAX_ATTEMPTS};
 
@@ -103,7 +103,7 @@ async fn webhooks_keep_trying_for_a_day_then_can_be_sent_again(db: TestDb) {
     let admin = db.admin().await;
     let sam = db.operator("sam", Role::Support).await;
     v.set_setting(&admin, "webhook_events", "joined").await.unwrap();
-    let code = v.issue_partner_codes(&admin, &partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("hn", 5).await;
     db.confirmed("wes@example.com").await;
     assert!(matches!(v.redeem(&code, "wes@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }));
     let first_try = v.now();

@@ -201,7 +201,7 @@ async fn log_secrecy(db: TestDb) {
     // Loopback is the "proxy"; the webhook points nowhere so its failures are logged.
     std::fs::write(&config, "[serve]\ntrusted_proxies = [\"127.0.0.1/32\"]\nwebhook_url = \"http://127.0.0.1:9/hook\"\nwebhook_secret = \"whsec-do-not-log\"\n").unwrap();
     db.velvet.set_setting(&admin, "webhook_events", "joined").await.unwrap();
-    let code = db.velvet.issue_partner_codes(&admin, &common::partner("hn", 5, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("hn", 5).await;
     let log = dir.path().join("serve.log");
     let (child, base) = common::spawn_serve(
         &db.url,

@@ -38,7 +38,7 @@ async fn until_blocked_on_a_lock(db: &TestDb) {
 async fn a_confirmation_whose_hold_was_released_meanwhile_does_not_join(db: TestDb) {
     let v = &db.velvet;
     let admin = db.admin().await;
-    let code = v.issue_partner_codes(&admin, &partner("pod", 1, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("pod", 1).await;
     assert!(matches!(v.redeem(&code, "slow@example.com", &meta()).await.unwrap(), RedeemOutcome::CheckEmail { .. }));
     let token = token_for(&db.deliver().await, "slow@example.com").unwrap();
     db.confirmed("quick@example.com").await;
@@ -90,7 +90,7 @@ async fn a_confirmation_after_the_sweep_confirms_without_joining(db: TestDb) {
     let v = &db.velvet;
     let admin = db.admin().await;
     v.set_setting(&admin, "redemption_hold_hours", "1").await.unwrap();
-    let code = v.issue_partner_codes(&admin, &partner("pod", 1, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("pod", 1).await;
     v.redeem(&code, "slow@example.com", &meta()).await.unwrap();
     let token = token_for(&db.deliver().await, "slow@example.com").unwrap();
     db.clock.advance(Duration::hours(2));

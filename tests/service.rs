@@ -275,8 +275,7 @@ async fn unusable_codes_get_one_answer_and_a_private_reason(db: TestDb) {
 
 async fn pending_hold_is_freed_after_its_time(db: TestDb) {
     let v = &db.velvet;
-    let admin = db.admin().await;
-    let code = v.issue_partner_codes(&admin, &partner("pod", 1, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("pod", 1).await;
     assert!(matches!(v.redeem(&code, "slow@example.com", &meta()).await.unwrap(), RedeemOutcome::CheckEmail { .. }));
     assert_eq!(db.count("SELECT uses FROM invite_codes WHERE kind = 'partner'").await, 1, "the hold takes the use");
     assert!(matches!(v.redeem(&code, "quick@example.com", &meta()).await, Err(Error::CodeUnusable)));
@@ -297,7 +296,7 @@ async fn pending_hold_is_freed_after_its_time(db: TestDb) {
 async fn sending_the_same_code_again_takes_no_second_use(db: TestDb) {
     let v = &db.velvet;
     let admin = db.admin().await;
-    let code = v.issue_partner_codes(&admin, &partner("pod", 3, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("pod", 3).await;
     let uses = || db.count("SELECT MAX(uses) FROM invite_codes WHERE kind = 'partner'");
     // Unconfirmed: a double click holds one use, not two.
     let first = v.redeem(&code, "twice@example.com", &meta()).await.unwrap();
@@ -315,7 +314,7 @@ async fn sending_the_same_code_again_takes_no_second_use(db: TestDb) {
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'joined'").await, 1);
     // Another code for someone already in, or the same one once the repeat
     // window is over: the unconfirmed answer, no use taken (no probing).
-    let other = v.issue_partner_codes(&admin, &partner("pod", 3, 1)).await.unwrap().codes[0].to_string();
+    let other = db.partner_code("pod", 3).await;
     assert!(matches!(v.redeem(&other, "twice@example.com", &meta()).await, Ok(RedeemOutcome::CheckEmail { .. })));
     db.clock.advance(chrono::Duration::minutes(11));
     assert!(matches!(v.redeem(&code, "twice@example.com", &meta()).await, Ok(RedeemOutcome::CheckEmail { .. })));
@@ -420,7 +419,7 @@ async fn revoke_by_batch_campaign_and_inviter(db: TestDb) {
 
     // Every code one inviter gives out.
     db.confirmed("inv@example.com").await;
-    let code = v.issue_partner_codes(&admin, &partner("ph", 5, 1)).await.unwrap().codes[0].to_string();
+    let code = db.partner_code("ph", 5).await;
     v.redeem(&code, "inv@example.com", &meta()).await.unwrap();
     db.deliver().await;
     let revoked = v.revoke(&admin, &RevokeTarget::Inviter("inv@example.com".into()), None, false).await.unwrap();

@@ -135,6 +135,13 @@ impl TestDb {
         self.velvet.operator(name).await.unwrap()
     }
 
+    /// One fresh partner code of `campaign` with `max_uses` uses, issued
+    /// by the admin: its plaintext, as it would be handed out.
+    pub async fn partner_code(&self, campaign: &str, max_uses: i64) -> String {
+        let admin = self.admin().await;
+        self.velvet.issue_partner_codes(&admin, &partner(campaign, max_uses, 1)).await.unwrap().codes[0].to_string()
+    }
+
     pub async fn admin(&self) -> Actor {
         self.operator("root", Role::Admin).await
     }
