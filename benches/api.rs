@@ -20,27 +20,12 @@ use velvet::domain::{Role, SystemClock};
 use velvet::service::Velvet;
 use velvet::store::{SeedEntry, Store};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{Backend, FreshDatabase};
+
 const WORKERS: usize = 32;
 const SECONDS: u64 = 5;
-
-async fn fresh(backend: &str) -> Option<(String, Option<tempfile::TempDir>)> {
-    match backend {
-        "sqlite" => {
-            let dir = tempfile::tempdir().unwrap();
-            Some((format!("sqlite://{}", dir.path().join("b.db").display()), Some(dir)))
-        }
-        _ => {
-            let admin = std::env::var("VELVET_TEST_POSTGRES_URL").ok()?;
-            let name = format!("velvet_bench_{}", std::process::id());
-            if let Ok(Store::Postgres(p)) = Store::connect(&admin).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&p).await;
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&p).await.ok()?;
-            }
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
-            Some((format!("{base}/{name}"), None))
-        }
-    }
-}
 
 /// Runs `f` from `workers` tasks for `SECONDS`; returns successes per second.
 async fn hammer<F, Fut>(workers: usize, f: F) -> f64
@@ -372,17 +357,20 @@ async fn main() {
     let timing_only = std::env::args().any(|a| a == "timing");
     println!("| figure | backend | measured | beside | ratio | target |");
     println!("|---|---|---|---|---|---|");
-    for backend in ["sqlite", "postgres"] {
-        let Some((url, _dir)) = fresh(backend).await else {
+    for (backend, which) in [("sqlite", Backend::Sqlite), ("postgres", Backend::Postgres)] {
+        // The tests' own fresh databases (tests/common).
+        let Some(fresh) = FreshDatabase::new(which).await else {
             println!("| (PostgreSQL skipped: set VELVET_TEST_POSTGRES_URL) | | | | | |");
             continue;
         };
+        let url = fresh.url.clone();
         let store = Store::open(&url).await.unwrap();
         let velvet = Velvet::new(store.clone(), Arc::new(SystemClock));
         velvet.add_operator("bench", "bench", Role::Admin).await.unwrap();
         if timing_only {
             timing_rows(&velvet, backend).await;
             store.close().await;
+            fresh.remove().await;
             continue;
         }
         let raw = raw_inserts(&store).await;
@@ -403,5 +391,6 @@ async fn main() {
         let verdict = if took < Duration::from_secs(2) { "< 2 s: met" } else { "< 2 s: **missed**" };
         println!("| approve 10,000 and issue their codes | {backend} | {:.2} s | | | {verdict} |", took.as_secs_f64());
         store.close().await;
+        fresh.remove().await;
     }
 }

@@ -75,7 +75,7 @@ impl App {
         let allow_resend = self.limiter.peek(Action::Resend, only_email).await.is_ok();
         let result = self
             .velvet
-            .signup_paced(&form.email, form.note.as_deref(), form.source.as_deref(), &caller.meta, allow_resend)
+            .signup_may_resend(&form.email, form.note.as_deref(), form.source.as_deref(), &caller.meta, allow_resend)
             .await;
         // New or already listed, the answer leaves at the same moment.
         tokio::time::sleep_until(caller.arrived + self.answer_floor).await;

@@ -79,12 +79,12 @@ impl Velvet {
         source: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<SignupOutcome> {
-        self.signup_paced(email, note, source, meta, true).await
+        self.signup_may_resend(email, note, source, meta, true).await
     }
 
     /// `signup`, where the caller's resend limit may forbid re-sending the
     /// confirmation mail (`allow_resend = false`); the answer is the same.
-    pub async fn signup_paced(
+    pub async fn signup_may_resend(
         &self,
         email: &str,
         note: Option<&str>,

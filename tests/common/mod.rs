@@ -63,19 +63,52 @@ where
     let store = db.store.clone();
     test(db).await;
     store.close().await;
-    if let Cleanup::Postgres { admin_url, name } = cleanup
-        && let Ok(admin) = Store::connect(&admin_url).await
-    {
-        if let Store::Postgres(pool) = &admin {
-            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await;
+    cleanup.remove().await;
+}
+
+/// A fresh, empty database: where it is, and how to remove it.
+pub struct FreshDatabase {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+impl FreshDatabase {
+    /// A temp-file SQLite database, or a new database on the PostgreSQL
+    /// server of VELVET_TEST_POSTGRES_URL (`None`, with a notice, when unset).
+    pub async fn new(backend: Backend) -> Option<FreshDatabase> {
+        let (url, cleanup) = fresh_url(backend).await?;
+        Some(FreshDatabase { url, cleanup })
+    }
+
+    pub async fn remove(self) {
+        self.cleanup.remove().await
+    }
+}
+
+impl Cleanup {
+    async fn remove(self) {
+        if let Cleanup::Postgres { admin_url, name } = self
+            && let Ok(admin) = Store::connect(&admin_url).await
+        {
+            if let Store::Postgres(pool) = &admin {
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await;
+            }
+            admin.close().await;
         }
-        admin.close().await;
     }
 }
 
 async fn fresh(backend: Backend) -> Option<(TestDb, Cleanup)> {
-    let (url, cleanup) = match backend {
+    let (url, cleanup) = fresh_url(backend).await?;
+    let store = Store::open(&url).await.expect("open and migrate the test database");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()));
+    let velvet = Velvet::new(store.clone(), clock.clone());
+    Some((TestDb { url, store, clock, velvet }, cleanup))
+}
+
+async fn fresh_url(backend: Backend) -> Option<(String, Cleanup)> {
+    Some(match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}", dir.path().join("velvet.db").display());
@@ -97,11 +130,7 @@ async fn fresh(backend: Backend) -> Option<(TestDb, Cleanup)> {
             admin.close().await;
             (database_url(&admin_url, &name), Cleanup::Postgres { admin_url, name })
         }
-    };
-    let store = Store::open(&url).await.expect("open and migrate the test database");
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()));
-    let velvet = Velvet::new(store.clone(), clock.clone());
-    Some((TestDb { url, store, clock, velvet }, cleanup))
+    })
 }
 
 /// The same server URL with another database name.
@@ -120,7 +149,7 @@ fn database_url(url: &str, db: &str) -> String {
 fn random_suffix() -> String {
     let mut b = [0u8; 6];
     getrandom::fill(&mut b).expect("random bytes");
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    velvet::domain::hex::hex(&b)
 }
 
 impl TestDb {
