@@ -3,9 +3,9 @@
 //! the CLI and, in process, by tests and the demo.
 
 use crate::api::client::Cidr;
-use crate::api::limits::Limiter;
 use crate::api::{self, App};
 use crate::config::Config;
+use crate::limiter::Limiter;
 use crate::service::Velvet;
 use crate::worker::transport::{MailTransport, Webhook};
 use crate::worker::{self, Dispatcher};

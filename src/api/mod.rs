@@ -12,7 +12,6 @@
 pub mod body;
 pub mod client;
 pub mod error;
-pub mod limits;
 pub mod metrics;
 pub mod page;
 mod public;
@@ -37,7 +36,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../assets/openapi.json");
 /// Everything the handlers share.
 pub struct App {
     pub velvet: Velvet,
-    pub limiter: Arc<limits::Limiter>,
+    pub limiter: Arc<crate::limiter::Limiter>,
     pub metrics: metrics::Metrics,
     pub trusted_proxies: Vec<Cidr>,
     /// Where trusted proxies name the client (`X-Forwarded-For` or `Forwarded`).

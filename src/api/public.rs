@@ -3,9 +3,9 @@
 
 use super::body;
 use super::error::Answer;
-use super::limits::{Action, Denied, Signals};
 use super::{App, Caller};
 use crate::domain::{Email, InviteCode};
+use crate::limiter::{Action, Denied, Signals};
 use crate::service::{ConfirmOutcome, Error, RedeemOutcome};
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};

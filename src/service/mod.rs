@@ -7,7 +7,6 @@ mod action;
 mod actor;
 mod approve;
 mod codes;
-mod console;
 mod error;
 mod export;
 mod invites;
@@ -18,6 +17,7 @@ mod redeem;
 mod report;
 mod signup;
 mod switches;
+mod watch;
 
 pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};

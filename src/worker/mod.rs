@@ -5,7 +5,7 @@
 
 pub mod transport;
 
-use crate::api::limits::{Limiter, SYNC_EVERY};
+use crate::limiter::{Limiter, SYNC_EVERY};
 use crate::service::Velvet;
 use lettre::message::Mailbox;
 use std::sync::Arc;

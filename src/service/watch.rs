@@ -1,4 +1,6 @@
-//! Reads and actions the console needs beyond the other use cases.
+//! What the people who watch the beta read, whichever front end they use:
+//! the list page by page, rows that changed, the event trail and its feed,
+//! the Live pane's hour; and the summaries the server writes for them.
 
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::{EventKind, Permission};
