@@ -63,15 +63,25 @@ pub struct ListedEntry {
 
 /// Each listed entry's codes are read through their own indexes
 /// (`invite_codes_bound`, `invite_codes_inviter`, the primary key), so a
-/// page costs the same at any size.
+/// page costs the same at any size, and only for entries that can have
+/// them: access codes come with an invite, referral codes with joining.
 macro_rules! listed_entries {
     ($agg:literal, $tail:literal) => {
         concat!(
             "SELECT e.id, e.email, e.status, e.first_seen, e.confirmed_at, e.source, e.referrer_id, \
-             (SELECT j.campaign FROM invite_codes j WHERE j.id = e.joined_code_id) AS campaign, \
-             NULLIF(TRIM(COALESCE((SELECT ", $agg, " FROM invite_codes b WHERE b.bound_entry_id = e.id), '') || ' ' || \
-                         COALESCE((SELECT ", $agg, " FROM invite_codes g WHERE g.inviter_entry_id = e.id), '') || ' ' || \
-                         COALESCE((SELECT j.hint FROM invite_codes j WHERE j.id = e.joined_code_id), '')), '') AS hints \
+             CASE WHEN e.joined_code_id IS NOT NULL THEN \
+                 (SELECT j.campaign FROM invite_codes j WHERE j.id = e.joined_code_id) END AS campaign, \
+             NULLIF(TRIM( \
+                 COALESCE(CASE WHEN e.invited_at IS NOT NULL OR e.joined_at IS NOT NULL THEN \
+                     (SELECT ",
+            $agg,
+            " FROM invite_codes b WHERE b.bound_entry_id = e.id) END, '') || ' ' || \
+                 COALESCE(CASE WHEN e.joined_at IS NOT NULL THEN \
+                     (SELECT ",
+            $agg,
+            " FROM invite_codes g WHERE g.inviter_entry_id = e.id) END, '') || ' ' || \
+                 COALESCE(CASE WHEN e.joined_code_id IS NOT NULL THEN \
+                     (SELECT j.hint FROM invite_codes j WHERE j.id = e.joined_code_id) END, '')), '') AS hints \
              FROM entries e ",
             $tail
         )
