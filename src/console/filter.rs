@@ -107,22 +107,40 @@ impl Haystack {
         if q.is_empty() {
             return self.in_list_order((0..self.len() as u32).collect());
         }
-        let candidates = match within {
-            Some(prev) => prev.iter().copied().filter(|&i| subsequence(&q, self.row(i as usize))).collect(),
-            None => self.scan(&q),
+        let all: Vec<u32>;
+        let rows = match within {
+            Some(prev) => prev,
+            None => {
+                all = (0..self.len() as u32).collect();
+                &all
+            }
         };
+        let candidates = self.keep_matching(&q, rows);
         if candidates.len() > RANK_LIMIT {
             return self.in_list_order(candidates);
         }
-        let matcher = SkimMatcherV2::default();
         let query = String::from_utf8_lossy(&q).into_owned();
-        let mut scored: Vec<(i64, u32)> = candidates
-            .into_iter()
-            .filter_map(|i| {
-                let row = String::from_utf8_lossy(self.row(i as usize));
-                matcher.fuzzy_match(&row, &query).map(|s| (s, i))
+        let score = |part: &[u32]| {
+            let matcher = SkimMatcherV2::default();
+            part.iter()
+                .filter_map(|&i| {
+                    let row = String::from_utf8_lossy(self.row(i as usize));
+                    matcher.fuzzy_match(&row, &query).map(|s| (s, i))
+                })
+                .collect::<Vec<(i64, u32)>>()
+        };
+        // Scoring is the dearest step per row: two threads when it is worth it.
+        let mut scored = if candidates.len() < 4_000 {
+            score(&candidates)
+        } else {
+            let (lower, upper) = candidates.split_at(candidates.len() / 2);
+            std::thread::scope(|s| {
+                let upper = s.spawn(|| score(upper));
+                let mut found = score(lower);
+                found.extend(upper.join().unwrap_or_default());
+                found
             })
-            .collect();
+        };
         scored.sort_by(|a, b| b.0.cmp(&a.0).then(self.keys[b.1 as usize].cmp(&self.keys[a.1 as usize])));
         scored.into_iter().map(|(_, i)| i).collect()
     }
@@ -134,20 +152,21 @@ impl Haystack {
         rows
     }
 
-    /// The subsequence pass over every row, split across two threads.
-    fn scan(&self, q: &[u8]) -> Vec<u32> {
-        let n = self.len();
-        if n < 50_000 {
-            return (0..n as u32).filter(|&i| subsequence(q, self.row(i as usize))).collect();
+    /// The subsequence pass over `rows` (every row, or the previous
+    /// answer when the query only grew), split across two threads when
+    /// there are many: the first keystrokes narrow a million rows.
+    fn keep_matching(&self, q: &[u8], rows: &[u32]) -> Vec<u32> {
+        let keep =
+            |part: &[u32]| part.iter().copied().filter(|&i| subsequence(q, self.row(i as usize))).collect::<Vec<u32>>();
+        if rows.len() < 50_000 {
+            return keep(rows);
         }
-        let mid = n / 2;
+        let (lower, upper) = rows.split_at(rows.len() / 2);
         std::thread::scope(|s| {
-            let upper = s.spawn(|| {
-                (mid as u32..n as u32).filter(|&i| subsequence(q, self.row(i as usize))).collect::<Vec<u32>>()
-            });
-            let mut lower: Vec<u32> = (0..mid as u32).filter(|&i| subsequence(q, self.row(i as usize))).collect();
-            lower.extend(upper.join().unwrap_or_default());
-            lower
+            let upper = s.spawn(|| keep(upper));
+            let mut found = keep(lower);
+            found.extend(upper.join().unwrap_or_default());
+            found
         })
     }
 }
