@@ -27,7 +27,7 @@ const LOOKBACK: i64 = 10_000;
 /// flight, or one rolled back).
 const GAP_QUERY: usize = 10_000;
 /// The most ids one jump of the sequence leaves as gaps.
-const MAX_JUMP: i64 = 100_000;
+const MAX_JUMP: i64 = 1_000_000;
 
 pub struct EventFeed {
     store: Store,
@@ -134,13 +134,17 @@ impl EventFeed {
         };
         // 2. Late commits below the cursor, then what is new.
         let mut rows = Vec::new();
-        if !self.gaps.is_empty() {
-            let wanted: Vec<i64> = self.gaps.iter().take(GAP_QUERY).copied().collect();
-            let late = concat!("SELECT ", event_columns!(), " FROM events WHERE id = ANY($1) ORDER BY id");
-            rows = sqlx::query_as::<_, EventRow>(late).bind(&wanted).fetch_all(&pool).await?;
-            for e in &rows {
+        // Every gap is asked for, in chunks: a gap given up below must have
+        // been looked for after its transaction ended (a bulk approve leaves
+        // tens of thousands of them while it runs).
+        let late = concat!("SELECT ", event_columns!(), " FROM events WHERE id = ANY($1) ORDER BY id");
+        let wanted: Vec<i64> = self.gaps.iter().copied().collect();
+        for chunk in wanted.chunks(GAP_QUERY) {
+            let found = sqlx::query_as::<_, EventRow>(late).bind(chunk).fetch_all(&pool).await?;
+            for e in &found {
                 self.gaps.remove(&e.id);
             }
+            rows.extend(found);
         }
         let new = sqlx::query_as::<_, EventRow>(after_sql).bind(self.high).bind(limit).fetch_all(&pool).await?;
         if let Some(last) = new.last() {
