@@ -634,3 +634,52 @@ fn the_live_pane_counts_deliveries_that_gave_up() {
     let text = screen(&s, 120, 40);
     assert!(text.contains("4 deliveries gave up"), "{text}");
 }
+
+// ---- review fixes: the cursor and the list under concurrent arrivals ----
+
+#[test]
+fn the_same_filter_answered_again_keeps_the_cursor_on_its_person() {
+    let mut s = world(Role::Admin);
+    keys(&mut s, &[Command::Filter]);
+    let effects = typed(&mut s, "example.com");
+    answer(&mut s, effects);
+    update(&mut s, Input::Submit);
+    keys(&mut s, &[Command::Down, Command::Down]);
+    let on = s.selected_entry().unwrap().email.to_string();
+    // The last page arrives: the same query is searched again.
+    let effects = update(&mut s, Input::Msg(Msg::Entries { rows: vec![], total: 9, done: true }));
+    answer(&mut s, effects);
+    assert_eq!(s.selected_entry().unwrap().email.to_string(), on, "a key pressed now acts on the person on screen");
+}
+
+#[test]
+fn a_page_that_arrives_during_a_search_is_not_lost_and_never_overwrites_a_newer_row() {
+    let mut s = State::new(now(), "ada".into(), Some(Role::Admin), "sqlite");
+    let first = vec![entry(9, "dennis@example.com", "pending", 2, None)];
+    update(&mut s, Input::Msg(Msg::Entries { rows: first, total: 3, done: false }));
+    // Ken was approved (the feed) before his page arrived with his older row.
+    update(&mut s, Input::Msg(Msg::Changed(vec![entry(6, "ken@example.com", "approved", 40, None)])));
+    keys(&mut s, &[Command::Filter]);
+    let effects = typed(&mut s, "x");
+    answer(&mut s, effects);
+    // Esc clears the filter: the search for everything runs on a copy...
+    let clearing = update(&mut s, Input::Cancel);
+    let snapshot = s.haystack.clone();
+    // ... while a page arrives.
+    let page =
+        vec![entry(6, "ken@example.com", "confirmed", 40, None), entry(5, "margaret@acme.io", "approved", 60, None)];
+    update(&mut s, Input::Msg(Msg::Entries { rows: page, total: 3, done: false }));
+    answer_from(&mut s, clearing, &snapshot);
+    assert_eq!(s.entries[s.entry_index.get(6).unwrap()].status, "approved", "the page's older copy does not win");
+    assert!(listed(&s).contains(&"margaret@acme.io".to_string()), "listed after the search answered: {:?}", listed(&s));
+}
+
+#[test]
+fn a_failed_lookup_can_be_asked_again() {
+    let mut s = world(Role::Admin);
+    let effects = keys(&mut s, &[Command::Down]);
+    let Some(Effect::Lookup { generation, .. }) = effects.first().cloned() else { panic!("{effects:?}") };
+    update(&mut s, Input::Msg(Msg::LookupFailed { generation, error: "database is restarting".into() }));
+    let again = keys(&mut s, &[Command::Detail]);
+    assert!(matches!(&again[..], [Effect::Lookup { .. }]), "Enter asks again: {again:?}");
+}

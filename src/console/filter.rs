@@ -92,10 +92,17 @@ impl Haystack {
         &self.text[start as usize..end as usize]
     }
 
-    /// Whether row `i` matches `query` (what `search` would keep).
+    /// Whether row `i` matches `query`: what `search` would keep (the
+    /// byte pass, then the matcher's own verdict, as for ranking).
     pub fn matches(&self, i: usize, query: &str) -> bool {
         let q = needle(query);
-        q.is_empty() || subsequence(&q, self.row(i))
+        if q.is_empty() {
+            return true;
+        }
+        subsequence(&q, self.row(i))
+            && SkimMatcherV2::default()
+                .fuzzy_match(&String::from_utf8_lossy(self.row(i)), &String::from_utf8_lossy(&q))
+                .is_some()
     }
 
     /// Row indices matching `query`, best first (or in list order when

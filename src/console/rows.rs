@@ -9,10 +9,15 @@ use std::collections::HashMap;
 pub fn add_page(s: &mut State, rows: Vec<EntryItem>) {
     let mut fresh = Vec::new();
     for row in rows {
-        let (i, new) = upsert(s, row);
-        if new {
-            fresh.push(i);
+        // A row the feed brought meanwhile is newer than the page's copy.
+        if s.entry_index.get(row.id).is_some() {
+            continue;
         }
+        fresh.push(upsert(s, row).0);
+    }
+    if s.filter.searching {
+        // A search running on an older copy would drop them from the list.
+        s.filter.dirty.extend(fresh.iter().map(|&i| i as u32));
     }
     if s.filter.query.is_empty() && !fresh.is_empty() {
         let key = |i: u32| std::cmp::Reverse(s.entries[i as usize].id);

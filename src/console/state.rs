@@ -134,8 +134,11 @@ pub struct FilterState {
     pub editing: bool,
     /// Bumped per keystroke; results for older ones are dropped.
     pub generation: u64,
-    /// The query the current rows answer (for narrowing).
+    /// The query the current rows answer (for narrowing; cleared to force
+    /// a full search)...
     pub answered: String,
+    /// ... and the one they were shown for (a re-answer keeps the cursor).
+    pub shown: String,
     /// A search is running on a copy of the haystack...
     pub searching: bool,
     /// ... and these rows arrived or changed meanwhile: matched again

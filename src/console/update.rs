@@ -557,9 +557,14 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             if generation != s.filter.generation {
                 return vec![];
             }
+            // The same query answered again (the list finished loading):
+            // the cursor stays on its person; a new query starts at the top.
+            let stay = (query == s.filter.shown).then(|| s.waitlist.current()).flatten();
+            s.filter.shown = query.clone();
             s.filter.answered = query;
             s.waitlist.rows = rows;
-            s.waitlist.selected = 0;
+            s.waitlist.selected =
+                stay.and_then(|row| s.waitlist.rows.iter().position(|&r| r as usize == row)).unwrap_or(0);
             // Rows that arrived or changed while the search ran on its copy.
             s.filter.searching = false;
             let dirty: Vec<usize> = std::mem::take(&mut s.filter.dirty).into_iter().map(|i| i as usize).collect();
@@ -578,6 +583,8 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
         Msg::LookupFailed { generation, error } => {
             if generation == s.detail_generation {
                 s.toast(format!("could not read the detail: {error}"), ToastKind::Error);
+                // So that moving back to the row, or Enter, asks again.
+                s.detail_for = None;
             }
             lookup_done(s)
         }
