@@ -651,3 +651,54 @@ fn the_live_pane_counts_deliveries_that_gave_up() {
     let text = screen(&s, 120, 40);
     assert!(text.contains("4 deliveries gave up"), "{text}");
 }
+
+#[test]
+fn an_email_change_asks_for_the_address_then_confirms() {
+    let mut s = world(Role::Support);
+    assert!(keys(&mut s, &[Command::ChangeEmail]).is_empty());
+    let Some(Modal::Text { prompt, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(prompt, "New address for dennis@example.com (an address can be changed once):");
+    typed(&mut s, "dennis@exmaple");
+    assert!(update(&mut s, Input::Submit).is_empty());
+    assert!(matches!(s.modal, Some(Modal::Text { .. })), "a malformed address keeps the prompt open");
+    assert!(
+        s.toasts.last().unwrap().text.ends_with("; type the corrected address"),
+        "{}",
+        s.toasts.last().unwrap().text
+    );
+    for _ in 0.."exmaple".len() {
+        update(&mut s, Input::Backspace);
+    }
+    typed(&mut s, "Example.org");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Confirm { title, lines, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(title, "Change dennis@example.com to dennis@example.org?");
+    assert!(lines[0].starts_with("Pending again until the new address is confirmed"), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("a second change is refused")));
+    assert_eq!(
+        update(&mut s, Input::Char('y')),
+        vec![Effect::Act(Action::ChangeEmail { old: "dennis@example.com".into(), new: "dennis@example.org".into() })]
+    );
+    // The command line does the same for the selected person, or any address.
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "email linus@example.org");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Confirm { action, .. }) = s.modal.take() else { panic!() };
+    assert_eq!(action, Action::ChangeEmail { old: "dennis@example.com".into(), new: "linus@example.org".into() });
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "email linus@example.net linus@example.org");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Confirm { lines, action, .. }) = s.modal.take() else { panic!() };
+    assert_eq!(action, Action::ChangeEmail { old: "linus@example.net".into(), new: "linus@example.org".into() });
+    assert!(lines[0].contains("access code is revoked"), "linus is invited: {lines:?}");
+}
+
+#[test]
+fn a_viewer_is_not_offered_the_email_change() {
+    let mut s = world(Role::Viewer);
+    assert!(keys(&mut s, &[Command::ChangeEmail]).is_empty());
+    assert!(s.modal.is_none());
+    assert_eq!(s.toasts.last().unwrap().text, "your role may not change a person's email");
+    assert!(!velvet::console::keymap::help(&s).join("\n").contains("change the person's email"));
+    assert!(velvet::console::keymap::help(&world(Role::Support)).join("\n").contains("change the person's email"));
+}

@@ -197,6 +197,13 @@ pub enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Correct a person's email, once: same place and history, a fresh confirmation (or code) to NEW
+    ChangeEmail {
+        /// The address on the list now
+        old: String,
+        /// The right address
+        new: String,
+    },
     /// Revoke a person's invite code and mail a fresh one (or a new confirmation link)
     Reissue { email: String },
     /// Send invites to approved entries under today's cap

@@ -94,6 +94,12 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             eprintln!("unblocked {email}");
             Ok(())
         }
+        Command::ChangeEmail { old, new } => {
+            let c = ctx.velvet.change_email(&ctx.actor().await?, &old, &new).await?;
+            emit(&c.new)?;
+            eprintln!("changed {} to {}: {}; sent {} (mailed by `velvet serve`)", c.old, c.new, c.status, c.mailed);
+            Ok(())
+        }
         Command::Reissue { email } => {
             let what = ctx.velvet.reissue(&ctx.actor().await?, &email).await?;
             eprintln!("reissued for {email}: {what} (mailed by `velvet serve`)");

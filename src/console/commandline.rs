@@ -3,7 +3,7 @@
 
 use super::action::Effect;
 use super::state::{State, ToastKind};
-use super::update::{approve_next_modal, confirm};
+use super::update::{approve_next_modal, change_email_modal, confirm};
 use crate::service::{Action, PauseScope, RevokeTarget};
 
 /// `:` commands. Destructive ones still ask first.
@@ -82,6 +82,29 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
                 None => s.toast("try :pause redemption | signups | campaign NAME | inviter EMAIL", ToastKind::Error),
             }
         }
+        ["email", rest @ ..] => {
+            let selected = s.selected_entry().map(|e| (e.email.to_string(), e.status.to_string()));
+            let (old, status, new) = match (rest, selected) {
+                ([new], Some((old, status))) => (old, status, *new),
+                ([old, new], _) => {
+                    let status = s
+                        .entries
+                        .iter()
+                        .find(|e| &*e.email == *old)
+                        .map(|e| e.status.to_string())
+                        .unwrap_or_else(|| "?".into());
+                    (old.to_string(), status, *new)
+                }
+                _ => {
+                    s.toast(":email NEW (for the selected person) or :email OLD NEW", ToastKind::Error);
+                    return vec![];
+                }
+            };
+            match crate::domain::Email::parse(new) {
+                Ok(new) => s.modal = Some(change_email_modal(&old, &status, new.as_str())),
+                Err(e) => s.toast(format!("{e}; :email NEW takes the corrected address"), ToastKind::Error),
+            }
+        }
         ["cap", n] => setting(s, "daily_invite_cap", n),
         ["invites", n] => setting(s, "invites_per_user", n),
         [] => {}
@@ -102,6 +125,7 @@ fn action_for(words: &[&str]) -> Option<Action> {
         ["pause", ..] => Some(Action::Pause(PauseScope::Redemption)),
         ["resume", ..] => Some(Action::Resume(PauseScope::Redemption)),
         ["cap" | "invites", _] => Some(Action::Set(String::new(), String::new())),
+        ["email", ..] => Some(Action::ChangeEmail { old: String::new(), new: String::new() }),
         _ => None,
     }
 }

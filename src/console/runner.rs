@@ -197,6 +197,10 @@ impl Runner {
                 v.pause(a, &scope, Some("from the console")).await.map(|changed| scope.outcome(true, changed))
             }
             Action::Resume(scope) => v.resume(a, &scope).await.map(|changed| scope.outcome(false, changed)),
+            Action::ChangeEmail { old, new } => v
+                .change_email(a, &old, &new)
+                .await
+                .map(|c| format!("{} is now {} ({}); sent {}", c.old, c.new, c.status, c.mailed)),
             Action::Set(k, val) => {
                 v.set_setting(a, &k, &val).await.map(|s| format!("{k} = {}", s.get(&k).unwrap_or_default()))
             }

@@ -175,6 +175,12 @@ pub enum Modal {
         value: String,
         then: NumberFor,
     },
+    /// Asking for a line of text (an address, a reason), then `then`.
+    Text {
+        prompt: String,
+        value: String,
+        then: TextFor,
+    },
     /// Asking before `action` is done.
     Confirm {
         title: String,
@@ -182,6 +188,16 @@ pub enum Modal {
         action: Action,
     },
 }
+
+/// What a text prompt's answer is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TextFor {
+    /// The corrected address of the person who has `old` (and `status`).
+    NewEmail { old: String, status: String },
+}
+
+/// The longest text a prompt takes (an address is at most 254).
+pub const TEXT_MAX: usize = 320;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NumberFor {

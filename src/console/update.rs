@@ -5,7 +5,7 @@ use super::action::{Effect, Input, Msg};
 use super::commandline::run_command;
 use super::keymap::{Command, action_of};
 pub use super::rows::{add_changed, add_page, build_chains, relist};
-use super::state::{EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, ToastKind, View};
+use super::state::{EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, TEXT_MAX, TextFor, ToastKind, View};
 use crate::service::{Action, PauseScope, RevokeTarget};
 
 /// Rows a page key moves.
@@ -32,7 +32,11 @@ pub fn update(s: &mut State, input: Input) -> Vec<Effect> {
 /// Whether keys should go to a text field (filter, command line, number)
 /// or a confirmation rather than to the keymap.
 pub fn wants_text(s: &State) -> bool {
-    s.filter.editing || matches!(s.modal, Some(Modal::Command(_) | Modal::Number { .. } | Modal::Confirm { .. }))
+    s.filter.editing
+        || matches!(
+            s.modal,
+            Some(Modal::Command(_) | Modal::Number { .. } | Modal::Text { .. } | Modal::Confirm { .. })
+        )
 }
 
 fn command(s: &mut State, c: Command) -> Vec<Effect> {
@@ -138,6 +142,11 @@ fn command(s: &mut State, c: Command) -> Vec<Effect> {
                 ],
                 Action::Block(e.email.to_string()),
             )
+        }),
+        Command::ChangeEmail => with_person(s, |e| Modal::Text {
+            prompt: format!("New address for {} (an address can be changed once):", e.email),
+            value: String::new(),
+            then: TextFor::NewEmail { old: e.email.to_string(), status: e.status.to_string() },
         }),
         Command::Unblock => match s.selected_entry().map(|e| e.email.to_string()) {
             Some(email) => {
@@ -377,6 +386,16 @@ fn typed(s: &mut State, c: Option<char>) -> Vec<Effect> {
             }
             vec![]
         }
+        Some(Modal::Text { value, .. }) => {
+            match c {
+                Some(c) if !c.is_control() && value.chars().count() < TEXT_MAX => value.push(c),
+                None => {
+                    value.pop();
+                }
+                _ => {}
+            }
+            vec![]
+        }
         Some(Modal::Confirm { .. }) => match c {
             Some('y') | Some('Y') => submit(s),
             Some('n') | Some('N') => cancel(s),
@@ -417,11 +436,48 @@ fn submit(s: &mut State) -> Vec<Effect> {
             }
         },
         Some(Modal::Command(text)) => run_command(s, text.trim()),
+        Some(Modal::Text { prompt, value, then }) => text_answered(s, prompt, value, then),
         other => {
             s.modal = other;
             vec![]
         }
     }
+}
+
+/// A text prompt was answered: check the text, then ask for confirmation
+/// (the prompt stays open on a mistake, with a toast saying what is wrong).
+fn text_answered(s: &mut State, prompt: String, value: String, then: TextFor) -> Vec<Effect> {
+    match then {
+        TextFor::NewEmail { old, status } => match crate::domain::Email::parse(&value) {
+            Ok(new) => s.modal = Some(change_email_modal(&old, &status, new.as_str())),
+            Err(e) => {
+                s.toast(format!("{e}; type the corrected address"), ToastKind::Error);
+                s.modal = Some(Modal::Text { prompt, value, then: TextFor::NewEmail { old, status } });
+            }
+        },
+    }
+    vec![]
+}
+
+/// The confirmation of an email change: exactly what it will do, by status.
+pub(super) fn change_email_modal(old: &str, status: &str, new: &str) -> Modal {
+    let what = match status {
+        "pending" | "confirmed" => {
+            "Pending again until the new address is confirmed: a fresh link goes to it; links to the old one stop working."
+        }
+        "approved" => "Stays approved, same place in line; the invite will go to the new address.",
+        "invited" => "The current access code is revoked and a fresh one is mailed to the new address.",
+        _ => "The service will refuse this: joined and blocked entries keep their address.",
+    };
+    confirm(
+        format!("Change {old} to {new}?"),
+        vec![
+            what.into(),
+            "Place, status and history are kept; the old address is free again.".into(),
+            "This can be done once: a second change is refused.".into(),
+        ],
+        Action::ChangeEmail { old: old.into(), new: new.into() },
+    )
 }
 
 fn cancel(s: &mut State) -> Vec<Effect> {

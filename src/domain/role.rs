@@ -19,6 +19,7 @@ pub enum Permission {
     Pause,
     RevokeOne,
     RetryMail,
+    ChangeEmail,
     Approve,
     SendPastCap,
     RevokeMany,
@@ -32,7 +33,7 @@ impl Permission {
         use Permission::*;
         match self {
             Read => Role::Viewer,
-            Reissue | Block | Pause | RevokeOne | RetryMail => Role::Support,
+            Reissue | Block | Pause | RevokeOne | RetryMail | ChangeEmail => Role::Support,
             Approve | SendPastCap | RevokeMany | IssueCodes | Settings | ManageOperators => Role::Admin,
         }
     }
@@ -46,6 +47,7 @@ impl Permission {
             Pause => "pause or resume",
             RevokeOne => "revoke a code",
             RetryMail => "retry failed mail",
+            ChangeEmail => "change a person's email",
             Approve => "approve entries",
             SendPastCap => "send invites past the daily cap",
             RevokeMany => "revoke codes in bulk",

@@ -23,6 +23,11 @@ pub enum Action {
     Resume(PauseScope),
     /// Change one setting: key, value.
     Set(String, String),
+    /// Correct a person's address (once).
+    ChangeEmail {
+        old: String,
+        new: String,
+    },
 }
 
 impl Action {
@@ -36,6 +41,7 @@ impl Action {
             Action::Block(_) | Action::Unblock(_) => Permission::Block,
             Action::Pause(_) | Action::Resume(_) => Permission::Pause,
             Action::Set(..) => Permission::Settings,
+            Action::ChangeEmail { .. } => Permission::ChangeEmail,
         }
     }
 }

@@ -11,6 +11,7 @@ mod console;
 mod error;
 mod export;
 mod invites;
+mod lifecycle;
 mod lookup;
 mod mail;
 mod moderation;
@@ -29,6 +30,7 @@ pub use console::ApproveReport;
 pub use error::{Error, Result};
 pub use export::ExportRow;
 pub use invites::{InviteRun, MAX_INVITES_AT_ONCE};
+pub use lifecycle::{EmailChange, InviteSweep};
 pub use lookup::{ChainNode, Lookup, MailView, TimelineEvent};
 pub use mail::{
     FailedMail, LEASE, MAIL_KINDS, MAX_ATTEMPTS, MailRetry, OutgoingMail, RetriedMail, WEBHOOK_MAX_ATTEMPTS, backoff,
@@ -133,7 +135,9 @@ impl Velvet {
         let to = from.apply(t).map_err(|source| Error::Illegal { email: entry.email.clone(), source })?;
         let now = self.now();
         match t {
-            Transition::Confirm => stamps.confirmed_at = Some(now),
+            // A re-confirmation (after an email change) keeps the first
+            // confirmation's time: the entry keeps its place.
+            Transition::Confirm => stamps.confirmed_at = Some(entry.confirmed_at.unwrap_or(now)),
             Transition::Approve => stamps.approved_at = Some(now),
             Transition::SendInvite => stamps.invited_at = Some(now),
             Transition::RedeemAccess | Transition::RedeemShared => stamps.joined_at = Some(now),
@@ -142,7 +146,7 @@ impl Velvet {
                     stamps.blocked = Some((now, None));
                 }
             }
-            Transition::Unblock => {}
+            Transition::Unblock | Transition::ChangeEmail | Transition::InviteExpired => {}
         }
         if !tx.set_entry_status(entry.id, from, to, stamps).await? {
             return Err(Error::Conflict(format!("{} changed meanwhile; look it up and try again", entry.email)));

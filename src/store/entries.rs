@@ -295,3 +295,13 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(after_id).bind(status).bind(limit).fetch_all(c))?)
     }
 }
+
+impl Tx {
+    /// Gives an entry a new address (support's one correction), only if it
+    /// still has `from`. A new address already on the list is a
+    /// `StoreError::Conflict` (the unique index decides, whatever the race).
+    pub async fn change_entry_email(&mut self, id: i64, from: &str, to: &str, display: &str) -> Result<bool> {
+        let sql = "UPDATE entries SET email = $3, email_display = $4 WHERE id = $1 AND email = $2";
+        Ok(exec!(self, c => sqlx::query(sql).bind(id).bind(from).bind(to).bind(display).execute(c))? == 1)
+    }
+}
