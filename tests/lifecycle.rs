@@ -14,6 +14,8 @@ on_both_backends!(
     an_email_change_follows_the_status,
     an_email_change_is_refused_precisely,
     the_email_is_changed_once_from_the_shell,
+    an_unused_invite_reminds_once_then_expires_back_to_approved,
+    expired_invites_are_explained_and_reminders_set_from_the_shell,
 );
 
 struct Run {
@@ -220,4 +222,100 @@ async fn the_email_is_changed_once_from_the_shell(db: TestDb) {
     assert!(r.stderr.contains("may not change a person's email"), "{}", r.stderr);
     let r = velvet(&db, &["--as", "sam", "change-email", "hal@example.com"]);
     assert_eq!(r.code, 2, "NEW is required");
+}
+
+// ---- 2. Invites that expire unused ----
+
+/// Confirms, approves and invites each address now, and delivers the invites.
+async fn invited(db: &TestDb, emails: &[&str]) -> Vec<String> {
+    let admin = db.admin().await;
+    for e in emails {
+        db.confirmed(e).await;
+        db.velvet.approve_one(&admin, e, false).await.unwrap();
+    }
+    db.velvet.send_invites(&admin, None, false).await.unwrap();
+    let mail = db.deliver().await;
+    emails.iter().map(|e| code_for(&mail, e, "invite").expect("an invite")).collect()
+}
+
+async fn an_unused_invite_reminds_once_then_expires_back_to_approved(db: TestDb) {
+    let v = &db.velvet;
+    let admin = db.admin().await;
+    let support = db.operator("sam", Role::Support).await;
+    v.set_setting(&admin, "daily_invite_cap", "3").await.unwrap();
+    // Sent 2026-11-20 09:00: the codes expire 2026-11-27 09:00.
+    let codes = invited(&db, &["ivy@example.com", "jo@example.com", "kim@example.com"]).await;
+    assert!(matches!(v.redeem(&codes[2], "kim@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }));
+    assert_eq!(db.deliver().await.len(), 1, "kim's referral mail");
+
+    db.clock.advance(Duration::days(4));
+    assert_eq!(v.sweep_invites().await.unwrap().reminded, 0, "3 days left: not yet");
+    db.clock.advance(Duration::days(1) + Duration::minutes(1));
+    v.set_setting(&admin, "invite_reminder_days", "0").await.unwrap();
+    assert_eq!(v.sweep_invites().await.unwrap().reminded, 0, "reminders off");
+    v.set_setting(&admin, "invite_reminder_days", "2").await.unwrap();
+    assert_eq!(v.sweep_invites().await.unwrap().reminded, 2, "ivy and jo; kim has joined");
+    assert_eq!(v.sweep_invites().await.unwrap().reminded, 0, "at most one reminder per code");
+    // Jo's code is reissued before the reminder goes out: no reminder for a dead code.
+    v.reissue(&support, "jo@example.com").await.unwrap();
+    let mail = db.deliver().await;
+    let sent: Vec<(&str, &str)> = mail.iter().map(|m| (m.to.as_str(), m.subject.as_str())).collect();
+    assert_eq!(sent, [("ivy@example.com", "Your invite expires soon"), ("jo@example.com", "Your invite is here")]);
+    assert!(mail[0].body.contains("It stops working on 2026-11-27 09:00 UTC."), "{}", mail[0].body);
+    assert!(!mail[0].body.contains("Invite code:"), "a reminder carries no code (only its hash is stored)");
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'invite_reminder'").await, 2);
+
+    // Expired unused: back to approved, audited; the pacer invites again.
+    db.clock.advance(Duration::days(2));
+    let swept = v.sweep_invites().await.unwrap();
+    assert_eq!(swept.expired, ["ivy@example.com"], "jo holds a fresh code, kim joined");
+    assert!(v.sweep_invites().await.unwrap().expired.is_empty(), "once");
+    let l = v.lookup(&admin, "ivy@example.com").await.unwrap();
+    assert_eq!(l.status, "approved");
+    assert!(l.explanation.starts_with("invite expired unused on 2026-11-27; approved again"), "{}", l.explanation);
+    let expired = l.events.iter().find(|e| e.kind == "invite_expired").unwrap();
+    assert_eq!(expired.actor, "sweeper");
+    assert!(expired.detail.as_deref().unwrap().ends_with("expired unused on 2026-11-27"), "{:?}", expired.detail);
+    assert_eq!(l.codes.iter().map(|c| c.state.as_str()).collect::<Vec<_>>(), ["expired"]);
+    assert!(matches!(v.redeem(&codes[0], "ivy@example.com", &meta()).await, Err(Error::CodeUnusable)));
+    assert_eq!(v.lookup(&admin, "jo@example.com").await.unwrap().status, "invited");
+
+    // The cap counts today's sends: the re-invite counts once, today.
+    assert_eq!(v.invites_sent_today(&admin).await.unwrap(), 0);
+    let run = v.pace().await.unwrap();
+    assert_eq!((run.sent.as_slice(), run.cap_remaining), (&["ivy@example.com".to_string()][..], 2));
+    assert_eq!(v.invites_sent_today(&admin).await.unwrap(), 1);
+    let fresh = code_for(&db.deliver().await, "ivy@example.com", "invite").unwrap();
+    assert!(matches!(v.redeem(&fresh, "ivy@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }));
+
+    // The report counts expired-unused invites per week (Mon 2026-11-23 to Sun 29).
+    let r = v.report(&admin, 14).await.unwrap();
+    let day = r.days.iter().find(|d| d.day.to_string() == "2026-11-27").unwrap();
+    assert_eq!(day.expired_invites, 1);
+    let weeks: Vec<(String, i64, i64)> =
+        r.weeks.iter().map(|w| (w.starts.to_string(), w.invites_sent, w.expired_invites)).collect();
+    assert_eq!(weeks, [("2026-11-09".into(), 0, 0), ("2026-11-16".into(), 3, 0), ("2026-11-23".into(), 1, 1)]);
+    let page = velvet::report::html(&r).unwrap();
+    assert!(page.contains("<th>invites expired unused</th>"));
+    assert!(page.contains("<tr><td>2026-11-23</td><td>1</td><td>1</td></tr>"), "the weekly row");
+}
+
+async fn expired_invites_are_explained_and_reminders_set_from_the_shell(db: TestDb) {
+    db.admin().await;
+    assert_eq!(velvet(&db, &["--as", "root", "operator", "add", "ada", "--role", "admin"]).code, 0);
+    let r = velvet(&db, &["--as", "ada", "settings", "set", "invite_reminder_days", "400"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("'invite_reminder_days' must be a whole number from 0 to 364"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "ada", "settings", "set", "invite_reminder_days", "3"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    invited(&db, &["lee@example.com"]).await;
+    db.clock.advance(Duration::days(8));
+    assert_eq!(db.velvet.sweep_invites().await.unwrap().expired, ["lee@example.com"]);
+    let r = velvet(&db, &["--as", "ada", "lookup", "lee@example.com"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("invite expired unused on 2026-11-27"), "{}", r.stdout);
+    let r = velvet(&db, &["--as", "ada", "lookup", "lee@example.com", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["status"], "approved");
+    assert!(json["events"].as_array().unwrap().iter().any(|e| e["kind"] == "invite_expired"));
 }

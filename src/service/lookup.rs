@@ -99,8 +99,11 @@ impl Velvet {
         // The newest events when there are more than the timeline shows.
         let mut events = tx.entry_timeline(entry.id, TIMELINE_LIMIT).await?;
         events.sort_by_key(|e| (e.at, e.id));
-        let last = |kind: EventKind| events.iter().rfind(|e| e.kind == kind.as_str()).map(|e| e.at);
-        let (changed, expired) = (last(EventKind::EmailChanged), last(EventKind::InviteExpired));
+        let last = |kind: EventKind| events.iter().rfind(|e| e.kind == kind.as_str());
+        let changed = last(EventKind::EmailChanged).map(|e| e.at);
+        // When the code expired, not when the sweeper noticed.
+        let expired = last(EventKind::InviteExpired)
+            .map(|e| codes.iter().find(|c| Some(c.id) == e.code_id).map_or(e.at, |c| c.expires_at.min(e.at)));
         let mut situation = self.situation(&mut tx, &entry, &codes, &mail, now).await?;
         situation.email_changed_at = changed;
         situation.invite_expired_at = expired;

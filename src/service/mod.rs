@@ -37,7 +37,7 @@ pub use mail::{
     max_attempts,
 };
 pub use redeem::RedeemOutcome;
-pub use report::{Day, Funnel, Report};
+pub use report::{Day, Funnel, Report, Week};
 pub use signup::{ConfirmOutcome, SignupOutcome};
 pub use switches::{PauseScope, SwitchState};
 
