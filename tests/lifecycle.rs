@@ -7,7 +7,7 @@ mod common;
 use chrono::Duration;
 use common::{TestDb, code_for, meta, token_for};
 use velvet::domain::Role;
-use velvet::service::{ConfirmOutcome, Error, RedeemOutcome, SignupOutcome};
+use velvet::service::{BlockSelector, ConfirmOutcome, Error, RedeemOutcome, SignupOutcome};
 
 on_both_backends!(
     an_email_is_changed_once_keeping_place_and_history,
@@ -16,6 +16,9 @@ on_both_backends!(
     the_email_is_changed_once_from_the_shell,
     an_unused_invite_reminds_once_then_expires_back_to_approved,
     expired_invites_are_explained_and_reminders_set_from_the_shell,
+    a_bulk_block_previews_blocks_one_batch_and_is_undone_exactly,
+    a_bulk_block_is_refused_precisely,
+    a_bulk_block_and_its_undo_from_the_shell,
 );
 
 struct Run {
@@ -318,4 +321,173 @@ async fn expired_invites_are_explained_and_reminders_set_from_the_shell(db: Test
     let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(json["status"], "approved");
     assert!(json["events"].as_array().unwrap().iter().any(|e| e["kind"] == "invite_expired"));
+}
+
+// ---- 4. Bulk block with a preview and an undo ----
+
+/// A bot wave at tempmail.example in every state, and bystanders.
+async fn bot_wave(db: &TestDb) {
+    let v = &db.velvet;
+    let admin = db.admin().await;
+    v.signup("bot1@tempmail.example", None, Some("spam"), &meta()).await.unwrap();
+    db.confirmed("bot2@tempmail.example").await;
+    db.confirmed("bot3@tempmail.example").await;
+    let code = invited(db, &["bot4@tempmail.example"]).await.remove(0);
+    v.redeem(&code, "bot4@tempmail.example", &meta()).await.unwrap();
+    v.approve_one(&admin, "bot3@tempmail.example", false).await.unwrap();
+    v.signup("bot5@tempmail.example", None, None, &meta()).await.unwrap();
+    v.block(&admin, "bot5@tempmail.example", Some("by hand")).await.unwrap();
+    v.signup("bot6@mail.tempmail.example", None, None, &meta()).await.unwrap();
+    v.signup("bo_x@example.com", None, Some("spam"), &meta()).await.unwrap();
+    v.signup("ok@example.com", None, Some("hn"), &meta()).await.unwrap();
+    db.deliver().await;
+}
+
+async fn a_bulk_block_previews_blocks_one_batch_and_is_undone_exactly(db: TestDb) {
+    let v = &db.velvet;
+    let admin = db.admin().await;
+    let support = db.operator("sam", Role::Support).await;
+    bot_wave(&db).await;
+    let domain = BlockSelector::Domain("TempMail.example".into());
+    let before = db.events_total().await;
+    let preview = v.block_many(&admin, &domain, None, None, true).await.unwrap();
+    assert_eq!((preview.batch_id, preview.count), (None, 3));
+    assert_eq!(
+        preview.first,
+        ["bot1@tempmail.example", "bot2@tempmail.example", "bot3@tempmail.example"],
+        "not the joined, the blocked already, nor a subdomain"
+    );
+    assert_eq!(db.events_total().await, before, "a dry run writes nothing");
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries WHERE status = 'blocked'").await, 1);
+    let only = v.block_many(&admin, &domain, Some("confirmed"), None, true).await.unwrap();
+    assert_eq!(only.first, ["bot2@tempmail.example"]);
+    // `_` is a character, not a wildcard; a source is matched exactly.
+    let prefix = v.block_many(&admin, &BlockSelector::Prefix("bo_".into()), None, None, true).await.unwrap();
+    assert_eq!(prefix.first, ["bo_x@example.com"]);
+    let source = v.block_many(&admin, &BlockSelector::Source("spam".into()), None, None, true).await.unwrap();
+    assert_eq!(source.first, ["bot1@tempmail.example", "bo_x@example.com"]);
+
+    let done = v.block_many(&admin, &domain, None, Some(" bot wave "), false).await.unwrap();
+    let batch = done.batch_id.expect("a batch id");
+    assert_eq!(done.count, 3);
+    let l = v.lookup(&admin, "bot3@tempmail.example").await.unwrap();
+    assert_eq!(l.status, "blocked (was approved)");
+    assert_eq!(l.explanation, "blocked: bot wave; was approved before (unblock restores it)");
+    let block = l.events.last().unwrap();
+    assert_eq!((block.kind.as_str(), block.actor.as_str()), ("block", "root"));
+    assert_eq!(block.rule.as_deref(), Some("bulk domain tempmail.example"));
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'block' AND batch_id IS NOT NULL").await, 3);
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'bulk_block'").await, 1);
+    assert!(v.send_invites(&admin, None, false).await.unwrap().sent.is_empty(), "the approved bot gets no invite");
+
+    // Someone unblocked by hand meanwhile is left alone by the undo.
+    v.unblock(&support, "bot1@tempmail.example", None).await.unwrap();
+    v.block(&support, "bot1@tempmail.example", Some("really a bot")).await.unwrap();
+    let undone = v.unblock_batch(&admin, batch).await.unwrap();
+    let back: Vec<(&str, &str)> = undone.unblocked.iter().map(|(e, s)| (e.as_str(), s.as_str())).collect();
+    assert_eq!(back, [("bot2@tempmail.example", "confirmed"), ("bot3@tempmail.example", "approved")]);
+    let statuses = db.texts("SELECT status FROM entries WHERE email LIKE 'bot%' ORDER BY id").await;
+    assert_eq!(statuses, ["blocked", "confirmed", "approved", "joined", "blocked", "pending"]);
+    assert_eq!(
+        v.lookup(&admin, "bot1@tempmail.example").await.unwrap().block_reason.as_deref(),
+        Some("really a bot"),
+        "blocked again by hand: not part of the batch any more"
+    );
+    let l = v.lookup(&admin, "bot3@tempmail.example").await.unwrap();
+    assert_eq!(l.block_reason, None);
+    assert_eq!(l.events.last().unwrap().detail.as_deref(), Some("back to approved"));
+    assert_eq!(v.send_invites(&admin, None, false).await.unwrap().sent, ["bot3@tempmail.example"], "its place is back");
+    let err = v.unblock_batch(&admin, batch).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("nobody blocked by batch #{batch} is still blocked by it: undone already, or unblocked one by one")
+    );
+}
+
+async fn a_bulk_block_is_refused_precisely(db: TestDb) {
+    let v = &db.velvet;
+    let admin = db.admin().await;
+    let support = db.operator("sam", Role::Support).await;
+    bot_wave(&db).await;
+    let domain = BlockSelector::Domain("tempmail.example".into());
+    let before = db.events_total().await;
+    let err = v.block_many(&support, &domain, None, None, true).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "operator 'sam' is a support and may not block or unblock people in bulk; an admin can change the role"
+    );
+    let err = v.block_many(&admin, &BlockSelector::Domain("not a domain".into()), None, None, false).await.unwrap_err();
+    assert_eq!(err.to_string(), "--domain 'not a domain' is not a domain name, e.g. tempmail.example");
+    let err = v.block_many(&admin, &domain, Some("joined"), None, false).await.unwrap_err();
+    assert!(
+        err.to_string().starts_with("--status must be pending, confirmed, approved or invited, not 'joined'"),
+        "{err}"
+    );
+    assert!(matches!(
+        v.block_many(&admin, &BlockSelector::Prefix("a@b".into()), None, None, false).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        v.block_many(&admin, &BlockSelector::Source(" ".into()), None, None, false).await,
+        Err(Error::InvalidInput(_))
+    ));
+    let nobody =
+        v.block_many(&admin, &BlockSelector::Domain("nowhere.example".into()), None, None, false).await.unwrap();
+    assert_eq!((nobody.batch_id, nobody.count), (None, 0));
+    assert_eq!(db.events_total().await, before, "refusals and empty blocks write nothing");
+    let signup_event = db.count("SELECT MIN(id) FROM events WHERE kind = 'signup'").await;
+    assert!(
+        matches!(v.unblock_batch(&admin, signup_event).await, Err(Error::NotFound(_))),
+        "an id that is not a bulk block"
+    );
+    assert!(matches!(v.unblock_batch(&support, 1).await, Err(Error::Forbidden { .. })));
+}
+
+async fn a_bulk_block_and_its_undo_from_the_shell(db: TestDb) {
+    bot_wave(&db).await;
+    assert_eq!(velvet(&db, &["--as", "root", "operator", "add", "sam", "--role", "support"]).code, 0);
+    let r = velvet(&db, &["--as", "root", "block", "--domain", "tempmail.example", "--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "bot1@tempmail.example\nbot2@tempmail.example\nbot3@tempmail.example\n");
+    assert!(
+        r.stderr.contains("would block 3 entries (domain tempmail.example); run without --dry-run"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries WHERE status = 'blocked'").await, 1);
+    let r = velvet(
+        &db,
+        &["--as", "root", "block", "--domain", "tempmail.example", "--status", "pending", "--reason", "bots"],
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (0, "bot1@tempmail.example\n"), "{}", r.stderr);
+    let batch: String = r.stderr.split("as batch ").nth(1).unwrap().chars().take_while(char::is_ascii_digit).collect();
+    assert!(r.stderr.contains(&format!("`velvet unblock --batch {batch}` undoes it")), "{}", r.stderr);
+    assert_eq!(db.texts("SELECT block_reason FROM entries WHERE email = 'bot1@tempmail.example'").await, ["bots"]);
+    let r = velvet(&db, &["--as", "sam", "unblock", "--batch", &batch]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("may not block or unblock people in bulk"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "root", "unblock", "--batch", &batch]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "bot1@tempmail.example pending\n"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "root", "unblock", "--batch", "987654"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("there is no bulk block #987654"), "{}", r.stderr);
+    // Usage: one target; --status and --dry-run only with a bulk target.
+    for args in [
+        &["block", "--domain", "a.example", "--prefix", "bot"][..],
+        &["block", "x@example.com", "--dry-run"],
+        &["block", "--status", "pending"],
+        &["block"],
+        &["unblock", "--batch", "0"],
+        &["unblock", "x@example.com", "--batch", "3"],
+    ] {
+        let mut argv = vec!["--as", "root"];
+        argv.extend_from_slice(args);
+        let r = velvet(&db, &argv);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+    }
+    let r = velvet(&db, &["--as", "root", "block", "--domain", "no_t a domain"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is not a domain name"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "sam", "block", "ok@example.com", "--reason", "spam"]);
+    assert_eq!(r.code, 0, "one person is still support's: {}", r.stderr);
 }

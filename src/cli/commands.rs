@@ -8,7 +8,7 @@ use super::args::{
 use super::render;
 use super::{CliError, CliResult, Ctx};
 use crate::domain::Role;
-use crate::service::{ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
+use crate::service::{BlockSelector, ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
 use chrono::Duration;
 use std::io::Write;
 
@@ -84,14 +84,55 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Codes(c) => codes(ctx, c).await,
         Command::Pause(p) => pause(ctx, p, true).await,
         Command::Resume(p) => pause(ctx, p, false).await,
-        Command::Block { email, reason } => {
-            ctx.velvet.block(&ctx.actor().await?, &email, reason.as_deref()).await?;
-            eprintln!("blocked {email}");
+        Command::Block { email, domain, prefix, source, status, dry_run, reason } => {
+            let actor = ctx.actor().await?;
+            let selector = match (email, domain, prefix, source) {
+                (Some(email), None, None, None) => {
+                    ctx.velvet.block(&actor, &email, reason.as_deref()).await?;
+                    eprintln!("blocked {email}");
+                    return Ok(());
+                }
+                (None, Some(d), None, None) => BlockSelector::Domain(d),
+                (None, None, Some(p), None) => BlockSelector::Prefix(p),
+                (None, None, None, Some(s)) => BlockSelector::Source(s),
+                _ => return Err(CliError::usage("give exactly one of EMAIL, --domain, --prefix, --source")),
+            };
+            let done = ctx.velvet.block_many(&actor, &selector, status.as_deref(), reason.as_deref(), dry_run).await?;
+            for email in &done.first {
+                emit(email)?;
+            }
+            let what = selector.describe();
+            let more = done.count.saturating_sub(done.first.len());
+            let more =
+                if more > 0 { format!(" (the first {} above, {more} more)", done.first.len()) } else { String::new() };
+            match done.batch_id {
+                _ if done.count == 0 => eprintln!("nobody to block: {what} takes no one who can be blocked"),
+                None => {
+                    eprintln!("would block {} entries ({what}){more}; run without --dry-run to block them", done.count)
+                }
+                Some(id) => eprintln!(
+                    "blocked {} entries ({what}) as batch {id}{more}; `velvet unblock --batch {id}` undoes it",
+                    done.count
+                ),
+            }
             Ok(())
         }
-        Command::Unblock { email, reason } => {
-            ctx.velvet.unblock(&ctx.actor().await?, &email, reason.as_deref()).await?;
-            eprintln!("unblocked {email}");
+        Command::Unblock { email, batch, reason } => {
+            let actor = ctx.actor().await?;
+            match (email, batch) {
+                (Some(email), None) => {
+                    ctx.velvet.unblock(&actor, &email, reason.as_deref()).await?;
+                    eprintln!("unblocked {email}");
+                }
+                (None, Some(id)) => {
+                    let done = ctx.velvet.unblock_batch(&actor, id).await?;
+                    for (email, status) in &done.unblocked {
+                        emit(&format!("{email} {status}"))?;
+                    }
+                    eprintln!("unblocked {} entries of batch {id}, each back to where it was", done.unblocked.len());
+                }
+                _ => return Err(CliError::usage("give EMAIL or --batch ID, not both")),
+            }
             Ok(())
         }
         Command::ChangeEmail { old, new } => {

@@ -4,7 +4,7 @@
 use super::action::Effect;
 use super::state::{State, ToastKind};
 use super::update::{approve_next_modal, change_email_modal, confirm};
-use crate::service::{Action, PauseScope, RevokeTarget};
+use crate::service::{Action, BlockSelector, PauseScope, RevokeTarget};
 
 /// `:` commands. Destructive ones still ask first.
 pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
@@ -105,6 +105,26 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
                 Err(e) => s.toast(format!("{e}; :email NEW takes the corrected address"), ToastKind::Error),
             }
         }
+        ["block", by @ ("domain" | "prefix" | "source"), value, rest @ ..] if rest.len() <= 1 => {
+            let selector = match *by {
+                "domain" => BlockSelector::Domain(value.to_string()),
+                "prefix" => BlockSelector::Prefix(value.to_string()),
+                _ => BlockSelector::Source(value.to_string()),
+            };
+            s.busy += 1;
+            return vec![Effect::PreviewBlock { selector, status: rest.first().map(|st| st.to_string()) }];
+        }
+        ["block", ..] => s.toast("try :block domain D | prefix P | source S [STATUS]", ToastKind::Error),
+        ["unblock", "batch", n] => match number(Some(n)) {
+            Some(b) => {
+                s.modal = Some(confirm(
+                    format!("Undo bulk block {b}?"),
+                    vec!["Everyone it blocked who is still blocked by it goes back to where they were.".into()],
+                    Action::UnblockBatch(b),
+                ))
+            }
+            None => s.toast(":unblock batch needs the batch number the block showed", ToastKind::Error),
+        },
         ["cap", n] => setting(s, "daily_invite_cap", n),
         ["invites", n] => setting(s, "invites_per_user", n),
         [] => {}
@@ -126,6 +146,10 @@ fn action_for(words: &[&str]) -> Option<Action> {
         ["resume", ..] => Some(Action::Resume(PauseScope::Redemption)),
         ["cap" | "invites", _] => Some(Action::Set(String::new(), String::new())),
         ["email", ..] => Some(Action::ChangeEmail { old: String::new(), new: String::new() }),
+        ["block", ..] => {
+            Some(Action::BlockMany { selector: BlockSelector::Domain(String::new()), status: None, reason: None })
+        }
+        ["unblock", "batch", _] => Some(Action::UnblockBatch(0)),
         _ => None,
     }
 }

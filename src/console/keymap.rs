@@ -99,7 +99,7 @@ pub const BINDINGS: &[Binding] = &[
         &[KeyCode::Char(':')],
         ":",
         Command::CommandLine,
-        "command line (:approve 50, :revoke batch 12, :pause campaign hn, :cap 80, :email NEW, :q)",
+        "command line (:approve 50, :revoke batch 12, :pause campaign hn, :cap 80, :email NEW, :block domain D, :q)",
     ),
     foot(b(&[KeyCode::Char('?')], "?", Command::Help, "this help"), "help"),
     b(&[KeyCode::Char('L')], "L", Command::ToggleLive, "show or hide the Live pane"),
@@ -137,7 +137,7 @@ pub const BINDINGS: &[Binding] = &[
         "reissue: revoke the person's code and mail a fresh one",
         true,
     ),
-    act(&[KeyCode::Char('b')], "b", "block", Command::Block, "block the selected person", true),
+    act(&[KeyCode::Char('b')], "b", "block", Command::Block, "block the selected person (asks why)", true),
     act(&[KeyCode::Char('u')], "u", "unblock", Command::Unblock, "unblock the selected person", false),
     Binding {
         keys: &[KeyCode::Char('e')],
@@ -189,7 +189,7 @@ pub fn action_of(c: Command, s: &State) -> Option<Action> {
         }
         Command::Revoke => Action::Revoke(RevokeTarget::Inviter(person())),
         Command::Reissue => Action::Reissue(person()),
-        Command::Block => Action::Block(person()),
+        Command::Block => Action::Block(person(), None),
         Command::Unblock => Action::Unblock(person()),
         Command::ChangeEmail => Action::ChangeEmail { old: person(), new: String::new() },
         Command::PauseRedemption if s.redemption_paused() => Action::Resume(PauseScope::Redemption),

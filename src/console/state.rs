@@ -194,6 +194,9 @@ pub enum Modal {
 pub enum TextFor {
     /// The corrected address of the person who has `old` (and `status`).
     NewEmail { old: String, status: String },
+    /// Why `action` (a block) is done: the answer becomes its reason, then
+    /// the confirmation `title` and `lines` are shown.
+    Reason { title: String, lines: Vec<String>, action: Action },
 }
 
 /// The longest text a prompt takes (an address is at most 254).

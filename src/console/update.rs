@@ -6,7 +6,7 @@ use super::commandline::run_command;
 use super::keymap::{Command, action_of};
 pub use super::rows::{add_changed, add_page, build_chains, relist};
 use super::state::{EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, TEXT_MAX, TextFor, ToastKind, View};
-use crate::service::{Action, PauseScope, RevokeTarget};
+use crate::service::{Action, BlockSelector, BulkBlock, PauseScope, RevokeTarget};
 
 /// Rows a page key moves.
 const PAGE: usize = 20;
@@ -133,15 +133,17 @@ fn command(s: &mut State, c: Command) -> Vec<Effect> {
                 Action::Reissue(e.email.to_string()),
             )
         }),
-        Command::Block => with_person(s, |e| {
-            confirm(
-                format!("Block {}?", e.email),
-                vec![
+        Command::Block => with_person(s, |e| Modal::Text {
+            prompt: format!("Why block {}? (kept in the event log)", e.email),
+            value: String::new(),
+            then: TextFor::Reason {
+                title: format!("Block {}?", e.email),
+                lines: vec![
                     format!("Now {}; blocked, they cannot redeem or be invited.", e.status),
                     "Unblock (u) returns them to where they were.".into(),
                 ],
-                Action::Block(e.email.to_string()),
-            )
+                action: Action::Block(e.email.to_string(), None),
+            },
         }),
         Command::ChangeEmail => with_person(s, |e| Modal::Text {
             prompt: format!("New address for {} (an address can be changed once):", e.email),
@@ -455,7 +457,51 @@ fn text_answered(s: &mut State, prompt: String, value: String, then: TextFor) ->
                 s.modal = Some(Modal::Text { prompt, value, then: TextFor::NewEmail { old, status } });
             }
         },
+        TextFor::Reason { title, mut lines, action } => {
+            let reason = value.trim().to_string();
+            if reason.is_empty() {
+                s.toast("type a reason: it is kept in the event log", ToastKind::Error);
+                s.modal = Some(Modal::Text { prompt, value, then: TextFor::Reason { title, lines, action } });
+                return vec![];
+            }
+            let action = match action {
+                Action::Block(email, _) => Action::Block(email, Some(reason.clone())),
+                Action::BlockMany { selector, status, .. } => {
+                    Action::BlockMany { selector, status, reason: Some(reason.clone()) }
+                }
+                other => other,
+            };
+            lines.push(format!("Reason: {reason}"));
+            s.modal = Some(confirm(title, lines, action));
+        }
     }
+    vec![]
+}
+
+/// A bulk block's preview arrived: exactly who, then why (a reason), then y.
+fn block_preview(s: &mut State, selector: BlockSelector, status: Option<String>, preview: BulkBlock) -> Vec<Effect> {
+    let what = selector.describe();
+    let only = status.as_deref().map(|st| format!(", only {st}")).unwrap_or_default();
+    if preview.count == 0 {
+        s.toast(format!("nobody to block: {what}{only} takes no one"), ToastKind::Info);
+        return vec![];
+    }
+    let mut lines = vec![format!("{} people ({what}{only}), in signup order:", preview.count)];
+    let mut shown: Vec<String> = preview.first.iter().take(SHOWN).map(|e| format!("  {e}")).collect();
+    if preview.count > shown.len() {
+        shown.push(format!("  … and {} more", preview.count - shown.len()));
+    }
+    lines.extend(shown);
+    lines.push("One batch: :unblock batch ID returns exactly them to where each was.".into());
+    s.modal = Some(Modal::Text {
+        prompt: format!("Why block these {} people? (kept in the event log)", preview.count),
+        value: String::new(),
+        then: TextFor::Reason {
+            title: format!("Block {} people ({what}{only})?", preview.count),
+            lines,
+            action: Action::BlockMany { selector, status, reason: None },
+        },
+    });
     vec![]
 }
 
@@ -691,6 +737,10 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             s.settings = Some(*settings);
             s.cap_sent_today = Some(sent_today);
             vec![]
+        }
+        Msg::BlockPreview { selector, status, preview } => {
+            s.busy = s.busy.saturating_sub(1);
+            block_preview(s, selector, status, preview)
         }
         Msg::Done(text) => {
             s.busy = s.busy.saturating_sub(1);

@@ -23,6 +23,7 @@ pub enum Permission {
     Approve,
     SendPastCap,
     RevokeMany,
+    BlockMany,
     IssueCodes,
     Settings,
     ManageOperators,
@@ -34,7 +35,7 @@ impl Permission {
         match self {
             Read => Role::Viewer,
             Reissue | Block | Pause | RevokeOne | RetryMail | ChangeEmail => Role::Support,
-            Approve | SendPastCap | RevokeMany | IssueCodes | Settings | ManageOperators => Role::Admin,
+            Approve | SendPastCap | RevokeMany | BlockMany | IssueCodes | Settings | ManageOperators => Role::Admin,
         }
     }
 
@@ -51,6 +52,7 @@ impl Permission {
             Approve => "approve entries",
             SendPastCap => "send invites past the daily cap",
             RevokeMany => "revoke codes in bulk",
+            BlockMany => "block or unblock people in bulk",
             IssueCodes => "issue partner codes",
             Settings => "change settings",
             ManageOperators => "manage operators",

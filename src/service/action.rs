@@ -4,7 +4,7 @@
 //! decided by `Action::permission`, and the runner performs the action
 //! through the same use cases the shell calls.
 
-use super::{PauseScope, RevokeTarget};
+use super::{BlockSelector, PauseScope, RevokeTarget};
 use crate::domain::Permission;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,8 +17,17 @@ pub enum Action {
     SendPastCap(u64),
     Revoke(RevokeTarget),
     Reissue(String),
-    Block(String),
+    /// Block one person: email, reason.
+    Block(String, Option<String>),
     Unblock(String),
+    /// Block everyone a selector takes (optionally only in one status), as one batch.
+    BlockMany {
+        selector: BlockSelector,
+        status: Option<String>,
+        reason: Option<String>,
+    },
+    /// Undo a bulk block: its batch id.
+    UnblockBatch(i64),
     Pause(PauseScope),
     Resume(PauseScope),
     /// Change one setting: key, value.
@@ -38,7 +47,8 @@ impl Action {
             Action::SendPastCap(_) => Permission::SendPastCap,
             Action::Revoke(target) => target.permission(),
             Action::Reissue(_) => Permission::Reissue,
-            Action::Block(_) | Action::Unblock(_) => Permission::Block,
+            Action::Block(..) | Action::Unblock(_) => Permission::Block,
+            Action::BlockMany { .. } | Action::UnblockBatch(_) => Permission::BlockMany,
             Action::Pause(_) | Action::Resume(_) => Permission::Pause,
             Action::Set(..) => Permission::Settings,
             Action::ChangeEmail { .. } => Permission::ChangeEmail,

@@ -36,6 +36,7 @@ pub use mail::{
     FailedMail, LEASE, MAIL_KINDS, MAX_ATTEMPTS, MailRetry, OutgoingMail, RetriedMail, WEBHOOK_MAX_ATTEMPTS, backoff,
     max_attempts,
 };
+pub use moderation::{BULK_PREVIEW, BlockSelector, BulkBlock, BulkUnblock, MAX_BULK_BLOCK};
 pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report, Week};
 pub use signup::{ConfirmOutcome, SignupOutcome};

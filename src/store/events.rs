@@ -152,3 +152,10 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(entry_id).bind(kind).fetch_optional(c))?)
     }
 }
+
+impl Tx {
+    pub async fn event_by_id(&mut self, id: i64) -> Result<Option<EventRow>> {
+        let sql = concat!("SELECT ", event_columns!(), " FROM events WHERE id = $1");
+        Ok(on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(id).fetch_optional(c))?)
+    }
+}

@@ -21,7 +21,7 @@ mod tokens;
 
 pub use bulk::{SeedCode, SeedEntry};
 pub use codes::{CodeRow, CodeScope, EXPIRED_UNUSED, NewCode, RedemptionRow, scope_sql};
-pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, NewEntry, StatusStamps};
+pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, MatchOn, NewEntry, StatusStamps};
 pub use events::{ENTRY_TIMELINE, EventFilter, EventRow, NewEvent};
 pub use feed::EventFeed;
 pub use live::{MinuteCount, OffenderCount};
