@@ -796,3 +796,32 @@ fn support_may_block_one_person_but_not_in_bulk() {
     update(&mut s, Input::Submit);
     assert!(s.modal.is_none());
 }
+
+#[test]
+fn erasing_asks_for_the_address_typed_back() {
+    let mut s = world(Role::Admin);
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "erase");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Text { prompt, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert!(prompt.starts_with("Erase dennis@example.com for good?"), "{prompt}");
+    typed(&mut s, "dennis@example.co");
+    assert!(update(&mut s, Input::Submit).is_empty(), "a near miss erases nothing");
+    assert!(s.modal.is_none());
+    assert_eq!(
+        s.toasts.last().unwrap().text,
+        "the address typed back does not match dennis@example.com: nothing erased"
+    );
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "erase linus@example.net");
+    update(&mut s, Input::Submit);
+    typed(&mut s, "linus@example.net");
+    assert_eq!(update(&mut s, Input::Submit), vec![Effect::Act(Action::Erase("linus@example.net".into()))]);
+    // Support may not erase: refused before anything is asked.
+    let mut support = world(Role::Support);
+    keys(&mut support, &[Command::CommandLine]);
+    typed(&mut support, "erase");
+    update(&mut support, Input::Submit);
+    assert!(support.modal.is_none());
+    assert_eq!(support.toasts.last().unwrap().text, "your role may not erase a person's data");
+}

@@ -19,6 +19,8 @@ on_both_backends!(
     a_bulk_block_previews_blocks_one_batch_and_is_undone_exactly,
     a_bulk_block_is_refused_precisely,
     a_bulk_block_and_its_undo_from_the_shell,
+    erasure_leaves_no_trace_of_the_person_and_keeps_the_counts,
+    erasure_and_access_from_the_shell,
 );
 
 struct Run {
@@ -490,4 +492,178 @@ async fn a_bulk_block_and_its_undo_from_the_shell(db: TestDb) {
     assert!(r.stderr.contains("is not a domain name"), "{}", r.stderr);
     let r = velvet(&db, &["--as", "sam", "block", "ok@example.com", "--reason", "spam"]);
     assert_eq!(r.code, 0, "one person is still support's: {}", r.stderr);
+}
+
+// ---- 3. Erasure and access ----
+
+/// Every text a person could be found by, in every table that holds text.
+const TEXT_COLUMNS: &[&str] = &[
+    "SELECT email FROM entries",
+    "SELECT email_display FROM entries",
+    "SELECT note FROM entries",
+    "SELECT source FROM entries",
+    "SELECT block_reason FROM entries",
+    "SELECT device_hash FROM entries",
+    "SELECT ip_prefix FROM entries",
+    "SELECT recipient FROM outbox",
+    "SELECT payload FROM outbox",
+    "SELECT last_error FROM outbox",
+    "SELECT detail FROM events",
+    "SELECT reason FROM events",
+    "SELECT rule FROM events",
+    "SELECT user_agent FROM events",
+    "SELECT device_hash FROM events",
+    "SELECT campaign FROM events",
+    "SELECT actor FROM events",
+    "SELECT revoke_reason FROM invite_codes",
+    "SELECT created_by FROM invite_codes",
+    "SELECT scope FROM switches",
+    "SELECT reason FROM switches",
+    "SELECT value FROM settings",
+    "SELECT campaign FROM batches",
+];
+
+async fn every_text(db: &TestDb) -> String {
+    let mut all = String::new();
+    for sql in TEXT_COLUMNS {
+        for t in db.texts(sql).await {
+            all.push_str(&t);
+            all.push('\n');
+        }
+    }
+    all
+}
+
+/// Ada's whole life: a typo fixed by support, an invite that bounced, a
+/// join the product hears of, a friend who joined with her code.
+async fn ada(db: &TestDb) {
+    let v = &db.velvet;
+    let admin = db.admin().await;
+    let support = db.operator("sam", Role::Support).await;
+    v.set_setting(&admin, "webhook_events", "joined").await.unwrap();
+    let browser = velvet::service::RequestMeta {
+        ip_prefix: Some("198.51.100.0/24".into()),
+        user_agent: Some("AdaBrowser/1.0".into()),
+        device_hash: Some("dev-ada-7f3a".into()),
+        ..Default::default()
+    };
+    v.signup("ada@exmaple.com", Some("Ada Lovelace, call me"), Some("hn"), &browser).await.unwrap();
+    db.deliver().await;
+    v.change_email(&support, "ada@exmaple.com", "Ada@Example.com").await.unwrap();
+    let link = token_for(&db.deliver().await, "ada@example.com").unwrap();
+    v.confirm(&link, &browser).await.unwrap();
+    v.approve_one(&admin, "ada@example.com", false).await.unwrap();
+    v.send_invites(&admin, None, false).await.unwrap();
+    common::fail_until_given_up(db, "invite", "550 5.1.1 <ada@example.com>: mailbox unavailable").await;
+    v.retry_mail(&support, &velvet::service::MailRetry::All { kind: None }).await.unwrap();
+    let code = code_for(&db.deliver().await, "ada@example.com", "invite").unwrap();
+    v.redeem(&code, "ada@example.com", &browser).await.unwrap();
+    let referral = code_for(&db.deliver().await, "ada@example.com", "referral").unwrap();
+    db.confirmed("bo@example.com").await;
+    v.redeem(&referral, "bo@example.com", &meta()).await.unwrap();
+    db.confirmed("cy@example.com").await;
+    v.block(&support, "cy@example.com", Some("asked by ada@example.com")).await.unwrap();
+    v.revoke(&admin, &velvet::service::RevokeTarget::Inviter("ada@example.com".into()), None, false).await.unwrap();
+    db.deliver().await;
+}
+
+async fn erasure_leaves_no_trace_of_the_person_and_keeps_the_counts(db: TestDb) {
+    let v = &db.velvet;
+    let admin = db.admin().await;
+    let support = db.operator("sue", Role::Support).await;
+    ada(&db).await;
+    let traces =
+        ["ada@example.com", "ada@exmaple.com", "Ada@Example.com", "Ada Lovelace", "AdaBrowser", "dev-ada-7f3a"];
+    let before = every_text(&db).await;
+    for t in traces {
+        assert!(before.contains(t), "the setup stores {t}");
+    }
+    let access = v.person_export(&support, "ada@example.com").await.unwrap();
+    assert_eq!(access.entry.note.as_deref(), Some("Ada Lovelace, call me"));
+    assert!(access.events.iter().any(|e| e.user_agent.as_deref() == Some("AdaBrowser/1.0")));
+    assert!(
+        access
+            .mail
+            .iter()
+            .any(|m| m.kind == "webhook" && m.payload.as_deref().is_some_and(|p| p.contains("ada@example.com")))
+    );
+    assert_eq!((access.codes.len(), access.invitees), (2, 1));
+
+    let report = serde_json::to_value(v.report(&admin, 7).await.unwrap()).unwrap();
+    let entries = db.count("SELECT COUNT(*) FROM entries").await;
+    let kinds = db.texts("SELECT kind FROM events ORDER BY id").await;
+    assert!(matches!(v.erase(&support, "ada@example.com").await, Err(Error::Forbidden { .. })));
+    let erased = v.erase(&admin, "ada@example.com").await.unwrap();
+    assert!(erased.anonymous_id.starts_with("erased-"), "{}", erased.anonymous_id);
+
+    let after = every_text(&db).await;
+    for t in traces {
+        assert!(
+            !after.contains(t),
+            "{t} is still stored after erasure: {:?}",
+            after.lines().filter(|l| l.contains(t)).collect::<Vec<_>>()
+        );
+    }
+    assert!(after.contains(&erased.anonymous_id));
+    assert!(after.contains("asked by erased-"), "a reason naming her keeps its sense");
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, entries, "counts stay");
+    let kinds_after = db.texts("SELECT kind FROM events ORDER BY id").await;
+    assert_eq!(kinds_after[..kinds.len()], kinds[..], "the trail is kept, in order");
+    assert_eq!(kinds_after.last().map(String::as_str), Some("erased"));
+    // The erasure's own events (revokes, `erased`) are in no count: the report is the same.
+    let report_after = serde_json::to_value(v.report(&admin, 7).await.unwrap()).unwrap();
+    assert_eq!(report_after["days"], report["days"]);
+    assert_eq!(report_after["funnel"], report["funnel"]);
+    assert_eq!(report_after["weeks"], report["weeks"]);
+    let event = db.texts("SELECT detail FROM events WHERE kind = 'erased'").await;
+    // Her used access code (her referral codes were revoked before).
+    assert_eq!(event, ["address, display form, note, user agents and device hashes removed; revoked 1 of their codes"]);
+    assert_eq!(erased.codes_revoked, 1);
+    assert_eq!(db.texts("SELECT actor FROM events WHERE kind = 'erased'").await, ["root"]);
+
+    // Nothing finds her, and nothing is sent to her any more.
+    assert!(matches!(v.lookup(&admin, "ada@example.com").await, Err(Error::NotFound(_))));
+    assert!(matches!(v.person_export(&admin, "ada@example.com").await, Err(Error::NotFound(_))));
+    let page = v.export_page(&admin, None, 0, 100).await.unwrap();
+    assert!(page.iter().all(|r| !r.email.contains("ada") && !r.email_display.contains("Ada")));
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox WHERE status = 'queued'").await, 0);
+    // Bo's own data is untouched.
+    assert_eq!(v.person_export(&admin, "bo@example.com").await.unwrap().entry.email, "bo@example.com");
+    assert!(matches!(v.erase(&admin, "ada@example.com").await, Err(Error::NotFound(_))));
+}
+
+async fn erasure_and_access_from_the_shell(db: TestDb) {
+    ada(&db).await;
+    let r = velvet(&db, &["--as", "sam", "export", "--person", "ada@example.com"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).expect("export --person is JSON");
+    assert_eq!(json["entry"]["email"], "ada@example.com");
+    assert_eq!(json["entry"]["note"], "Ada Lovelace, call me");
+    assert!(json["events"].as_array().unwrap().iter().any(|e| e["device_hash"] == "dev-ada-7f3a"));
+    let r = velvet(&db, &["--as", "sam", "export", "--person", "ada@example.com", "--format", "csv"]);
+    assert_eq!(r.code, 2, "--person is JSON only: {}", r.stderr);
+    let r = velvet(&db, &["--as", "root", "erase", "ada@example.com"]);
+    assert_eq!(r.code, 2, "no terminal to type the address back: {}", r.stderr);
+    assert!(r.stderr.contains("type the address back, or pass --yes"), "{}", r.stderr);
+    let r = velvet(&db, &["--as", "sam", "erase", "ada@example.com", "--yes"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("may not erase a person's data"), "{}", r.stderr);
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'erased'").await, 0);
+    let r = velvet(&db, &["--as", "root", "erase", "ada@example.com", "--yes"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("erased-"), "{}", r.stdout);
+    assert!(!r.stderr.contains("ada@") && !r.stdout.contains("ada@"), "the answer names no address: {}", r.stderr);
+    let r = velvet(&db, &["--as", "root", "export", "--format", "json"]);
+    assert_eq!(r.code, 0);
+    assert!(!r.stdout.contains("ada@example.com") && !r.stdout.contains("ada@exmaple.com"), "{}", r.stdout);
+    assert!(r.stdout.contains("bo@example.com"));
+    let r = velvet(&db, &["--as", "root", "export", "--person", "ada@example.com"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no waitlist entry for ada@example.com"), "{}", r.stderr);
+    let out = std::env::temp_dir().join(format!("velvet-erase-{}.html", std::process::id()));
+    let r = velvet(&db, &["--as", "root", "report", "--out", out.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let page = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert!(!page.contains("ada@"));
 }

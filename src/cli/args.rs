@@ -238,13 +238,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Export the waitlist
+    /// Export the waitlist, or everything stored about one person (--person, as JSON)
     Export {
         /// Only entries with this status
-        #[arg(long)]
+        #[arg(long, conflicts_with = "person")]
         status: Option<String>,
-        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        #[arg(long, value_enum, default_value_t = Format::Csv, conflicts_with = "person")]
         format: Format,
+        /// Everything velvet stores about this person, as JSON (their right of access)
+        #[arg(long, value_name = "EMAIL")]
+        person: Option<String>,
+    },
+    /// Erase a person: address, note, user agents and device hashes go everywhere; counts stay
+    Erase {
+        email: String,
+        /// Do not ask to type the address back (for scripts)
+        #[arg(long)]
+        yes: bool,
     },
     /// Show or change settings (daily_invite_cap, invites_per_user, ...)
     #[command(subcommand)]

@@ -158,7 +158,24 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             let tree = ctx.velvet.invite_tree(&ctx.actor().await?, &email).await?;
             if json { print_json(&tree) } else { emit_raw(&render::chain(&tree)) }
         }
-        Command::Export { status, format } => export(ctx, status.as_deref(), format).await,
+        Command::Export { person: Some(email), .. } => {
+            let found = ctx.velvet.person_export(&ctx.actor().await?, &email).await?;
+            print_json(&found)
+        }
+        Command::Export { status, format, person: None } => export(ctx, status.as_deref(), format).await,
+        Command::Erase { email, yes } => {
+            let actor = ctx.actor().await?;
+            if !yes {
+                confirm_typed_back(&email)?;
+            }
+            let done = ctx.velvet.erase(&actor, &email).await?;
+            emit(&done.anonymous_id)?;
+            eprintln!(
+                "erased entry {}: it is {} now; {} codes revoked; the anonymous trail and counts are kept",
+                done.entry_id, done.anonymous_id, done.codes_revoked
+            );
+            Ok(())
+        }
         Command::Settings(s) => settings(ctx, s).await,
         Command::Operator(o) => operator(ctx, o).await,
         Command::Mail(m) => mail(ctx, m).await,
@@ -497,6 +514,23 @@ async fn operator(ctx: &Ctx, command: OperatorCommand) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// Erasing cannot be undone: the operator types the address back, on a terminal.
+fn confirm_typed_back(email: &str) -> CliResult {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            "erasing cannot be undone: run it in a terminal to type the address back, or pass --yes",
+        ));
+    }
+    eprint!("This erases {email} for good. Type the address again to go on: ");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(io_error)?;
+    if line.trim() != email.trim() {
+        return Err(CliError::failure("the address typed back does not match: nothing erased"));
+    }
+    Ok(())
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> CliResult {

@@ -3,7 +3,7 @@
 
 use super::action::Effect;
 use super::state::{State, ToastKind};
-use super::update::{approve_next_modal, change_email_modal, confirm};
+use super::update::{approve_next_modal, change_email_modal, confirm, erase_modal};
 use crate::service::{Action, BlockSelector, PauseScope, RevokeTarget};
 
 /// `:` commands. Destructive ones still ask first.
@@ -125,6 +125,17 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
             }
             None => s.toast(":unblock batch needs the batch number the block showed", ToastKind::Error),
         },
+        ["erase", rest @ ..] => {
+            let email = match rest {
+                [e] => Some(e.to_string()),
+                [] => s.selected_entry().map(|e| e.email.to_string()),
+                _ => None,
+            };
+            match email {
+                Some(email) => s.modal = Some(erase_modal(&email)),
+                None => s.toast(":erase (the selected person) or :erase EMAIL", ToastKind::Error),
+            }
+        }
         ["cap", n] => setting(s, "daily_invite_cap", n),
         ["invites", n] => setting(s, "invites_per_user", n),
         [] => {}
@@ -150,6 +161,7 @@ fn action_for(words: &[&str]) -> Option<Action> {
             Some(Action::BlockMany { selector: BlockSelector::Domain(String::new()), status: None, reason: None })
         }
         ["unblock", "batch", _] => Some(Action::UnblockBatch(0)),
+        ["erase", ..] => Some(Action::Erase(String::new())),
         _ => None,
     }
 }

@@ -204,6 +204,10 @@ impl Runner {
                     ),
                     None => format!("nobody to block: {} takes no one now", selector.describe()),
                 }),
+            Action::Erase(email) => v
+                .erase(a, &email)
+                .await
+                .map(|e| format!("erased: the person is {} now ({} codes revoked)", e.anonymous_id, e.codes_revoked)),
             Action::UnblockBatch(id) => {
                 v.unblock_batch(a, id).await.map(|u| format!("unblocked {} from batch {id}", u.unblocked.len()))
             }

@@ -197,6 +197,8 @@ pub enum TextFor {
     /// Why `action` (a block) is done: the answer becomes its reason, then
     /// the confirmation `title` and `lines` are shown.
     Reason { title: String, lines: Vec<String>, action: Action },
+    /// Erasing `email`: the operator types the address back.
+    EraseTypedBack { email: String },
 }
 
 /// The longest text a prompt takes (an address is at most 254).

@@ -474,8 +474,27 @@ fn text_answered(s: &mut State, prompt: String, value: String, then: TextFor) ->
             lines.push(format!("Reason: {reason}"));
             s.modal = Some(confirm(title, lines, action));
         }
+        TextFor::EraseTypedBack { email } => {
+            if value.trim() != email {
+                s.toast(format!("the address typed back does not match {email}: nothing erased"), ToastKind::Error);
+                return vec![];
+            }
+            s.busy += 1;
+            return vec![Effect::Act(Action::Erase(email))];
+        }
     }
     vec![]
+}
+
+/// Erasing asks for the address, typed back whole: it cannot be undone.
+pub(super) fn erase_modal(email: &str) -> Modal {
+    Modal::Text {
+        prompt: format!(
+            "Erase {email} for good? Address, note, user agents and device hashes go everywhere; counts stay. Type the address to go on:"
+        ),
+        value: String::new(),
+        then: TextFor::EraseTypedBack { email: email.to_string() },
+    }
 }
 
 /// A bulk block's preview arrived: exactly who, then why (a reason), then y.

@@ -50,6 +50,7 @@ kinds! {
     InviteExpired => "invite_expired",
     BulkBlock => "bulk_block",
     BulkUnblock => "bulk_unblock",
+    Erased => "erased",
 }
 
 impl fmt::Display for EventKind {

@@ -24,6 +24,7 @@ pub enum Permission {
     SendPastCap,
     RevokeMany,
     BlockMany,
+    Erase,
     IssueCodes,
     Settings,
     ManageOperators,
@@ -35,7 +36,9 @@ impl Permission {
         match self {
             Read => Role::Viewer,
             Reissue | Block | Pause | RevokeOne | RetryMail | ChangeEmail => Role::Support,
-            Approve | SendPastCap | RevokeMany | BlockMany | IssueCodes | Settings | ManageOperators => Role::Admin,
+            Approve | SendPastCap | RevokeMany | BlockMany | Erase | IssueCodes | Settings | ManageOperators => {
+                Role::Admin
+            }
         }
     }
 
@@ -53,6 +56,7 @@ impl Permission {
             SendPastCap => "send invites past the daily cap",
             RevokeMany => "revoke codes in bulk",
             BlockMany => "block or unblock people in bulk",
+            Erase => "erase a person's data",
             IssueCodes => "issue partner codes",
             Settings => "change settings",
             ManageOperators => "manage operators",

@@ -28,6 +28,8 @@ pub enum Action {
     },
     /// Undo a bulk block: its batch id.
     UnblockBatch(i64),
+    /// Erase a person's data (the address, typed back by the operator).
+    Erase(String),
     Pause(PauseScope),
     Resume(PauseScope),
     /// Change one setting: key, value.
@@ -52,6 +54,7 @@ impl Action {
             Action::Pause(_) | Action::Resume(_) => Permission::Pause,
             Action::Set(..) => Permission::Settings,
             Action::ChangeEmail { .. } => Permission::ChangeEmail,
+            Action::Erase(_) => Permission::Erase,
         }
     }
 }

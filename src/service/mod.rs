@@ -8,6 +8,7 @@ mod actor;
 mod approve;
 mod codes;
 mod console;
+mod erase;
 mod error;
 mod export;
 mod invites;
@@ -27,6 +28,7 @@ pub use codes::{
     CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode,
 };
 pub use console::ApproveReport;
+pub use erase::{Erased, PersonExport, PersonMail};
 pub use error::{Error, Result};
 pub use export::ExportRow;
 pub use invites::{InviteRun, MAX_INVITES_AT_ONCE};

@@ -84,7 +84,7 @@ pub struct NewCode<'a> {
     pub created_by: &'a str,
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct RedemptionRow {
     pub id: i64,
     pub code_id: i64,

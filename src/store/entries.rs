@@ -13,7 +13,7 @@ macro_rules! entry_columns {
     };
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct EntryRow {
     pub id: i64,
     pub email: String,

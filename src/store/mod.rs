@@ -10,6 +10,7 @@
 mod bulk;
 mod codes;
 mod entries;
+mod erase;
 mod events;
 mod feed;
 mod limits;

@@ -24,7 +24,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, m: &Modal, theme: &Theme) {
                     Span::styled("█", theme.muted()),
                 ]),
                 Line::styled(
-                    "approve N · send N · revoke batch N|campaign C|inviter E · pause/resume [signups|campaign C] · cap N · invites N · email [OLD] NEW · block domain D|prefix P|source S [STATUS] · unblock batch N · q",
+                    "approve N · send N · revoke batch N|campaign C|inviter E · pause/resume [signups|campaign C] · cap N · invites N · email [OLD] NEW · block domain D|prefix P|source S [STATUS] · unblock batch N · erase [EMAIL] · q",
                     theme.muted(),
                 ),
             ],
