@@ -16,6 +16,7 @@ on_both_backends!(
     the_email_is_changed_once_from_the_shell,
     an_unused_invite_reminds_once_then_expires_back_to_approved,
     expired_invites_are_explained_and_reminders_set_from_the_shell,
+    a_running_server_reminds_and_invites_again_by_itself,
     a_bulk_block_previews_blocks_one_batch_and_is_undone_exactly,
     a_bulk_block_is_refused_precisely,
     a_bulk_block_and_its_undo_from_the_shell,
@@ -303,6 +304,41 @@ async fn an_unused_invite_reminds_once_then_expires_back_to_approved(db: TestDb)
     let page = velvet::report::html(&r).unwrap();
     assert!(page.contains("<th>invites expired unused</th>"));
     assert!(page.contains("<tr><td>2026-11-23</td><td>1</td><td>1</td></tr>"), "the weekly row");
+}
+
+/// Waits (up to 10 s) for a mail to `to` in `dir` (the `file:` transport's
+/// folder) whose text has `line`, and returns that text.
+async fn mail_with_line(dir: &std::path::Path, to: &str, line: &str) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        for f in std::fs::read_dir(dir).unwrap().flatten() {
+            let text = std::fs::read_to_string(f.path()).unwrap_or_default();
+            if text.lines().any(|l| l.trim_end() == format!("To: {to}")) && text.contains(line) {
+                return text;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no mail to {to} with {line:?} arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+async fn a_running_server_reminds_and_invites_again_by_itself(db: TestDb) {
+    invited(&db, &["max@example.com"]).await;
+    // The sweeper runs as `serve` starts (then every 30 s).
+    db.clock.advance(Duration::days(6));
+    let server = common::server::start(&db, |_| {}).await;
+    let reminder = mail_with_line(server.mail.path(), "max@example.com", "Subject: Your invite expires soon").await;
+    assert!(reminder.contains("2026-11-27 09:00 UTC"), "{reminder}");
+    server.stop().await;
+    db.clock.advance(Duration::days(2));
+    let server = common::server::start(&db, |_| {}).await;
+    let again = mail_with_line(server.mail.path(), "max@example.com", "Invite code: ").await;
+    server.stop().await;
+    let code = common::server::code_in(&again);
+    let kinds = db.texts("SELECT kind FROM events WHERE entry_id = (SELECT id FROM entries WHERE email = 'max@example.com') ORDER BY id").await;
+    let tail: Vec<&str> = kinds.iter().rev().take(2).rev().map(String::as_str).collect();
+    assert_eq!(tail, ["invite_expired", "invite_sent"], "expired unused, then invited again by the pacer: {kinds:?}");
+    assert!(matches!(db.velvet.redeem(&code, "max@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }));
 }
 
 async fn expired_invites_are_explained_and_reminders_set_from_the_shell(db: TestDb) {
