@@ -714,6 +714,7 @@ fn a_block_asks_why_before_it_asks_to_confirm() {
     keys(&mut s, &[Command::Block]);
     let Some(Modal::Text { prompt, .. }) = &s.modal else { panic!("{:?}", s.modal) };
     assert_eq!(prompt, "Why block dennis@example.com? (kept in the event log)");
+    assert!(screen(&s, 80, 24).contains("Why block dennis@example.com? (kept in the event log)"));
     typed(&mut s, "   ");
     assert!(update(&mut s, Input::Submit).is_empty());
     assert!(matches!(s.modal, Some(Modal::Text { .. })), "an empty reason keeps the prompt");
@@ -805,6 +806,8 @@ fn erasing_asks_for_the_address_typed_back() {
     update(&mut s, Input::Submit);
     let Some(Modal::Text { prompt, .. }) = &s.modal else { panic!("{:?}", s.modal) };
     assert!(prompt.starts_with("Erase dennis@example.com for good?"), "{prompt}");
+    let drawn = screen(&s, 80, 24);
+    assert!(drawn.contains("Type the address to go on:") && drawn.contains("Esc cancels"), "{drawn}");
     typed(&mut s, "dennis@example.co");
     assert!(update(&mut s, Input::Submit).is_empty(), "a near miss erases nothing");
     assert!(s.modal.is_none());

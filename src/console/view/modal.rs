@@ -46,7 +46,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, m: &Modal, theme: &Theme) {
                 Line::from(vec![Span::raw(value.clone()), Span::styled("█", theme.muted())]),
                 Line::styled("Enter continues, Esc cancels", theme.muted()),
             ],
-            6,
+            // Long prompts (an erasure's) wrap at the modal's width.
+            5 + prompt.chars().count() as u16 / area.width.saturating_sub(6).clamp(20, 94),
         ),
         Modal::Confirm { title, lines, .. } => {
             let mut body: Vec<Line> = lines.iter().map(|l| Line::raw(l.clone())).collect();
