@@ -600,6 +600,9 @@ async fn ada(db: &TestDb) {
     db.confirmed("cy@example.com").await;
     v.block(&support, "cy@example.com", Some("asked by ada@example.com")).await.unwrap();
     v.revoke(&admin, &velvet::service::RevokeTarget::Inviter("ada@example.com".into()), None, false).await.unwrap();
+    // An operator typing her address in another case.
+    db.confirmed("di@example.com").await;
+    v.block(&support, "di@example.com", Some("friend of ADA@Example.COM, same bot")).await.unwrap();
     db.deliver().await;
 }
 
@@ -642,6 +645,8 @@ async fn erasure_leaves_no_trace_of_the_person_and_keeps_the_counts(db: TestDb) 
     }
     assert!(after.contains(&erased.anonymous_id));
     assert!(after.contains("asked by erased-"), "a reason naming her keeps its sense");
+    assert!(after.contains("(removed: it named erased-"), "a reason naming her in another case gives way");
+    assert!(!after.to_lowercase().contains("ada@example.com"), "in no case");
     assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, entries, "counts stay");
     let kinds_after = db.texts("SELECT kind FROM events ORDER BY id").await;
     assert_eq!(kinds_after[..kinds.len()], kinds[..], "the trail is kept, in order");

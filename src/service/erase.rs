@@ -97,6 +97,7 @@ impl Velvet {
             tx.erase_mail(entry.id, address, &anon, now).await?;
             tx.erase_events(entry.id, address, &anon).await?;
             tx.erase_mentions(address, &anon).await?;
+            tx.erase_case_variants(address, &format!("(removed: it named {anon})")).await?;
         }
         let e = NewEvent {
             entry_id: Some(entry.id),

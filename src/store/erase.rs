@@ -72,4 +72,27 @@ impl Tx {
         }
         Ok(n)
     }
+
+    /// Free text that still names `address` in another case ("ADA@Example.com"
+    /// typed in a reason) after the exact replacements: the whole text gives
+    /// way to `stand_in`, since no database here replaces case-insensitively.
+    pub async fn erase_case_variants(&mut self, address: &str, stand_in: &str) -> Result<u64> {
+        let pattern = containing(&address.to_lowercase());
+        let mut n = 0;
+        for sql in [
+            "UPDATE events SET detail = CASE WHEN LOWER(detail) LIKE $1 ESCAPE '\\' THEN $2 ELSE detail END, \
+             reason = CASE WHEN LOWER(reason) LIKE $1 ESCAPE '\\' THEN $2 ELSE reason END, \
+             rule = CASE WHEN LOWER(rule) LIKE $1 ESCAPE '\\' THEN $2 ELSE rule END \
+             WHERE LOWER(detail) LIKE $1 ESCAPE '\\' OR LOWER(reason) LIKE $1 ESCAPE '\\' OR LOWER(rule) LIKE $1 ESCAPE '\\'",
+            "UPDATE entries SET note = CASE WHEN LOWER(note) LIKE $1 ESCAPE '\\' THEN $2 ELSE note END, \
+             block_reason = CASE WHEN LOWER(block_reason) LIKE $1 ESCAPE '\\' THEN $2 ELSE block_reason END \
+             WHERE LOWER(note) LIKE $1 ESCAPE '\\' OR LOWER(block_reason) LIKE $1 ESCAPE '\\'",
+            "UPDATE outbox SET last_error = $2 WHERE LOWER(last_error) LIKE $1 ESCAPE '\\'",
+            "UPDATE switches SET reason = $2 WHERE LOWER(reason) LIKE $1 ESCAPE '\\'",
+            "UPDATE invite_codes SET revoke_reason = $2 WHERE LOWER(revoke_reason) LIKE $1 ESCAPE '\\'",
+        ] {
+            n += exec!(self, c => sqlx::query(sql).bind(pattern.as_str()).bind(stand_in).execute(c))?;
+        }
+        Ok(n)
+    }
 }
