@@ -363,13 +363,16 @@ fn scope_value(scope: &CodeScope) -> ScopeValue<'_> {
 }
 
 /// Access codes the sweeper looks at: active, unused, bound to an entry
-/// still `invited` (written for the partial index `invite_codes_unused_expiry`).
+/// still `invited`. Driven from the codes, so the plan reads the partial
+/// index `invite_codes_unused_expiry` in expiry order (joining entries
+/// first would read every invited entry on each sweep).
 macro_rules! unused_access {
     ($tail:literal) => {
         concat!(
-            "SELECT c.id, c.bound_entry_id, e.email, c.expires_at, c.hint FROM invite_codes c \
-             JOIN entries e ON e.id = c.bound_entry_id \
-             WHERE c.kind = 'access' AND c.status = 'active' AND c.uses = 0 AND e.status = 'invited' ",
+            "SELECT c.id, c.bound_entry_id, (SELECT e.email FROM entries e WHERE e.id = c.bound_entry_id), \
+             c.expires_at, c.hint FROM invite_codes c \
+             WHERE c.kind = 'access' AND c.status = 'active' AND c.uses = 0 \
+             AND EXISTS (SELECT 1 FROM entries e WHERE e.id = c.bound_entry_id AND e.status = 'invited') ",
             $tail
         )
     };
@@ -390,7 +393,7 @@ impl Tx {
     ) -> Result<Vec<UnusedAccess>> {
         let sql = unused_access!(
             "AND c.code_hash IS NOT NULL AND c.expires_at > $1 AND c.expires_at <= $2 \
-             AND EXISTS (SELECT 1 FROM outbox o WHERE o.entry_id = e.id AND o.code_id = c.id AND o.kind = 'invite' \
+             AND EXISTS (SELECT 1 FROM outbox o WHERE o.entry_id = c.bound_entry_id AND o.code_id = c.id AND o.kind = 'invite' \
                          AND o.status = 'sent' AND o.payload IS NULL) \
              AND NOT EXISTS (SELECT 1 FROM events v WHERE v.code_id = c.id AND v.kind = 'invite_reminder') \
              ORDER BY c.expires_at, c.id LIMIT $3"
