@@ -133,14 +133,22 @@ pub fn html(r: &Report) -> Result<String, String> {
     let mut rows = String::new();
     for d in &r.days {
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            d.day, d.signups, d.confirms, d.approvals, d.joins, d.failures, d.refused
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            d.day, d.signups, d.confirms, d.approvals, d.joins, d.failures, d.refused, d.expired_invites
+        ));
+    }
+    let mut weeks = String::new();
+    for w in &r.weeks {
+        weeks.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            w.starts, w.invites_sent, w.expired_invites
         ));
     }
     Ok(format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>velvet report {from} – {to}</title>\n<style>\n{css}\ntable {{ border-collapse: collapse; }} td, th {{ padding: .2rem .8rem; text-align: right; border-bottom: 1px solid #ddd; }} main {{ max-width: 60rem; }} svg {{ max-width: 100%; height: auto; }}\n</style>\n</head>\n<body>\n<main>\n\
          <h1>The beta, {from} to {to}</h1>\n<p class=\"lead\">{signed} people signed up; {confirmed} confirmed ({cp}), {approved} were approved, {invited} invited and {joined} joined ({jp} of signups).</p>\n\
-         {funnel}\n{daily}\n<h2>Per day (UTC)</h2>\n<table>\n<tr><th>day</th><th>signups</th><th>confirmed</th><th>approved</th><th>joined</th><th>bad codes</th><th>rate-limit events</th></tr>\n{rows}</table>\n\
+         {funnel}\n{daily}\n<h2>Per day (UTC)</h2>\n<table>\n<tr><th>day</th><th>signups</th><th>confirmed</th><th>approved</th><th>joined</th><th>bad codes</th><th>rate-limit events</th><th>invites expired unused</th></tr>\n{rows}</table>\n\
+         <h2>Per week (UTC, from Monday)</h2>\n<table>\n<tr><th>week of</th><th>invites sent</th><th>invites expired unused</th></tr>\n{weeks}</table>\n\
          <p class=\"muted\">Made by <code>velvet report</code> at {now}.</p>\n</main>\n</body>\n</html>\n",
         from = r.since.format("%Y-%m-%d"),
         to = r.until.format("%Y-%m-%d"),

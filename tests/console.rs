@@ -13,7 +13,7 @@ use velvet::console::theme::Theme;
 use velvet::console::update::update;
 use velvet::console::view;
 use velvet::domain::{Role, Settings};
-use velvet::service::{Action, CodeView, PauseScope, RevokeTarget};
+use velvet::service::{Action, BlockSelector, BulkBlock, CodeView, PauseScope, RevokeTarget};
 use velvet::store::EventRow;
 
 fn now() -> DateTime<Utc> {
@@ -311,7 +311,12 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Resume(PauseScope::Redemption))]);
 
     keys(&mut s, &[Command::Block]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Block("dennis@example.com".into()))]);
+    typed(&mut s, "signup bot");
+    update(&mut s, Input::Submit);
+    assert_eq!(
+        update(&mut s, Input::Char('y')),
+        vec![Effect::Act(Action::Block("dennis@example.com".into(), Some("signup bot".into())))]
+    );
     assert_eq!(keys(&mut s, &[Command::Unblock]), vec![Effect::Act(Action::Unblock("dennis@example.com".into()))]);
     keys(&mut s, &[Command::Reissue]);
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Reissue("dennis@example.com".into()))]);
@@ -682,4 +687,176 @@ fn a_failed_lookup_can_be_asked_again() {
     update(&mut s, Input::Msg(Msg::LookupFailed { generation, error: "database is restarting".into() }));
     let again = keys(&mut s, &[Command::Detail]);
     assert!(matches!(&again[..], [Effect::Lookup { .. }]), "Enter asks again: {again:?}");
+}
+
+#[test]
+fn an_email_change_asks_for_the_address_then_confirms() {
+    let mut s = world(Role::Support);
+    assert!(keys(&mut s, &[Command::ChangeEmail]).is_empty());
+    let Some(Modal::Text { prompt, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(prompt, "New address for dennis@example.com (an address can be changed once):");
+    typed(&mut s, "dennis@exmaple");
+    assert!(update(&mut s, Input::Submit).is_empty());
+    assert!(matches!(s.modal, Some(Modal::Text { .. })), "a malformed address keeps the prompt open");
+    assert!(
+        s.toasts.last().unwrap().text.ends_with("; type the corrected address"),
+        "{}",
+        s.toasts.last().unwrap().text
+    );
+    for _ in 0.."exmaple".len() {
+        update(&mut s, Input::Backspace);
+    }
+    typed(&mut s, "Example.org");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Confirm { title, lines, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(title, "Change dennis@example.com to dennis@example.org?");
+    assert!(lines[0].starts_with("Pending again until the new address is confirmed"), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("a second change is refused")));
+    assert_eq!(
+        update(&mut s, Input::Char('y')),
+        vec![Effect::Act(Action::ChangeEmail { old: "dennis@example.com".into(), new: "dennis@example.org".into() })]
+    );
+    // The command line does the same for the selected person, or any address.
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "email linus@example.org");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Confirm { action, .. }) = s.modal.take() else { panic!() };
+    assert_eq!(action, Action::ChangeEmail { old: "dennis@example.com".into(), new: "linus@example.org".into() });
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "email linus@example.net linus@example.org");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Confirm { lines, action, .. }) = s.modal.take() else { panic!() };
+    assert_eq!(action, Action::ChangeEmail { old: "linus@example.net".into(), new: "linus@example.org".into() });
+    assert!(lines[0].contains("access code is revoked"), "linus is invited: {lines:?}");
+}
+
+#[test]
+fn a_viewer_is_not_offered_the_email_change() {
+    let mut s = world(Role::Viewer);
+    assert!(keys(&mut s, &[Command::ChangeEmail]).is_empty());
+    assert!(s.modal.is_none());
+    assert_eq!(s.toasts.last().unwrap().text, "your role may not change a person's email");
+    assert!(!velvet::console::keymap::help(&s).join("\n").contains("change the person's email"));
+    assert!(velvet::console::keymap::help(&world(Role::Support)).join("\n").contains("change the person's email"));
+}
+
+#[test]
+fn a_block_asks_why_before_it_asks_to_confirm() {
+    let mut s = world(Role::Support);
+    keys(&mut s, &[Command::Block]);
+    let Some(Modal::Text { prompt, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(prompt, "Why block dennis@example.com? (kept in the event log)");
+    assert!(screen(&s, 80, 24).contains("Why block dennis@example.com? (kept in the event log)"));
+    typed(&mut s, "   ");
+    assert!(update(&mut s, Input::Submit).is_empty());
+    assert!(matches!(s.modal, Some(Modal::Text { .. })), "an empty reason keeps the prompt");
+    assert_eq!(s.toasts.last().unwrap().text, "type a reason: it is kept in the event log");
+    // `y` and `n` are letters of the reason here, not answers.
+    typed(&mut s, "yes, a bot");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Confirm { title, lines, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(title, "Block dennis@example.com?");
+    assert_eq!(lines.last().unwrap(), "Reason: yes, a bot");
+    update(&mut s, Input::Cancel);
+    assert!(s.modal.is_none(), "Esc cancels: nothing blocked");
+}
+
+#[test]
+fn a_bulk_block_previews_asks_why_confirms_and_is_undone() {
+    let mut s = world(Role::Admin);
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "block domain tempmail.example pending");
+    let effects = update(&mut s, Input::Submit);
+    let selector = BlockSelector::Domain("tempmail.example".into());
+    assert_eq!(effects, vec![Effect::PreviewBlock { selector: selector.clone(), status: Some("pending".into()) }]);
+    assert!(s.busy > 0, "a spinner while the database counts");
+    let first: Vec<String> = (1..=20).map(|i| format!("bot{i}@tempmail.example")).collect();
+    let preview = BulkBlock { batch_id: None, count: 37, first };
+    update(
+        &mut s,
+        Input::Msg(Msg::BlockPreview { selector: selector.clone(), status: Some("pending".into()), preview }),
+    );
+    let Some(Modal::Text { prompt, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(prompt, "Why block these 37 people? (kept in the event log)");
+    typed(&mut s, "bot wave");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Confirm { title, lines, action }) = s.modal.clone() else { panic!("{:?}", s.modal) };
+    assert_eq!(title, "Block 37 people (domain tempmail.example, only pending)?");
+    assert_eq!(lines[0], "37 people (domain tempmail.example, only pending), in signup order:");
+    assert_eq!(lines[1], "  bot1@tempmail.example");
+    assert!(lines.contains(&"  … and 29 more".to_string()), "{lines:?}");
+    assert_eq!(lines.last().unwrap(), "Reason: bot wave");
+    let expected = Action::BlockMany {
+        selector: selector.clone(),
+        status: Some("pending".into()),
+        reason: Some("bot wave".into()),
+    };
+    assert_eq!(action, expected);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(expected)]);
+
+    // Nobody matches: a toast, no prompt.
+    update(
+        &mut s,
+        Input::Msg(Msg::BlockPreview {
+            selector: BlockSelector::Prefix("zz".into()),
+            status: None,
+            preview: BulkBlock { batch_id: None, count: 0, first: vec![] },
+        }),
+    );
+    assert!(s.modal.is_none());
+    assert_eq!(s.toasts.last().unwrap().text, "nobody to block: prefix zz takes no one");
+
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "unblock batch 41");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Confirm { action, .. }) = s.modal.take() else { panic!() };
+    assert_eq!(action, Action::UnblockBatch(41));
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "block everyone");
+    assert!(update(&mut s, Input::Submit).is_empty());
+    assert_eq!(s.toasts.last().unwrap().text, "try :block domain D | prefix P | source S [STATUS]");
+}
+
+#[test]
+fn support_may_block_one_person_but_not_in_bulk() {
+    let mut s = world(Role::Support);
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "block source spam");
+    assert!(update(&mut s, Input::Submit).is_empty());
+    assert_eq!(s.toasts.last().unwrap().text, "your role may not block or unblock people in bulk");
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "unblock batch 3");
+    update(&mut s, Input::Submit);
+    assert!(s.modal.is_none());
+}
+
+#[test]
+fn erasing_asks_for_the_address_typed_back() {
+    let mut s = world(Role::Admin);
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "erase");
+    update(&mut s, Input::Submit);
+    let Some(Modal::Text { prompt, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert!(prompt.starts_with("Erase dennis@example.com for good?"), "{prompt}");
+    let drawn = screen(&s, 80, 24);
+    assert!(drawn.contains("Type the address to go on:") && drawn.contains("Esc cancels"), "{drawn}");
+    typed(&mut s, "dennis@example.co");
+    assert!(update(&mut s, Input::Submit).is_empty(), "a near miss erases nothing");
+    assert!(s.modal.is_none());
+    assert_eq!(
+        s.toasts.last().unwrap().text,
+        "the address typed back does not match dennis@example.com: nothing erased"
+    );
+    keys(&mut s, &[Command::CommandLine]);
+    typed(&mut s, "erase linus@example.net");
+    update(&mut s, Input::Submit);
+    typed(&mut s, "linus@example.net");
+    assert_eq!(update(&mut s, Input::Submit), vec![Effect::Act(Action::Erase("linus@example.net".into()))]);
+    // Support may not erase: refused before anything is asked.
+    let mut support = world(Role::Support);
+    keys(&mut support, &[Command::CommandLine]);
+    typed(&mut support, "erase");
+    update(&mut support, Input::Submit);
+    assert!(support.modal.is_none());
+    assert_eq!(support.toasts.last().unwrap().text, "your role may not erase a person's data");
 }

@@ -185,17 +185,47 @@ pub enum Command {
     Pause(PauseArgs),
     /// Resume what `pause` stopped
     Resume(PauseArgs),
-    /// Block a person (keeps their entry; unblock restores it)
+    /// Block a person, or everyone at a domain, with an address prefix or from a source (one batch)
+    #[command(group = clap::ArgGroup::new("who").required(true).args(["email", "domain", "prefix", "source"]))]
+    #[command(group = clap::ArgGroup::new("bulk").args(["domain", "prefix", "source"]))]
     Block {
-        email: String,
+        /// One person (keeps their entry; unblock restores it)
+        email: Option<String>,
+        /// Every address at this domain, e.g. tempmail.example
+        #[arg(long)]
+        domain: Option<String>,
+        /// Every address whose local part starts with this, e.g. bot
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Every entry that signed up with this source tag
+        #[arg(long)]
+        source: Option<String>,
+        /// Only entries in this status: pending, confirmed, approved or invited
+        #[arg(long, requires = "bulk")]
+        status: Option<String>,
+        /// Show how many and the first of them, change nothing
+        #[arg(long, requires = "bulk")]
+        dry_run: bool,
+        /// Why (kept in the event log)
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Unblock a person, back to where they were
+    /// Unblock a person, or undo a bulk block: everyone in it back to where they were
+    #[command(group = clap::ArgGroup::new("who").required(true).args(["email", "batch"]))]
     Unblock {
-        email: String,
-        #[arg(long)]
+        email: Option<String>,
+        /// The batch id `velvet block --domain|--prefix|--source` printed
+        #[arg(long, value_parser = count::<i64>(1, MAX_ID))]
+        batch: Option<i64>,
+        #[arg(long, conflicts_with = "batch")]
         reason: Option<String>,
+    },
+    /// Correct a person's email, once: same place and history, a fresh confirmation (or code) to NEW
+    ChangeEmail {
+        /// The address on the list now
+        old: String,
+        /// The right address
+        new: String,
     },
     /// Revoke a person's invite code and mail a fresh one (or a new confirmation link)
     Reissue { email: String },
@@ -208,13 +238,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Export the waitlist
+    /// Export the waitlist, or everything stored about one person (--person, as JSON)
     Export {
         /// Only entries with this status
-        #[arg(long)]
+        #[arg(long, conflicts_with = "person")]
         status: Option<String>,
-        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        #[arg(long, value_enum, default_value_t = Format::Csv, conflicts_with = "person")]
         format: Format,
+        /// Everything velvet stores about this person, as JSON (their right of access)
+        #[arg(long, value_name = "EMAIL")]
+        person: Option<String>,
+    },
+    /// Erase a person: address, note, user agents and device hashes go everywhere; counts stay
+    Erase {
+        email: String,
+        /// Do not ask to type the address back (for scripts)
+        #[arg(long)]
+        yes: bool,
     },
     /// Show or change settings (daily_invite_cap, invites_per_user, ...)
     #[command(subcommand)]
@@ -397,6 +437,7 @@ mod tests {
         (&["report"], "--since"),
         (&["simulate", "--scenario", "steady"], "--duration"),
         (&["mail", "retry"], "--all"),
+        (&["unblock"], "--batch"),
     ];
 
     fn parse(before: &[&str], flag: &str, value: &str) -> Result<Cli, clap::Error> {

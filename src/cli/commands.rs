@@ -8,7 +8,7 @@ use super::args::{
 use super::render;
 use super::{CliError, CliResult, Ctx};
 use crate::domain::Role;
-use crate::service::{Approvees, ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
+use crate::service::{Approvees, BlockSelector, ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
 use chrono::Duration;
 use std::io::Write;
 
@@ -84,14 +84,61 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Codes(c) => codes(ctx, c).await,
         Command::Pause(p) => pause(ctx, p, true).await,
         Command::Resume(p) => pause(ctx, p, false).await,
-        Command::Block { email, reason } => {
-            ctx.velvet.block(&ctx.actor().await?, &email, reason.as_deref()).await?;
-            eprintln!("blocked {email}");
+        Command::Block { email, domain, prefix, source, status, dry_run, reason } => {
+            let actor = ctx.actor().await?;
+            let selector = match (email, domain, prefix, source) {
+                (Some(email), None, None, None) => {
+                    ctx.velvet.block(&actor, &email, reason.as_deref()).await?;
+                    eprintln!("blocked {email}");
+                    return Ok(());
+                }
+                (None, Some(d), None, None) => BlockSelector::Domain(d),
+                (None, None, Some(p), None) => BlockSelector::Prefix(p),
+                (None, None, None, Some(s)) => BlockSelector::Source(s),
+                _ => return Err(CliError::usage("give exactly one of EMAIL, --domain, --prefix, --source")),
+            };
+            let done = ctx.velvet.block_many(&actor, &selector, status.as_deref(), reason.as_deref(), dry_run).await?;
+            for email in &done.first {
+                emit(email)?;
+            }
+            let what = selector.describe();
+            let more = done.count.saturating_sub(done.first.len());
+            let more =
+                if more > 0 { format!(" (the first {} above, {more} more)", done.first.len()) } else { String::new() };
+            match done.batch_id {
+                _ if done.count == 0 => eprintln!("nobody to block: {what} takes no one who can be blocked"),
+                None => {
+                    eprintln!("would block {} entries ({what}){more}; run without --dry-run to block them", done.count)
+                }
+                Some(id) => eprintln!(
+                    "blocked {} entries ({what}) as batch {id}{more}; `velvet unblock --batch {id}` undoes it",
+                    done.count
+                ),
+            }
             Ok(())
         }
-        Command::Unblock { email, reason } => {
-            ctx.velvet.unblock(&ctx.actor().await?, &email, reason.as_deref()).await?;
-            eprintln!("unblocked {email}");
+        Command::Unblock { email, batch, reason } => {
+            let actor = ctx.actor().await?;
+            match (email, batch) {
+                (Some(email), None) => {
+                    ctx.velvet.unblock(&actor, &email, reason.as_deref()).await?;
+                    eprintln!("unblocked {email}");
+                }
+                (None, Some(id)) => {
+                    let done = ctx.velvet.unblock_batch(&actor, id).await?;
+                    for (email, status) in &done.unblocked {
+                        emit(&format!("{email} {status}"))?;
+                    }
+                    eprintln!("unblocked {} entries of batch {id}, each back to where it was", done.unblocked.len());
+                }
+                _ => return Err(CliError::usage("give EMAIL or --batch ID, not both")),
+            }
+            Ok(())
+        }
+        Command::ChangeEmail { old, new } => {
+            let c = ctx.velvet.change_email(&ctx.actor().await?, &old, &new).await?;
+            emit(&c.new)?;
+            eprintln!("changed {} to {}: {}; sent {} (mailed by `velvet serve`)", c.old, c.new, c.status, c.mailed);
             Ok(())
         }
         Command::Reissue { email } => {
@@ -111,7 +158,24 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             let tree = ctx.velvet.invite_tree(&ctx.actor().await?, &email).await?;
             if json { print_json(&tree) } else { emit_raw(&render::chain(&tree)) }
         }
-        Command::Export { status, format } => export(ctx, status.as_deref(), format).await,
+        Command::Export { person: Some(email), .. } => {
+            let found = ctx.velvet.person_export(&ctx.actor().await?, &email).await?;
+            print_json(&found)
+        }
+        Command::Export { status, format, person: None } => export(ctx, status.as_deref(), format).await,
+        Command::Erase { email, yes } => {
+            let actor = ctx.actor().await?;
+            if !yes {
+                confirm_typed_back(&email)?;
+            }
+            let done = ctx.velvet.erase(&actor, &email).await?;
+            emit(&done.anonymous_id)?;
+            eprintln!(
+                "erased entry {}: it is {} now; {} codes revoked; the anonymous trail and counts are kept",
+                done.entry_id, done.anonymous_id, done.codes_revoked
+            );
+            Ok(())
+        }
         Command::Settings(s) => settings(ctx, s).await,
         Command::Operator(o) => operator(ctx, o).await,
         Command::Mail(m) => mail(ctx, m).await,
@@ -451,6 +515,23 @@ async fn operator(ctx: &Ctx, command: OperatorCommand) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// Erasing cannot be undone: the operator types the address back, on a terminal.
+fn confirm_typed_back(email: &str) -> CliResult {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            "erasing cannot be undone: run it in a terminal to type the address back, or pass --yes",
+        ));
+    }
+    eprint!("This erases {email} for good. Type the address again to go on: ");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(io_error)?;
+    if line.trim() != email.trim() {
+        return Err(CliError::failure("the address typed back does not match: nothing erased"));
+    }
+    Ok(())
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> CliResult {

@@ -6,7 +6,7 @@ use super::keymap::Command;
 use super::live::Tick;
 use super::state::EntryItem;
 use crate::domain::Settings;
-use crate::service::{Action, CodeView, Lookup, SwitchState};
+use crate::service::{Action, BlockSelector, BulkBlock, CodeView, Lookup, SwitchState};
 use crate::store::EventRow;
 use chrono::{DateTime, Utc};
 
@@ -65,6 +65,12 @@ pub enum Msg {
         sent_today: u64,
         failed_mail: u64,
     },
+    /// Who a bulk block would take (its dry run), to ask for a reason and confirm.
+    BlockPreview {
+        selector: BlockSelector,
+        status: Option<String>,
+        preview: BulkBlock,
+    },
     /// An action finished: what to tell the operator.
     Done(String),
     Failed(String),
@@ -89,6 +95,11 @@ pub enum Effect {
     RecordAlert {
         rule: String,
         text: String,
+    },
+    /// Count who a bulk block would take (changes nothing).
+    PreviewBlock {
+        selector: BlockSelector,
+        status: Option<String>,
     },
     /// Re-read switches, settings and codes after a change.
     Refresh,

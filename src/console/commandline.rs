@@ -3,8 +3,8 @@
 
 use super::action::Effect;
 use super::state::{State, ToastKind};
-use super::update::{approve_next_modal, confirm};
-use crate::service::{Action, PauseScope, RevokeTarget};
+use super::update::{approve_next_modal, change_email_modal, confirm, erase_modal};
+use crate::service::{Action, BlockSelector, PauseScope, RevokeTarget};
 
 /// `:` commands. Destructive ones still ask first.
 pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
@@ -82,6 +82,60 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
                 None => s.toast("try :pause redemption | signups | campaign NAME | inviter EMAIL", ToastKind::Error),
             }
         }
+        ["email", rest @ ..] => {
+            let selected = s.selected_entry().map(|e| (e.email.to_string(), e.status.to_string()));
+            let (old, status, new) = match (rest, selected) {
+                ([new], Some((old, status))) => (old, status, *new),
+                ([old, new], _) => {
+                    let status = s
+                        .entries
+                        .iter()
+                        .find(|e| &*e.email == *old)
+                        .map(|e| e.status.to_string())
+                        .unwrap_or_else(|| "?".into());
+                    (old.to_string(), status, *new)
+                }
+                _ => {
+                    s.toast(":email NEW (for the selected person) or :email OLD NEW", ToastKind::Error);
+                    return vec![];
+                }
+            };
+            match crate::domain::Email::parse(new) {
+                Ok(new) => s.modal = Some(change_email_modal(&old, &status, new.as_str())),
+                Err(e) => s.toast(format!("{e}; :email NEW takes the corrected address"), ToastKind::Error),
+            }
+        }
+        ["block", by @ ("domain" | "prefix" | "source"), value, rest @ ..] if rest.len() <= 1 => {
+            let selector = match *by {
+                "domain" => BlockSelector::Domain(value.to_string()),
+                "prefix" => BlockSelector::Prefix(value.to_string()),
+                _ => BlockSelector::Source(value.to_string()),
+            };
+            s.busy += 1;
+            return vec![Effect::PreviewBlock { selector, status: rest.first().map(|st| st.to_string()) }];
+        }
+        ["block", ..] => s.toast("try :block domain D | prefix P | source S [STATUS]", ToastKind::Error),
+        ["unblock", "batch", n] => match number(Some(n)) {
+            Some(b) => {
+                s.modal = Some(confirm(
+                    format!("Undo bulk block {b}?"),
+                    vec!["Everyone it blocked who is still blocked by it goes back to where they were.".into()],
+                    Action::UnblockBatch(b),
+                ))
+            }
+            None => s.toast(":unblock batch needs the batch number the block showed", ToastKind::Error),
+        },
+        ["erase", rest @ ..] => {
+            let email = match rest {
+                [e] => Some(e.to_string()),
+                [] => s.selected_entry().map(|e| e.email.to_string()),
+                _ => None,
+            };
+            match email {
+                Some(email) => s.modal = Some(erase_modal(&email)),
+                None => s.toast(":erase (the selected person) or :erase EMAIL", ToastKind::Error),
+            }
+        }
         ["cap", n] => setting(s, "daily_invite_cap", n),
         ["invites", n] => setting(s, "invites_per_user", n),
         [] => {}
@@ -102,6 +156,12 @@ fn action_for(words: &[&str]) -> Option<Action> {
         ["pause", ..] => Some(Action::Pause(PauseScope::Redemption)),
         ["resume", ..] => Some(Action::Resume(PauseScope::Redemption)),
         ["cap" | "invites", _] => Some(Action::Set(String::new(), String::new())),
+        ["email", ..] => Some(Action::ChangeEmail { old: String::new(), new: String::new() }),
+        ["block", ..] => {
+            Some(Action::BlockMany { selector: BlockSelector::Domain(String::new()), status: None, reason: None })
+        }
+        ["unblock", "batch", _] => Some(Action::UnblockBatch(0)),
+        ["erase", ..] => Some(Action::Erase(String::new())),
         _ => None,
     }
 }

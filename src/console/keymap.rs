@@ -35,6 +35,7 @@ pub enum Command {
     Block,
     Unblock,
     PauseRedemption,
+    ChangeEmail,
 }
 
 pub struct Binding {
@@ -98,7 +99,7 @@ pub const BINDINGS: &[Binding] = &[
         &[KeyCode::Char(':')],
         ":",
         Command::CommandLine,
-        "command line (:approve 50, :revoke batch 12, :pause campaign hn, :cap 80, :q)",
+        "command line (:approve 50, :revoke batch 12, :pause campaign hn, :cap 80, :email NEW, :block domain D, :q)",
     ),
     foot(b(&[KeyCode::Char('?')], "?", Command::Help, "this help"), "help"),
     b(&[KeyCode::Char('L')], "L", Command::ToggleLive, "show or hide the Live pane"),
@@ -136,8 +137,17 @@ pub const BINDINGS: &[Binding] = &[
         "reissue: revoke the person's code and mail a fresh one",
         true,
     ),
-    act(&[KeyCode::Char('b')], "b", "block", Command::Block, "block the selected person", true),
+    act(&[KeyCode::Char('b')], "b", "block", Command::Block, "block the selected person (asks why)", true),
     act(&[KeyCode::Char('u')], "u", "unblock", Command::Unblock, "unblock the selected person", false),
+    Binding {
+        keys: &[KeyCode::Char('e')],
+        shown: "e",
+        short: "email",
+        command: Command::ChangeEmail,
+        help: "change the person's email, once (asks for the new address)",
+        confirms: true,
+        footer: false,
+    },
     act(&[KeyCode::Char('p')], "p", "pause", Command::PauseRedemption, "pause or resume all redemption", true),
     foot(
         b(&[KeyCode::Esc], "Esc", Command::Back, "back: close, clear the filter, leave the detail (never quits)"),
@@ -179,8 +189,9 @@ pub fn action_of(c: Command, s: &State) -> Option<Action> {
         }
         Command::Revoke => Action::Revoke(RevokeTarget::Inviter(person())),
         Command::Reissue => Action::Reissue(person()),
-        Command::Block => Action::Block(person()),
+        Command::Block => Action::Block(person(), None),
         Command::Unblock => Action::Unblock(person()),
+        Command::ChangeEmail => Action::ChangeEmail { old: person(), new: String::new() },
         Command::PauseRedemption if s.redemption_paused() => Action::Resume(PauseScope::Redemption),
         Command::PauseRedemption => Action::Pause(PauseScope::Redemption),
         _ => return None,

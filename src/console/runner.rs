@@ -189,14 +189,37 @@ impl Runner {
                 .await
                 .map(|r| format!("revoked {} codes", r.len())),
             Action::Reissue(email) => v.reissue(a, &email).await.map(|what| format!("{email}: {what}")),
-            Action::Block(email) => {
-                v.block(a, &email, Some("from the console")).await.map(|_| format!("blocked {email}"))
+            Action::Block(email, reason) => v
+                .block(a, &email, Some(reason.as_deref().unwrap_or("from the console")))
+                .await
+                .map(|_| format!("blocked {email}")),
+            Action::BlockMany { selector, status, reason } => v
+                .block_many(a, &selector, status.as_deref(), reason.as_deref(), false)
+                .await
+                .map(|b| match b.batch_id {
+                    Some(id) => format!(
+                        "blocked {} ({}) as batch {id}; :unblock batch {id} undoes it",
+                        b.count,
+                        selector.describe()
+                    ),
+                    None => format!("nobody to block: {} takes no one now", selector.describe()),
+                }),
+            Action::Erase(email) => v
+                .erase(a, &email)
+                .await
+                .map(|e| format!("erased: the person is {} now ({} codes revoked)", e.anonymous_id, e.codes_revoked)),
+            Action::UnblockBatch(id) => {
+                v.unblock_batch(a, id).await.map(|u| format!("unblocked {} from batch {id}", u.unblocked.len()))
             }
             Action::Unblock(email) => v.unblock(a, &email, None).await.map(|_| format!("unblocked {email}")),
             Action::Pause(scope) => {
                 v.pause(a, &scope, Some("from the console")).await.map(|changed| scope.outcome(true, changed))
             }
             Action::Resume(scope) => v.resume(a, &scope).await.map(|changed| scope.outcome(false, changed)),
+            Action::ChangeEmail { old, new } => v
+                .change_email(a, &old, &new)
+                .await
+                .map(|c| format!("{} is now {} ({}); sent {}", c.old, c.new, c.status, c.mailed)),
             Action::Set(k, val) => {
                 v.set_setting(a, &k, &val).await.map(|s| format!("{k} = {}", s.get(&k).unwrap_or_default()))
             }
@@ -246,6 +269,13 @@ impl Runner {
             }
             Effect::RecordAlert { rule, text } => {
                 let _ = v.record_alert(a, &rule, &text).await;
+                return;
+            }
+            Effect::PreviewBlock { selector, status } => {
+                match v.block_many(a, &selector, status.as_deref(), None, true).await {
+                    Ok(preview) => self.send(Msg::BlockPreview { selector, status, preview }),
+                    Err(e) => self.send(Msg::Failed(e.to_string())),
+                }
                 return;
             }
             Effect::Act(action) => self.act(action).await,

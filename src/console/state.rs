@@ -178,6 +178,12 @@ pub enum Modal {
         value: String,
         then: NumberFor,
     },
+    /// Asking for a line of text (an address, a reason), then `then`.
+    Text {
+        prompt: String,
+        value: String,
+        then: TextFor,
+    },
     /// Asking before `action` is done.
     Confirm {
         title: String,
@@ -185,6 +191,21 @@ pub enum Modal {
         action: Action,
     },
 }
+
+/// What a text prompt's answer is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TextFor {
+    /// The corrected address of the person who has `old` (and `status`).
+    NewEmail { old: String, status: String },
+    /// Why `action` (a block) is done: the answer becomes its reason, then
+    /// the confirmation `title` and `lines` are shown.
+    Reason { title: String, lines: Vec<String>, action: Action },
+    /// Erasing `email`: the operator types the address back.
+    EraseTypedBack { email: String },
+}
+
+/// The longest text a prompt takes (an address is at most 254).
+pub const TEXT_MAX: usize = 320;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NumberFor {

@@ -5,8 +5,8 @@ use super::action::{Effect, Input, Msg};
 use super::commandline::run_command;
 use super::keymap::{Command, action_of};
 pub use super::rows::{add_changed, add_page, build_chains, relist};
-use super::state::{EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, ToastKind, View};
-use crate::service::{Action, PauseScope, RevokeTarget};
+use super::state::{EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, TEXT_MAX, TextFor, ToastKind, View};
+use crate::service::{Action, BlockSelector, BulkBlock, PauseScope, RevokeTarget};
 
 /// Rows a page key moves.
 const PAGE: usize = 20;
@@ -32,7 +32,11 @@ pub fn update(s: &mut State, input: Input) -> Vec<Effect> {
 /// Whether keys should go to a text field (filter, command line, number)
 /// or a confirmation rather than to the keymap.
 pub fn wants_text(s: &State) -> bool {
-    s.filter.editing || matches!(s.modal, Some(Modal::Command(_) | Modal::Number { .. } | Modal::Confirm { .. }))
+    s.filter.editing
+        || matches!(
+            s.modal,
+            Some(Modal::Command(_) | Modal::Number { .. } | Modal::Text { .. } | Modal::Confirm { .. })
+        )
 }
 
 fn command(s: &mut State, c: Command) -> Vec<Effect> {
@@ -129,15 +133,22 @@ fn command(s: &mut State, c: Command) -> Vec<Effect> {
                 Action::Reissue(e.email.to_string()),
             )
         }),
-        Command::Block => with_person(s, |e| {
-            confirm(
-                format!("Block {}?", e.email),
-                vec![
+        Command::Block => with_person(s, |e| Modal::Text {
+            prompt: format!("Why block {}? (kept in the event log)", e.email),
+            value: String::new(),
+            then: TextFor::Reason {
+                title: format!("Block {}?", e.email),
+                lines: vec![
                     format!("Now {}; blocked, they cannot redeem or be invited.", e.status),
                     "Unblock (u) returns them to where they were.".into(),
                 ],
-                Action::Block(e.email.to_string()),
-            )
+                action: Action::Block(e.email.to_string(), None),
+            },
+        }),
+        Command::ChangeEmail => with_person(s, |e| Modal::Text {
+            prompt: format!("New address for {} (an address can be changed once):", e.email),
+            value: String::new(),
+            then: TextFor::NewEmail { old: e.email.to_string(), status: e.status.to_string() },
         }),
         Command::Unblock => match s.selected_entry().map(|e| e.email.to_string()) {
             Some(email) => {
@@ -377,6 +388,16 @@ fn typed(s: &mut State, c: Option<char>) -> Vec<Effect> {
             }
             vec![]
         }
+        Some(Modal::Text { value, .. }) => {
+            match c {
+                Some(c) if !c.is_control() && value.chars().count() < TEXT_MAX => value.push(c),
+                None => {
+                    value.pop();
+                }
+                _ => {}
+            }
+            vec![]
+        }
         Some(Modal::Confirm { .. }) => match c {
             Some('y') | Some('Y') => submit(s),
             Some('n') | Some('N') => cancel(s),
@@ -417,11 +438,111 @@ fn submit(s: &mut State) -> Vec<Effect> {
             }
         },
         Some(Modal::Command(text)) => run_command(s, text.trim()),
+        Some(Modal::Text { prompt, value, then }) => text_answered(s, prompt, value, then),
         other => {
             s.modal = other;
             vec![]
         }
     }
+}
+
+/// A text prompt was answered: check the text, then ask for confirmation
+/// (the prompt stays open on a mistake, with a toast saying what is wrong).
+fn text_answered(s: &mut State, prompt: String, value: String, then: TextFor) -> Vec<Effect> {
+    match then {
+        TextFor::NewEmail { old, status } => match crate::domain::Email::parse(&value) {
+            Ok(new) => s.modal = Some(change_email_modal(&old, &status, new.as_str())),
+            Err(e) => {
+                s.toast(format!("{e}; type the corrected address"), ToastKind::Error);
+                s.modal = Some(Modal::Text { prompt, value, then: TextFor::NewEmail { old, status } });
+            }
+        },
+        TextFor::Reason { title, mut lines, action } => {
+            let reason = value.trim().to_string();
+            if reason.is_empty() {
+                s.toast("type a reason: it is kept in the event log", ToastKind::Error);
+                s.modal = Some(Modal::Text { prompt, value, then: TextFor::Reason { title, lines, action } });
+                return vec![];
+            }
+            let action = match action {
+                Action::Block(email, _) => Action::Block(email, Some(reason.clone())),
+                Action::BlockMany { selector, status, .. } => {
+                    Action::BlockMany { selector, status, reason: Some(reason.clone()) }
+                }
+                other => other,
+            };
+            lines.push(format!("Reason: {reason}"));
+            s.modal = Some(confirm(title, lines, action));
+        }
+        TextFor::EraseTypedBack { email } => {
+            if value.trim() != email {
+                s.toast(format!("the address typed back does not match {email}: nothing erased"), ToastKind::Error);
+                return vec![];
+            }
+            s.busy += 1;
+            return vec![Effect::Act(Action::Erase(email))];
+        }
+    }
+    vec![]
+}
+
+/// Erasing asks for the address, typed back whole: it cannot be undone.
+pub(super) fn erase_modal(email: &str) -> Modal {
+    Modal::Text {
+        prompt: format!(
+            "Erase {email} for good? Address, note, user agents and device hashes go everywhere; counts stay. Type the address to go on:"
+        ),
+        value: String::new(),
+        then: TextFor::EraseTypedBack { email: email.to_string() },
+    }
+}
+
+/// A bulk block's preview arrived: exactly who, then why (a reason), then y.
+fn block_preview(s: &mut State, selector: BlockSelector, status: Option<String>, preview: BulkBlock) -> Vec<Effect> {
+    let what = selector.describe();
+    let only = status.as_deref().map(|st| format!(", only {st}")).unwrap_or_default();
+    if preview.count == 0 {
+        s.toast(format!("nobody to block: {what}{only} takes no one"), ToastKind::Info);
+        return vec![];
+    }
+    let mut lines = vec![format!("{} people ({what}{only}), in signup order:", preview.count)];
+    let mut shown: Vec<String> = preview.first.iter().take(SHOWN).map(|e| format!("  {e}")).collect();
+    if preview.count > shown.len() {
+        shown.push(format!("  … and {} more", preview.count - shown.len()));
+    }
+    lines.extend(shown);
+    lines.push("One batch: :unblock batch ID returns exactly them to where each was.".into());
+    s.modal = Some(Modal::Text {
+        prompt: format!("Why block these {} people? (kept in the event log)", preview.count),
+        value: String::new(),
+        then: TextFor::Reason {
+            title: format!("Block {} people ({what}{only})?", preview.count),
+            lines,
+            action: Action::BlockMany { selector, status, reason: None },
+        },
+    });
+    vec![]
+}
+
+/// The confirmation of an email change: exactly what it will do, by status.
+pub(super) fn change_email_modal(old: &str, status: &str, new: &str) -> Modal {
+    let what = match status {
+        "pending" | "confirmed" => {
+            "Pending again until the new address is confirmed: a fresh link goes to it; links to the old one stop working."
+        }
+        "approved" => "Stays approved, same place in line; the invite will go to the new address.",
+        "invited" => "The current access code is revoked and a fresh one is mailed to the new address.",
+        _ => "The service will refuse this: joined and blocked entries keep their address.",
+    };
+    confirm(
+        format!("Change {old} to {new}?"),
+        vec![
+            what.into(),
+            "Place, status and history are kept; the old address is free again.".into(),
+            "This can be done once: a second change is refused.".into(),
+        ],
+        Action::ChangeEmail { old: old.into(), new: new.into() },
+    )
 }
 
 fn cancel(s: &mut State) -> Vec<Effect> {
@@ -643,6 +764,10 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             s.settings = Some(*settings);
             s.cap_sent_today = Some(sent_today);
             vec![]
+        }
+        Msg::BlockPreview { selector, status, preview } => {
+            s.busy = s.busy.saturating_sub(1);
+            block_preview(s, selector, status, preview)
         }
         Msg::Done(text) => {
             s.busy = s.busy.saturating_sub(1);

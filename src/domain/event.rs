@@ -45,6 +45,12 @@ kinds! {
     MailFailed => "mail_failed",
     MailInterrupted => "mail_interrupted",
     MailRetried => "mail_retried",
+    EmailChanged => "email_changed",
+    InviteReminder => "invite_reminder",
+    InviteExpired => "invite_expired",
+    BulkBlock => "bulk_block",
+    BulkUnblock => "bulk_unblock",
+    Erased => "erased",
 }
 
 impl fmt::Display for EventKind {

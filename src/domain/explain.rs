@@ -41,6 +41,14 @@ pub struct Situation {
     /// The newest mail to this person (confirmation or invite).
     pub last_mail: Option<MailState>,
     pub block_reason: Option<String>,
+    /// When support changed the address (it can happen once).
+    pub email_changed_at: Option<DateTime<Utc>>,
+    /// When the newest access code expired unused (the entry was approved again).
+    pub invite_expired_at: Option<DateTime<Utc>>,
+}
+
+fn on_day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
 }
 
 pub fn explain(s: &Situation, now: DateTime<Utc>) -> String {
@@ -63,7 +71,15 @@ pub fn explain(s: &Situation, now: DateTime<Utc>) -> String {
                 relative(now, until),
                 mail(s)
             ),
-            None => format!("signed up {}, has not confirmed the email yet{}", ago(Some(s.first_seen)), mail(s)),
+            None => match s.email_changed_at {
+                Some(at) => format!(
+                    "signed up {}, address changed on {}, has not confirmed the new address yet{}",
+                    ago(Some(s.first_seen)),
+                    on_day(at),
+                    mail(s)
+                ),
+                None => format!("signed up {}, has not confirmed the email yet{}", ago(Some(s.first_seen)), mail(s)),
+            },
         },
         EntryStatus::Waiting(Standing::Confirmed) => {
             format!("confirmed {}, waiting for approval", ago(s.confirmed_at))
@@ -72,7 +88,18 @@ pub fn explain(s: &Situation, now: DateTime<Utc>) -> String {
             let place = s.queue_position.map(|p| format!(": {} in line", ordinal(p))).unwrap_or_default();
             let why =
                 if s.cap_remaining == 0 { "waiting for tomorrow's cap" } else { "waiting for the pacer to send it" };
-            format!("confirmed {}, approved {}, {why}{place}", ago(s.confirmed_at), ago(s.approved_at))
+            match s.invite_expired_at {
+                Some(at) => format!(
+                    "invite expired unused on {}; approved again, {why}{place}",
+                    on_day(at),
+                    why = if s.cap_remaining == 0 {
+                        "waiting for tomorrow's cap"
+                    } else {
+                        "waiting for the pacer to send a fresh one"
+                    }
+                ),
+                None => format!("confirmed {}, approved {}, {why}{place}", ago(s.confirmed_at), ago(s.approved_at)),
+            }
         }
         EntryStatus::Waiting(Standing::Invited) => {
             let sent = format!("invite mailed {}", ago(s.invited_at));
@@ -123,6 +150,8 @@ mod tests {
             access_code: None,
             last_mail: None,
             block_reason: None,
+            email_changed_at: None,
+            invite_expired_at: None,
         }
     }
 
@@ -142,6 +171,19 @@ mod tests {
         let mut b = base(now, EntryStatus::Blocked { was: Standing::Confirmed });
         b.block_reason = Some("bot wave".into());
         assert_eq!(explain(&b, now), "blocked: bot wave; was confirmed before (unblock restores it)");
+        let mut again = base(now, EntryStatus::APPROVED);
+        again.invite_expired_at = Some(chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 27, 9, 0, 0).unwrap());
+        again.cap_remaining = 5;
+        assert_eq!(
+            explain(&again, now),
+            "invite expired unused on 2026-11-27; approved again, waiting for the pacer to send a fresh one: 12th in line"
+        );
+        let mut moved = base(now, EntryStatus::PENDING);
+        moved.email_changed_at = Some(chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 21, 9, 0, 0).unwrap());
+        assert_eq!(
+            explain(&moved, now),
+            "signed up 3 d ago, address changed on 2026-11-21, has not confirmed the new address yet"
+        );
         assert_eq!(ordinal(1), "1st");
         assert_eq!(ordinal(12), "12th");
         assert_eq!(ordinal(22), "22nd");

@@ -19,9 +19,12 @@ pub enum Permission {
     Pause,
     RevokeOne,
     RetryMail,
+    ChangeEmail,
     Approve,
     SendPastCap,
     RevokeMany,
+    BlockMany,
+    Erase,
     IssueCodes,
     Settings,
     ManageOperators,
@@ -32,8 +35,10 @@ impl Permission {
         use Permission::*;
         match self {
             Read => Role::Viewer,
-            Reissue | Block | Pause | RevokeOne | RetryMail => Role::Support,
-            Approve | SendPastCap | RevokeMany | IssueCodes | Settings | ManageOperators => Role::Admin,
+            Reissue | Block | Pause | RevokeOne | RetryMail | ChangeEmail => Role::Support,
+            Approve | SendPastCap | RevokeMany | BlockMany | Erase | IssueCodes | Settings | ManageOperators => {
+                Role::Admin
+            }
         }
     }
 
@@ -46,9 +51,12 @@ impl Permission {
             Pause => "pause or resume",
             RevokeOne => "revoke a code",
             RetryMail => "retry failed mail",
+            ChangeEmail => "change a person's email",
             Approve => "approve entries",
             SendPastCap => "send invites past the daily cap",
             RevokeMany => "revoke codes in bulk",
+            BlockMany => "block or unblock people in bulk",
+            Erase => "erase a person's data",
             IssueCodes => "issue partner codes",
             Settings => "change settings",
             ManageOperators => "manage operators",

@@ -12,6 +12,8 @@ pub struct Settings {
     /// Referral codes a person gets on joining.
     pub invites_per_user: u32,
     pub access_code_days: u32,
+    /// Days before an unused access code expires that a reminder goes out (0: none).
+    pub invite_reminder_days: u32,
     pub referral_code_days: u32,
     pub confirm_token_hours: u32,
     /// How long a redemption by an unconfirmed email holds its use.
@@ -34,6 +36,7 @@ impl Default for Settings {
             daily_invite_cap: 50,
             invites_per_user: 1,
             access_code_days: 7,
+            invite_reminder_days: 2,
             referral_code_days: 14,
             confirm_token_hours: 48,
             redemption_hold_hours: 48,
@@ -46,10 +49,11 @@ impl Default for Settings {
     }
 }
 
-pub const SETTING_KEYS: [&str; 11] = [
+pub const SETTING_KEYS: [&str; 12] = [
     "daily_invite_cap",
     "invites_per_user",
     "access_code_days",
+    "invite_reminder_days",
     "referral_code_days",
     "confirm_token_hours",
     "redemption_hold_hours",
@@ -87,6 +91,7 @@ impl Settings {
             "daily_invite_cap" => self.daily_invite_cap = num(0, 1_000_000)?,
             "invites_per_user" => self.invites_per_user = num(0, 100)?,
             "access_code_days" => self.access_code_days = num(1, 365)?,
+            "invite_reminder_days" => self.invite_reminder_days = num(0, 364)?,
             "referral_code_days" => self.referral_code_days = num(1, 365)?,
             "confirm_token_hours" => self.confirm_token_hours = num(1, 24 * 30)?,
             "redemption_hold_hours" => self.redemption_hold_hours = num(1, 24 * 30)?,
@@ -129,6 +134,7 @@ impl Settings {
             "daily_invite_cap" => self.daily_invite_cap.to_string(),
             "invites_per_user" => self.invites_per_user.to_string(),
             "access_code_days" => self.access_code_days.to_string(),
+            "invite_reminder_days" => self.invite_reminder_days.to_string(),
             "referral_code_days" => self.referral_code_days.to_string(),
             "confirm_token_hours" => self.confirm_token_hours.to_string(),
             "redemption_hold_hours" => self.redemption_hold_hours.to_string(),
@@ -143,6 +149,11 @@ impl Settings {
 
     pub fn access_code_ttl(&self) -> Duration {
         Duration::days(self.access_code_days.into())
+    }
+    /// How long before an unused access code expires its reminder goes
+    /// out; `None` when reminders are off.
+    pub fn invite_reminder_lead(&self) -> Option<Duration> {
+        (self.invite_reminder_days > 0).then(|| Duration::days(self.invite_reminder_days.into()))
     }
     pub fn referral_code_ttl(&self) -> Duration {
         Duration::days(self.referral_code_days.into())

@@ -41,6 +41,12 @@ pub enum Transition {
     RedeemShared,
     Block,
     Unblock,
+    /// Support corrects the address (once): a pending or confirmed entry
+    /// must confirm the new address, so it is pending again; approved and
+    /// invited keep their standing (an invite goes to the new address).
+    ChangeEmail,
+    /// The access code expired unused: back in the approved queue.
+    InviteExpired,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +57,7 @@ pub struct IllegalTransition {
 }
 
 impl Transition {
-    pub const ALL: [Transition; 7] = [
+    pub const ALL: [Transition; 9] = [
         Transition::Confirm,
         Transition::Approve,
         Transition::SendInvite,
@@ -59,6 +65,8 @@ impl Transition {
         Transition::RedeemShared,
         Transition::Block,
         Transition::Unblock,
+        Transition::ChangeEmail,
+        Transition::InviteExpired,
     ];
 
     pub fn verb(self) -> &'static str {
@@ -70,6 +78,8 @@ impl Transition {
             Transition::RedeemShared => "redeem a shared code for",
             Transition::Block => "block",
             Transition::Unblock => "unblock",
+            Transition::ChangeEmail => "change the email of",
+            Transition::InviteExpired => "expire the invite of",
         }
     }
 }
@@ -93,6 +103,9 @@ impl EntryStatus {
             (Waiting(Confirmed | Approved | Invited), T::RedeemShared) => Some(Joined),
             (Waiting(s), T::Block) => Some(Blocked { was: s }),
             (Blocked { was }, T::Unblock) => Some(Waiting(was)),
+            (Waiting(Pending | Confirmed), T::ChangeEmail) => Some(Waiting(Pending)),
+            (Waiting(s @ (Approved | Invited)), T::ChangeEmail) => Some(Waiting(s)),
+            (Waiting(Invited), T::InviteExpired) => Some(Waiting(Approved)),
             _ => None,
         };
         next.ok_or(IllegalTransition { from: self, transition: t })
@@ -210,6 +223,18 @@ mod tests {
     }
 
     #[test]
+    fn an_email_change_sends_the_unconfirmed_back_and_keeps_the_rest() {
+        assert_eq!(EntryStatus::CONFIRMED.apply(Transition::ChangeEmail).unwrap(), EntryStatus::PENDING);
+        assert_eq!(EntryStatus::PENDING.apply(Transition::ChangeEmail).unwrap(), EntryStatus::PENDING);
+        assert_eq!(EntryStatus::APPROVED.apply(Transition::ChangeEmail).unwrap(), EntryStatus::APPROVED);
+        assert_eq!(EntryStatus::INVITED.apply(Transition::ChangeEmail).unwrap(), EntryStatus::INVITED);
+        let blocked = EntryStatus::Blocked { was: Standing::Pending };
+        assert!(blocked.apply(Transition::ChangeEmail).is_err());
+        assert_eq!(EntryStatus::INVITED.apply(Transition::InviteExpired).unwrap(), EntryStatus::APPROVED);
+        assert!(EntryStatus::APPROVED.apply(Transition::InviteExpired).is_err());
+    }
+
+    #[test]
     fn joined_is_terminal() {
         for t in Transition::ALL {
             assert!(EntryStatus::Joined.apply(t).is_err(), "{t:?}");
@@ -220,7 +245,7 @@ mod tests {
         /// No sequence of operations reaches a state the columns cannot hold,
         /// and an illegal operation leaves the state untouched.
         #[test]
-        fn no_sequence_reaches_an_illegal_state(ops in proptest::collection::vec(0usize..7, 0..60)) {
+        fn no_sequence_reaches_an_illegal_state(ops in proptest::collection::vec(0usize..Transition::ALL.len(), 0..60)) {
             let mut s = EntryStatus::PENDING;
             let mut joined = false;
             for i in ops {

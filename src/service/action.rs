@@ -4,7 +4,7 @@
 //! decided by `Action::permission`, and the runner performs the action
 //! through the same use cases the shell calls.
 
-use super::{PauseScope, RevokeTarget};
+use super::{BlockSelector, PauseScope, RevokeTarget};
 use crate::domain::Permission;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,12 +17,28 @@ pub enum Action {
     SendPastCap(u64),
     Revoke(RevokeTarget),
     Reissue(String),
-    Block(String),
+    /// Block one person: email, reason.
+    Block(String, Option<String>),
     Unblock(String),
+    /// Block everyone a selector takes (optionally only in one status), as one batch.
+    BlockMany {
+        selector: BlockSelector,
+        status: Option<String>,
+        reason: Option<String>,
+    },
+    /// Undo a bulk block: its batch id.
+    UnblockBatch(i64),
+    /// Erase a person's data (the address, typed back by the operator).
+    Erase(String),
     Pause(PauseScope),
     Resume(PauseScope),
     /// Change one setting: key, value.
     Set(String, String),
+    /// Correct a person's address (once).
+    ChangeEmail {
+        old: String,
+        new: String,
+    },
 }
 
 impl Action {
@@ -33,9 +49,12 @@ impl Action {
             Action::SendPastCap(_) => Permission::SendPastCap,
             Action::Revoke(target) => target.permission(),
             Action::Reissue(_) => Permission::Reissue,
-            Action::Block(_) | Action::Unblock(_) => Permission::Block,
+            Action::Block(..) | Action::Unblock(_) => Permission::Block,
+            Action::BlockMany { .. } | Action::UnblockBatch(_) => Permission::BlockMany,
             Action::Pause(_) | Action::Resume(_) => Permission::Pause,
             Action::Set(..) => Permission::Settings,
+            Action::ChangeEmail { .. } => Permission::ChangeEmail,
+            Action::Erase(_) => Permission::Erase,
         }
     }
 }

@@ -101,7 +101,7 @@ impl Velvet {
 
     /// Creates an access code bound to `entry` and queues the mail that
     /// will carry it (the code is minted at delivery).
-    async fn issue_access_code(&self, tx: &mut Tx, entry: &EntryRow, actor: &Actor) -> Result<i64> {
+    pub(crate) async fn issue_access_code(&self, tx: &mut Tx, entry: &EntryRow, actor: &Actor) -> Result<i64> {
         let now = self.now();
         let ttl = Self::load_settings(tx).await?.access_code_ttl();
         let code_id = tx

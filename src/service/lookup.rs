@@ -5,7 +5,7 @@ use super::codes::CodeView;
 use super::{Actor, Result, Velvet};
 use crate::domain::explain::{CodeState, MailState, Situation, explain};
 use crate::domain::settings::remaining_today;
-use crate::domain::{Permission, Switch};
+use crate::domain::{EventKind, Permission, Switch};
 use crate::store::{CodeRow, EntryRow, OutboxRow, Tx};
 use chrono::{DateTime, Utc};
 
@@ -96,10 +96,17 @@ impl Velvet {
         let entry = self.entry_for(&mut tx, email).await?;
         let codes = tx.codes_of_entry(entry.id).await?;
         let mail = tx.mail_of_entry(entry.id).await?;
-        let situation = self.situation(&mut tx, &entry, &codes, &mail, now).await?;
         // The newest events when there are more than the timeline shows.
         let mut events = tx.entry_timeline(entry.id, TIMELINE_LIMIT).await?;
         events.sort_by_key(|e| (e.at, e.id));
+        let last = |kind: EventKind| events.iter().rfind(|e| e.kind == kind.as_str());
+        let changed = last(EventKind::EmailChanged).map(|e| e.at);
+        // When the code expired, not when the sweeper noticed.
+        let expired = last(EventKind::InviteExpired)
+            .map(|e| codes.iter().find(|c| Some(c.id) == e.code_id).map_or(e.at, |c| c.expires_at.min(e.at)));
+        let mut situation = self.situation(&mut tx, &entry, &codes, &mail, now).await?;
+        situation.email_changed_at = changed;
+        situation.invite_expired_at = expired;
         let inviter_chain = inviter_chain(&mut tx, &entry).await?;
         let invitees = tx
             .entries_referred_by(entry.id)
@@ -198,6 +205,8 @@ impl Velvet {
             access_code,
             last_mail,
             block_reason: entry.block_reason.clone(),
+            email_changed_at: None,
+            invite_expired_at: None,
         })
     }
 

@@ -13,6 +13,11 @@ const CONFIRM_TEMPLATE: &str = include_str!("../../assets/mail/confirm.txt");
 const INVITE_TEMPLATE: &str = include_str!("../../assets/mail/invite.txt");
 const REFERRAL_TEMPLATE: &str = include_str!("../../assets/mail/referral.txt");
 const ALREADY_JOINED_TEMPLATE: &str = include_str!("../../assets/mail/already_joined.txt");
+const REMINDER_TEMPLATE: &str = include_str!("../../assets/mail/invite_reminder.txt");
+
+/// The payload of an `invite` outbox row that is the reminder before the
+/// code expires (not the invite itself): it carries no code, mints nothing.
+pub(crate) const REMINDER: &str = "reminder";
 
 /// Attempts before a mail is marked failed (about an hour of backoff).
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -175,6 +180,15 @@ impl Velvet {
                 tx.insert_token(entry_id, &token.hash(), now, now + settings.confirm_token_ttl()).await?;
                 let link = format!("{}/v1/confirm/{}", public_url.trim_end_matches('/'), token.as_str());
                 render(CONFIRM_TEMPLATE, &[("link", &link), ("hours", &settings.confirm_token_hours.to_string())])
+            }
+            "invite" if row.payload.as_deref() == Some(REMINDER) => {
+                let Some(code_id) = row.code_id else { return Ok(Rendered::Failed(NO_TARGET)) };
+                let Some(stored) = tx.code_by_id(code_id).await? else { return Ok(Rendered::Failed(NO_TARGET)) };
+                if stored.state(now) != "active" {
+                    // Used, revoked or expired meanwhile: nothing to remind of.
+                    return Ok(Rendered::Delivered);
+                }
+                render(REMINDER_TEMPLATE, &[("expires", &crate::domain::timefmt::utc_minute(stored.expires_at))])
             }
             "invite" | "referral" => {
                 let Some(code_id) = row.code_id else { return Ok(Rendered::Failed(NO_TARGET)) };

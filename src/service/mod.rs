@@ -7,9 +7,11 @@ mod action;
 mod actor;
 mod approve;
 mod codes;
+mod erase;
 mod error;
 mod export;
 mod invites;
+mod lifecycle;
 mod lookup;
 mod mail;
 mod moderation;
@@ -25,16 +27,19 @@ pub use approve::{ApproveReport, Approved, Approvees, MAX_APPROVE_AT_ONCE};
 pub use codes::{
     CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode,
 };
+pub use erase::{Erased, PersonExport, PersonMail};
 pub use error::{Error, Result};
 pub use export::ExportRow;
 pub use invites::{InviteRun, MAX_INVITES_AT_ONCE};
+pub use lifecycle::{EmailChange, InviteSweep};
 pub use lookup::{ChainNode, Lookup, MailView, TimelineEvent};
 pub use mail::{
     FailedMail, LEASE, MAIL_KINDS, MAX_ATTEMPTS, MailRetry, OutgoingMail, RetriedMail, WEBHOOK_MAX_ATTEMPTS, backoff,
     max_attempts,
 };
+pub use moderation::{BULK_PREVIEW, BlockSelector, BulkBlock, BulkUnblock, MAX_BULK_BLOCK};
 pub use redeem::RedeemOutcome;
-pub use report::{Day, Funnel, Report};
+pub use report::{Day, Funnel, Report, Week};
 pub use signup::{ConfirmOutcome, SignupOutcome};
 pub use switches::{PauseScope, SwitchState};
 
@@ -132,7 +137,9 @@ impl Velvet {
         let to = from.apply(t).map_err(|source| Error::Illegal { email: entry.email.clone(), source })?;
         let now = self.now();
         match t {
-            Transition::Confirm => stamps.confirmed_at = Some(now),
+            // A re-confirmation (after an email change) keeps the first
+            // confirmation's time: the entry keeps its place.
+            Transition::Confirm => stamps.confirmed_at = Some(entry.confirmed_at.unwrap_or(now)),
             Transition::Approve => stamps.approved_at = Some(now),
             Transition::SendInvite => stamps.invited_at = Some(now),
             Transition::RedeemAccess | Transition::RedeemShared => stamps.joined_at = Some(now),
@@ -141,7 +148,7 @@ impl Velvet {
                     stamps.blocked = Some((now, None));
                 }
             }
-            Transition::Unblock => {}
+            Transition::Unblock | Transition::ChangeEmail | Transition::InviteExpired => {}
         }
         if !tx.set_entry_status(entry.id, from, to, stamps).await? {
             return Err(Error::Conflict(format!("{} changed meanwhile; look it up and try again", entry.email)));

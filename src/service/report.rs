@@ -15,6 +15,17 @@ pub struct Day {
     pub joins: i64,
     pub failures: i64,
     pub refused: i64,
+    /// Access codes that expired unused (the entry went back to approved).
+    pub expired_invites: i64,
+}
+
+/// One week (Monday to Sunday, UTC) of the report's days.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Week {
+    /// The Monday it starts on (the report's first week may start before `since`).
+    pub starts: chrono::NaiveDate,
+    pub invites_sent: i64,
+    pub expired_invites: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -32,6 +43,7 @@ pub struct Report {
     pub until: DateTime<Utc>,
     pub funnel: Funnel,
     pub days: Vec<Day>,
+    pub weeks: Vec<Week>,
 }
 
 impl Velvet {
@@ -46,9 +58,11 @@ impl Velvet {
         let mut tx = self.store.read().await?;
         let (signed_up, confirmed, approved, invited, joined) = tx.funnel_since(first).await?;
         let mut out = Vec::with_capacity(days as usize);
+        let mut weeks: Vec<Week> = Vec::new();
         for i in 0..days {
             let from = first + Duration::days(i);
             let mut day = Day { day: from.date_naive(), ..Default::default() };
+            let mut sent = 0;
             for (kind, outcome, n) in tx.count_kinds_between(from, from + Duration::days(1)).await? {
                 match (kind.as_str(), outcome.as_deref()) {
                     ("signup", Some("ok")) => day.signups += n,
@@ -57,8 +71,18 @@ impl Velvet {
                     ("joined", _) => day.joins += n,
                     ("redeem", Some("failed")) => day.failures += n,
                     ("rate_limited", _) => day.refused += n,
+                    ("invite_sent", _) => sent += n,
+                    ("invite_expired", _) => day.expired_invites += n,
                     _ => {}
                 }
+            }
+            let starts = day.day.week(chrono::Weekday::Mon).first_day();
+            if weeks.last().is_none_or(|w: &Week| w.starts != starts) {
+                weeks.push(Week { starts, ..Default::default() });
+            }
+            if let Some(w) = weeks.last_mut() {
+                w.invites_sent += sent;
+                w.expired_invites += day.expired_invites;
             }
             out.push(day);
         }
@@ -67,6 +91,7 @@ impl Velvet {
             until,
             funnel: Funnel { signed_up, confirmed, approved, invited, joined },
             days: out,
+            weeks,
         })
     }
 }

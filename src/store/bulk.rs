@@ -3,7 +3,6 @@
 
 use super::{NewEvent, Result, Tx};
 use chrono::{DateTime, Utc};
-use sqlx::QueryBuilder;
 
 /// An entry with its whole history already decided.
 #[derive(Clone, Debug)]
@@ -47,19 +46,20 @@ const CHUNK: usize = 1_000;
 macro_rules! build_and_run {
     ($tx:expr, $qb:ident => $build:block) => {
         match $tx {
-            Tx::Sqlite(t) => {
-                let mut $qb: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new("");
+            $crate::store::Tx::Sqlite(t) => {
+                let mut $qb: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new("");
                 $build;
                 $qb.build().execute(&mut **t).await.map(|r| r.rows_affected())
             }
-            Tx::Postgres(t) => {
-                let mut $qb: QueryBuilder<sqlx::Postgres> = QueryBuilder::new("");
+            $crate::store::Tx::Postgres(t) => {
+                let mut $qb: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new("");
                 $build;
                 $qb.build().execute(&mut **t).await.map(|r| r.rows_affected())
             }
         }
     };
 }
+pub(super) use build_and_run;
 
 impl Tx {
     pub async fn bulk_entries(&mut self, rows: &[SeedEntry]) -> Result<()> {
@@ -87,9 +87,9 @@ impl Tx {
     pub async fn bulk_events(&mut self, rows: &[(DateTime<Utc>, NewEvent)]) -> Result<()> {
         for chunk in rows.chunks(CHUNK) {
             build_and_run!(self, qb => {
-                qb.push("INSERT INTO events (at, kind, entry_id, code_id, referrer_id, campaign, ip_prefix, outcome, reason, rule, actor, detail) ");
+                qb.push("INSERT INTO events (at, kind, entry_id, code_id, referrer_id, batch_id, campaign, ip_prefix, outcome, reason, rule, actor, detail) ");
                 qb.push_values(chunk, |mut b, (at, e)| {
-                    b.push_bind(*at).push_bind(e.kind).push_bind(e.entry_id).push_bind(e.code_id).push_bind(e.referrer_id)
+                    b.push_bind(*at).push_bind(e.kind).push_bind(e.entry_id).push_bind(e.code_id).push_bind(e.referrer_id).push_bind(e.batch_id)
                         .push_bind(e.campaign.clone()).push_bind(e.ip_prefix.clone()).push_bind(e.outcome).push_bind(e.reason.clone())
                         .push_bind(e.rule.clone()).push_bind(e.actor.clone()).push_bind(e.detail.clone());
                 });

@@ -43,10 +43,16 @@ pub struct CodeRow {
     pub revoke_reason: Option<String>,
 }
 
+/// The `revoke_reason` of an access code the sweeper ended because it
+/// expired unused (revoked, so a late delivery can never mint it again).
+pub const EXPIRED_UNUSED: &str = "expired unused";
+
 impl CodeRow {
     /// active, revoked, expired, used or unsent (not minted yet).
     pub fn state(&self, now: DateTime<Utc>) -> &'static str {
-        if self.status == "revoked" {
+        if self.status == "revoked" && self.revoke_reason.as_deref() == Some(EXPIRED_UNUSED) {
+            "expired"
+        } else if self.status == "revoked" {
             "revoked"
         } else if self.expires_at <= now {
             "expired"
@@ -78,7 +84,7 @@ pub struct NewCode<'a> {
     pub created_by: &'a str,
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct RedemptionRow {
     pub id: i64,
     pub code_id: i64,
@@ -353,5 +359,51 @@ fn scope_value(scope: &CodeScope) -> ScopeValue<'_> {
     match scope {
         CodeScope::One(v) | CodeScope::Batch(v) | CodeScope::Inviter(v) | CodeScope::BoundTo(v) => ScopeValue::Id(*v),
         CodeScope::Campaign(c) => ScopeValue::Text(c),
+    }
+}
+
+/// Access codes the sweeper looks at: active, unused, bound to an entry
+/// still `invited`. Driven from the codes, so the plan reads the partial
+/// index `invite_codes_unused_expiry` in expiry order (joining entries
+/// first would read every invited entry on each sweep).
+macro_rules! unused_access {
+    ($tail:literal) => {
+        concat!(
+            "SELECT c.id, c.bound_entry_id, (SELECT e.email FROM entries e WHERE e.id = c.bound_entry_id), \
+             c.expires_at, c.hint FROM invite_codes c \
+             WHERE c.kind = 'access' AND c.status = 'active' AND c.uses = 0 \
+             AND EXISTS (SELECT 1 FROM entries e WHERE e.id = c.bound_entry_id AND e.status = 'invited') ",
+            $tail
+        )
+    };
+}
+
+/// (code id, entry id, email, expires at, hint).
+pub type UnusedAccess = (i64, i64, String, DateTime<Utc>, Option<String>);
+
+impl Tx {
+    /// Delivered access codes expiring in (`now`, `until`] that have had
+    /// no reminder yet (at most one per code: the `invite_reminder` event
+    /// of the code is the record).
+    pub async fn codes_due_reminder(
+        &mut self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<UnusedAccess>> {
+        let sql = unused_access!(
+            "AND c.code_hash IS NOT NULL AND c.expires_at > $1 AND c.expires_at <= $2 \
+             AND EXISTS (SELECT 1 FROM outbox o WHERE o.entry_id = c.bound_entry_id AND o.code_id = c.id AND o.kind = 'invite' \
+                         AND o.status = 'sent' AND o.payload IS NULL) \
+             AND NOT EXISTS (SELECT 1 FROM events v WHERE v.code_id = c.id AND v.kind = 'invite_reminder') \
+             ORDER BY c.expires_at, c.id LIMIT $3"
+        );
+        Ok(on!(self, c => sqlx::query_as::<_, UnusedAccess>(sql).bind(now).bind(until).bind(limit).fetch_all(c))?)
+    }
+
+    /// Access codes that expired unused while their entry is `invited`.
+    pub async fn expired_unused_access(&mut self, now: DateTime<Utc>, limit: i64) -> Result<Vec<UnusedAccess>> {
+        let sql = unused_access!("AND c.expires_at <= $1 ORDER BY c.expires_at, c.id LIMIT $2");
+        Ok(on!(self, c => sqlx::query_as::<_, UnusedAccess>(sql).bind(now).bind(limit).fetch_all(c))?)
     }
 }

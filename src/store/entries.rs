@@ -13,7 +13,7 @@ macro_rules! entry_columns {
     };
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct EntryRow {
     pub id: i64,
     pub email: String,
@@ -182,7 +182,8 @@ impl Tx {
              confirmed_at = COALESCE($4, confirmed_at), approved_at = COALESCE($5, approved_at), \
              invited_at = COALESCE($6, invited_at), joined_at = COALESCE($7, joined_at), \
              joined_code_id = COALESCE($8, joined_code_id), referrer_id = COALESCE($9, referrer_id), \
-             blocked_at = $10, block_reason = $11 \
+             blocked_at = $10, block_reason = $11, \
+             block_batch_id = CASE WHEN $2 = 'blocked' THEN block_batch_id ELSE NULL END \
              WHERE id = $1 AND status = $12";
         let (blocked_at, block_reason) = s.blocked.map(|(a, r)| (Some(a), r)).unwrap_or((None, None));
         let done = exec!(self, c => sqlx::query(sql)
@@ -325,5 +326,95 @@ impl Tx {
     pub async fn entries_page(&mut self, status: Option<&str>, after_id: i64, limit: i64) -> Result<Vec<EntryRow>> {
         let sql = select_entries!("WHERE id > $1 AND ($2 IS NULL OR status = $2) ORDER BY id LIMIT $3");
         Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(after_id).bind(status).bind(limit).fetch_all(c))?)
+    }
+}
+
+impl Tx {
+    /// Gives an entry a new address (support's one correction), only if it
+    /// still has `from`. A new address already on the list is a
+    /// `StoreError::Conflict` (the unique index decides, whatever the race).
+    pub async fn change_entry_email(&mut self, id: i64, from: &str, to: &str, display: &str) -> Result<bool> {
+        let sql = "UPDATE entries SET email = $3, email_display = $4 WHERE id = $1 AND email = $2";
+        Ok(exec!(self, c => sqlx::query(sql).bind(id).bind(from).bind(to).bind(display).execute(c))? == 1)
+    }
+}
+
+/// Which entries a bulk block takes (see `Tx::entries_matching`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchOn {
+    /// `email LIKE pattern` (the pattern escapes `\`, `%` and `_` with `\`).
+    EmailLike,
+    Source,
+}
+
+/// A bulk block's candidates: the entries that can be blocked (not joined,
+/// not blocked already), optionally in one status, in signup order.
+macro_rules! matching {
+    ($on:literal) => {
+        concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM entries WHERE ",
+            $on,
+            " AND status IN ('pending', 'confirmed', 'approved', 'invited') AND ($2 IS NULL OR status = $2) \
+             ORDER BY id LIMIT $3"
+        )
+    };
+}
+
+impl Tx {
+    pub async fn entries_matching(
+        &mut self,
+        on: MatchOn,
+        value: &str,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<EntryRow>> {
+        let sql = match on {
+            MatchOn::EmailLike => matching!("email LIKE $1 ESCAPE '\\'"),
+            MatchOn::Source => matching!("source = $1"),
+        };
+        Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(value).bind(status).bind(limit).fetch_all(c))?)
+    }
+
+    /// Blocks these entries as one batch: each remembers the status it had,
+    /// the time, the reason and the batch. Only entries that can be blocked
+    /// move; returns how many did (fewer: someone changed some meanwhile).
+    pub async fn block_batch(
+        &mut self,
+        ids: &[i64],
+        batch: i64,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let mut moved = 0;
+        for chunk in ids.chunks(1_000) {
+            moved += super::bulk::build_and_run!(self, qb => {
+                qb.push("UPDATE entries SET blocked_from = status, status = 'blocked', blocked_at = ");
+                qb.push_bind(now);
+                qb.push(", block_reason = ");
+                qb.push_bind(reason);
+                qb.push(", block_batch_id = ");
+                qb.push_bind(batch);
+                qb.push(" WHERE status IN ('pending', 'confirmed', 'approved', 'invited') AND id IN (");
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                qb.push(")");
+            })?;
+        }
+        Ok(moved)
+    }
+
+    /// Returns every entry still blocked by `batch` to the status it had;
+    /// (id, email, status now) of each, in signup order.
+    pub async fn unblock_batch(&mut self, batch: i64) -> Result<Vec<(i64, String, String)>> {
+        let sql = "UPDATE entries SET status = blocked_from, blocked_from = NULL, blocked_at = NULL, \
+                   block_reason = NULL, block_batch_id = NULL \
+                   WHERE block_batch_id = $1 AND status = 'blocked' RETURNING id, email, status";
+        let mut rows = on!(self, c => sqlx::query_as::<_, (i64, String, String)>(sql).bind(batch).fetch_all(c))?;
+        rows.sort_unstable_by_key(|r| r.0);
+        Ok(rows)
     }
 }

@@ -140,3 +140,22 @@ impl Tx {
         )
     }
 }
+
+impl Tx {
+    /// The newest event of `kind` about one entry (through `events_entry`).
+    pub async fn last_entry_event(&mut self, entry_id: i64, kind: &str) -> Result<Option<EventRow>> {
+        let sql = concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE entry_id = $1 AND kind = $2 ORDER BY entry_id DESC, id DESC LIMIT 1"
+        );
+        Ok(on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(entry_id).bind(kind).fetch_optional(c))?)
+    }
+}
+
+impl Tx {
+    pub async fn event_by_id(&mut self, id: i64) -> Result<Option<EventRow>> {
+        let sql = concat!("SELECT ", event_columns!(), " FROM events WHERE id = $1");
+        Ok(on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(id).fetch_optional(c))?)
+    }
+}

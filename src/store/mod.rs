@@ -10,6 +10,7 @@
 mod bulk;
 mod codes;
 mod entries;
+mod erase;
 mod events;
 mod feed;
 mod limits;
@@ -20,8 +21,8 @@ mod switches;
 mod tokens;
 
 pub use bulk::{SeedCode, SeedEntry};
-pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow, scope_sql};
-pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, NewEntry, StatusStamps};
+pub use codes::{CodeRow, CodeScope, EXPIRED_UNUSED, NewCode, RedemptionRow, scope_sql};
+pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, MatchOn, NewEntry, StatusStamps};
 pub use events::{ENTRY_TIMELINE, EventFilter, EventRow, NewEvent};
 pub use feed::EventFeed;
 pub use live::{MinuteCount, OffenderCount};
@@ -335,3 +336,5 @@ impl Tx {
 
 /// Keys for [`Tx::lock`].
 pub const LOCK_PACER: i64 = 0x7665_6c76_0001;
+/// The invite sweeper (reminders, expiry): one at a time across servers.
+pub const LOCK_INVITE_SWEEP: i64 = 0x7665_6c76_0002;

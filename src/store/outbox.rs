@@ -165,3 +165,14 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).fetch_one(c))?)
     }
 }
+
+impl Tx {
+    /// Stops the confirmation and invite mail still queued for an entry
+    /// (its address changed): each is marked failed with `why`, and the
+    /// fresh message queued after it replaces it in `failed_mail`.
+    pub async fn supersede_queued_mail(&mut self, entry_id: i64, why: &str, now: DateTime<Utc>) -> Result<u64> {
+        let sql = "UPDATE outbox SET status = 'failed', last_error = $2, next_attempt_at = $3 \
+                   WHERE entry_id = $1 AND status = 'queued' AND kind IN ('confirm', 'invite')";
+        Ok(exec!(self, c => sqlx::query(sql).bind(entry_id).bind(why).bind(now).execute(c))?)
+    }
+}

@@ -37,3 +37,13 @@ impl Tx {
         Ok(done == 1)
     }
 }
+
+impl Tx {
+    /// Ends every unused confirmation link of an entry now (its address
+    /// changed: a link mailed to the old one must not confirm the new).
+    pub async fn expire_tokens_of(&mut self, entry_id: i64, now: DateTime<Utc>) -> Result<u64> {
+        let sql =
+            "UPDATE confirm_tokens SET expires_at = $2 WHERE entry_id = $1 AND used_at IS NULL AND expires_at > $2";
+        Ok(exec!(self, c => sqlx::query(sql).bind(entry_id).bind(now).execute(c))?)
+    }
+}

@@ -149,12 +149,20 @@ pub async fn pacer(velvet: Velvet, wake: Arc<Notify>, stop: watch::Receiver<bool
     .await
 }
 
-/// Frees lapsed redemption holds and prunes old rate-limit state.
+/// Frees lapsed redemption holds, reminds and expires unused invites, and
+/// prunes old rate-limit state.
 pub async fn sweeper(velvet: Velvet, limiter: Arc<Limiter>, stop: watch::Receiver<bool>) {
     let (velvet, limiter) = (&velvet, &limiter);
     every(Duration::from_secs(30), stop, None, |round| async move {
         if let Err(e) = velvet.sweep_holds().await {
             tracing::warn!(error = %e, "sweeper: could not release holds");
+        }
+        match velvet.sweep_invites().await {
+            Ok(s) if s.reminded > 0 || !s.expired.is_empty() => {
+                tracing::info!(reminded = s.reminded, expired = s.expired.len(), "invites swept")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeper: could not remind or expire invites"),
         }
         if round.is_multiple_of(20)
             && let Err(e) = limiter.prune().await

@@ -24,7 +24,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, m: &Modal, theme: &Theme) {
                     Span::styled("█", theme.muted()),
                 ]),
                 Line::styled(
-                    "approve N · send N · revoke batch N|campaign C|inviter E · pause/resume [signups|campaign C] · cap N · invites N · q",
+                    "approve N · send N · revoke batch N|campaign C|inviter E · pause/resume [signups|campaign C] · cap N · invites N · email [OLD] NEW · block domain D|prefix P|source S [STATUS] · unblock batch N · erase [EMAIL] · q",
                     theme.muted(),
                 ),
             ],
@@ -38,6 +38,16 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, m: &Modal, theme: &Theme) {
                 Line::styled("Enter continues, Esc cancels", theme.muted()),
             ],
             5,
+        ),
+        Modal::Text { prompt, value, .. } => (
+            " Type ".into(),
+            vec![
+                Line::raw(prompt.clone()),
+                Line::from(vec![Span::raw(value.clone()), Span::styled("█", theme.muted())]),
+                Line::styled("Enter continues, Esc cancels", theme.muted()),
+            ],
+            // Long prompts (an erasure's) wrap at the modal's width.
+            5 + prompt.chars().count() as u16 / area.width.saturating_sub(6).clamp(20, 94),
         ),
         Modal::Confirm { title, lines, .. } => {
             let mut body: Vec<Line> = lines.iter().map(|l| Line::raw(l.clone())).collect();
