@@ -57,7 +57,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         }
         Command::Console => {
             let actor = ctx.actor().await?;
-            crate::console::run(ctx.velvet.clone(), actor, ctx.config.alerts, None)
+            crate::console::run(ctx.velvet.clone(), actor, None)
                 .await
                 .map_err(|e| CliError::failure(format!("terminal error: {e}")))
         }

@@ -65,6 +65,8 @@ pub enum Msg {
         sent_today: u64,
         failed_mail: u64,
     },
+    /// The server's active alerts (read every round of the feed).
+    Alerts(Vec<crate::service::ActiveAlert>),
     /// An action finished: what to tell the operator.
     Done(String),
     Failed(String),
@@ -86,10 +88,6 @@ pub enum Effect {
     LoadCodes,
     /// A change, done by the service as the operator.
     Act(Action),
-    RecordAlert {
-        rule: String,
-        text: String,
-    },
     /// Re-read switches, settings and codes after a change.
     Refresh,
 }

@@ -514,15 +514,7 @@ fn tick(s: &mut State, now: chrono::DateTime<chrono::Utc>) -> Vec<Effect> {
     s.now = now;
     s.live.roll(now);
     s.toasts.retain(|t| t.until > now);
-    let alerts = s.live.alerts(&s.thresholds);
-    let mut effects = Vec::new();
-    for a in &alerts {
-        if !s.alerts.iter().any(|old| old.rule == a.rule) {
-            effects.push(Effect::RecordAlert { rule: a.rule.to_string(), text: a.text.clone() });
-        }
-    }
-    s.alerts = alerts;
-    effects
+    vec![]
 }
 
 fn message(s: &mut State, m: Msg) -> Vec<Effect> {
@@ -634,6 +626,10 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             s.switches = switches;
             s.settings = Some(*settings);
             s.cap_sent_today = Some(sent_today);
+            vec![]
+        }
+        Msg::Alerts(alerts) => {
+            s.alerts = alerts;
             vec![]
         }
         Msg::Done(text) => {

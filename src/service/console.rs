@@ -5,9 +5,6 @@ use crate::domain::{EventKind, Permission, Transition};
 use crate::store::{EventFeed, EventFilter, EventRow, ListedEntry, MinuteCount, NewEvent, OffenderCount, StatusStamps};
 use chrono::Duration;
 
-/// A repeated alert is recorded at most once per this window.
-pub const ALERT_QUIET: Duration = Duration::minutes(10);
-
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ApproveReport {
     pub approved: Vec<String>,
@@ -105,26 +102,6 @@ impl Velvet {
         }
         tx.commit().await?;
         Ok(report)
-    }
-
-    /// Records an alert the console raised, once per rule per quiet window
-    /// however many consoles are watching. Returns whether it was recorded.
-    pub async fn record_alert(&self, actor: &Actor, rule: &str, text: &str) -> Result<bool> {
-        actor.require(Permission::Read)?;
-        let mut tx = self.store.write().await?;
-        let last = tx.last_event_at(EventKind::Alert.as_str(), rule).await?;
-        if last.is_some_and(|t| t + ALERT_QUIET > self.now()) {
-            return Ok(false);
-        }
-        let e = NewEvent {
-            rule: Some(rule.to_string()),
-            detail: Some(text.to_string()),
-            outcome: Some("raised"),
-            ..event(EventKind::Alert, actor)
-        };
-        self.record(&mut tx, e).await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// Records how many requests a rate-limit rule refused from one prefix

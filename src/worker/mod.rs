@@ -11,7 +11,7 @@ use lettre::message::Mailbox;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
-use transport::{MailTransport, Webhook};
+use transport::{AlertWebhook, MailTransport, Webhook};
 
 /// Mail at most this many messages per claim. Small on purpose: a server
 /// killed mid-batch leaves its unsent claims leased (5 minutes) and then
@@ -20,11 +20,18 @@ use transport::{MailTransport, Webhook};
 /// sends at their 20 s timeout still fit well inside the lease.
 const CLAIM_BATCH: i64 = 5;
 
+/// How often the evaluator renews its lease and applies the rules (well
+/// inside `EVALUATOR_TTL`, so a live holder never loses the lease).
+pub const EVALUATE_EVERY: Duration = Duration::from_secs(3);
+
 pub struct Dispatcher {
     pub velvet: Velvet,
     pub mail: MailTransport,
     pub from: Mailbox,
     pub webhook: Option<Webhook>,
+    /// `[alerts] webhook_url`: alert pages go here, each in its own task,
+    /// so a slow or failing pager never holds up mail.
+    pub alerts: Option<Arc<AlertWebhook>>,
     pub public_url: String,
     pub wake: Arc<Notify>,
 }
@@ -70,6 +77,10 @@ impl Dispatcher {
                 }
                 break;
             }
+            if mail.kind == "alert" {
+                self.page(mail);
+                continue;
+            }
             let result = if mail.kind == "webhook" {
                 match &self.webhook {
                     Some(w) => w.send(&mail.body, self.velvet.now()).await,
@@ -93,6 +104,79 @@ impl Dispatcher {
         }
         Ok(batch.len())
     }
+
+    /// Delivers one alert page in a task of its own and records the outcome.
+    fn page(&self, mail: &crate::service::OutgoingMail) {
+        let (velvet, hook) = (self.velvet.clone(), self.alerts.clone());
+        let mail = crate::service::OutgoingMail {
+            outbox_id: mail.outbox_id,
+            entry_id: mail.entry_id,
+            kind: mail.kind.clone(),
+            to: mail.to.clone(),
+            subject: String::new(),
+            body: mail.body.clone(),
+            attempts: mail.attempts,
+        };
+        tokio::spawn(async move {
+            let result = match &hook {
+                Some(h) => h.send(&mail.body, velvet.now()).await,
+                None => Err("no webhook_url is configured in [alerts]".to_string()),
+            };
+            let recorded = match result {
+                Ok(()) => velvet.mail_sent(mail.outbox_id).await,
+                Err(e) => {
+                    tracing::warn!(outbox = mail.outbox_id, attempt = mail.attempts, error = %e, "alert page failed");
+                    velvet.mail_failed(&mail, &e).await
+                }
+            };
+            if let Err(e) = recorded {
+                tracing::warn!(outbox = mail.outbox_id, error = %e, "could not record an alert page's outcome");
+            }
+        });
+    }
+}
+
+/// Evaluates the alert rules every few seconds while this process holds
+/// the evaluator lease (one per deployment; another process takes over
+/// within `EVALUATOR_TTL` when this one stops renewing), and gives the
+/// lease up on shutdown.
+pub async fn alert_evaluator(
+    velvet: Velvet,
+    holder: String,
+    rules: crate::domain::alerts::AlertRules,
+    page: bool,
+    wake: Arc<Notify>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match velvet.evaluate_alerts(&rules, &holder, page).await {
+            Ok(done) if done.changed() => {
+                tracing::warn!(raised = ?done.raised, reminded = ?done.reminded, resolved = ?done.resolved, "alerts");
+                if page {
+                    wake.notify_one();
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "alert evaluator: database error, retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {
+                if let Err(e) = velvet.release_alert_lease(&holder).await {
+                    tracing::debug!(error = %e, "could not give the evaluator lease up; it lapses");
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// This process's name on the lease: its pid and a random part.
+pub fn holder_id() -> String {
+    let mut b = [0u8; 6];
+    let _ = getrandom::fill(&mut b);
+    format!("pid{}-{}", std::process::id(), b.iter().map(|x| format!("{x:02x}")).collect::<String>())
 }
 
 /// Sends invites under the daily cap as approvals arrive (checked every

@@ -3,8 +3,9 @@
 //! STARTTLS or a TLS wrapper, except towards loopback); and the signed
 //! webhook POST.
 
+use crate::config::WebhookFormat;
 use crate::domain::Email;
-use crate::service::OutgoingMail;
+use crate::service::{AlertPage, OutgoingMail};
 use hmac::{Hmac, Mac};
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
@@ -193,6 +194,58 @@ impl Webhook {
             .await
             .map_err(|e| format!("webhook: {}", e.without_url()))?;
         if response.status().is_success() { Ok(()) } else { Err(format!("webhook answered {}", response.status())) }
+    }
+}
+
+/// POSTs alert pages to `[alerts] webhook_url`: `{"text": SUMMARY}` for
+/// Slack-compatible endpoints, or velvet's JSON signed as [`Webhook`] does.
+pub struct AlertWebhook {
+    client: reqwest::Client,
+    url: String,
+    format: WebhookFormat,
+    secret: Option<String>,
+}
+
+impl AlertWebhook {
+    pub fn new(url: String, format: WebhookFormat, secret: Option<String>) -> Result<AlertWebhook, String> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("[alerts] webhook_url '{url}' must start with http:// or https://"));
+        }
+        if format == WebhookFormat::Velvet && secret.as_deref().is_none_or(str::is_empty) {
+            return Err("[alerts] webhook_format = \"velvet\" signs each page: set [alerts] webhook_secret (or [serve] webhook_secret)".into());
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build the alert webhook client: {e}"))?;
+        Ok(AlertWebhook { client, url, format, secret })
+    }
+
+    /// The body posted for a queued page (velvet's JSON, see `AlertPage`).
+    pub fn body(&self, payload: &str) -> Result<String, String> {
+        match self.format {
+            WebhookFormat::Velvet => Ok(payload.to_string()),
+            WebhookFormat::Slack => {
+                let page: AlertPage =
+                    serde_json::from_str(payload).map_err(|e| format!("alert page is not readable: {e}"))?;
+                Ok(serde_json::json!({ "text": page.summary }).to_string())
+            }
+        }
+    }
+
+    pub async fn send(&self, payload: &str, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+        let body = self.body(payload)?;
+        let mut request = self.client.post(&self.url).header("content-type", "application/json");
+        if let (WebhookFormat::Velvet, Some(secret)) = (self.format, &self.secret) {
+            let t = now.timestamp();
+            request = request.header("velvet-signature", format!("t={t},v1={}", sign(secret, t, &body)));
+        }
+        let response = request.body(body).send().await.map_err(|e| format!("alert webhook: {}", e.without_url()))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("alert webhook answered {}", response.status()))
+        }
     }
 }
 

@@ -1,0 +1,13 @@
+-- Issue 14, alerts evaluated by the server.
+-- 1. Leases: one holder at a time for work done once per deployment (the
+--    alert evaluator), taken with a conditional upsert, lapsing when the
+--    holder stops renewing.
+CREATE TABLE leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    expires_at  TIMESTAMPTZ NOT NULL
+);
+
+-- 2. Alert pages go through the outbox with their own kind.
+ALTER TABLE outbox DROP CONSTRAINT IF EXISTS outbox_kind_check;
+ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check CHECK (kind IN ('confirm', 'invite', 'referral', 'webhook', 'already_joined', 'alert'));
