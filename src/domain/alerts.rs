@@ -90,13 +90,13 @@ pub const RULES: &[&str] =
 /// The first thing on-call runs for a rule.
 pub fn first_command(rule: &str) -> &'static str {
     match rule {
-        "signup_spike" => "velvet console (Live pane: top prefixes); velvet block --prefix P --dry-run",
+        "signup_spike" => "velvet console (Live pane: top prefixes); velvet pause signups while you look",
         "bad_codes" | "dropoff" => "velvet console, then p y to pause redemption; :revoke batch N for a leaked batch",
-        "hot_prefix" => "velvet block --prefix P --dry-run",
+        "hot_prefix" => "velvet console (Live pane: top prefixes; Events view: / and the prefix)",
         "failed_deliveries" => "velvet mail failed; then velvet mail retry --all",
         "outbox_backlog" => "velvet mail failed; check [serve] mail and that velvet serve runs",
-        "rate_limit_storm" => "velvet console (Live pane: top prefixes); velvet events --kind rate_limited --since 10m",
-        _ => "velvet events --kind alert --since 1h",
+        "rate_limit_storm" => "velvet console (Live pane: 429s and top prefixes; Events view: / rate_limited)",
+        _ => "velvet console (Events view: / alert)",
     }
 }
 
