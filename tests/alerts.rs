@@ -223,7 +223,7 @@ async fn evaluator_tasks_share_one_lease_and_a_survivor_takes_over(db: TestDb) {
         let rows = db.texts("SELECT holder FROM leases WHERE name = 'alert_evaluator'").await;
         rows.into_iter().next()
     };
-    let first = poll(|| holder()).await;
+    let first = poll(&holder).await;
     put(&db, 35, "redeem", Some("failed"), None).await;
     db.clock.advance(Duration::seconds(60));
     poll(|| async { (raised(&db, "bad_codes").await.len() == 1).then_some(()) }).await;

@@ -209,7 +209,8 @@ pub struct AlertWebhook {
 impl AlertWebhook {
     pub fn new(url: String, format: WebhookFormat, secret: Option<String>) -> Result<AlertWebhook, String> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("[alerts] webhook_url '{url}' must start with http:// or https://"));
+            // Not echoed: a chat webhook's URL is its secret.
+            return Err("[alerts] webhook_url must start with http:// or https://".into());
         }
         if format == WebhookFormat::Velvet && secret.as_deref().is_none_or(str::is_empty) {
             return Err("[alerts] webhook_format = \"velvet\" signs each page: set [alerts] webhook_secret (or [serve] webhook_secret)".into());
