@@ -21,6 +21,7 @@ on_both_backends!(
     a_failing_alert_webhook_is_a_failed_delivery_and_mail_still_goes,
     the_console_shows_an_alert_the_server_raised,
     metrics_serve_every_name_the_prometheus_rules_and_dashboard_read,
+    two_serve_processes_evaluate_once_and_the_survivor_takes_over,
 );
 
 /// Appends `n` events at the clock's now.
@@ -463,4 +464,60 @@ async fn metrics_serve_every_name_the_prometheus_rules_and_dashboard_read(db: Te
     assert!(body.contains("velvet_alerts_active{rule=\"signup_spike\"} 0"), "{body}");
     assert!(!body.contains("198.51.100"), "no per-address labels");
     s.stop().await;
+}
+
+/// Two `velvet serve` processes on one database (real clocks): one alert
+/// for one firing; the holder killed (no goodbye), the other takes the
+/// lease over within 30 s and does not raise the active alert again.
+async fn two_serve_processes_evaluate_once_and_the_survivor_takes_over(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("velvet.toml");
+    std::fs::write(&config, "").unwrap();
+    let null = std::process::Stdio::null;
+    let mut servers = vec![
+        common::spawn_serve(&db.url, &config, "log", None, null()).0,
+        common::spawn_serve(&db.url, &config, "log", None, null()).0,
+    ];
+    // 70 failed attempts from one prefix now (the current minute counts
+    // for a prefix), and as many joins, so only hot_prefix fires at once.
+    let now = chrono::Utc::now();
+    {
+        let mut tx = db.store.write().await.unwrap();
+        for (kind, outcome) in [("joined", None), ("redeem", Some("failed"))] {
+            for _ in 0..70 {
+                let e = NewEvent {
+                    kind,
+                    outcome,
+                    ip_prefix: Some("198.51.100.0/24".into()),
+                    actor: "test".into(),
+                    ..Default::default()
+                };
+                tx.append_event(now, &e).await.unwrap();
+            }
+        }
+        tx.commit().await.unwrap();
+    }
+    poll(|| async { (raised(&db, "hot_prefix").await.len() == 1).then_some(()) }).await;
+    let expiry = || async { db.rows_of_times("SELECT expires_at, expires_at FROM leases").await.first().map(|r| r.0) };
+    let first = poll(expiry).await;
+    // Two more renewals by the holder: the other server has tried meanwhile.
+    poll(|| async { expiry().await.filter(|e| *e >= first + Duration::seconds(6)) }).await;
+    assert_eq!(raised(&db, "hot_prefix").await.len(), 1, "two servers, one alert");
+    let holder = || async { db.texts("SELECT holder FROM leases").await.pop() };
+    let held_by = poll(holder).await;
+    let pid_of = |k: &common::Killed| format!("pid{}-", k.0.id());
+    let dead = servers.iter().position(|k| held_by.starts_with(&pid_of(k))).expect("a server holds the lease");
+    let survivor = pid_of(&servers[1 - dead]);
+    servers[dead].kill();
+    let killed_at = std::time::Instant::now();
+    let deadline = killed_at + std::time::Duration::from_secs(30);
+    loop {
+        if holder().await.is_some_and(|h| h.starts_with(&survivor)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no takeover within 30 s");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(killed_at.elapsed() >= std::time::Duration::from_secs(5), "the lease was not given up by a killed server");
+    assert_eq!(raised(&db, "hot_prefix").await.len(), 1, "the survivor does not raise the active alert again");
 }
