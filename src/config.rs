@@ -53,6 +53,10 @@ pub struct AlertsConfig {
     /// "30m": an active alert is paged again this often.
     #[serde(deserialize_with = "repeat")]
     pub repeat_every: chrono::Duration,
+    /// "2m": an alert is resolved no sooner than this after its last record
+    /// (a figure hovering at a threshold pages once).
+    #[serde(deserialize_with = "backlog")]
+    pub resolve_after: chrono::Duration,
     /// Where firings, reminders and resolutions are POSTed (none: not paged).
     pub webhook_url: Option<String>,
     pub webhook_format: WebhookFormat,
@@ -74,6 +78,7 @@ impl Default for AlertsConfig {
             outbox_backlog: r.outbox_backlog,
             limited_per_min: r.limited_per_min,
             repeat_every: r.repeat_every,
+            resolve_after: r.resolve_after,
             webhook_url: None,
             webhook_format: WebhookFormat::Slack,
             webhook_secret: None,
@@ -102,6 +107,7 @@ impl AlertsConfig {
             outbox_backlog: self.outbox_backlog,
             limited_per_min: self.limited_per_min,
             repeat_every: self.repeat_every,
+            resolve_after: self.resolve_after,
         })
     }
 }
@@ -299,6 +305,7 @@ fn window<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D:
     duration_within(d, chrono::Duration::seconds(1), chrono::Duration::days(7))
 }
 
+/// 1s to 7d (the outbox backlog and the resolve delay).
 fn backlog<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
     duration_within(d, chrono::Duration::seconds(1), chrono::Duration::days(7))
 }

@@ -29,6 +29,9 @@ pub struct AlertRules {
     pub limited_per_min: u64,
     /// A reminder is paged while an alert stays active, this often.
     pub repeat_every: Duration,
+    /// An alert stays raised at least this long after its last record, so
+    /// a figure hovering at its threshold pages once, not every few seconds.
+    pub resolve_after: Duration,
 }
 
 impl Default for AlertRules {
@@ -44,6 +47,7 @@ impl Default for AlertRules {
             outbox_backlog: Duration::minutes(10),
             limited_per_min: 600,
             repeat_every: Duration::minutes(30),
+            resolve_after: Duration::minutes(2),
         }
     }
 }

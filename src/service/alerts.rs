@@ -167,7 +167,10 @@ impl Velvet {
             }
             if outcome == "raised" { &mut done.raised } else { &mut done.reminded }.push(f.rule.to_string());
         }
-        for a in active.iter().filter(|a| !firing.iter().any(|f| f.rule == a.rule)) {
+        let cleared = |a: &&crate::store::ActiveAlertRow| {
+            !firing.iter().any(|f| f.rule == a.rule) && now - a.last_at >= rules.resolve_after
+        };
+        for a in active.iter().filter(cleared) {
             let since = a.since.unwrap_or(a.last_at);
             let text = format!("now {}; was {}", signals.figure(&a.rule), a.detail.as_deref().unwrap_or("?"));
             let e = NewEvent {
