@@ -22,6 +22,7 @@ on_both_backends!(
     the_console_shows_an_alert_the_server_raised,
     metrics_serve_every_name_the_prometheus_rules_and_dashboard_read,
     two_serve_processes_evaluate_once_and_the_survivor_takes_over,
+    the_active_alerts_are_read_on_their_own_indexes,
 );
 
 /// Appends `n` events at the clock's now.
@@ -525,4 +526,17 @@ async fn two_serve_processes_evaluate_once_and_the_survivor_takes_over(db: TestD
     }
     assert!(killed_at.elapsed() >= std::time::Duration::from_secs(5), "the lease was not given up by a killed server");
     assert_eq!(raised(&db, "hot_prefix").await.len(), 1, "the survivor does not raise the active alert again");
+}
+
+/// Every console reads the active alerts each round: on the small partial
+/// indexes of alert events, never by scanning the trail.
+async fn the_active_alerts_are_read_on_their_own_indexes(db: TestDb) {
+    put(&db, 50, "signup", Some("ok"), None).await;
+    let mut tx = db.store.read().await.unwrap();
+    let plan = tx.query_plan(velvet::store::ACTIVE_ALERTS, &[]).await.unwrap();
+    for index in ["events_alerts", "events_alerts_resolved"] {
+        assert!(plan.contains(index), "must use {index}; plan:\n{plan}");
+    }
+    let scans = |l: &str| (l.contains("SCAN") && !l.contains("INDEX")) || l.contains("Seq Scan on events");
+    assert!(!plan.lines().any(scans), "scans events:\n{plan}");
 }

@@ -11,3 +11,9 @@ CREATE TABLE leases (
 -- 2. Alert pages go through the outbox with their own kind.
 ALTER TABLE outbox DROP CONSTRAINT IF EXISTS outbox_kind_check;
 ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check CHECK (kind IN ('confirm', 'invite', 'referral', 'webhook', 'already_joined', 'alert'));
+
+-- 3. The active alerts (the last `alert` of each rule with no later
+--    `alert_resolved`) are read every round by every console and by
+--    /metrics: small partial indexes, whatever the size of the trail.
+CREATE INDEX events_alerts ON events (rule, id) WHERE kind = 'alert';
+CREATE INDEX events_alerts_resolved ON events (rule, id) WHERE kind = 'alert_resolved';

@@ -29,3 +29,9 @@ DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
 CREATE INDEX outbox_entry ON outbox (entry_id, id);
+
+-- 3. The active alerts (the last `alert` of each rule with no later
+--    `alert_resolved`) are read every round by every console and by
+--    /metrics: small partial indexes, whatever the size of the trail.
+CREATE INDEX events_alerts ON events (rule, id) WHERE kind = 'alert';
+CREATE INDEX events_alerts_resolved ON events (rule, id) WHERE kind = 'alert_resolved';

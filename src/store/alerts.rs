@@ -17,6 +17,16 @@ pub struct ActiveAlertRow {
     pub since: Option<DateTime<Utc>>,
 }
 
+/// See `Tx::active_alerts`: on the partial indexes `events_alerts` and
+/// `events_alerts_resolved` (public for the query-plan test). Only the
+/// lease holder writes alert events, so ids follow commit order here.
+pub const ACTIVE_ALERTS: &str = "SELECT a.rule, a.detail, a.at AS last_at, \
+     (SELECT MAX(s.at) FROM events s WHERE s.kind = 'alert' AND s.rule = a.rule AND s.outcome = 'raised') AS since \
+     FROM events a WHERE a.kind = 'alert' AND a.rule IS NOT NULL \
+     AND a.id = (SELECT MAX(l.id) FROM events l WHERE l.kind = 'alert' AND l.rule = a.rule) \
+     AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'alert_resolved' AND r.rule = a.rule AND r.id > a.id) \
+     ORDER BY a.rule";
+
 impl Tx {
     /// Takes or renews lease `name` for `holder` until `until`: granted when
     /// nobody holds it, `holder` does, or the holder's lease lapsed before
@@ -46,13 +56,7 @@ impl Tx {
 
     /// The active alerts, one per rule, by rule name.
     pub async fn active_alerts(&mut self) -> Result<Vec<ActiveAlertRow>> {
-        let sql = "SELECT a.rule, a.detail, a.at AS last_at, \
-                   (SELECT MAX(s.at) FROM events s WHERE s.kind = 'alert' AND s.outcome = 'raised' AND s.rule = a.rule) AS since \
-                   FROM events a WHERE a.kind = 'alert' AND a.rule IS NOT NULL \
-                   AND a.id = (SELECT MAX(l.id) FROM events l WHERE l.kind = 'alert' AND l.rule = a.rule) \
-                   AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'alert_resolved' AND r.rule = a.rule AND r.id > a.id) \
-                   ORDER BY a.rule";
-        Ok(on!(self, c => sqlx::query_as::<_, ActiveAlertRow>(sql).fetch_all(c))?)
+        Ok(on!(self, c => sqlx::query_as::<_, ActiveAlertRow>(ACTIVE_ALERTS).fetch_all(c))?)
     }
 
     /// When the oldest message still queued (or being sent) was queued.

@@ -20,7 +20,7 @@ mod outbox;
 mod switches;
 mod tokens;
 
-pub use alerts::ActiveAlertRow;
+pub use alerts::{ACTIVE_ALERTS, ActiveAlertRow};
 pub use bulk::{SeedCode, SeedEntry};
 pub use codes::{CodeRow, CodeScope, NewCode, RedemptionRow, scope_sql};
 pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, NewEntry, StatusStamps};
