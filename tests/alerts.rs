@@ -23,6 +23,7 @@ on_both_backends!(
     metrics_serve_every_name_the_prometheus_rules_and_dashboard_read,
     two_serve_processes_evaluate_once_and_the_survivor_takes_over,
     the_active_alerts_are_read_on_their_own_indexes,
+    a_remembering_evaluator_counts_like_a_fresh_one,
 );
 
 /// Appends `n` events at the clock's now.
@@ -37,8 +38,9 @@ async fn put(db: &TestDb, n: usize, kind: &'static str, outcome: Option<&'static
     tx.commit().await.unwrap();
 }
 
+/// One round by `holder`, as a fresh evaluator (nothing remembered).
 async fn evaluate(v: &Velvet, holder: &str) -> Evaluation {
-    v.evaluate_alerts(&AlertRules::default(), holder, false).await.unwrap()
+    v.evaluate_alerts(&AlertRules::default(), holder, false, &mut Default::default()).await.unwrap()
 }
 
 /// (kind, outcome, rule, detail) of the alert events, oldest first.
@@ -539,4 +541,53 @@ async fn the_active_alerts_are_read_on_their_own_indexes(db: TestDb) {
     }
     let scans = |l: &str| (l.contains("SCAN") && !l.contains("INDEX")) || l.contains("Seq Scan on events");
     assert!(!plan.lines().any(scans), "scans events:\n{plan}");
+}
+
+/// The evaluator loop remembers the complete minutes before the last one
+/// and reads only two minutes each round: the baseline is still counted,
+/// once, so a spike is judged against it.
+async fn a_remembering_evaluator_counts_like_a_fresh_one(db: TestDb) {
+    let rules = AlertRules { signup_spike_min: 1, ..AlertRules::default() };
+    let mut memo = velvet::service::AlertMemo::default();
+    let round = |memo: &mut velvet::service::AlertMemo| {
+        let (v, rules) = (db.velvet.clone(), rules);
+        let mut m = std::mem::take(memo);
+        async move {
+            let e = v.evaluate_alerts(&rules, "a", false, &mut m).await.unwrap();
+            (e, m)
+        }
+    };
+    // The hour before: 4 signups a minute (a baseline of 4/min: a spike
+    // is over 20), then 15 in the last minute.
+    let start = db.velvet.now();
+    for age in 2..60 {
+        db.clock.set(start - Duration::minutes(age));
+        put(&db, 4, "signup", Some("ok"), None).await;
+    }
+    db.clock.set(start - Duration::minutes(1));
+    put(&db, 15, "signup", Some("ok"), None).await;
+    db.clock.set(start);
+    let (e, m) = round(&mut memo).await;
+    memo = m;
+    assert!(!e.changed(), "15 against a baseline of 4/min is no spike: {e:?}");
+    // Later in the same minute, from memory: the same judgement.
+    db.clock.advance(Duration::seconds(30));
+    let (e, m) = round(&mut memo).await;
+    memo = m;
+    assert!(!e.changed(), "the remembered baseline still counts: {e:?}");
+    // 25 in the next minute: a spike, judged once the minute is complete.
+    db.clock.set(start + Duration::seconds(1));
+    put(&db, 25, "signup", Some("ok"), None).await;
+    db.clock.set(start + Duration::seconds(45));
+    let (e, m) = round(&mut memo).await;
+    memo = m;
+    assert!(!e.changed(), "the current minute is not judged yet");
+    db.clock.set(start + Duration::seconds(61));
+    let (e, _) = round(&mut memo).await;
+    assert_eq!(e.raised, ["signup_spike"]);
+    assert!(
+        raised(&db, "signup_spike").await[0].contains("signups 25/min vs 4.2/min usual"),
+        "{:?}",
+        raised(&db, "signup_spike").await
+    );
 }

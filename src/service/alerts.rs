@@ -92,6 +92,15 @@ impl AlertPage {
     }
 }
 
+/// What an evaluator remembers between rounds: the counts of the
+/// complete minutes before the last one, which only change as the clock
+/// moves on, so each round reads two minutes of events instead of an hour.
+#[derive(Clone, Debug, Default)]
+pub struct AlertMemo {
+    minute: i64,
+    older: Vec<crate::store::MinuteCount>,
+}
+
 impl Velvet {
     /// The alerts raised by the server and not resolved, by rule.
     pub async fn active_alerts(&self, actor: &Actor) -> Result<Vec<ActiveAlert>> {
@@ -110,16 +119,23 @@ impl Velvet {
     /// The figures the rules read, now (also what `/metrics` exposes).
     pub async fn alert_signals(&self) -> Result<Signals> {
         let mut tx = self.store.read().await?;
-        Self::signals(&mut tx, self.now()).await
+        Self::signals(&mut tx, self.now(), &mut AlertMemo::default()).await
     }
 
-    async fn signals(tx: &mut Tx, now: DateTime<Utc>) -> Result<Signals> {
-        let counts = tx.minute_counts(now - Duration::minutes(60), i64::MAX).await?;
-        let offenders = tx.offender_counts(now - Duration::minutes(2), i64::MAX).await?;
+    async fn signals(tx: &mut Tx, now: DateTime<Utc>, memo: &mut AlertMemo) -> Result<Signals> {
         let now_minute = now.timestamp().div_euclid(60);
+        let last_minute_start = DateTime::from_timestamp((now_minute - 1) * 60, 0).unwrap_or(now);
+        if memo.minute != now_minute {
+            let hour = tx.minute_counts(now - Duration::minutes(60), i64::MAX).await?;
+            memo.older = hour.into_iter().filter(|c| c.minute < now_minute - 1).collect();
+            memo.minute = now_minute;
+        }
+        let recent = tx.minute_counts(last_minute_start, i64::MAX).await?;
+        let counts = memo.older.iter().chain(recent.iter());
+        let offenders = tx.offender_counts(now - Duration::minutes(2), i64::MAX).await?;
         let mut s = Signals::from_counts(
             now_minute,
-            counts.iter().map(|c| Counted {
+            counts.map(|c| Counted {
                 minute: c.minute,
                 kind: &c.kind,
                 outcome: c.outcome.as_deref(),
@@ -137,13 +153,19 @@ impl Velvet {
     /// holds it, records what fired, what is still firing past
     /// `repeat_every` (a reminder) and what cleared; with `page`, queues
     /// a page for each. Without the lease it does nothing.
-    pub async fn evaluate_alerts(&self, rules: &AlertRules, holder: &str, page: bool) -> Result<Evaluation> {
+    pub async fn evaluate_alerts(
+        &self,
+        rules: &AlertRules,
+        holder: &str,
+        page: bool,
+        memo: &mut AlertMemo,
+    ) -> Result<Evaluation> {
         let now = self.now();
         let mut tx = self.store.write().await?;
         if !tx.take_lease(EVALUATOR_LEASE, holder, now, now + EVALUATOR_TTL).await? {
             return Ok(Evaluation::default());
         }
-        let signals = Self::signals(&mut tx, now).await?;
+        let signals = Self::signals(&mut tx, now, memo).await?;
         let firing = rules.evaluate(&signals);
         let active = tx.active_alerts().await?;
         let mut done = Evaluation { held: true, ..Default::default() };

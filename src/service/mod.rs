@@ -22,7 +22,7 @@ mod switches;
 
 pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};
-pub use alerts::{ALERT_RECIPIENT, ActiveAlert, AlertPage, EVALUATOR_LEASE, EVALUATOR_TTL, Evaluation};
+pub use alerts::{ALERT_RECIPIENT, ActiveAlert, AlertMemo, AlertPage, EVALUATOR_LEASE, EVALUATOR_TTL, Evaluation};
 pub use approve::{Approved, MAX_APPROVE_AT_ONCE};
 pub use codes::{
     CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode,

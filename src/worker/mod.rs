@@ -149,8 +149,9 @@ pub async fn alert_evaluator(
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut memo = crate::service::AlertMemo::default();
     loop {
-        match velvet.evaluate_alerts(&rules, &holder, page).await {
+        match velvet.evaluate_alerts(&rules, &holder, page, &mut memo).await {
             Ok(done) if done.changed() => {
                 tracing::warn!(raised = ?done.raised, reminded = ?done.reminded, resolved = ?done.resolved, "alerts");
                 if page {
