@@ -482,7 +482,7 @@ async fn two_serve_processes_evaluate_once_and_the_survivor_takes_over(db: TestD
     let config = dir.path().join("velvet.toml");
     std::fs::write(&config, "").unwrap();
     let null = std::process::Stdio::null;
-    let mut servers = vec![
+    let mut servers = [
         common::spawn_serve(&db.url, &config, "log", None, null()).0,
         common::spawn_serve(&db.url, &config, "log", None, null()).0,
     ];
