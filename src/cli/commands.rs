@@ -187,6 +187,11 @@ async fn serve(
         running.public_url
     ))?;
     tracing::info!(addr = %running.addr, "serving");
+    tracing::info!(
+        paged = config.alerts.webhook_url.is_some(),
+        format = ?config.alerts.webhook_format,
+        "alert rules: evaluated here while this server holds the evaluator lease (one per deployment)"
+    );
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
     running.shutdown().await;

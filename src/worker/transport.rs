@@ -270,6 +270,20 @@ mod tests {
     }
 
     #[test]
+    fn alert_pages_are_slack_text_or_velvet_json_and_velvet_needs_a_secret() {
+        let err = AlertWebhook::new("https://h.example/x".into(), WebhookFormat::Velvet, None).err().unwrap();
+        assert!(err.contains("webhook_secret"), "{err}");
+        let err = AlertWebhook::new("hooks.example/T0/B0/s3cret".into(), WebhookFormat::Slack, None).err().unwrap();
+        assert!(err.contains("http://") && !err.contains("s3cret"), "the URL is not echoed: {err}");
+        let page = r#"{"event":"alert","rule":"bad_codes","text":"31 bad codes","since":"2026-11-20T09:01:00Z","at":"2026-11-20T09:01:00Z","command":"velvet console","summary":"velvet ALERT bad_codes: 31 bad codes"}"#;
+        let slack = AlertWebhook::new("https://h.example/x".into(), WebhookFormat::Slack, None).unwrap();
+        assert_eq!(slack.body(page).unwrap(), r#"{"text":"velvet ALERT bad_codes: 31 bad codes"}"#);
+        let velvet = AlertWebhook::new("https://h.example/x".into(), WebhookFormat::Velvet, Some("k".into())).unwrap();
+        assert_eq!(velvet.body(page).unwrap(), page, "velvet's JSON as queued");
+        assert!(slack.body("not json").is_err(), "an unreadable page is a failed delivery, not a panic");
+    }
+
+    #[test]
     fn signatures_are_hmac_sha256_of_time_and_body() {
         // Computed independently: python3 -c "import hmac,hashlib;
         // print(hmac.new(b'key', b'1.{}', hashlib.sha256).hexdigest())"
