@@ -395,6 +395,13 @@ mod tests {
                     }
                 }
             }
+            for key in ["repeat_every", "resolve_after", "outbox_backlog"] {
+                if let Ok(c) = Config::parse(&format!("[alerts]\n{key} = \"{quoted}\"\n")) {
+                    let a = c.alerts;
+                    proptest::prop_assert!(a.repeat_every <= chrono::Duration::days(7) && a.resolve_after <= chrono::Duration::days(7));
+                    let _ = chrono::Utc::now() + a.repeat_every + a.resolve_after + a.outbox_backlog;
+                }
+            }
             for key in ["window", "duration"] {
                 if let Ok(c) = Config::parse(&format!("[limits.cooldown]\n{key} = \"{quoted}\"\n")) {
                     let cd = c.limits.cooldown;
@@ -411,6 +418,9 @@ mod tests {
                     ("alerts", "signup_spike_min"),
                     ("alerts", "redeem_failures_per_min"),
                     ("alerts", "prefix_attempts_per_min"),
+                    ("alerts", "min_join_attempts"),
+                    ("alerts", "failed_deliveries"),
+                    ("alerts", "limited_per_min"),
                 ] {
                     let _ = Config::parse(&format!("[{section}]\n{key} = {digits}\n"));
                 }
@@ -461,6 +471,7 @@ mod tests {
         assert_eq!(c.alerts.webhook_format, WebhookFormat::Velvet);
         assert_eq!(c.alerts.rules().unwrap().repeat_every, chrono::Duration::minutes(5));
         assert_eq!(c.alerts.outbox_backlog, chrono::Duration::seconds(90));
+        assert_eq!(c.alerts.resolve_after, chrono::Duration::minutes(2), "a key left out keeps its default");
         assert!(!format!("{c:?}").contains("pssst"), "Debug hides the secret");
         let err = Config::parse("[alerts]\nwebhook_format = \"pager\"\n").unwrap_err();
         assert!(err.contains("pager") && err.contains("slack"), "{err}");
