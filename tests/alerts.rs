@@ -168,6 +168,22 @@ async fn each_rule_fires_once_and_resolves_with_its_figures(db: TestDb) {
         assert_eq!((fired, cleared), (1, 1), "{rule}: one alert and one resolution");
     }
     assert!(v.active_alerts(&admin).await.unwrap().is_empty());
+
+    // A delivery that fails for good (a bounced address) pages once, and
+    // an hour later clears by itself; `velvet mail failed` still lists it.
+    {
+        let now = v.now();
+        let mut tx = db.store.write().await.unwrap();
+        let m = NewMail { kind: "webhook", entry_id: None, code_id: None, recipient: "webhook", payload: Some("{}") };
+        let id = tx.enqueue(m, now).await.unwrap();
+        tx.mark_mail_failed(id, "gone for good", None, now).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(evaluate(v, "a").await.raised, ["failed_deliveries"]);
+    assert!(raised(&db, "failed_deliveries").await[1].contains("1 delivery gave up in the last hour (1 failed in all"));
+    db.clock.advance(Duration::minutes(61));
+    assert_eq!(evaluate(v, "a").await.resolved, ["failed_deliveries"]);
+    assert_eq!(v.failed_mail(&admin, None).await.unwrap().len(), 1, "still listed");
 }
 
 async fn two_evaluators_record_one_alert_per_firing_and_the_survivor_takes_over(db: TestDb) {

@@ -91,8 +91,10 @@ fn render_figures(s: &mut String, f: &Figures) {
     gauge(s, "velvet_outbox_depth", "Messages waiting in the outbox.", g.outbox_depth);
     let age = g.outbox_oldest.map(|d| d.num_seconds()).unwrap_or(0);
     gauge(s, "velvet_outbox_oldest_age_seconds", "Age of the oldest message waiting in the outbox (0: none).", age);
-    let help = "Deliveries (mail, webhooks, alert pages) that gave up.";
+    let help = "Deliveries (mail, webhooks, alert pages) that gave up and were not sent again or replaced.";
     gauge(s, "velvet_failed_deliveries", help, g.failed_deliveries);
+    let help = "Deliveries that gave up in the last hour.";
+    gauge(s, "velvet_failed_deliveries_last_hour", help, g.failed_last_hour);
     let _ = writeln!(s, "# HELP velvet_alerts_active Alerts raised by the server and not resolved, by rule.");
     let _ = writeln!(s, "# TYPE velvet_alerts_active gauge");
     for rule in crate::domain::alerts::RULES {

@@ -21,7 +21,9 @@ pub struct AlertRules {
     pub min_join_share: f64,
     /// ... with at least this many attempts.
     pub min_join_attempts: u64,
-    /// Deliveries (mail or webhook) that gave up; 0 turns the rule off.
+    /// Deliveries (mail, webhook, alert page) that gave up in the last
+    /// hour; 0 turns the rule off. (An hour, not ever: one address that
+    /// bounces for good must not page on-call every 30 minutes forever.)
     pub failed_deliveries: u64,
     /// The oldest queued message waiting longer than this.
     pub outbox_backlog: Duration,
@@ -71,8 +73,11 @@ pub struct Signals {
     /// Code attempts and joins over the last 10 minutes.
     pub code_attempts_10m: u64,
     pub joins_10m: u64,
-    /// Deliveries that gave up and were not replaced.
+    /// Deliveries that gave up and were not replaced (what `velvet mail
+    /// failed` lists)...
     pub failed_deliveries: u64,
+    /// ... and those of them that gave up in the last hour.
+    pub failed_last_hour: u64,
     pub outbox_depth: u64,
     /// Age of the oldest message still queued.
     pub outbox_oldest: Option<Duration>,
@@ -106,6 +111,10 @@ pub fn first_command(rule: &str) -> &'static str {
 
 fn firing(rule: &'static str, text: String) -> Firing {
     Firing { rule, text, command: first_command(rule) }
+}
+
+fn deliveries(n: u64) -> String {
+    if n == 1 { "1 delivery".into() } else { format!("{n} deliveries") }
 }
 
 /// "12m", "45s": whole minutes once there is one.
@@ -155,10 +164,15 @@ impl AlertRules {
                 ),
             ));
         }
-        if self.failed_deliveries > 0 && s.failed_deliveries >= self.failed_deliveries {
+        if self.failed_deliveries > 0 && s.failed_last_hour >= self.failed_deliveries {
             out.push(firing(
                 "failed_deliveries",
-                format!("{} deliveries gave up (mail or webhook)", s.failed_deliveries),
+                format!(
+                    "{} gave up in the last hour ({} failed in all; threshold {})",
+                    deliveries(s.failed_last_hour),
+                    s.failed_deliveries,
+                    self.failed_deliveries
+                ),
             ));
         }
         if let Some(age) = s.outbox_oldest
@@ -203,7 +217,11 @@ impl Signals {
                 None => "no failed or refused attempts".into(),
             },
             "dropoff" => format!("{} of {} code attempts joined in 10 min", self.joins_10m, self.code_attempts_10m),
-            "failed_deliveries" => format!("{} deliveries failed", self.failed_deliveries),
+            "failed_deliveries" => format!(
+                "{} gave up in the last hour ({} failed in all)",
+                deliveries(self.failed_last_hour),
+                self.failed_deliveries
+            ),
             "outbox_backlog" => match self.outbox_oldest {
                 Some(age) => format!("{} queued, the oldest for {}", self.outbox_depth, minutes(age)),
                 None => "outbox empty".into(),
@@ -292,7 +310,11 @@ mod tests {
                 "198.51.100.0/24",
             ),
             (Signals { code_attempts_10m: 50, joins_10m: 2, ..Default::default() }, "dropoff", "2 of 50"),
-            (Signals { failed_deliveries: 3, ..Default::default() }, "failed_deliveries", "3 deliveries"),
+            (
+                Signals { failed_deliveries: 5, failed_last_hour: 3, ..Default::default() },
+                "failed_deliveries",
+                "3 deliveries gave up in the last hour (5 failed in all",
+            ),
             (
                 Signals { outbox_depth: 9, outbox_oldest: Some(Duration::minutes(12)), ..Default::default() },
                 "outbox_backlog",
@@ -309,6 +331,8 @@ mod tests {
         // A spike needs both the factor and the floor.
         assert!(rules_of(&Signals { signups: 19, signup_baseline: 0.0, ..Default::default() }).is_empty());
         assert!(rules_of(&Signals { signups: 40, signup_baseline: 10.0, ..Default::default() }).is_empty());
+        // Old failures alone (still listed by `velvet mail failed`) do not page.
+        assert!(rules_of(&Signals { failed_deliveries: 4, ..Default::default() }).is_empty());
         // Too few attempts to judge a drop-off.
         assert!(rules_of(&Signals { code_attempts_10m: 19, ..Default::default() }).is_empty());
     }

@@ -144,6 +144,7 @@ impl Velvet {
             offenders.iter().filter_map(|o| Some((o.minute, o.ip_prefix.as_deref()?, o.n.max(0) as u64))),
         );
         s.failed_deliveries = tx.count_failed_mail().await?.max(0) as u64;
+        s.failed_last_hour = tx.count_failed_mail_since(now - Duration::hours(1)).await?.max(0) as u64;
         s.outbox_depth = tx.outbox_depth().await?.max(0) as u64;
         s.outbox_oldest = tx.outbox_oldest_queued().await?.map(|t| (now - t).max(Duration::zero()));
         Ok(s)
