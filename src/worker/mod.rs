@@ -64,7 +64,11 @@ impl Dispatcher {
     async fn round(&self) -> Result<usize, crate::service::Error> {
         let claimed_at = std::time::Instant::now();
         let budget = crate::service::LEASE.to_std().expect("the lease is a positive constant") / 2;
-        let batch = self.velvet.claim_mail(&self.public_url, CLAIM_BATCH).await?;
+        let claimed = self.velvet.claim_mail(&self.public_url, CLAIM_BATCH).await?;
+        let total = claimed.len();
+        // Alert pages go their own way: a slow or failing pager never holds up mail.
+        let (pages, batch): (Vec<_>, Vec<_>) = claimed.into_iter().partition(|m| m.kind == "alert");
+        self.page(pages);
         for (i, mail) in batch.iter().enumerate() {
             if claimed_at.elapsed() > budget {
                 let rest: Vec<i64> = batch[i..].iter().map(|m| m.outbox_id).collect();
@@ -76,10 +80,6 @@ impl Dispatcher {
                     tracing::warn!(error = %e, "could not give claims back; they return when the lease lapses");
                 }
                 break;
-            }
-            if mail.kind == "alert" {
-                self.page(mail);
-                continue;
             }
             let result = if mail.kind == "webhook" {
                 match &self.webhook {
@@ -102,35 +102,33 @@ impl Dispatcher {
                 tracing::warn!(outbox = mail.outbox_id, error = %e, "could not record a delivery outcome");
             }
         }
-        Ok(batch.len())
+        Ok(total)
     }
 
-    /// Delivers one alert page in a task of its own and records the outcome.
-    fn page(&self, mail: &crate::service::OutgoingMail) {
+    /// Delivers a batch's alert pages in a task of their own, in the
+    /// order they were queued (a firing before its resolution), and
+    /// records each outcome.
+    fn page(&self, pages: Vec<crate::service::OutgoingMail>) {
+        if pages.is_empty() {
+            return;
+        }
         let (velvet, hook) = (self.velvet.clone(), self.alerts.clone());
-        let mail = crate::service::OutgoingMail {
-            outbox_id: mail.outbox_id,
-            entry_id: mail.entry_id,
-            kind: mail.kind.clone(),
-            to: mail.to.clone(),
-            subject: String::new(),
-            body: mail.body.clone(),
-            attempts: mail.attempts,
-        };
         tokio::spawn(async move {
-            let result = match &hook {
-                Some(h) => h.send(&mail.body, velvet.now()).await,
-                None => Err("no webhook_url is configured in [alerts]".to_string()),
-            };
-            let recorded = match result {
-                Ok(()) => velvet.mail_sent(mail.outbox_id).await,
-                Err(e) => {
-                    tracing::warn!(outbox = mail.outbox_id, attempt = mail.attempts, error = %e, "alert page failed");
-                    velvet.mail_failed(&mail, &e).await
+            for mail in pages {
+                let result = match &hook {
+                    Some(h) => h.send(&mail.body, velvet.now()).await,
+                    None => Err("no webhook_url is configured in [alerts]".to_string()),
+                };
+                let recorded = match result {
+                    Ok(()) => velvet.mail_sent(mail.outbox_id).await,
+                    Err(e) => {
+                        tracing::warn!(outbox = mail.outbox_id, attempt = mail.attempts, error = %e, "alert page failed");
+                        velvet.mail_failed(&mail, &e).await
+                    }
+                };
+                if let Err(e) = recorded {
+                    tracing::warn!(outbox = mail.outbox_id, error = %e, "could not record an alert page's outcome");
                 }
-            };
-            if let Err(e) = recorded {
-                tracing::warn!(outbox = mail.outbox_id, error = %e, "could not record an alert page's outcome");
             }
         });
     }
