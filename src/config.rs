@@ -17,8 +17,99 @@ pub struct Config {
     pub operator: Option<String>,
     pub serve: ServeConfig,
     pub limits: LimitsConfig,
-    /// `[alerts]`: thresholds the console raises alerts at.
-    pub alerts: crate::console::live::Thresholds,
+    /// `[alerts]`: the rules `velvet serve` evaluates, and where it pages.
+    pub alerts: AlertsConfig,
+}
+
+/// How alert pages are posted to `[alerts] webhook_url`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// `{"text": …}`: Slack, Mattermost, and most chat and paging bridges.
+    #[default]
+    Slack,
+    /// velvet's JSON, signed like the join webhook (`Velvet-Signature`).
+    Velvet,
+}
+
+/// `[alerts]`: thresholds of the rules (see `domain::alerts::AlertRules`)
+/// and paging. Evaluated by `velvet serve`, once per deployment.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    pub signup_spike_factor: f64,
+    pub signup_spike_min: u64,
+    pub redeem_failures_per_min: u64,
+    pub prefix_attempts_per_min: u64,
+    pub min_join_share: f64,
+    pub min_join_attempts: u64,
+    /// Failed deliveries that raise an alert; 0 turns the rule off.
+    pub failed_deliveries: u64,
+    /// "10m": the oldest queued message waiting this long raises an alert.
+    #[serde(deserialize_with = "backlog")]
+    pub outbox_backlog: chrono::Duration,
+    /// 429s per minute that make a storm; 0 turns the rule off.
+    pub limited_per_min: u64,
+    /// "30m": an active alert is paged again this often.
+    #[serde(deserialize_with = "repeat")]
+    pub repeat_every: chrono::Duration,
+    /// "2m": an alert is resolved no sooner than this after its last record
+    /// (a figure hovering at a threshold pages once).
+    #[serde(deserialize_with = "backlog")]
+    pub resolve_after: chrono::Duration,
+    /// Where firings, reminders and resolutions are POSTed (none: not paged).
+    pub webhook_url: Option<String>,
+    pub webhook_format: WebhookFormat,
+    /// Signs `velvet`-format pages; defaults to `[serve] webhook_secret`.
+    pub webhook_secret: Option<Secret>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        let r = crate::domain::alerts::AlertRules::default();
+        AlertsConfig {
+            signup_spike_factor: r.signup_spike_factor,
+            signup_spike_min: r.signup_spike_min,
+            redeem_failures_per_min: r.redeem_failures_per_min,
+            prefix_attempts_per_min: r.prefix_attempts_per_min,
+            min_join_share: r.min_join_share,
+            min_join_attempts: r.min_join_attempts,
+            failed_deliveries: r.failed_deliveries,
+            outbox_backlog: r.outbox_backlog,
+            limited_per_min: r.limited_per_min,
+            repeat_every: r.repeat_every,
+            resolve_after: r.resolve_after,
+            webhook_url: None,
+            webhook_format: WebhookFormat::Slack,
+            webhook_secret: None,
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// The rules, checked: a factor or share that cannot mean anything is
+    /// an error naming the key.
+    pub fn rules(&self) -> Result<crate::domain::alerts::AlertRules, String> {
+        if !(self.signup_spike_factor.is_finite() && self.signup_spike_factor >= 1.0) {
+            return Err(format!("[alerts] signup_spike_factor = {} must be a number ≥ 1", self.signup_spike_factor));
+        }
+        if !(0.0..=1.0).contains(&self.min_join_share) {
+            return Err(format!("[alerts] min_join_share = {} must be a share between 0 and 1", self.min_join_share));
+        }
+        Ok(crate::domain::alerts::AlertRules {
+            signup_spike_factor: self.signup_spike_factor,
+            signup_spike_min: self.signup_spike_min,
+            redeem_failures_per_min: self.redeem_failures_per_min,
+            prefix_attempts_per_min: self.prefix_attempts_per_min,
+            min_join_share: self.min_join_share,
+            min_join_attempts: self.min_join_attempts,
+            failed_deliveries: self.failed_deliveries,
+            outbox_backlog: self.outbox_backlog,
+            limited_per_min: self.limited_per_min,
+            repeat_every: self.repeat_every,
+            resolve_after: self.resolve_after,
+        })
+    }
 }
 
 /// `[serve]`: the HTTP API, mail and webhooks.
@@ -214,6 +305,15 @@ fn window<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D:
     duration_within(d, chrono::Duration::seconds(1), chrono::Duration::days(7))
 }
 
+/// 1s to 7d (the outbox backlog and the resolve delay).
+fn backlog<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
+    duration_within(d, chrono::Duration::seconds(1), chrono::Duration::days(7))
+}
+
+fn repeat<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
+    duration_within(d, chrono::Duration::minutes(1), chrono::Duration::days(7))
+}
+
 fn lockout<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
     duration_within(d, chrono::Duration::seconds(1), chrono::Duration::days(30))
 }
@@ -295,6 +395,13 @@ mod tests {
                     }
                 }
             }
+            for key in ["repeat_every", "resolve_after", "outbox_backlog"] {
+                if let Ok(c) = Config::parse(&format!("[alerts]\n{key} = \"{quoted}\"\n")) {
+                    let a = c.alerts;
+                    proptest::prop_assert!(a.repeat_every <= chrono::Duration::days(7) && a.resolve_after <= chrono::Duration::days(7));
+                    let _ = chrono::Utc::now() + a.repeat_every + a.resolve_after + a.outbox_backlog;
+                }
+            }
             for key in ["window", "duration"] {
                 if let Ok(c) = Config::parse(&format!("[limits.cooldown]\n{key} = \"{quoted}\"\n")) {
                     let cd = c.limits.cooldown;
@@ -311,6 +418,9 @@ mod tests {
                     ("alerts", "signup_spike_min"),
                     ("alerts", "redeem_failures_per_min"),
                     ("alerts", "prefix_attempts_per_min"),
+                    ("alerts", "min_join_attempts"),
+                    ("alerts", "failed_deliveries"),
+                    ("alerts", "limited_per_min"),
                 ] {
                     let _ = Config::parse(&format!("[{section}]\n{key} = {digits}\n"));
                 }
@@ -347,5 +457,29 @@ mod tests {
         assert!(!format!("{c:?}").contains("s3cret"), "Debug hides the secret");
         assert_eq!((c.serve.public_answer_ms, c.serve.metrics), (5, false), "the older name still works");
         assert_eq!(d.limits.signup().ip.unwrap().to_string(), "10/10m");
+    }
+
+    #[test]
+    fn alerts_have_defaults_and_bad_values_are_clear_errors() {
+        let d = Config::default();
+        assert_eq!(d.alerts.rules().unwrap(), crate::domain::alerts::AlertRules::default());
+        assert_eq!(d.alerts.repeat_every, chrono::Duration::minutes(30));
+        let c = Config::parse(
+            "[alerts]\nwebhook_url = \"http://127.0.0.1:9/hook\"\nwebhook_format = \"velvet\"\nwebhook_secret = \"pssst-pssst\"\nrepeat_every = \"5m\"\noutbox_backlog = \"90s\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.alerts.webhook_format, WebhookFormat::Velvet);
+        assert_eq!(c.alerts.rules().unwrap().repeat_every, chrono::Duration::minutes(5));
+        assert_eq!(c.alerts.outbox_backlog, chrono::Duration::seconds(90));
+        assert_eq!(c.alerts.resolve_after, chrono::Duration::minutes(2), "a key left out keeps its default");
+        assert!(!format!("{c:?}").contains("pssst"), "Debug hides the secret");
+        let err = Config::parse("[alerts]\nwebhook_format = \"pager\"\n").unwrap_err();
+        assert!(err.contains("pager") && err.contains("slack"), "{err}");
+        let err = Config::parse("[alerts]\nrepeat_every = \"5\"\n").unwrap_err();
+        assert!(err.contains("not a duration"), "{err}");
+        let err = Config::parse("[alerts]\nmin_join_share = 3.0\n").unwrap().alerts.rules().unwrap_err();
+        assert!(err.contains("min_join_share"), "{err}");
+        let err = Config::parse("[alerts]\nsignup_spike_factor = nan\n").unwrap().alerts.rules().unwrap_err();
+        assert!(err.contains("signup_spike_factor"), "{err}");
     }
 }

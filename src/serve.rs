@@ -7,7 +7,7 @@ use crate::api::{self, App};
 use crate::config::Config;
 use crate::limiter::Limiter;
 use crate::service::Velvet;
-use crate::worker::transport::{MailTransport, Webhook};
+use crate::worker::transport::{AlertWebhook, MailTransport, Webhook};
 use crate::worker::{self, Dispatcher};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,6 +48,16 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
         (Some(_), None) => return Err("webhook_url needs webhook_secret, used to sign each call".into()),
         _ => None,
     };
+    let rules = config.alerts.rules()?;
+    let alert_secret = config.alerts.webhook_secret.as_ref().or(serve.webhook_secret.as_ref());
+    let alerts = match &config.alerts.webhook_url {
+        Some(url) => Some(Arc::new(AlertWebhook::new(
+            url.clone(),
+            config.alerts.webhook_format,
+            alert_secret.map(|s| s.expose().to_string()),
+        )?)),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&serve.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", serve.listen))?;
@@ -76,9 +86,26 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let described = mail.describe();
-    let dispatcher =
-        Dispatcher { velvet: velvet.clone(), mail, from, webhook, public_url: public_url.clone(), wake: wake.clone() };
+    let page = alerts.is_some();
+    let dispatcher = Dispatcher {
+        velvet: velvet.clone(),
+        mail,
+        from,
+        webhook,
+        alerts,
+        public_url: public_url.clone(),
+        wake: wake.clone(),
+    };
     tasks.spawn(dispatcher.run(stopped.clone()));
+    tasks.spawn(worker::alert_evaluator(
+        velvet.clone(),
+        worker::holder_id(),
+        rules,
+        page,
+        wake.clone(),
+        worker::EVALUATE_EVERY,
+        stopped.clone(),
+    ));
     tasks.spawn(worker::pacer(velvet.clone(), wake.clone(), stopped.clone()));
     tasks.spawn(worker::sweeper(velvet.clone(), limiter.clone(), stopped.clone()));
     tasks.spawn(worker::limiter_sync(velvet.clone(), limiter, stopped.clone()));

@@ -406,8 +406,9 @@ fn results_arrive_as_toasts_esc_goes_back_and_never_quits_q_quits() {
 }
 
 #[test]
-fn alerts_raise_a_banner_and_are_recorded_once() {
+fn the_console_shows_the_servers_alerts_and_evaluates_nothing() {
     let mut s = world(Role::Admin);
+    // Figures that once made the console raise bad_codes itself.
     let ticks: Vec<Tick> = (0..45)
         .map(|_| Tick {
             at: now() - Duration::seconds(30),
@@ -419,11 +420,27 @@ fn alerts_raise_a_banner_and_are_recorded_once() {
         })
         .collect();
     update(&mut s, Input::Msg(Msg::Events { rows: vec![], ticks }));
-    let first = update(&mut s, Input::Tick(now() + Duration::seconds(40)));
-    assert!(first.iter().any(|e| matches!(e, Effect::RecordAlert { rule, .. } if rule == "bad_codes")), "{first:?}");
-    let again = update(&mut s, Input::Tick(now() + Duration::seconds(41)));
-    assert!(again.is_empty(), "a standing alert is recorded once");
-    assert!(screen(&s, 120, 40).contains("ALERT bad_codes"));
+    let effects = update(&mut s, Input::Tick(now() + Duration::seconds(40)));
+    assert!(effects.is_empty(), "the tick evaluates nothing: {effects:?}");
+    assert!(!screen(&s, 120, 40).contains("ALERT"), "no alert until the server raises one");
+    // The server raised one: banner and Live pane.
+    let alert = velvet::service::ActiveAlert {
+        rule: "bad_codes".into(),
+        text: "45 bad codes in the last minute (threshold 30)".into(),
+        since: now(),
+    };
+    update(&mut s, Input::Msg(Msg::Alerts(vec![alert])));
+    let shown = screen(&s, 120, 40);
+    let since = now().with_timezone(&s.tz).format("%H:%M").to_string();
+    assert!(
+        shown.contains(&format!("ALERT bad_codes: 45 bad codes in the last minute (threshold 30) (since {since})")),
+        "{shown}"
+    );
+    assert!(shown.contains("! 45 bad codes in the last minute"), "the Live pane lists it: {shown}");
+    // Resolved by the server: gone.
+    update(&mut s, Input::Msg(Msg::Alerts(vec![])));
+    let shown = screen(&s, 120, 40);
+    assert!(!shown.contains("ALERT") && shown.contains("no alerts"), "{shown}");
 }
 
 #[test]

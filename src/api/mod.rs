@@ -58,7 +58,7 @@ pub struct App {
 #[derive(Default)]
 pub struct Caches {
     ready: tokio::sync::Mutex<Option<(tokio::time::Instant, Option<&'static str>)>>,
-    outbox_depth: tokio::sync::Mutex<Option<(tokio::time::Instant, Option<i64>)>>,
+    figures: tokio::sync::Mutex<Option<(tokio::time::Instant, Option<Arc<metrics::Figures>>)>>,
 }
 
 /// What the API knows about one caller. Only prefixes and hashes leave it.
@@ -295,15 +295,19 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     // Like /readyz, never more than two seconds, database or not.
-    let depth = async {
-        tokio::time::timeout(std::time::Duration::from_secs(2), app.velvet.outbox_depth())
-            .await
-            .ok()
-            .and_then(Result::ok)
+    // The figures the alert rules read come from the database, so every
+    // server reports the same deployment-wide numbers.
+    let figures = async {
+        let read = async {
+            let signals = app.velvet.alert_signals().await?;
+            let active = app.velvet.active_alerts(&crate::service::Actor::System("metrics")).await?;
+            Ok::<_, crate::service::Error>(Arc::new(metrics::Figures { signals, active }))
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(2), read).await.ok().and_then(Result::ok)
     };
-    let depth = recent(&app.caches.outbox_depth, FRESH, depth).await;
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(depth, app.limiter.tracked_keys()))
-        .into_response()
+    let figures = recent(&app.caches.figures, FRESH, figures).await;
+    let text = app.metrics.render(figures.as_deref(), app.limiter.tracked_keys());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn openapi() -> Response {

@@ -57,7 +57,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         }
         Command::Console => {
             let actor = ctx.actor().await?;
-            crate::console::run(ctx.velvet.clone(), actor, ctx.config.alerts, None)
+            crate::console::run(ctx.velvet.clone(), actor, None)
                 .await
                 .map_err(|e| CliError::failure(format!("terminal error: {e}")))
         }
@@ -251,6 +251,11 @@ async fn serve(
         running.public_url
     ))?;
     tracing::info!(addr = %running.addr, "serving");
+    tracing::info!(
+        paged = config.alerts.webhook_url.is_some(),
+        format = ?config.alerts.webhook_format,
+        "alert rules: evaluated here while this server holds the evaluator lease (one per deployment)"
+    );
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
     running.shutdown().await;

@@ -48,7 +48,7 @@ pub async fn run(ctx: &Ctx, keep: bool, seed_value: u64, size: u64) -> CliResult
     config.serve.mail = format!("file:{}", mail.display());
     // The simulator speaks for many people through X-Forwarded-For.
     config.serve.trusted_proxies = vec!["127.0.0.1/32".into(), "::1/128".into()];
-    config.alerts = ctx.config.alerts;
+    config.alerts = ctx.config.alerts.clone();
     // The demo's steady crowd is busier than its seeded history; only a
     // real wave should count as a spike.
     config.alerts.signup_spike_min = config.alerts.signup_spike_min.max(300);
@@ -64,7 +64,7 @@ pub async fn run(ctx: &Ctx, keep: bool, seed_value: u64, size: u64) -> CliResult
         "demo: {} people seeded; API on {base}; a bot wave comes in ~40 s, a leaked code (campaign chat) in ~70 s",
         report.entries
     );
-    let result = crate::console::run(velvet.clone(), actor, config.alerts, Some(welcome)).await;
+    let result = crate::console::run(velvet.clone(), actor, Some(welcome)).await;
     stop.store(true, Ordering::Relaxed);
     let mut summaries = Vec::new();
     for s in sims {

@@ -71,6 +71,8 @@ pub enum Msg {
         status: Option<String>,
         preview: BulkBlock,
     },
+    /// The server's active alerts (read every round of the feed).
+    Alerts(Vec<crate::service::ActiveAlert>),
     /// An action finished: what to tell the operator.
     Done(String),
     Failed(String),
@@ -92,10 +94,6 @@ pub enum Effect {
     LoadCodes,
     /// A change, done by the service as the operator.
     Act(Action),
-    RecordAlert {
-        rule: String,
-        text: String,
-    },
     /// Count who a bulk block would take (changes nothing).
     PreviewBlock {
         selector: BlockSelector,

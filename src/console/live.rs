@@ -1,6 +1,6 @@
 //! The Live pane's numbers: per-minute counts over the last hour, rates
-//! against the trailing baseline, top offenders, the redeem funnel and
-//! alerts. Fed event by event from the tail, so a refresh costs only the
+//! against the trailing baseline, top offenders and the redeem funnel
+//! (alerts are the server's: `domain::alerts`, shown as they are). Fed event by event from the tail, so a refresh costs only the
 //! new events, whatever the history holds.
 
 use crate::store::{MinuteCount, OffenderCount};
@@ -59,40 +59,6 @@ pub struct Tick {
     pub detail: Option<String>,
     pub ip_prefix: Option<String>,
     pub device_hash: Option<String>,
-}
-
-/// Alert thresholds (`[alerts]` in velvet.toml).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Thresholds {
-    /// Signups in the last minute above this many times the trailing average...
-    pub signup_spike_factor: f64,
-    /// ... and at least this many.
-    pub signup_spike_min: u64,
-    /// Bad codes per minute.
-    pub redeem_failures_per_min: u64,
-    /// Failed or refused attempts from one prefix per minute.
-    pub prefix_attempts_per_min: u64,
-    /// Joined / code attempts over 10 minutes below this share (with ≥ 20 attempts).
-    pub min_join_share: f64,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds {
-            signup_spike_factor: 5.0,
-            signup_spike_min: 20,
-            redeem_failures_per_min: 30,
-            prefix_attempts_per_min: 60,
-            min_join_share: 0.2,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Alert {
-    pub rule: &'static str,
-    pub text: String,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -222,33 +188,6 @@ impl LiveStats {
         let joined = ms.iter().map(|m| m.counts.get(&Series::RedeemOk).copied().unwrap_or(0)).sum();
         (attempts, joined)
     }
-
-    /// The alerts the current numbers raise.
-    pub fn alerts(&self, th: &Thresholds) -> Vec<Alert> {
-        let mut out = Vec::new();
-        let (signups, base) = self.rate(Series::Signups);
-        if signups >= th.signup_spike_min && signups as f64 > th.signup_spike_factor * base.max(1.0) {
-            out.push(Alert { rule: "signup_spike", text: format!("signups {signups}/min vs {base:.1}/min usual") });
-        }
-        let (failed, _) = self.rate(Series::RedeemFailed);
-        if failed >= th.redeem_failures_per_min {
-            out.push(Alert { rule: "bad_codes", text: format!("{failed} bad codes in the last minute") });
-        }
-        // The current and the last minute, so a burst shows at once.
-        if let Some((p, n)) = self.recent(2, |m| &m.prefixes, 1).first()
-            && *n >= th.prefix_attempts_per_min
-        {
-            out.push(Alert { rule: "hot_prefix", text: format!("{n} failed or refused attempts from {p}") });
-        }
-        let (attempts, joined) = self.funnel(10);
-        if attempts >= 20 && (joined as f64) < th.min_join_share * attempts as f64 {
-            out.push(Alert {
-                rule: "dropoff",
-                text: format!("only {joined} of {attempts} code attempts joined in 10 min"),
-            });
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -268,7 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_roll_by_minute_and_raise_alerts() {
+    fn counts_roll_by_minute() {
         let t0 = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 30).unwrap();
         let mut live = LiveStats::new(t0);
         for i in 0..30 {
@@ -285,12 +224,11 @@ mod tests {
         assert_eq!(s[58], 40);
         assert_eq!(live.rate(Series::Signups).0, 40);
         assert_eq!(live.top_prefixes(3), vec![("203.0.113.0/24".to_string(), 40)]);
-        let rules: Vec<&str> = live.alerts(&Thresholds::default()).iter().map(|a| a.rule).collect();
-        assert_eq!(rules, ["signup_spike", "bad_codes", "dropoff"]);
+        assert_eq!(live.funnel(10), (40, 0));
         // An hour later everything has scrolled away.
         live.roll(t0 + Duration::minutes(70));
         assert!(live.series(Series::Signups).iter().all(|n| *n == 0));
-        assert!(live.alerts(&Thresholds::default()).is_empty());
+        assert_eq!(live.funnel(60), (0, 0));
     }
 
     #[test]

@@ -45,17 +45,11 @@ pub fn key_input(s: &State, key: event::KeyEvent) -> Option<Input> {
 }
 
 /// Runs the console until the operator quits. `welcome` is shown first.
-pub async fn run(
-    velvet: Velvet,
-    actor: Actor,
-    thresholds: live::Thresholds,
-    welcome: Option<String>,
-) -> std::io::Result<()> {
+pub async fn run(velvet: Velvet, actor: Actor, welcome: Option<String>) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let (keys_tx, mut keys) = mpsc::unbounded_channel::<Event>();
     let backend = velvet.store().backend();
     let mut s = State::new(velvet.now(), actor.name().to_string(), actor.role(), backend);
-    s.thresholds = thresholds;
     s.tz = *chrono::Local::now().offset();
     if let Some(text) = welcome {
         s.toast(text, state::ToastKind::Info);

@@ -122,6 +122,12 @@ impl Runner {
             if round.is_multiple_of(2) {
                 self.refresh().await;
             }
+            // Every round (under a second apart), so an alert the server
+            // raised is on screen within 2 s.
+            match self.velvet.active_alerts(&self.actor).await {
+                Ok(alerts) => self.send(Msg::Alerts(alerts)),
+                Err(e) => tracing::debug!(error = %e, "could not read the active alerts"),
+            }
             round += 1;
             loop {
                 match feed.poll(5_000).await {
@@ -265,10 +271,6 @@ impl Runner {
                 if let Ok(c) = v.list_codes(a, None, None, None, 10_000).await {
                     self.send(Msg::Codes(c));
                 }
-                return;
-            }
-            Effect::RecordAlert { rule, text } => {
-                let _ = v.record_alert(a, &rule, &text).await;
                 return;
             }
             Effect::PreviewBlock { selector, status } => {

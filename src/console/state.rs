@@ -2,7 +2,7 @@
 //! the render functions only read it.
 
 use super::filter::Haystack;
-use super::live::{Alert, LiveStats, Thresholds};
+use super::live::LiveStats;
 use crate::domain::{Role, Settings};
 use crate::service::{Action, CodeView, Lookup, SwitchState};
 use crate::store::EventRow;
@@ -250,8 +250,8 @@ pub struct State {
     pub event_cursor: i64,
 
     pub live: LiveStats,
-    pub thresholds: Thresholds,
-    pub alerts: Vec<Alert>,
+    /// The server's active alerts, as the database last said.
+    pub alerts: Vec<crate::service::ActiveAlert>,
     pub switches: Vec<SwitchState>,
     pub settings: Option<Settings>,
     pub cap_sent_today: Option<u64>,
@@ -298,7 +298,6 @@ impl State {
             events_list: Listing::default(),
             event_cursor: 0,
             live: LiveStats::new(now),
-            thresholds: Thresholds::default(),
             alerts: Vec::new(),
             switches: Vec::new(),
             settings: None,

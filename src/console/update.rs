@@ -636,15 +636,7 @@ fn tick(s: &mut State, now: chrono::DateTime<chrono::Utc>) -> Vec<Effect> {
     s.now = now;
     s.live.roll(now);
     s.toasts.retain(|t| t.until > now);
-    let alerts = s.live.alerts(&s.thresholds);
-    let mut effects = Vec::new();
-    for a in &alerts {
-        if !s.alerts.iter().any(|old| old.rule == a.rule) {
-            effects.push(Effect::RecordAlert { rule: a.rule.to_string(), text: a.text.clone() });
-        }
-    }
-    s.alerts = alerts;
-    effects
+    vec![]
 }
 
 fn message(s: &mut State, m: Msg) -> Vec<Effect> {
@@ -768,6 +760,10 @@ fn message(s: &mut State, m: Msg) -> Vec<Effect> {
         Msg::BlockPreview { selector, status, preview } => {
             s.busy = s.busy.saturating_sub(1);
             block_preview(s, selector, status, preview)
+        }
+        Msg::Alerts(alerts) => {
+            s.alerts = alerts;
+            vec![]
         }
         Msg::Done(text) => {
             s.busy = s.busy.saturating_sub(1);

@@ -42,6 +42,7 @@ kinds! {
     OperatorAdded => "operator_added",
     RateLimited => "rate_limited",
     Alert => "alert",
+    AlertResolved => "alert_resolved",
     MailFailed => "mail_failed",
     MailInterrupted => "mail_interrupted",
     MailRetried => "mail_retried",

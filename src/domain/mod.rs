@@ -1,6 +1,7 @@
 //! Pure rules: no I/O, no async. Email addresses, the entry state machine,
 //! invite-code format, tokens, roles, settings and pacing, explanations.
 
+pub mod alerts;
 pub mod clock;
 pub mod code;
 pub mod duration;

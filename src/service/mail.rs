@@ -26,7 +26,7 @@ pub const MAX_ATTEMPTS: i64 = 8;
 /// reaches its 1 h cap after 7 tries; 31 waits add up to about 25 h).
 pub const WEBHOOK_MAX_ATTEMPTS: i64 = 32;
 /// The kinds of message in the outbox.
-pub const MAIL_KINDS: &[&str] = &["confirm", "invite", "referral", "webhook"];
+pub const MAIL_KINDS: &[&str] = &["confirm", "invite", "referral", "webhook", "already_joined", "alert"];
 /// The most failed messages one listing or `retry --all` handles.
 pub const MAX_FAILED_LISTED: i64 = 10_000;
 

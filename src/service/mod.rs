@@ -5,6 +5,7 @@
 
 mod action;
 mod actor;
+mod alerts;
 mod approve;
 mod codes;
 mod erase;
@@ -23,6 +24,7 @@ mod watch;
 
 pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};
+pub use alerts::{ALERT_RECIPIENT, ActiveAlert, AlertMemo, AlertPage, EVALUATOR_LEASE, EVALUATOR_TTL, Evaluation};
 pub use approve::{ApproveReport, Approved, Approvees, MAX_APPROVE_AT_ONCE};
 pub use codes::{
     CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode,

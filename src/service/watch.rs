@@ -7,9 +7,6 @@ use crate::domain::{EventKind, Permission};
 use crate::store::{EventFeed, EventFilter, EventRow, ListedEntry, MinuteCount, NewEvent, OffenderCount};
 use chrono::Duration;
 
-/// A repeated alert is recorded at most once per this window.
-pub const ALERT_QUIET: Duration = Duration::minutes(10);
-
 impl Velvet {
     pub async fn count_entries(&self, actor: &Actor) -> Result<i64> {
         actor.require(Permission::Read)?;
@@ -74,26 +71,6 @@ impl Velvet {
     pub async fn invites_sent_today(&self, actor: &Actor) -> Result<u64> {
         actor.require(Permission::Read)?;
         Self::sent_today(&mut self.store.read().await?, self.now()).await
-    }
-
-    /// Records an alert the console raised, once per rule per quiet window
-    /// however many consoles are watching. Returns whether it was recorded.
-    pub async fn record_alert(&self, actor: &Actor, rule: &str, text: &str) -> Result<bool> {
-        actor.require(Permission::Read)?;
-        let mut tx = self.store.write().await?;
-        let last = tx.last_event_at(EventKind::Alert.as_str(), rule).await?;
-        if last.is_some_and(|t| t + ALERT_QUIET > self.now()) {
-            return Ok(false);
-        }
-        let e = NewEvent {
-            rule: Some(rule.to_string()),
-            detail: Some(text.to_string()),
-            outcome: Some("raised"),
-            ..event(EventKind::Alert, actor)
-        };
-        self.record(&mut tx, e).await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// Records how many requests a rate-limit rule refused from one prefix

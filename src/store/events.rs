@@ -119,12 +119,6 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, (String, Option<String>, i64)>(sql).bind(from).bind(to).fetch_all(c))?)
     }
 
-    /// The newest event of a kind and rule (alert de-duplication).
-    pub async fn last_event_at(&mut self, kind: &str, rule: &str) -> Result<Option<DateTime<Utc>>> {
-        let sql = "SELECT MAX(at) FROM events WHERE kind = $1 AND rule = $2";
-        Ok(on!(self, c => sqlx::query_scalar::<_, Option<DateTime<Utc>>>(sql).bind(kind).bind(rule).fetch_one(c))?)
-    }
-
     /// Events of one kind since `since` (the daily cap counts `invite_sent`).
     pub async fn count_events_since(&mut self, kind: &str, since: DateTime<Utc>) -> Result<i64> {
         let sql = "SELECT COUNT(*) FROM events WHERE kind = $1 AND at >= $2";

@@ -7,6 +7,7 @@
 //! transactions on SQLite begin with `BEGIN IMMEDIATE`, so concurrent
 //! writers queue on the lock instead of failing at their first write.
 
+mod alerts;
 mod bulk;
 mod codes;
 mod entries;
@@ -20,6 +21,7 @@ mod outbox;
 mod switches;
 mod tokens;
 
+pub use alerts::{ACTIVE_ALERTS, ActiveAlertRow};
 pub use bulk::{SeedCode, SeedEntry};
 pub use codes::{CodeRow, CodeScope, EXPIRED_UNUSED, NewCode, RedemptionRow, scope_sql};
 pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, MatchOn, NewEntry, StatusStamps};

@@ -148,6 +148,15 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).fetch_one(c))?)
     }
 
+    /// How many of those gave up at or after `since` (a failed row's
+    /// `next_attempt_at` is when it failed).
+    pub async fn count_failed_mail_since(&mut self, since: DateTime<Utc>) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM outbox o WHERE status = 'failed' AND next_attempt_at >= $1 AND NOT EXISTS \
+                   (SELECT 1 FROM outbox n WHERE o.kind IN ('confirm', 'invite') AND n.kind = o.kind \
+                   AND n.entry_id = o.entry_id AND n.id > o.id)";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(since).fetch_one(c))?)
+    }
+
     pub async fn outbox_row(&mut self, id: i64) -> Result<Option<OutboxRow>> {
         let sql = concat!("SELECT ", outbox_columns!(), " FROM outbox WHERE id = $1");
         Ok(on!(self, c => sqlx::query_as::<_, OutboxRow>(sql).bind(id).fetch_optional(c))?)

@@ -11,7 +11,7 @@ use lettre::message::Mailbox;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
-use transport::{MailTransport, Webhook};
+use transport::{AlertWebhook, MailTransport, Webhook};
 
 /// Mail at most this many messages per claim. Small on purpose: a server
 /// killed mid-batch leaves its unsent claims leased (5 minutes) and then
@@ -20,11 +20,18 @@ use transport::{MailTransport, Webhook};
 /// sends at their 20 s timeout still fit well inside the lease.
 const CLAIM_BATCH: i64 = 5;
 
+/// How often the evaluator renews its lease and applies the rules (well
+/// inside `EVALUATOR_TTL`, so a live holder never loses the lease).
+pub const EVALUATE_EVERY: Duration = Duration::from_secs(3);
+
 pub struct Dispatcher {
     pub velvet: Velvet,
     pub mail: MailTransport,
     pub from: Mailbox,
     pub webhook: Option<Webhook>,
+    /// `[alerts] webhook_url`: alert pages go here, each in its own task,
+    /// so a slow or failing pager never holds up mail.
+    pub alerts: Option<Arc<AlertWebhook>>,
     pub public_url: String,
     pub wake: Arc<Notify>,
 }
@@ -93,7 +100,11 @@ impl Dispatcher {
     async fn round(&self) -> Result<usize, crate::service::Error> {
         let claimed_at = std::time::Instant::now();
         let budget = crate::service::LEASE.to_std().expect("the lease is a positive constant") / 2;
-        let batch = self.velvet.claim_mail(&self.public_url, CLAIM_BATCH).await?;
+        let claimed = self.velvet.claim_mail(&self.public_url, CLAIM_BATCH).await?;
+        let total = claimed.len();
+        // Alert pages go their own way: a slow or failing pager never holds up mail.
+        let (pages, batch): (Vec<_>, Vec<_>) = claimed.into_iter().partition(|m| m.kind == "alert");
+        self.page(pages);
         for (i, mail) in batch.iter().enumerate() {
             if claimed_at.elapsed() > budget {
                 let rest: Vec<i64> = batch[i..].iter().map(|m| m.outbox_id).collect();
@@ -127,8 +138,80 @@ impl Dispatcher {
                 tracing::warn!(outbox = mail.outbox_id, error = %e, "could not record a delivery outcome");
             }
         }
-        Ok(batch.len())
+        Ok(total)
     }
+
+    /// Delivers a batch's alert pages in a task of their own, in the
+    /// order they were queued (a firing before its resolution), and
+    /// records each outcome.
+    fn page(&self, pages: Vec<crate::service::OutgoingMail>) {
+        if pages.is_empty() {
+            return;
+        }
+        let (velvet, hook) = (self.velvet.clone(), self.alerts.clone());
+        tokio::spawn(async move {
+            for mail in pages {
+                let result = match &hook {
+                    Some(h) => h.send(&mail.body, velvet.now()).await,
+                    None => Err("no webhook_url is configured in [alerts]".to_string()),
+                };
+                let recorded = match result {
+                    Ok(()) => velvet.mail_sent(mail.outbox_id).await,
+                    Err(e) => {
+                        tracing::warn!(outbox = mail.outbox_id, attempt = mail.attempts, error = %e, "alert page failed");
+                        velvet.mail_failed(&mail, &e).await
+                    }
+                };
+                if let Err(e) = recorded {
+                    tracing::warn!(outbox = mail.outbox_id, error = %e, "could not record an alert page's outcome");
+                }
+            }
+        });
+    }
+}
+
+/// Evaluates the alert rules every few seconds while this process holds
+/// the evaluator lease (one per deployment; another process takes over
+/// within `EVALUATOR_TTL` when this one stops renewing), and gives the
+/// lease up on shutdown.
+pub async fn alert_evaluator(
+    velvet: Velvet,
+    holder: String,
+    rules: crate::domain::alerts::AlertRules,
+    page: bool,
+    wake: Arc<Notify>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut memo = crate::service::AlertMemo::default();
+    loop {
+        match velvet.evaluate_alerts(&rules, &holder, page, &mut memo).await {
+            Ok(done) if done.changed() => {
+                tracing::warn!(raised = ?done.raised, reminded = ?done.reminded, resolved = ?done.resolved, "alerts");
+                if page {
+                    wake.notify_one();
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "alert evaluator: database error, retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {
+                if let Err(e) = velvet.release_alert_lease(&holder).await {
+                    tracing::debug!(error = %e, "could not give the evaluator lease up; it lapses");
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// This process's name on the lease: its pid and a random part.
+pub fn holder_id() -> String {
+    let mut b = [0u8; 6];
+    let _ = getrandom::fill(&mut b);
+    format!("pid{}-{}", std::process::id(), b.iter().map(|x| format!("{x:02x}")).collect::<String>())
 }
 
 /// Sends invites under the daily cap as approvals arrive (checked every

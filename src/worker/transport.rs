@@ -3,8 +3,9 @@
 //! STARTTLS or a TLS wrapper, except towards loopback); and the signed
 //! webhook POST.
 
+use crate::config::WebhookFormat;
 use crate::domain::Email;
-use crate::service::OutgoingMail;
+use crate::service::{AlertPage, OutgoingMail};
 use hmac::{Hmac, Mac};
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
@@ -196,6 +197,59 @@ impl Webhook {
     }
 }
 
+/// POSTs alert pages to `[alerts] webhook_url`: `{"text": SUMMARY}` for
+/// Slack-compatible endpoints, or velvet's JSON signed as [`Webhook`] does.
+pub struct AlertWebhook {
+    client: reqwest::Client,
+    url: String,
+    format: WebhookFormat,
+    secret: Option<String>,
+}
+
+impl AlertWebhook {
+    pub fn new(url: String, format: WebhookFormat, secret: Option<String>) -> Result<AlertWebhook, String> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            // Not echoed: a chat webhook's URL is its secret.
+            return Err("[alerts] webhook_url must start with http:// or https://".into());
+        }
+        if format == WebhookFormat::Velvet && secret.as_deref().is_none_or(str::is_empty) {
+            return Err("[alerts] webhook_format = \"velvet\" signs each page: set [alerts] webhook_secret (or [serve] webhook_secret)".into());
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build the alert webhook client: {e}"))?;
+        Ok(AlertWebhook { client, url, format, secret })
+    }
+
+    /// The body posted for a queued page (velvet's JSON, see `AlertPage`).
+    pub fn body(&self, payload: &str) -> Result<String, String> {
+        match self.format {
+            WebhookFormat::Velvet => Ok(payload.to_string()),
+            WebhookFormat::Slack => {
+                let page: AlertPage =
+                    serde_json::from_str(payload).map_err(|e| format!("alert page is not readable: {e}"))?;
+                Ok(serde_json::json!({ "text": page.summary }).to_string())
+            }
+        }
+    }
+
+    pub async fn send(&self, payload: &str, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+        let body = self.body(payload)?;
+        let mut request = self.client.post(&self.url).header("content-type", "application/json");
+        if let (WebhookFormat::Velvet, Some(secret)) = (self.format, &self.secret) {
+            let t = now.timestamp();
+            request = request.header("velvet-signature", format!("t={t},v1={}", sign(secret, t, &body)));
+        }
+        let response = request.body(body).send().await.map_err(|e| format!("alert webhook: {}", e.without_url()))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("alert webhook answered {}", response.status()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +267,20 @@ mod tests {
         assert!(err.contains("only for loopback"), "{err}");
         assert!(MailTransport::parse("smtp://127.0.0.1:2525?tls=opportunistic").is_ok());
         assert!(smtp_error("client error: STARTTLS is not supported on this server").contains("TLS is required"));
+    }
+
+    #[test]
+    fn alert_pages_are_slack_text_or_velvet_json_and_velvet_needs_a_secret() {
+        let err = AlertWebhook::new("https://h.example/x".into(), WebhookFormat::Velvet, None).err().unwrap();
+        assert!(err.contains("webhook_secret"), "{err}");
+        let err = AlertWebhook::new("hooks.example/T0/B0/s3cret".into(), WebhookFormat::Slack, None).err().unwrap();
+        assert!(err.contains("http://") && !err.contains("s3cret"), "the URL is not echoed: {err}");
+        let page = r#"{"event":"alert","rule":"bad_codes","text":"31 bad codes","since":"2026-11-20T09:01:00Z","at":"2026-11-20T09:01:00Z","command":"velvet console","summary":"velvet ALERT bad_codes: 31 bad codes"}"#;
+        let slack = AlertWebhook::new("https://h.example/x".into(), WebhookFormat::Slack, None).unwrap();
+        assert_eq!(slack.body(page).unwrap(), r#"{"text":"velvet ALERT bad_codes: 31 bad codes"}"#);
+        let velvet = AlertWebhook::new("https://h.example/x".into(), WebhookFormat::Velvet, Some("k".into())).unwrap();
+        assert_eq!(velvet.body(page).unwrap(), page, "velvet's JSON as queued");
+        assert!(slack.body("not json").is_err(), "an unreadable page is a failed delivery, not a panic");
     }
 
     #[test]

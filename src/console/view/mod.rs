@@ -92,8 +92,14 @@ fn draw_header(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
 }
 
 fn banner_lines<'a>(s: &'a State, theme: &Theme) -> Vec<Line<'a>> {
-    let mut lines: Vec<Line> =
-        s.alerts.iter().map(|a| Line::styled(format!(" ALERT {}: {}", a.rule, a.text), theme.alert())).collect();
+    let mut lines: Vec<Line> = s
+        .alerts
+        .iter()
+        .map(|a| {
+            let since = a.since.with_timezone(&s.tz).format("%H:%M");
+            Line::styled(format!(" ALERT {}: {} (since {since})", a.rule, a.text), theme.alert())
+        })
+        .collect();
     let paused: Vec<&str> = s.switches.iter().map(|sw| sw.scope.as_str()).collect();
     if !paused.is_empty() {
         lines.push(Line::styled(
