@@ -129,17 +129,18 @@ pub fn hop_address(hop: &str) -> Option<IpAddr> {
     port_ok(port).then_some(IpAddr::V4(ip))
 }
 
-/// The hops of every instance of the header, first to last.
-fn hops(headers: &HeaderMap, which: ForwardedHeader) -> Vec<IpAddr> {
+/// The hops of every instance of the header, first to last; `None` for a
+/// hop that names no address (`unknown`, an obfuscated `_name`, junk).
+fn hops(headers: &HeaderMap, which: ForwardedHeader) -> Vec<Option<IpAddr>> {
     let name = match which {
         ForwardedHeader::XForwardedFor => "x-forwarded-for",
         ForwardedHeader::Forwarded => "forwarded",
     };
     let elements = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
     match which {
-        ForwardedHeader::XForwardedFor => elements.filter_map(hop_address).collect(),
+        ForwardedHeader::XForwardedFor => elements.map(hop_address).collect(),
         ForwardedHeader::Forwarded => elements
-            .filter_map(|element| {
+            .map(|element| {
                 element.split(';').find_map(|pair| {
                     let (key, value) = pair.split_once('=')?;
                     key.trim().eq_ignore_ascii_case("for").then(|| hop_address(value)).flatten()
@@ -151,14 +152,22 @@ fn hops(headers: &HeaderMap, which: ForwardedHeader) -> Vec<IpAddr> {
 
 /// The client's address: the peer, or, when the peer is a trusted proxy,
 /// the right-most address in the forwarding header that is not itself
-/// trusted (ports, as several proxies write them, are dropped).
+/// trusted (ports, as several proxies write them, are dropped). A hop that
+/// names no address stops the walk: what stands left of it was written by
+/// someone we cannot vouch for, so the request counts as the proxy's.
 pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[Cidr], which: ForwardedHeader) -> IpAddr {
     let peer_ip = canonical(peer.ip());
     if !trusted.iter().any(|c| c.contains(peer_ip)) {
         return peer_ip;
     }
-    let forwarded: Vec<IpAddr> = hops(headers, which).into_iter().map(canonical).collect();
-    forwarded.into_iter().rev().find(|ip| !trusted.iter().any(|c| c.contains(*ip))).unwrap_or(peer_ip)
+    for hop in hops(headers, which).into_iter().rev() {
+        match hop.map(canonical) {
+            Some(ip) if trusted.iter().any(|c| c.contains(ip)) => continue,
+            Some(ip) => return ip,
+            None => break,
+        }
+    }
+    peer_ip
 }
 
 /// A two-letter country from the configured header, trusted proxies only.
@@ -275,10 +284,27 @@ mod tests {
                 "for=192.0.2.60;proto=http;by=203.0.113.43, For=\"[2001:db8:cafe::17]:4711\", for=unknown",
             ),
         );
+        // The proxy hid its client (`for=unknown`): what stands left of it
+        // is the client's own text, and the request counts as the proxy's.
+        assert_eq!(
+            client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::Forwarded),
+            "10.1.1.1".parse::<IpAddr>().unwrap()
+        );
+        h.insert(
+            "forwarded",
+            HeaderValue::from_static("for=192.0.2.60;proto=http;by=203.0.113.43, For=\"[2001:db8:cafe::17]:4711\""),
+        );
         assert_eq!(
             client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::Forwarded),
             "2001:db8:cafe::17".parse::<IpAddr>().unwrap()
         );
+        h.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.1, _hidden"));
+        assert_eq!(
+            client_ip(peer("10.1.1.1"), &h, &trusted, ForwardedHeader::XForwardedFor),
+            "10.1.1.1".parse::<IpAddr>().unwrap(),
+            "a client cannot pick its address past a hop the proxy wrote unreadable"
+        );
+        h.remove("x-forwarded-for");
         // The header not configured is the client's own text: ignored.
         h.remove("x-forwarded-for");
         assert_eq!(
