@@ -69,6 +69,10 @@ pub fn key_file(path: &Path) -> Result<String, String> {
             let mut bytes = [0u8; 32];
             getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a new key: {e}"))?;
             let secret: String = crate::domain::hex::hex(&bytes);
+            // Written whole under a private name, then linked into place: a
+            // second server starting at the same moment either finds the
+            // finished file or loses the race to link and reads the winner's.
+            let draft = path.with_extension(format!("key-{}", crate::domain::hex::hex(&bytes[..4])));
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
@@ -76,12 +80,24 @@ pub fn key_file(path: &Path) -> Result<String, String> {
                 use std::os::unix::fs::OpenOptionsExt;
                 options.mode(0o600);
             }
-            let mut file = options.open(path).map_err(|e| format!("cannot create the key file {shown}: {e}"))?;
-            file.write_all(format!("{secret}\n").as_bytes())
-                .and_then(|_| file.sync_all())
-                .map_err(|e| format!("cannot write the key file {shown}: {e}"))?;
-            tracing::info!(path = %shown, "created the key file for rate-limit and device hashes");
-            Ok(secret)
+            let written = options.open(&draft).and_then(|mut file| {
+                file.write_all(format!("{secret}\n").as_bytes())?;
+                file.sync_all()
+            });
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&draft);
+                return Err(format!("cannot create the key file {shown}: {e}"));
+            }
+            let linked = std::fs::hard_link(&draft, path);
+            let _ = std::fs::remove_file(&draft);
+            match linked {
+                Ok(()) => {
+                    tracing::info!(path = %shown, "created the key file for rate-limit and device hashes");
+                    Ok(secret)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => key_file(path),
+                Err(e) => Err(format!("cannot create the key file {shown}: {e}")),
+            }
         }
         Err(e) => Err(format!("cannot read the key file {shown}: {e}")),
     }
@@ -142,5 +158,18 @@ mod tests {
         assert_eq!(key_file(&path).unwrap(), made, "the same key on the next start");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(key_file(&path).unwrap_err().contains("chmod 600"));
+    }
+
+    #[test]
+    fn servers_starting_together_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("velvet.db.key");
+        let keys: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| key_file(&path).unwrap())).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]), "every server reads the one key: {keys:?}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left.len(), 1, "no draft is left behind: {left:?}");
     }
 }

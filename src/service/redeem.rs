@@ -422,7 +422,10 @@ impl Velvet {
         meta: &RequestMeta,
     ) -> Result<bool> {
         let now = self.now();
-        let code = tx.code_by_id(held.code_id).await?.ok_or_else(|| Error::NotFound("held code vanished".into()))?;
+        // The code first, then its hold: the order a redemption of the same
+        // code takes them in, so the two cannot deadlock on PostgreSQL.
+        let code =
+            tx.code_by_id_locked(held.code_id).await?.ok_or_else(|| Error::NotFound("held code vanished".into()))?;
         let current = tx.redemption_locked(held.id).await?;
         if current.as_ref().is_none_or(|r| r.status != "pending") {
             self.record_hold_gone(tx, entry, &code, meta).await?;

@@ -162,6 +162,15 @@ impl Tx {
             .fetch_optional(c))?)
     }
 
+    /// A code by id, locked on PostgreSQL for the rest of the transaction.
+    pub async fn code_by_id_locked(&mut self, id: i64) -> Result<Option<CodeRow>> {
+        let sqlite = select_codes!("WHERE id = $1");
+        let postgres = select_codes!("WHERE id = $1 FOR UPDATE");
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, CodeRow>(sql)
+            .bind(id)
+            .fetch_optional(c))?)
+    }
+
     pub async fn code_by_id(&mut self, id: i64) -> Result<Option<CodeRow>> {
         let sql = select_codes!("WHERE id = $1");
         Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(id).fetch_optional(c))?)
