@@ -701,10 +701,11 @@ async fn erasure_and_access_from_the_shell(db: TestDb) {
     let r = velvet(&db, &["--as", "root", "export", "--person", "ada@example.com"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("no waitlist entry for ada@example.com"), "{}", r.stderr);
-    let out = std::env::temp_dir().join(format!("velvet-erase-{}.html", std::process::id()));
+    // Its own folder: the SQLite and PostgreSQL runs of this test run at once.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.html");
     let r = velvet(&db, &["--as", "root", "report", "--out", out.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let page = std::fs::read_to_string(&out).unwrap();
-    let _ = std::fs::remove_file(&out);
     assert!(!page.contains("ada@"));
 }
