@@ -1,0 +1,286 @@
+//! What each key does: moving, views, panes, and the actions that ask
+//! first (their confirmation modals).
+
+use super::*;
+
+pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
+    if matches!(s.modal, Some(Modal::Help)) {
+        if matches!(c, Command::Back | Command::Quit | Command::Help) {
+            s.modal = None;
+        }
+        return vec![];
+    }
+    // The role is checked against the service's permission for what the
+    // key asks for, the same check that hides the key.
+    if let Some(action) = action_of(c, s)
+        && !s.can(action.permission())
+    {
+        s.toast(format!("your role may not {}", action.permission().describe()), ToastKind::Error);
+        return vec![];
+    }
+    match c {
+        Command::Up => move_by(s, -1),
+        Command::Down => move_by(s, 1),
+        Command::PageUp => move_by(s, -(PAGE as i64)),
+        Command::PageDown => move_by(s, PAGE as i64),
+        Command::Top => move_by(s, i64::MIN / 2),
+        Command::Bottom => move_by(s, i64::MAX / 2),
+        Command::View(v) => switch_view(s, v),
+        Command::NextPane => {
+            s.pane = match s.pane {
+                Pane::List => Pane::Detail,
+                Pane::Detail if s.live_beside() => Pane::Live,
+                _ => Pane::List,
+            };
+            vec![]
+        }
+        Command::Detail => {
+            s.pane = Pane::Detail;
+            lookup_selected(s)
+        }
+        Command::Back => match back(s) {
+            Some(effects) => effects,
+            None => {
+                s.toast("nothing to go back from; q quits", ToastKind::Info);
+                vec![]
+            }
+        },
+        // q quits from the list (filtered or not); from the detail or the
+        // Live pane it goes back to the list first.
+        Command::Quit => {
+            if s.pane != Pane::List {
+                s.pane = Pane::List;
+            } else if s.live_toggled {
+                s.live_toggled = false;
+            } else {
+                s.quit = true;
+            }
+            vec![]
+        }
+        Command::Mark => {
+            if let Some(e) = s.selected_entry() {
+                let id = e.id;
+                if !s.marks.remove(&id) {
+                    s.marks.insert(id);
+                }
+                move_by(s, 1);
+            }
+            vec![]
+        }
+        Command::Filter => {
+            s.filter.editing = true;
+            vec![]
+        }
+        Command::CommandLine => {
+            s.modal = Some(Modal::Command(String::new()));
+            vec![]
+        }
+        Command::Help => {
+            s.modal = Some(Modal::Help);
+            vec![]
+        }
+        Command::ToggleLive => {
+            s.live_toggled = !s.live_toggled;
+            vec![]
+        }
+        Command::Approve => approve(s),
+        Command::ApproveNext => ask_number(s, NumberFor::ApproveNext),
+        Command::SendNow => ask_number(s, NumberFor::SendNow),
+        Command::Revoke => revoke_selected(s),
+        Command::Reissue => with_person(s, |e| {
+            confirm(
+                format!("Reissue for {}?", e.email),
+                vec![
+                    "Invited: the current access code is revoked and a fresh one is mailed.".into(),
+                    "Pending: a new confirmation link is mailed.".into(),
+                ],
+                Action::Reissue(e.email.to_string()),
+            )
+        }),
+        Command::Block => with_person(s, |e| Modal::Text {
+            prompt: format!("Why block {}? (kept in the event log)", e.email),
+            value: String::new(),
+            then: TextFor::Reason {
+                title: format!("Block {}?", e.email),
+                lines: vec![
+                    format!("Now {}; blocked, they cannot redeem or be invited.", e.status),
+                    "Unblock (u) returns them to where they were.".into(),
+                ],
+                action: Action::Block(e.email.to_string(), None),
+            },
+        }),
+        Command::ChangeEmail => with_person(s, |e| Modal::Text {
+            prompt: format!("New address for {} (an address can be changed once):", e.email),
+            value: String::new(),
+            then: TextFor::NewEmail { old: e.email.to_string(), status: e.status.to_string() },
+        }),
+        Command::Unblock => match s.selected_entry().map(|e| e.email.to_string()) {
+            Some(email) => {
+                s.busy += 1;
+                vec![Effect::Act(Action::Unblock(email))]
+            }
+            None => vec![],
+        },
+        Command::PauseRedemption => {
+            s.modal = Some(if s.redemption_paused() {
+                confirm(
+                    "Resume redemption?".into(),
+                    vec!["Codes work again at once, on every server.".into()],
+                    Action::Resume(PauseScope::Redemption),
+                )
+            } else {
+                confirm(
+                    "Pause all redemption?".into(),
+                    vec![
+                        "Every code stops working at once, on every server (503 paused).".into(),
+                        "The pacer stops sending invites until you resume (p).".into(),
+                    ],
+                    Action::Pause(PauseScope::Redemption),
+                )
+            });
+            vec![]
+        }
+    }
+}
+
+/// One step back: clears the filter, leaves the detail or the Live pane.
+/// `None` at the top level, where there is nowhere to go back to.
+pub(in crate::console) fn back(s: &mut State) -> Option<Vec<Effect>> {
+    if !s.filter.query.is_empty() {
+        return Some(clear_filter(s));
+    }
+    if s.pane != Pane::List {
+        s.pane = Pane::List;
+    } else if s.live_toggled {
+        s.live_toggled = false;
+    } else {
+        return None;
+    }
+    Some(vec![])
+}
+
+pub(in crate::console) fn confirm(title: String, lines: Vec<String>, action: Action) -> Modal {
+    Modal::Confirm { title, lines, action }
+}
+
+pub(in crate::console) fn with_person(s: &mut State, f: impl FnOnce(&EntryItem) -> Modal) -> Vec<Effect> {
+    match s.selected_entry() {
+        Some(e) => s.modal = Some(f(e)),
+        None => s.toast("select a person first (Waitlist or Chains view)", ToastKind::Error),
+    }
+    vec![]
+}
+
+pub(in crate::console) fn move_by(s: &mut State, delta: i64) -> Vec<Effect> {
+    let l = s.listing_mut();
+    if l.rows.is_empty() {
+        return vec![];
+    }
+    let max = l.rows.len() as i64 - 1;
+    l.selected = (l.selected as i64).saturating_add(delta).clamp(0, max) as usize;
+    lookup_selected(s)
+}
+
+pub(in crate::console) fn switch_view(s: &mut State, v: View) -> Vec<Effect> {
+    // Waitlist and Chains share the people filter; other views start clean.
+    let shares = matches!((s.view, v), (View::Waitlist | View::Chains, View::Waitlist | View::Chains));
+    let mut effects = if !shares && !s.filter.query.is_empty() {
+        s.filter.editing = false;
+        clear_filter(s)
+    } else {
+        vec![]
+    };
+    s.view = v;
+    s.pane = Pane::List;
+    effects.extend(view_effects(s, v));
+    effects
+}
+
+pub(in crate::console) fn view_effects(s: &mut State, v: View) -> Vec<Effect> {
+    match v {
+        View::Codes => vec![Effect::LoadCodes],
+        View::Chains => {
+            build_chains(s);
+            lookup_selected(s)
+        }
+        View::Waitlist => lookup_selected(s),
+        View::Events => vec![],
+    }
+}
+
+pub(in crate::console) fn approve(s: &mut State) -> Vec<Effect> {
+    let ids: Vec<i64> = if s.marks.is_empty() {
+        s.selected_entry().map(|e| vec![e.id]).unwrap_or_default()
+    } else {
+        s.marks.iter().copied().collect()
+    };
+    if ids.is_empty() {
+        return vec![];
+    }
+    if ids.len() == 1 {
+        s.busy += 1;
+        return vec![Effect::Act(Action::Approve(ids))];
+    }
+    let emails: Vec<String> =
+        ids.iter().filter_map(|id| s.entry_index.get(*id).map(|i| s.entries[i].email.to_string())).collect();
+    let confirmed =
+        ids.iter().filter(|id| s.entry_index.get(**id).is_some_and(|i| s.entries[i].status == "confirmed")).count();
+    let mut lines = listed(&emails);
+    if confirmed < ids.len() {
+        lines.push(format!("{} of them are not confirmed and will be skipped.", ids.len() - confirmed));
+    }
+    s.modal = Some(confirm(format!("Approve {} marked entries?", ids.len()), lines, Action::Approve(ids)));
+    vec![]
+}
+
+pub(in crate::console) fn listed(emails: &[String]) -> Vec<String> {
+    let mut lines: Vec<String> = emails.iter().take(SHOWN).map(|e| format!("  {e}")).collect();
+    if emails.len() > SHOWN {
+        lines.push(format!("  … and {} more", emails.len() - SHOWN));
+    }
+    lines
+}
+
+pub(in crate::console) fn ask_number(s: &mut State, then: NumberFor) -> Vec<Effect> {
+    let prompt = match then {
+        NumberFor::ApproveNext => "Approve how many confirmed entries, oldest first?",
+        NumberFor::SendNow => "Send how many invites now, past today's cap?",
+    };
+    s.modal = Some(Modal::Number { prompt: prompt.into(), value: String::new(), then });
+    vec![]
+}
+
+/// The confirmation for "approve next N": exactly who, from what is loaded.
+pub(in crate::console) fn approve_next_modal(s: &State, n: i64) -> Modal {
+    let mut waiting: Vec<&EntryItem> = s.entries.iter().filter(|e| e.status == "confirmed").collect();
+    waiting.sort_by_key(|e| (e.confirmed_at, e.id));
+    let take: Vec<String> = waiting.iter().take(n.max(0) as usize).map(|e| e.email.to_string()).collect();
+    let mut lines = vec![format!("{} confirmed entries are waiting; these {} go first:", waiting.len(), take.len())];
+    lines.extend(listed(&take));
+    if !s.entries_done {
+        lines.push("(still loading the list: the database decides the exact set)".into());
+    }
+    confirm(format!("Approve the next {n}?"), lines, Action::ApproveNext(n))
+}
+
+pub(in crate::console) fn revoke_selected(s: &mut State) -> Vec<Effect> {
+    if let Some(c) = s.selected_code() {
+        let hint = c.hint.clone().unwrap_or_else(|| "----".into());
+        let mut lines = vec![format!("{} code …{hint}, {} of {} uses taken, {}.", c.kind, c.uses, c.max_uses, c.state)];
+        if let Some(camp) = &c.campaign {
+            lines.push(format!(
+                "Campaign {camp}, batch {}. (:revoke batch N revokes the whole batch.)",
+                c.batch_id.unwrap_or(0)
+            ));
+        }
+        s.modal = Some(confirm(format!("Revoke code …{hint}?"), lines, Action::Revoke(RevokeTarget::CodeId(c.id))));
+        return vec![];
+    }
+    with_person(s, |e| {
+        confirm(
+            format!("Revoke every code {} gives out?", e.email),
+            vec!["Their referral codes stop working; people who already joined stay in.".into()],
+            Action::Revoke(RevokeTarget::Inviter(e.email.to_string())),
+        )
+    })
+}

@@ -1,0 +1,147 @@
+//! Answers from background work: pages, changes, searches, lookups,
+//! results of actions.
+
+use super::*;
+
+pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
+    match m {
+        Msg::Entries { rows, total, done } => {
+            let first = s.entries.is_empty();
+            add_page(s, rows);
+            s.entries_total = Some(total.max(s.entries.len() as u64));
+            s.entries_done = done;
+            let mut effects = Vec::new();
+            if done && !s.filter.query.is_empty() {
+                s.filter.answered.clear();
+                effects.extend(refilter(s));
+            }
+            if s.view == View::Chains && done {
+                build_chains(s);
+            }
+            if first {
+                effects.extend(lookup_selected(s));
+            }
+            effects
+        }
+        Msg::Changed(rows) => {
+            add_changed(s, rows);
+            if s.view == View::Chains {
+                build_chains(s);
+            }
+            vec![]
+        }
+        Msg::Filtered { generation, query, rows } => {
+            if generation != s.filter.generation {
+                return vec![];
+            }
+            // The same query answered again (the list finished loading):
+            // the cursor stays on its person; a new query starts at the top.
+            let stay = (query == s.filter.shown).then(|| s.waitlist.current()).flatten();
+            s.filter.shown = query.clone();
+            s.filter.answered = query;
+            s.waitlist.rows = rows;
+            s.waitlist.selected =
+                stay.and_then(|row| s.waitlist.rows.iter().position(|&r| r as usize == row)).unwrap_or(0);
+            // Rows that arrived or changed while the search ran on its copy.
+            s.filter.searching = false;
+            let dirty: Vec<usize> = std::mem::take(&mut s.filter.dirty).into_iter().map(|i| i as usize).collect();
+            relist(s, &dirty);
+            if s.view == View::Chains {
+                build_chains(s);
+            }
+            lookup_selected(s)
+        }
+        Msg::Lookup { generation, lookup } => {
+            if generation == s.detail_generation {
+                s.detail = Some(*lookup);
+            }
+            lookup_done(s)
+        }
+        Msg::LookupFailed { generation, error } => {
+            if generation == s.detail_generation {
+                s.toast(format!("could not read the detail: {error}"), ToastKind::Error);
+                // So that moving back to the row, or Enter, asks again.
+                s.detail_for = None;
+            }
+            lookup_done(s)
+        }
+        Msg::Codes(codes) => {
+            // The cursor stays on its code, and an active filter stays applied.
+            let selected = s.selected_code().map(|c| c.id);
+            s.codes = codes;
+            if s.view == View::Codes && !s.filter.query.is_empty() {
+                filter_codes(s);
+            } else {
+                s.codes_list.rows = (0..s.codes.len() as u32).collect();
+            }
+            if let Some(id) = selected
+                && let Some(pos) = s.codes_list.rows.iter().position(|&i| s.codes[i as usize].id == id)
+            {
+                s.codes_list.selected = pos;
+            }
+            s.codes_list.clamp();
+            vec![]
+        }
+        Msg::Events { rows, ticks } => {
+            let mut changed: Vec<i64> = Vec::new();
+            for e in rows {
+                s.event_cursor = s.event_cursor.max(e.id);
+                if let Some(id) = e.entry_id {
+                    changed.push(id);
+                }
+                s.events.push_back(e);
+            }
+            while s.events.len() > EVENT_TAIL {
+                s.events.pop_front();
+            }
+            events_rows(s);
+            for t in &ticks {
+                s.live.ingest(t);
+            }
+            // The person on screen changed: read their detail again.
+            match s.detail_for {
+                Some(id) if changed.contains(&id) => {
+                    match s.entry_index.get(id).map(|i| s.entries[i].email.to_string()) {
+                        Some(email) => request_lookup(s, email),
+                        None => vec![],
+                    }
+                }
+                _ => vec![],
+            }
+        }
+        Msg::LiveHour { minutes, offenders } => {
+            s.live.roll(s.now);
+            s.live.seed(&minutes, &offenders);
+            vec![]
+        }
+        Msg::Switches { switches, settings, sent_today, failed_mail } => {
+            s.failed_mail = failed_mail;
+            s.switches = switches;
+            s.settings = Some(*settings);
+            s.cap_sent_today = Some(sent_today);
+            vec![]
+        }
+        Msg::BlockPreview { selector, status, preview } => {
+            s.busy = s.busy.saturating_sub(1);
+            block_preview(s, selector, status, preview)
+        }
+        Msg::Alerts(alerts) => {
+            s.alerts = alerts;
+            vec![]
+        }
+        Msg::Done(text) => {
+            s.busy = s.busy.saturating_sub(1);
+            s.toast(text, ToastKind::Info);
+            vec![Effect::Refresh]
+        }
+        Msg::Quit => {
+            s.quit = true;
+            vec![]
+        }
+        Msg::Failed(text) => {
+            s.busy = s.busy.saturating_sub(1);
+            s.toast(text, ToastKind::Error);
+            vec![]
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `update(state, input) -> effects`: every change to the console state,
+//! synchronous and free of I/O, so each action is testable on its own.
+
+use super::action::{Effect, Input, Msg};
+use super::commandline::run_command;
+use super::keymap::{Command, action_of};
+pub use super::rows::{add_changed, add_page, build_chains, relist};
+use super::state::{EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, TEXT_MAX, TextFor, ToastKind, View};
+use crate::service::{Action, BlockSelector, BulkBlock, PauseScope, RevokeTarget};
+
+/// Rows a page key moves.
+const PAGE: usize = 20;
+/// Emails listed in a confirmation before "and N more".
+const SHOWN: usize = 8;
+
+pub fn update(s: &mut State, input: Input) -> Vec<Effect> {
+    match input {
+        Input::Command(c) => command(s, c),
+        Input::Char(c) => typed(s, Some(c)),
+        Input::Backspace => typed(s, None),
+        Input::Submit => submit(s),
+        Input::Cancel => cancel(s),
+        Input::Tick(now) => tick(s, now),
+        Input::Resize(w, _) => {
+            s.width = w;
+            vec![]
+        }
+        Input::Msg(m) => message(s, m),
+    }
+}
+
+/// Whether keys should go to a text field (filter, command line, number)
+/// or a confirmation rather than to the keymap.
+pub fn wants_text(s: &State) -> bool {
+    s.filter.editing
+        || matches!(
+            s.modal,
+            Some(Modal::Command(_) | Modal::Number { .. } | Modal::Text { .. } | Modal::Confirm { .. })
+        )
+}
+
+mod detail;
+mod filter;
+mod keys;
+mod messages;
+mod modal;
+
+use detail::*;
+use filter::*;
+use keys::*;
+pub(in crate::console) use keys::{approve_next_modal, confirm};
+use messages::*;
+use modal::*;
+pub(in crate::console) use modal::{change_email_modal, erase_modal};
+
+pub(in crate::console) fn tick(s: &mut State, now: chrono::DateTime<chrono::Utc>) -> Vec<Effect> {
+    s.now = now;
+    s.live.roll(now);
+    s.toasts.retain(|t| t.until > now);
+    vec![]
+}
