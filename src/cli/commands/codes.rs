@@ -1,0 +1,65 @@
+//! Partner codes (issue, revoke, list) and pauses.
+
+use super::*;
+
+pub(super) async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
+    let actor = ctx.actor().await?;
+    match command {
+        CodesCommand::Issue { campaign, max_uses, count, expires, daily_cap, prefix } => {
+            let spec = PartnerCodeSpec { campaign, max_uses, count, expires_in: expires, daily_cap, prefix };
+            let issued = ctx.velvet.issue_partner_codes(&actor, &spec).await?;
+            let mut out = std::io::stdout().lock();
+            for code in &issued.codes {
+                writeln!(out, "{code}").map_err(io_error)?;
+            }
+            eprintln!(
+                "issued {} codes in batch {} (shown once: only their hashes are stored)",
+                issued.codes.len(),
+                issued.batch_id
+            );
+            Ok(())
+        }
+        CodesCommand::Revoke { code, batch, campaign, inviter, reason, dry_run } => {
+            let target = match (code, batch, campaign, inviter) {
+                (Some(c), None, None, None) => RevokeTarget::Code(c),
+                (None, Some(b), None, None) => RevokeTarget::Batch(b),
+                (None, None, Some(c), None) => RevokeTarget::Campaign(c),
+                (None, None, None, Some(e)) => RevokeTarget::Inviter(e),
+                _ => return Err(CliError::usage("give exactly one of CODE, --batch, --campaign, --inviter")),
+            };
+            let revoked = ctx.velvet.revoke(&actor, &target, reason.as_deref(), dry_run).await?;
+            for r in &revoked {
+                emit(&render::revoked_line(r).to_string())?;
+            }
+            let verb = if dry_run { "would revoke" } else { "revoked" };
+            eprintln!("{verb} {} codes", revoked.len());
+            Ok(())
+        }
+        CodesCommand::List { campaign, batch, kind, limit, json } => {
+            let list = ctx.velvet.list_codes(&actor, campaign.as_deref(), batch, kind.as_deref(), limit).await?;
+            if json { print_json(&list) } else { emit_raw(&render::codes(&list, ctx.velvet.now())) }
+        }
+    }
+}
+
+pub(super) async fn pause(ctx: &Ctx, p: PauseArgs, pausing: bool) -> CliResult {
+    let scope = match (p.what, p.campaign, p.email) {
+        (PauseWhat::Redemption, None, None) => PauseScope::Redemption,
+        (PauseWhat::Redemption, Some(c), None) => PauseScope::Campaign(c),
+        (PauseWhat::Signups, None, None) => PauseScope::Signups,
+        (PauseWhat::Inviter, None, Some(e)) => PauseScope::Inviter(e),
+        (PauseWhat::Inviter, _, None) => return Err(CliError::usage("`inviter` needs --email EMAIL")),
+        (PauseWhat::Signups, Some(_), _) => {
+            return Err(CliError::usage("signups cannot be paused per campaign; drop --campaign"));
+        }
+        _ => return Err(CliError::usage("--campaign goes with redemption, --email with inviter")),
+    };
+    let actor = ctx.actor().await?;
+    let changed = if pausing {
+        ctx.velvet.pause(&actor, &scope, p.reason.as_deref()).await?
+    } else {
+        ctx.velvet.resume(&actor, &scope).await?
+    };
+    eprintln!("{}", scope.outcome(pausing, changed));
+    Ok(())
+}
