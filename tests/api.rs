@@ -946,7 +946,7 @@ async fn the_spec_describes_what_the_server_accepts(db: TestDb) {
         hash: Some(&hash),
         hint: Some("W"),
         prefix: Some("HN"),
-        kind: "partner",
+        kind: velvet::domain::code::CodeKind::Partner,
         campaign: Some("hn"),
         batch_id: None,
         inviter_entry_id: None,

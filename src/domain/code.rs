@@ -166,6 +166,81 @@ fn luhn32_check(values: &[u8]) -> u8 {
     ((N - sum % N) % N) as u8
 }
 
+/// What a code is for (DESIGN: access, referral, partner).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodeKind {
+    /// Issued to one approved entry, bound to its email.
+    Access,
+    /// Given to a joined person to invite others.
+    Referral,
+    /// Made by an operator for a channel.
+    Partner,
+}
+
+impl CodeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeKind::Access => "access",
+            CodeKind::Referral => "referral",
+            CodeKind::Partner => "partner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CodeKind> {
+        match s {
+            "access" => Some(CodeKind::Access),
+            "referral" => Some(CodeKind::Referral),
+            "partner" => Some(CodeKind::Partner),
+            _ => None,
+        }
+    }
+}
+
+impl TryFrom<String> for CodeKind {
+    type Error = String;
+    fn try_from(s: String) -> Result<CodeKind, String> {
+        CodeKind::parse(&s).ok_or_else(|| format!("'{s}' is not a code kind"))
+    }
+}
+
+impl std::fmt::Display for CodeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a code stands now: its stored status, its expiry, its uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodeState {
+    Active,
+    Revoked,
+    Expired,
+    /// Every use taken.
+    Used,
+    /// Not minted yet: its mail has not gone out.
+    Unsent,
+}
+
+impl CodeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeState::Active => "active",
+            CodeState::Revoked => "revoked",
+            CodeState::Expired => "expired",
+            CodeState::Used => "used",
+            CodeState::Unsent => "unsent",
+        }
+    }
+}
+
+impl std::fmt::Display for CodeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     super::hex::hex(&Sha256::digest(bytes))
 }

@@ -1,7 +1,7 @@
 //! Partner codes, revocation (one, batch, campaign, inviter) and listings.
 
 use super::{Actor, Error, Result, Velvet, event};
-use crate::domain::code::{MAX_PREFIX_LEN, normalize_prefix};
+use crate::domain::code::{CodeKind, MAX_PREFIX_LEN, normalize_prefix};
 use crate::domain::{Email, EventKind, InviteCode, Permission};
 use crate::store::{CodeRow, CodeScope, NewCode, NewEvent};
 use chrono::{DateTime, Duration, Utc};
@@ -84,7 +84,7 @@ impl CodeView {
     pub fn from_row(c: &CodeRow, now: DateTime<Utc>) -> CodeView {
         CodeView {
             id: c.id,
-            kind: c.kind.clone(),
+            kind: c.kind.to_string(),
             hint: c.hint.clone(),
             campaign: c.campaign.clone(),
             batch_id: c.batch_id,
@@ -143,7 +143,7 @@ impl Velvet {
         };
         let now = self.now();
         let mut tx = self.store.write().await?;
-        let batch = tx.insert_batch("partner", Some(&campaign), now, actor.name()).await?;
+        let batch = tx.insert_batch(CodeKind::Partner, Some(&campaign), now, actor.name()).await?;
         let mut codes = Vec::with_capacity(spec.count as usize);
         for _ in 0..spec.count {
             let code = InviteCode::generate(prefix.as_deref())?;
@@ -152,7 +152,7 @@ impl Velvet {
                 hash: Some(&hash.0),
                 hint: Some(&code.hint()),
                 prefix: prefix.as_deref(),
-                kind: "partner",
+                kind: CodeKind::Partner,
                 campaign: Some(&campaign),
                 batch_id: Some(batch),
                 inviter_entry_id: None,
@@ -254,7 +254,7 @@ impl Velvet {
     ) -> Result<Vec<CodeView>> {
         actor.require(Permission::Read)?;
         if let Some(k) = kind
-            && !["access", "referral", "partner"].contains(&k)
+            && CodeKind::parse(k).is_none()
         {
             return Err(Error::InvalidInput(format!("--kind must be access, referral or partner, not '{k}'")));
         }
@@ -269,7 +269,7 @@ impl Velvet {
 fn revoked_view(c: &CodeRow) -> RevokedCode {
     RevokedCode {
         id: c.id,
-        kind: c.kind.clone(),
+        kind: c.kind.to_string(),
         hint: c.hint.clone(),
         campaign: c.campaign.clone(),
         batch_id: c.batch_id,

@@ -1,6 +1,7 @@
 //! Sending invites under the daily cap (the pacing valve), and reissuing.
 
 use super::{Actor, Error, Result, Velvet, event};
+use crate::domain::code::CodeKind;
 use crate::domain::settings::{day_start, remaining_today};
 use crate::domain::{EntryStatus, EventKind, Permission, Standing, Switch, Transition};
 use crate::store::{CodeScope, EntryRow, LOCK_PACER, NewCode, NewEvent, NewMail, Tx};
@@ -52,7 +53,7 @@ impl Velvet {
         let to = EntryStatus::APPROVED
             .apply(Transition::SendInvite)
             .map_err(|source| Error::Illegal { email: "approved entries".into(), source })?;
-        let batch = tx.insert_batch("access", None, now, actor.name()).await?;
+        let batch = tx.insert_batch(CodeKind::Access, None, now, actor.name()).await?;
         let ids: Vec<i64> = queue.iter().map(|e| e.id).collect();
         let ttl = settings.access_code_ttl();
         let codes = tx.bulk_access_codes(batch, &ids, now + ttl, now, actor.name()).await?;
@@ -109,7 +110,7 @@ impl Velvet {
                 hash: None,
                 hint: None,
                 prefix: None,
-                kind: "access",
+                kind: CodeKind::Access,
                 campaign: None,
                 batch_id: None,
                 inviter_entry_id: None,

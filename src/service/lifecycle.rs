@@ -3,6 +3,7 @@
 //! expired unused, send the entry back to the approved queue.
 
 use super::{Actor, Error, Result, Velvet, event};
+use crate::domain::code::CodeKind;
 use crate::domain::timefmt::utc_minute;
 use crate::domain::{Email, EntryStatus, EventKind, Permission, Standing, Transition};
 use crate::store::{CodeScope, EXPIRED_UNUSED, LOCK_INVITE_SWEEP, NewEvent, NewMail, StatusStamps, StoreError};
@@ -185,7 +186,10 @@ impl Velvet {
             tx.revoke_codes(&CodeScope::One(code_id), now, actor.name(), Some(EXPIRED_UNUSED)).await?;
             // A reissued code that still works keeps the entry invited.
             let usable = tx.codes_of_entry(entry.id).await?.into_iter().any(|c| {
-                c.id != code_id && c.kind == "access" && c.status == "active" && (c.expires_at > now || c.uses > 0)
+                c.id != code_id
+                    && c.kind == CodeKind::Access
+                    && c.status == "active"
+                    && (c.expires_at > now || c.uses > 0)
             });
             if usable || entry.status()? != EntryStatus::INVITED {
                 continue;

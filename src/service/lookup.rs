@@ -3,6 +3,7 @@
 
 use super::codes::CodeView;
 use super::{Actor, Result, Velvet};
+use crate::domain::code::{CodeKind, CodeState as Now};
 use crate::domain::explain::{CodeState, MailState, Situation, explain};
 use crate::domain::settings::remaining_today;
 use crate::domain::{EventKind, Permission, Switch};
@@ -177,10 +178,10 @@ impl Velvet {
             ("approved", Some(at)) => Some(tx.approved_position(at, entry.id).await? as u64),
             _ => None,
         };
-        let access_code = codes.iter().rfind(|c| c.kind == "access").map(|c| match c.state(now) {
-            "revoked" => CodeState::Revoked { at: c.revoked_at.unwrap_or(c.created_at) },
-            "expired" => CodeState::Expired { at: c.expires_at },
-            "used" => CodeState::Used,
+        let access_code = codes.iter().rfind(|c| c.kind == CodeKind::Access).map(|c| match c.state(now) {
+            Now::Revoked => CodeState::Revoked { at: c.revoked_at.unwrap_or(c.created_at) },
+            Now::Expired => CodeState::Expired { at: c.expires_at },
+            Now::Used => CodeState::Used,
             _ => CodeState::Active { expires_at: c.expires_at },
         });
         let last_mail = mail.iter().rfind(|m| m.kind != "webhook").map(|m| match m.status.as_str() {
@@ -244,7 +245,7 @@ fn chain_node<'a>(
         seen.insert(entry.id);
         let codes = tx.codes_of_entry(entry.id).await?;
         let referral: Vec<_> =
-            codes.iter().filter(|c| c.kind == "referral" && c.inviter_entry_id == Some(entry.id)).collect();
+            codes.iter().filter(|c| c.kind == CodeKind::Referral && c.inviter_entry_id == Some(entry.id)).collect();
         let mut invitees = Vec::new();
         if depth < MAX_CHAIN_DEPTH {
             for child in tx.entries_referred_by(entry.id).await? {

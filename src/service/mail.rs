@@ -4,6 +4,7 @@
 //! in the outbox.
 
 use super::{Actor, Error, Result, Velvet, event};
+use crate::domain::code::CodeState;
 use crate::domain::token::ConfirmToken;
 use crate::domain::{EntryStatus, EventKind, InviteCode, Permission};
 use crate::store::{INTERRUPTED, NewEvent, OutboxRow, Tx};
@@ -184,7 +185,7 @@ impl Velvet {
             "invite" if row.payload.as_deref() == Some(REMINDER) => {
                 let Some(code_id) = row.code_id else { return Ok(Rendered::Failed(NO_TARGET)) };
                 let Some(stored) = tx.code_by_id(code_id).await? else { return Ok(Rendered::Failed(NO_TARGET)) };
-                if stored.state(now) != "active" {
+                if stored.state(now) != CodeState::Active {
                     // Used, revoked or expired meanwhile: nothing to remind of.
                     return Ok(Rendered::Delivered);
                 }

@@ -3,6 +3,7 @@
 //! unusable code gets the same public answer; the reason is logged.
 
 use super::{Actor, Error, RequestMeta, Result, Velvet, event};
+use crate::domain::code::CodeKind;
 use crate::domain::settings::day_start;
 use crate::domain::{Email, EntryStatus, EventKind, InviteCode, Outcome, Switch, Transition};
 use crate::store::{CodeRow, EntryRow, NewCode, NewEntry, NewEvent, NewMail, RedemptionRow, StatusStamps, Tx};
@@ -102,7 +103,8 @@ impl Velvet {
                 let entry = match existing {
                     Some(e) => e,
                     None => {
-                        let source = format!("redeem:{}", code_row.campaign.as_deref().unwrap_or(&code_row.kind));
+                        let source =
+                            format!("redeem:{}", code_row.campaign.as_deref().unwrap_or(code_row.kind.as_str()));
                         let new = NewEntry {
                             email: email.as_str(),
                             email_display: display,
@@ -167,7 +169,8 @@ impl Velvet {
                 "completed"
                     if status == EntryStatus::Joined
                         && entry.joined_code_id == Some(code.id)
-                        && (code.kind == "access" || r.completed_at.is_some_and(|t| t + REPEAT_WINDOW > now)) =>
+                        && (code.kind == CodeKind::Access
+                            || r.completed_at.is_some_and(|t| t + REPEAT_WINDOW > now)) =>
                 {
                     return Ok(Some(RedeemOutcome::Joined { entry_id: entry.id }));
                 }
@@ -199,7 +202,7 @@ impl Velvet {
         {
             return Ok(Err(Refusal::InviterDisabled));
         }
-        if code.kind == "access" {
+        if code.kind == CodeKind::Access {
             let bound_ok = code.bound_entry_id.is_some() && code.bound_entry_id == entry.map(|e| e.id);
             if !bound_ok {
                 return Ok(Err(Refusal::WrongEmail));
@@ -311,7 +314,8 @@ impl Velvet {
     /// Moves a confirmed entry to joined through `code` and hands out its
     /// referral codes.
     async fn join(&self, tx: &mut Tx, entry: &EntryRow, code: &CodeRow, meta: &RequestMeta) -> Result<()> {
-        let transition = if code.kind == "access" { Transition::RedeemAccess } else { Transition::RedeemShared };
+        let transition =
+            if code.kind == CodeKind::Access { Transition::RedeemAccess } else { Transition::RedeemShared };
         let stamps =
             StatusStamps { joined_code_id: Some(code.id), referrer_id: code.inviter_entry_id, ..Default::default() };
         let e = meta.stamp(event(EventKind::Joined, &Actor::Public));
@@ -367,14 +371,14 @@ impl Velvet {
         }
         let now = self.now();
         let actor = Actor::System("velvet");
-        let batch = tx.insert_batch("referral", None, now, actor.name()).await?;
+        let batch = tx.insert_batch(CodeKind::Referral, None, now, actor.name()).await?;
         for _ in 0..settings.invites_per_user {
             let code_id = tx
                 .insert_code(NewCode {
                     hash: None,
                     hint: None,
                     prefix: None,
-                    kind: "referral",
+                    kind: CodeKind::Referral,
                     campaign: None,
                     batch_id: Some(batch),
                     inviter_entry_id: Some(entry.id),

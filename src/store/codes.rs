@@ -4,6 +4,7 @@
 //! row lock, SQLite has a single writer.
 
 use super::{Result, Tx, exec, on};
+use crate::domain::code::{CodeKind, CodeState};
 use chrono::{DateTime, Utc};
 
 macro_rules! code_columns {
@@ -24,7 +25,8 @@ pub struct CodeRow {
     pub code_hash: Option<String>,
     pub hint: Option<String>,
     pub prefix: Option<String>,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: CodeKind,
     pub campaign: Option<String>,
     pub batch_id: Option<i64>,
     pub inviter_entry_id: Option<i64>,
@@ -48,20 +50,20 @@ pub struct CodeRow {
 pub const EXPIRED_UNUSED: &str = "expired unused";
 
 impl CodeRow {
-    /// active, revoked, expired, used or unsent (not minted yet).
-    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
+    /// Where the code stands at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> CodeState {
         if self.status == "revoked" && self.revoke_reason.as_deref() == Some(EXPIRED_UNUSED) {
-            "expired"
+            CodeState::Expired
         } else if self.status == "revoked" {
-            "revoked"
+            CodeState::Revoked
         } else if self.expires_at <= now {
-            "expired"
+            CodeState::Expired
         } else if self.uses >= self.max_uses {
-            "used"
+            CodeState::Used
         } else if self.code_hash.is_none() {
-            "unsent"
+            CodeState::Unsent
         } else {
-            "active"
+            CodeState::Active
         }
     }
 }
@@ -72,7 +74,7 @@ pub struct NewCode<'a> {
     pub hash: Option<&'a str>,
     pub hint: Option<&'a str>,
     pub prefix: Option<&'a str>,
-    pub kind: &'a str,
+    pub kind: CodeKind,
     pub campaign: Option<&'a str>,
     pub batch_id: Option<i64>,
     pub inviter_entry_id: Option<i64>,
@@ -109,13 +111,15 @@ pub enum CodeScope {
 impl Tx {
     pub async fn insert_batch(
         &mut self,
-        kind: &str,
+        kind: CodeKind,
         campaign: Option<&str>,
         now: DateTime<Utc>,
         by: &str,
     ) -> Result<i64> {
         let sql = "INSERT INTO batches (kind, campaign, created_at, created_by) VALUES ($1, $2, $3, $4) RETURNING id";
-        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(kind).bind(campaign).bind(now).bind(by).fetch_one(c))?)
+        Ok(
+            on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(kind.as_str()).bind(campaign).bind(now).bind(by).fetch_one(c))?,
+        )
     }
 
     pub async fn set_batch_size(&mut self, id: i64, size: i64) -> Result<()> {
@@ -129,7 +133,7 @@ impl Tx {
                    bound_entry_id, max_uses, daily_cap, expires_at, created_at, created_by) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql)
-            .bind(n.hash).bind(n.hint).bind(n.prefix).bind(n.kind).bind(n.campaign).bind(n.batch_id)
+            .bind(n.hash).bind(n.hint).bind(n.prefix).bind(n.kind.as_str()).bind(n.campaign).bind(n.batch_id)
             .bind(n.inviter_entry_id).bind(n.bound_entry_id).bind(n.max_uses).bind(n.daily_cap)
             .bind(n.expires_at).bind(n.now).bind(n.created_by)
             .fetch_one(c))?)
