@@ -179,7 +179,7 @@ fn dennis() -> velvet::service::Lookup {
 }
 
 /// What the runner's refresh reads: pauses, settings, today's invites, failed mail.
-fn switches(s: &mut State, switches: Vec<velvet::store::SwitchRow>, sent_today: u64, failed_mail: u64) {
+fn switches(s: &mut State, switches: Vec<velvet::store::SwitchState>, sent_today: u64, failed_mail: u64) {
     update(s, Input::Msg(Msg::Switches { switches, settings: Box::new(Settings::default()), sent_today, failed_mail }));
 }
 
@@ -300,7 +300,7 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
 
     keys(&mut s, &[Command::PauseRedemption]);
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Pause(PauseScope::Redemption))]);
-    let paused = velvet::store::SwitchRow {
+    let paused = velvet::store::SwitchState {
         scope: "redemption".into(),
         paused_at: now(),
         paused_by: "ada".into(),

@@ -22,6 +22,7 @@ mod signup;
 mod switches;
 mod watch;
 
+pub use crate::store::SwitchState;
 pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};
 pub use alerts::{ALERT_RECIPIENT, ActiveAlert, AlertMemo, AlertPage, EVALUATOR_LEASE, EVALUATOR_TTL, Evaluation};
@@ -43,7 +44,7 @@ pub use moderation::{BULK_PREVIEW, BlockSelector, BulkBlock, BulkUnblock, MAX_BU
 pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report, Week};
 pub use signup::{ConfirmOutcome, SignupOutcome};
-pub use switches::{PauseScope, SwitchState};
+pub use switches::PauseScope;
 
 use crate::domain::{Clock, EntryStatus, EventKind, Settings, Transition};
 use crate::store::{EntryRow, NewEvent, StatusStamps, Store, Tx};

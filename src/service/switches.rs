@@ -4,8 +4,11 @@
 use super::codes::check_campaign;
 use super::{Actor, Result, Velvet, event};
 use crate::domain::{EventKind, Permission, Settings, Switch};
-use crate::store::{NewEvent, Tx};
+use crate::store::{NewEvent, SwitchState, Tx};
 
+/// A switch as operators name it (an inviter by email); the service
+/// resolves it to a `domain::Switch` (an inviter by entry id), whose state
+/// when paused is a `SwitchState`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PauseScope {
     Redemption,
@@ -14,9 +17,6 @@ pub enum PauseScope {
     /// Codes given out by one person (by email).
     Inviter(String),
 }
-
-/// An active pause as operators see it.
-pub type SwitchState = crate::store::SwitchRow;
 
 impl PauseScope {
     /// What a pause (`pausing`) or resume did, as operators are told it in

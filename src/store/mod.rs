@@ -30,7 +30,7 @@ pub use feed::EventFeed;
 pub use live::{MinuteCount, OffenderCount};
 pub use operators::OperatorRow;
 pub use outbox::{INTERRUPTED, NewMail, OutboxRow};
-pub use switches::SwitchRow;
+pub use switches::SwitchState;
 pub use tokens::TokenRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -4,8 +4,10 @@ use super::{Result, Tx, exec, on};
 use crate::domain::Switch;
 use chrono::{DateTime, Utc};
 
+/// An active pause: which switch, since when, by whom, why (the one
+/// name for a switch's state, from the store to every front end).
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
-pub struct SwitchRow {
+pub struct SwitchState {
     pub scope: String,
     pub paused_at: DateTime<Utc>,
     pub paused_by: String,
@@ -13,9 +15,9 @@ pub struct SwitchRow {
 }
 
 impl Tx {
-    pub async fn switches(&mut self) -> Result<Vec<SwitchRow>> {
+    pub async fn switches(&mut self) -> Result<Vec<SwitchState>> {
         let sql = "SELECT scope, paused_at, paused_by, reason FROM switches ORDER BY scope";
-        Ok(on!(self, c => sqlx::query_as::<_, SwitchRow>(sql).fetch_all(c))?)
+        Ok(on!(self, c => sqlx::query_as::<_, SwitchState>(sql).fetch_all(c))?)
     }
 
     /// Whether any of `scopes` is paused.
