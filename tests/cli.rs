@@ -13,6 +13,7 @@ on_both_backends!(
     export_and_codes_listings,
     counts_and_durations_that_do_not_fit_are_usage_errors,
     failed_mail_is_listed_and_sent_again_from_the_shell,
+    on_call_reads_the_trail_and_follows_it,
 );
 
 struct Run {
@@ -257,4 +258,60 @@ async fn failed_mail_is_listed_and_sent_again_from_the_shell(db: TestDb) {
     let r = velvet(&db, &["--as", "sam", "mail", "retry", &id.to_string()]);
     assert_eq!(r.code, 1, "queued now, not failed");
     assert!(r.stderr.contains("is queued, not failed"), "{}", r.stderr);
+}
+
+/// `velvet events`: what on-call and scripts read (the test database's
+/// clock is behind the binary's, hence the long `--since`).
+async fn on_call_reads_the_trail_and_follows_it(db: TestDb) {
+    db.admin().await;
+    db.confirmed("ada@example.com").await;
+    db.confirmed("bob@example.com").await;
+    let r = velvet(&db, &["--as", "root", "events", "--kind", "confirm", "--since", "366d", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<serde_json::Value> =
+        r.stdout.lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert!(lines.iter().all(|e| e["kind"] == "confirm"));
+    let r = velvet(&db, &["--as", "root", "events", "--entry", "bob@example.com", "--since", "366d"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.lines().count() >= 2 && r.stdout.contains("signup") && r.stdout.contains("confirm"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("ada"), "one person's events only: {}", r.stdout);
+    let r = velvet(&db, &["--as", "root", "events", "--kind", "alerts"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("'alerts' is not a kind of event") && r.stderr.contains("alert_resolved"),
+        "{}",
+        r.stderr
+    );
+    let r = velvet(&db, &["--as", "root", "events", "--since", "5"]);
+    assert_eq!(r.code, 2, "a bare number is no duration: {}", r.stderr);
+
+    // --follow prints what is committed afterwards, once, and stops on a signal.
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("follow.out");
+    let mut child = common::velvet_cli(&db.url)
+        .args(["--as", "root", "events", "--follow", "--kind", "confirm", "--since", "366d"])
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start velvet events --follow");
+    common::until("the listing", std::time::Duration::from_secs(20), || async {
+        std::fs::read_to_string(&out_path).unwrap_or_default().lines().count() == 2
+    })
+    .await;
+    db.confirmed("cat@example.com").await;
+    common::until("the new confirmation", std::time::Duration::from_secs(20), || async {
+        std::fs::read_to_string(&out_path).unwrap_or_default().lines().count() == 3
+    })
+    .await;
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    assert!(text.lines().last().unwrap().contains("confirm"), "{text}");
+    let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "Ctrl-C ends --follow cleanly: {status:?}");
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap().lines().count(), 3, "each event once");
 }

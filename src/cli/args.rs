@@ -48,6 +48,11 @@ pub fn report_span(text: &str) -> Result<Duration, String> {
     duration(Duration::days(1), Duration::days(366))(text)
 }
 
+/// `events --since`: 1 s to 366 d.
+pub fn trail_span(text: &str) -> Result<Duration, String> {
+    duration(Duration::seconds(1), Duration::days(366))(text)
+}
+
 /// `simulate --duration`: 1 s to 30 d.
 pub fn sim_length(text: &str) -> Result<Duration, String> {
     duration(Duration::seconds(1), Duration::days(30))(text)
@@ -232,6 +237,24 @@ pub enum Command {
     /// Send invites to approved entries under today's cap
     #[command(subcommand)]
     Invites(InvitesCommand),
+    /// Print the event trail: one event a line, or JSON lines (on-call: `--kind alert --since 1h`)
+    Events {
+        /// Only events of this kind (signup, confirm, alert, alert_resolved, redeem, ...)
+        #[arg(long)]
+        kind: Option<String>,
+        /// How far back, like 1h, 30m or 7d (at most 366d)
+        #[arg(long, default_value = "1h", value_parser = trail_span)]
+        since: Duration,
+        /// Only one person's events
+        #[arg(long)]
+        entry: Option<String>,
+        /// JSON lines instead of text
+        #[arg(long)]
+        json: bool,
+        /// Keep printing events as they are committed, until Ctrl-C
+        #[arg(long)]
+        follow: bool,
+    },
     /// Print the invite tree below one person
     Chain {
         email: String,

@@ -4,7 +4,7 @@
 
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::{EventKind, Permission};
-use crate::store::{EventFeed, EventFilter, EventRow, ListedEntry, MinuteCount, NewEvent, OffenderCount};
+use crate::store::{EventFeed, EventFilter, EventRow, ListedEntry, MinuteCount, NewEvent, OffenderCount, TrailQuery};
 use chrono::Duration;
 
 impl Velvet {
@@ -66,6 +66,44 @@ impl Velvet {
         let minutes = tx.minute_counts(now - Duration::minutes(60), up_to).await?;
         let offenders = tx.offender_counts(now - Duration::minutes(10), up_to).await?;
         Ok((minutes, offenders))
+    }
+
+    /// The trail for `velvet events`: since `since`, after `after_id`,
+    /// optionally one kind (checked against the kinds velvet writes) or one
+    /// person; oldest first, at most `limit`.
+    pub async fn trail(
+        &self,
+        actor: &Actor,
+        since: chrono::DateTime<chrono::Utc>,
+        after_id: i64,
+        kind: Option<&str>,
+        email: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<EventRow>> {
+        actor.require(Permission::Read)?;
+        if let Some(k) = kind
+            && EventKind::parse(k).is_none()
+        {
+            let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+            return Err(Error::InvalidInput(format!(
+                "--kind '{k}' is not a kind of event; one of: {}",
+                known.join(", ")
+            )));
+        }
+        let mut tx = self.store.read().await?;
+        let entry_id = match email {
+            Some(e) => Some(self.entry_for(&mut tx, e).await?.id),
+            None => None,
+        };
+        let q = TrailQuery { since, after_id, kind: kind.map(String::from), entry_id, limit };
+        Ok(tx.trail(&q).await?)
+    }
+
+    /// The id of the entry for `email` (a reader that filters a feed by person).
+    pub async fn entry_id(&self, actor: &Actor, email: &str) -> Result<i64> {
+        actor.require(Permission::Read)?;
+        let mut tx = self.store.read().await?;
+        Ok(self.entry_for(&mut tx, email).await?.id)
     }
 
     pub async fn invites_sent_today(&self, actor: &Actor) -> Result<u64> {

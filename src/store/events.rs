@@ -57,6 +57,17 @@ pub struct EventRow {
 pub const ENTRY_TIMELINE: &str =
     concat!("SELECT ", event_columns!(), " FROM events WHERE entry_id = $1 ORDER BY entry_id DESC, id DESC LIMIT $2");
 
+/// What `velvet events` asks of the trail: since a time, after an id,
+/// optionally of one kind or one person.
+#[derive(Clone, Debug)]
+pub struct TrailQuery {
+    pub since: DateTime<Utc>,
+    pub after_id: i64,
+    pub kind: Option<String>,
+    pub entry_id: Option<i64>,
+    pub limit: i64,
+}
+
 /// Which events to read: after a cursor, optionally of one kind or entry.
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
@@ -151,5 +162,38 @@ impl Tx {
     pub async fn event_by_id(&mut self, id: i64) -> Result<Option<EventRow>> {
         let sql = concat!("SELECT ", event_columns!(), " FROM events WHERE id = $1");
         Ok(on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(id).fetch_optional(c))?)
+    }
+
+    /// Events for `velvet events`, oldest first: each filter combination
+    /// is its own statement, on its own index (`events_entry`,
+    /// `events_kind_at`, `events_at`), never a scan of the whole trail.
+    pub async fn trail(&mut self, q: &TrailQuery) -> Result<Vec<EventRow>> {
+        macro_rules! trail_sql {
+            ($where:literal) => {
+                concat!("SELECT ", event_columns!(), " FROM events WHERE ", $where, " ORDER BY id LIMIT $4")
+            };
+        }
+        Ok(match (q.entry_id, q.kind.as_deref()) {
+            (Some(entry), Some(kind)) => {
+                let sql = trail_sql!("entry_id = $1 AND at >= $2 AND id > $3 AND kind = $5");
+                on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(entry).bind(q.since).bind(q.after_id).bind(q.limit).bind(kind).fetch_all(c))?
+            }
+            (Some(entry), None) => {
+                let sql = trail_sql!("entry_id = $1 AND at >= $2 AND id > $3");
+                on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(entry).bind(q.since).bind(q.after_id).bind(q.limit).fetch_all(c))?
+            }
+            (None, Some(kind)) => {
+                let sql = trail_sql!("kind = $1 AND at >= $2 AND id > $3");
+                on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(kind).bind(q.since).bind(q.after_id).bind(q.limit).fetch_all(c))?
+            }
+            (None, None) => {
+                let sql = concat!(
+                    "SELECT ",
+                    event_columns!(),
+                    " FROM events WHERE at >= $1 AND id > $2 ORDER BY id LIMIT $3"
+                );
+                on!(self, c => sqlx::query_as::<_, EventRow>(sql).bind(q.since).bind(q.after_id).bind(q.limit).fetch_all(c))?
+            }
+        })
     }
 }

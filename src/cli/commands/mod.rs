@@ -18,6 +18,7 @@ mod export;
 mod mail;
 mod people;
 mod server;
+mod trail;
 
 pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
     match command {
@@ -44,6 +45,9 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::ChangeEmail { old, new } => people::change_email(ctx, old, new).await,
         Command::Reissue { email } => people::reissue(ctx, email).await,
         Command::Invites(InvitesCommand::Send { limit, past_cap }) => people::send_invites(ctx, limit, past_cap).await,
+        Command::Events { kind, since, entry, json, follow } => {
+            trail::events(ctx, kind, since, entry, json, follow).await
+        }
         Command::Chain { email, json } => people::chain(ctx, email, json).await,
         Command::Export { person: Some(email), .. } => export::person(ctx, email).await,
         Command::Export { status, format, person: None } => export::export(ctx, status.as_deref(), format).await,
