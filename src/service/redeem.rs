@@ -68,7 +68,10 @@ impl Velvet {
             return Err(Error::Paused("redemption".into()));
         }
         let found = tx.code_by_hash_locked(&code.hash().0).await?;
-        let entry = tx.entry_by_email(email.as_str()).await?;
+        // Locked (code first, then the person): a confirmation committing
+        // meanwhile is waited for and seen, instead of holding a use for
+        // someone who is confirmed already and would never complete it.
+        let entry = tx.entry_by_email_locked(email.as_str()).await?;
         if let (Some(code_row), Some(entry)) = (&found, &entry)
             && let Some(repeat) = Self::repeat_of(&mut tx, code_row, entry, now).await?
         {

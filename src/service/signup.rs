@@ -244,6 +244,11 @@ impl Velvet {
             let entry = tx.entry_by_id(tok.entry_id).await?.ok_or(Error::BadToken)?;
             return self.confirm_repeat(tx, &entry, meta).await;
         }
+        // A held redemption's code is locked before the entry, the order a
+        // redemption takes them in, so the two cannot deadlock.
+        if let Some(held) = tx.pending_redemption(entry.id).await? {
+            tx.code_by_id_locked(held.code_id).await?;
+        }
         let e = meta.stamp(event(EventKind::Confirm, &Actor::Public));
         self.transition(
             &mut tx,

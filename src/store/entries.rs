@@ -134,6 +134,15 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(email).fetch_optional(c))?)
     }
 
+    /// An entry by email, locked on PostgreSQL for the rest of the transaction.
+    pub async fn entry_by_email_locked(&mut self, email: &str) -> Result<Option<EntryRow>> {
+        let sqlite = select_entries!("WHERE email = $1");
+        let postgres = select_entries!("WHERE email = $1 FOR UPDATE");
+        Ok(on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_as::<_, EntryRow>(sql)
+            .bind(email)
+            .fetch_optional(c))?)
+    }
+
     pub async fn entry_by_id(&mut self, id: i64) -> Result<Option<EntryRow>> {
         let sql = select_entries!("WHERE id = $1");
         Ok(on!(self, c => sqlx::query_as::<_, EntryRow>(sql).bind(id).fetch_optional(c))?)
