@@ -877,3 +877,116 @@ fn erasing_asks_for_the_address_typed_back() {
     assert!(support.modal.is_none());
     assert_eq!(support.toasts.last().unwrap().text, "your role may not erase a person's data");
 }
+
+// ---- issue 15 item 7: the detail's timeline scrolls ----
+
+/// Dennis as a bot: `n` redemption attempts, one a minute, oldest first
+/// (as `lookup` answers).
+fn with_attempts(s: &mut State, n: i64) {
+    let mut bot = dennis();
+    bot.events = (0..n)
+        .map(|i| velvet::service::TimelineEvent {
+            kind: "redeem".into(),
+            at: now() - Duration::minutes(n - i),
+            actor: "public".into(),
+            outcome: Some("failed".into()),
+            reason: Some("unknown code".into()),
+            rule: None,
+            detail: Some(format!("attempt {}", i + 1)),
+            code_id: None,
+            campaign: None,
+            ip_prefix: None,
+        })
+        .collect();
+    let generation = s.detail_generation;
+    update(s, Input::Msg(Msg::Lookup { generation, lookup: Box::new(bot) }));
+}
+
+#[test]
+fn the_timeline_scrolls_in_the_detail_pane_within_its_bounds() {
+    let mut s = world(Role::Viewer);
+    update(&mut s, Input::Resize(80, 24));
+    with_attempts(&mut s, 412);
+    let rows = view::timeline_rows(&s);
+    assert!(rows >= 3, "{rows} timeline lines at 80x24");
+    // The list has focus: j moves the list, as before.
+    keys(&mut s, &[Command::Down]);
+    assert_eq!(s.timeline_scroll, 0);
+    assert_eq!(&*s.selected_entry().unwrap().email, "bot8812@tempmail.example");
+    keys(&mut s, &[Command::Up]);
+    with_attempts(&mut s, 412);
+    // Tab to the detail: the same keys scroll the timeline and leave the list alone.
+    keys(&mut s, &[Command::NextPane]);
+    assert!(keys(&mut s, &[Command::Down, Command::Down]).is_empty(), "scrolling asks the database for nothing");
+    assert_eq!(s.timeline_scroll, 2);
+    assert_eq!(&*s.selected_entry().unwrap().email, "dennis@example.com");
+    keys(&mut s, &[Command::PageDown]);
+    assert_eq!(s.timeline_scroll, 2 + rows);
+    keys(&mut s, &[Command::PageUp, Command::PageUp]);
+    assert_eq!(s.timeline_scroll, 0, "a page up stops at the top");
+    keys(&mut s, &[Command::Up]);
+    assert_eq!(s.timeline_scroll, 0);
+    keys(&mut s, &[Command::Bottom]);
+    assert_eq!(s.timeline_scroll, 412 - rows, "G shows the last page full");
+    keys(&mut s, &[Command::Down, Command::PageDown]);
+    assert_eq!(s.timeline_scroll, 412 - rows, "and stops there");
+    keys(&mut s, &[Command::Up]);
+    assert_eq!(s.timeline_scroll, 411 - rows, "one key back is one line back");
+    keys(&mut s, &[Command::Top]);
+    assert_eq!(s.timeline_scroll, 0);
+    // A timeline shorter than the pane does not scroll.
+    with_attempts(&mut s, 2);
+    keys(&mut s, &[Command::Down, Command::Bottom]);
+    assert_eq!(s.timeline_scroll, 0);
+}
+
+#[test]
+fn the_timeline_starts_at_the_top_when_another_person_is_selected() {
+    let mut s = world(Role::Support);
+    update(&mut s, Input::Resize(80, 24));
+    with_attempts(&mut s, 412);
+    keys(&mut s, &[Command::NextPane, Command::PageDown, Command::PageDown]);
+    assert!(s.timeline_scroll > 0);
+    keys(&mut s, &[Command::Back]);
+    let effects = keys(&mut s, &[Command::Down]);
+    assert!(matches!(&effects[..], [Effect::Lookup { email, .. }] if email == "bot8812@tempmail.example"));
+    assert_eq!(s.timeline_scroll, 0, "the next person's timeline starts at the top");
+}
+
+#[test]
+fn o_shows_the_timeline_in_time_order_and_back() {
+    let mut s = world(Role::Viewer);
+    update(&mut s, Input::Resize(80, 24));
+    with_attempts(&mut s, 412);
+    let footer = |s: &State| screen(s, 80, 24).lines().last().unwrap().to_string();
+    assert!(!footer(&s).contains("order"), "o only means something in the detail: {}", footer(&s));
+    keys(&mut s, &[Command::NextPane]);
+    assert!(footer(&s).contains("o order"), "{}", footer(&s));
+    assert!(velvet::console::keymap::help(&s).join("\n").contains("newest first or in time order"));
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("attempt 412") && !text.contains("attempt 1 "), "newest first: {text}");
+    keys(&mut s, &[Command::PageDown]);
+    keys(&mut s, &[Command::TimelineOrder]);
+    assert!(s.timeline_oldest_first);
+    assert_eq!(s.timeline_scroll, 0, "a new order starts at its top");
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("attempt 1;") || text.contains("attempt 1 "), "{text}");
+    assert!(text.contains("timeline 1–") && text.contains("of 412 · time order"), "{text}");
+    keys(&mut s, &[Command::TimelineOrder]);
+    assert!(!s.timeline_oldest_first);
+}
+
+#[test]
+fn a_scrolled_timeline() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut s = world(Role::Support);
+        update(&mut s, Input::Resize(w, h));
+        with_attempts(&mut s, 412);
+        keys(&mut s, &[Command::NextPane, Command::PageDown, Command::Down, Command::Down]);
+        let rows = view::timeline_rows(&s);
+        let text = screen(&s, w, h);
+        let range = format!("timeline {}–{} of 412 · newest first", rows + 3, 2 * rows + 2);
+        assert!(text.contains(&range), "{range}:\n{text}");
+        insta::assert_snapshot!(format!("detail_scrolled_{w}x{h}"), text);
+    }
+}

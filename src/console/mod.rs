@@ -65,6 +65,7 @@ pub async fn run(velvet: Velvet, actor: Actor, welcome: Option<String>) -> std::
     let theme = theme::Theme::from_env();
     if let Ok(size) = terminal.size() {
         s.width = size.width;
+        s.height = size.height;
     }
     // Terminal input is read on its own thread; the loop never blocks on it.
     std::thread::spawn(move || {

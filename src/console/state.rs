@@ -225,6 +225,8 @@ pub struct State {
     /// The Live pane shown beside the list (wide screens) or instead of it.
     pub live_toggled: bool,
     pub width: u16,
+    /// The terminal's height: how many timeline lines a page key scrolls.
+    pub height: u16,
 
     pub entries: Vec<EntryItem>,
     pub entry_index: IdIndex,
@@ -237,6 +239,11 @@ pub struct State {
     pub detail: Option<Lookup>,
     pub detail_for: Option<i64>,
     pub detail_generation: u64,
+    /// The first timeline line shown in the person's detail (in the order
+    /// shown); back to 0 when another person is selected.
+    pub timeline_scroll: usize,
+    /// The timeline in time order (oldest first) instead of newest first.
+    pub timeline_oldest_first: bool,
     /// A lookup is running; the next one waits here (see `request_lookup`).
     pub lookup_running: bool,
     pub lookup_waiting: Option<super::action::Effect>,
@@ -277,6 +284,7 @@ impl State {
             pane: Pane::List,
             live_toggled: false,
             width: 120,
+            height: 40,
             entries: Vec::new(),
             entry_index: IdIndex::default(),
             haystack: Default::default(),
@@ -288,6 +296,8 @@ impl State {
             detail: None,
             detail_for: None,
             detail_generation: 0,
+            timeline_scroll: 0,
+            timeline_oldest_first: false,
             lookup_running: false,
             lookup_waiting: None,
             codes: Vec::new(),

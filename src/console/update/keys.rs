@@ -18,7 +18,21 @@ pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
         s.toast(format!("your role may not {}", action.permission().describe()), ToastKind::Error);
         return vec![];
     }
+    if s.pane == Pane::Detail
+        && matches!(s.view, View::Waitlist | View::Chains)
+        && let Some(to) = timeline_target(s, c)
+    {
+        s.timeline_scroll = to;
+        return vec![];
+    }
     match c {
+        Command::TimelineOrder => {
+            s.timeline_oldest_first = !s.timeline_oldest_first;
+            s.timeline_scroll = 0;
+            let order = if s.timeline_oldest_first { "in time order (oldest first)" } else { "newest first" };
+            s.toast(format!("timeline {order}"), ToastKind::Info);
+            vec![]
+        }
         Command::Up => move_by(s, -1),
         Command::Down => move_by(s, 1),
         Command::PageUp => move_by(s, -(PAGE as i64)),
@@ -141,6 +155,28 @@ pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
             vec![]
         }
     }
+}
+
+/// Where a moving key takes the person's timeline (its first line
+/// shown), kept so the last page stays full; `None` for other keys.
+pub(in crate::console) fn timeline_target(s: &State, c: Command) -> Option<usize> {
+    let shown = s.selected_entry().map(|e| &*e.email);
+    let n = s.detail.as_ref().filter(|l| Some(l.email.as_str()) == shown).map_or(0, |l| l.events.len());
+    let rows = crate::console::view::timeline_rows(s).max(1);
+    let last = n.saturating_sub(rows);
+    let at = s.timeline_scroll.min(last);
+    Some(
+        match c {
+            Command::Up => at.saturating_sub(1),
+            Command::Down => at + 1,
+            Command::PageUp => at.saturating_sub(rows),
+            Command::PageDown => at + rows,
+            Command::Top => 0,
+            Command::Bottom => last,
+            _ => return None,
+        }
+        .min(last),
+    )
 }
 
 /// One step back: clears the filter, leaves the detail or the Live pane.

@@ -21,8 +21,9 @@ pub fn update(s: &mut State, input: Input) -> Vec<Effect> {
         Input::Submit => submit(s),
         Input::Cancel => cancel(s),
         Input::Tick(now) => tick(s, now),
-        Input::Resize(w, _) => {
+        Input::Resize(w, h) => {
             s.width = w;
+            s.height = h;
             vec![]
         }
         Input::Msg(m) => message(s, m),
