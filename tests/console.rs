@@ -990,3 +990,144 @@ fn a_scrolled_timeline() {
         insta::assert_snapshot!(format!("detail_scrolled_{w}x{h}"), text);
     }
 }
+
+// ---- issue 15 item 8: :export writes what the view lists ----
+
+use velvet::console::export::{Cell, ExportTable};
+
+fn export_effect(s: &mut State, line: &str) -> Vec<Effect> {
+    keys(s, &[Command::CommandLine]);
+    typed(s, line);
+    update(s, Input::Submit)
+}
+
+#[test]
+fn export_asks_the_runner_to_write_exactly_the_rows_the_view_lists() {
+    let mut s = world(Role::Viewer);
+    keys(&mut s, &[Command::Filter]);
+    let effects = typed(&mut s, "example.com");
+    answer(&mut s, effects);
+    update(&mut s, Input::Submit);
+    let listed = listed(&s);
+    assert!(listed.len() > 1 && listed.len() < 9, "{listed:?}");
+    let effects = export_effect(&mut s, "export /tmp/waiting list.csv");
+    let [Effect::Export { path, table }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(path, "/tmp/waiting list.csv", "the rest of the line is the file name");
+    assert_eq!(table.columns, ["email", "status", "source", "signed_up", "campaign"]);
+    let emails: Vec<String> = table
+        .rows
+        .iter()
+        .map(|r| match &r[0] {
+            Cell::Text(email) => email.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(emails, listed, "exactly the listed rows, in the order shown");
+    let first = s.entries[s.waitlist.rows[0] as usize].clone();
+    assert_eq!(
+        table.rows[0],
+        vec![
+            Cell::Text(first.email.to_string()),
+            Cell::Static(first.status),
+            Cell::Shared(first.source.clone().unwrap()),
+            Cell::Time(first.first_seen),
+            Cell::Empty,
+        ]
+    );
+    assert!(s.busy > 0, "a spinner while it writes");
+
+    // The Codes view: its filtered codes.
+    keys(&mut s, &[Command::View(View::Codes), Command::Filter]);
+    typed(&mut s, "producthunt");
+    update(&mut s, Input::Submit);
+    let effects = export_effect(&mut s, "export codes.json");
+    let [Effect::Export { table, .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(table.what, "codes");
+    assert_eq!(table.rows.len(), 1);
+    assert_eq!(table.rows[0][..3], [Cell::Text("partner".into()), Cell::Text("producthunt".into()), Cell::Number(2)]);
+
+    // The Events view: newest first, as listed.
+    keys(&mut s, &[Command::View(View::Events)]);
+    let effects = export_effect(&mut s, "export events.csv");
+    let [Effect::Export { table, .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(table.rows.len(), 40);
+    assert_eq!(table.rows[0][0], Cell::Number(40));
+    assert_eq!(table.rows[39][0], Cell::Number(1));
+
+    // No file name: a hint, nothing written.
+    assert!(export_effect(&mut s, "export").is_empty());
+    assert!(s.toasts.last().unwrap().text.starts_with(":export FILE"), "{}", s.toasts.last().unwrap().text);
+}
+
+#[test]
+fn only_operators_who_may_read_the_waitlist_export() {
+    // An operator the database does not know has no role: nothing to read.
+    let mut s = world(Role::Viewer);
+    s.role = None;
+    assert!(export_effect(&mut s, "export all.csv").is_empty());
+    assert_eq!(s.toasts.last().unwrap().text, "your role may not read the waitlist");
+}
+
+fn table(rows: Vec<Vec<Cell>>) -> ExportTable {
+    ExportTable { what: "people", columns: velvet::console::export::PEOPLE_COLUMNS, rows }
+}
+
+fn person_row(email: &str, source: &str) -> Vec<Cell> {
+    vec![
+        Cell::Text(email.into()),
+        Cell::Static("confirmed"),
+        Cell::Shared(source.into()),
+        Cell::Time(now()),
+        Cell::Empty,
+    ]
+}
+
+#[test]
+fn the_exporter_writes_csv_with_cells_a_spreadsheet_would_run_defused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![
+        person_row("=1+1@x.io", "hn"),
+        person_row("-@example.com", "+cmd"),
+        person_row("@sum@example.com", "friend"),
+        person_row("ada@example.com", "a,b"),
+    ];
+    let path = dir.path().join("people.csv");
+    let written = velvet::console::export::write(&path, &table(rows)).unwrap();
+    assert_eq!(written, path);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text,
+        "email,status,source,signed_up,campaign\n\
+         '=1+1@x.io,confirmed,hn,2026-11-22T12:00:00Z,\n\
+         '-@example.com,confirmed,'+cmd,2026-11-22T12:00:00Z,\n\
+         '@sum@example.com,confirmed,friend,2026-11-22T12:00:00Z,\n\
+         ada@example.com,confirmed,\"a,b\",2026-11-22T12:00:00Z,\n"
+    );
+    // JSON keeps the values as they are (nothing runs them) and types them.
+    let path = dir.path().join("people.JSON");
+    velvet::console::export::write(&path, &table(vec![person_row("=1+1@x.io", "hn")])).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([{"email": "=1+1@x.io", "status": "confirmed", "source": "hn",
+            "signed_up": "2026-11-22T12:00:00Z", "campaign": null}])
+    );
+}
+
+#[test]
+fn an_export_to_a_folder_that_does_not_exist_says_so_in_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let err = velvet::console::export::write(&missing.join("x.csv"), &table(vec![])).unwrap_err();
+    assert_eq!(
+        err,
+        format!(
+            "could not export to {}: the folder {} does not exist",
+            missing.join("x.csv").display(),
+            missing.display()
+        )
+    );
+    let err = velvet::console::export::write(dir.path(), &table(vec![])).unwrap_err();
+    assert!(err.ends_with("that is a folder; name a file, e.g. :export people.csv"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no draft left behind");
+}

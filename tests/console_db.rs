@@ -11,6 +11,7 @@ on_both_backends!(
     every_key_offered_to_a_role_is_one_the_service_allows,
     listed_entries_carry_their_campaign_and_code_hints,
     the_live_pane_starts_with_the_whole_hour_at_any_rate,
+    the_runner_exports_the_listed_rows_in_the_background,
 );
 
 async fn two_consoles_approving_one_marked_batch_invite_each_entry_once(db: TestDb) {
@@ -186,4 +187,40 @@ async fn the_live_pane_starts_with_the_whole_hour_at_any_rate(db: TestDb) {
     // Nothing after the cursor is counted twice: the feed brings it.
     let (before, _) = db.velvet.live_hour(&admin, cursor - 142).await.unwrap();
     assert_eq!(before.iter().map(|m| m.n).sum::<i64>(), 305_000, "only what the cursor had reached");
+}
+
+/// `:export`: the runner writes the rows `update` took from the view, in a
+/// task, and answers with a toast naming how many went where (or why not).
+async fn the_runner_exports_the_listed_rows_in_the_background(db: TestDb) {
+    use velvet::console::action::{Effect, Msg};
+    use velvet::console::export::{Cell, ExportTable, PEOPLE_COLUMNS};
+    let viewer = db.operator("vi", velvet::domain::Role::Viewer).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = velvet::console::runner::Runner { velvet: db.velvet.clone(), actor: viewer, tx };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("waiting.csv");
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").unwrap().to_utc();
+    let row =
+        |email: &str| vec![Cell::Text(email.into()), Cell::Static("pending"), Cell::Empty, Cell::Time(at), Cell::Empty];
+    let table = ExportTable {
+        what: "people",
+        columns: PEOPLE_COLUMNS,
+        rows: vec![row("=cmd@example.com"), row("b@example.com")],
+    };
+    runner.spawn(Effect::Export { path: path.display().to_string(), table: table.clone() }, None);
+    match rx.recv().await {
+        Some(Msg::Done(text)) => assert_eq!(text, format!("exported 2 people to {}", path.display())),
+        other => panic!("{other:?}"),
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text,
+        "email,status,source,signed_up,campaign\n'=cmd@example.com,pending,,2026-11-22T12:00:00Z,\nb@example.com,pending,,2026-11-22T12:00:00Z,\n"
+    );
+    let bad = dir.path().join("missing").join("x.csv");
+    runner.spawn(Effect::Export { path: bad.display().to_string(), table }, None);
+    match rx.recv().await {
+        Some(Msg::Failed(text)) => assert!(text.contains("does not exist"), "{text}"),
+        other => panic!("{other:?}"),
+    }
 }

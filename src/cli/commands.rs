@@ -8,7 +8,9 @@ use super::args::{
 use super::render;
 use super::{CliError, CliResult, Ctx};
 use crate::domain::Role;
-use crate::service::{Approvees, BlockSelector, ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
+use crate::service::{
+    Approvees, BlockSelector, ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget, defuse,
+};
 use chrono::Duration;
 use std::io::Write;
 
@@ -421,17 +423,6 @@ async fn export(ctx: &Ctx, status: Option<&str>, format: Format) -> CliResult {
 trait ExportSink {
     fn row(&mut self, row: &ExportRow) -> CliResult;
     fn finish(self: Box<Self>) -> CliResult;
-}
-
-/// A spreadsheet opening the CSV would run a cell starting with `=`, `+`,
-/// `-` or `@` as a formula, and `-@example.com` or `=1+1@x.io` are valid
-/// addresses: such cells get a leading `'` (OWASP's advice), which
-/// spreadsheets hide and which marks the value as text.
-fn defuse(cell: &str) -> String {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_string(),
-    }
 }
 
 impl<W: Write> ExportSink for csv::Writer<W> {

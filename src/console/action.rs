@@ -101,4 +101,9 @@ pub enum Effect {
     },
     /// Re-read switches, settings and codes after a change.
     Refresh,
+    /// Write the rows the view listed to `path` (`:export FILE`).
+    Export {
+        path: String,
+        table: super::export::ExportTable,
+    },
 }

@@ -112,7 +112,7 @@ pub const BINDINGS: &[Binding] = &[
         &[KeyCode::Char(':')],
         ":",
         Command::CommandLine,
-        "command line (:approve 50, :revoke batch 12, :pause campaign hn, :cap 80, :email NEW, :block domain D, :q)",
+        "command line (:approve 50, :revoke batch 12, :pause campaign hn, :cap 80, :email NEW, :block domain D, :export FILE, :q)",
     ),
     foot(b(&[KeyCode::Char('?')], "?", Command::Help, "this help"), "help"),
     b(&[KeyCode::Char('L')], "L", Command::ToggleLive, "show or hide the Live pane"),

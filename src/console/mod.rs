@@ -6,6 +6,7 @@
 
 pub mod action;
 mod commandline;
+pub mod export;
 pub mod filter;
 pub mod keymap;
 pub mod live;
