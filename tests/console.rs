@@ -1131,3 +1131,71 @@ fn an_export_to_a_folder_that_does_not_exist_says_so_in_one_sentence() {
     assert!(err.ends_with("that is a folder; name a file, e.g. :export people.csv"), "{err}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no draft left behind");
 }
+
+// ---- issue 15 item 6: the Events view pages through history ----
+
+fn older_page(rows: Vec<EventRow>, scanned_to: i64, done: bool) -> velvet::store::EventPage {
+    velvet::store::EventPage { rows, scanned_to, done }
+}
+
+#[test]
+fn scrolling_past_the_oldest_event_loaded_reads_an_older_page() {
+    // The live tail holds events 1001..=1040; a thousand older ones are in the database.
+    let mut s = State::new(now(), "ada".into(), Some(Role::Viewer), "sqlite");
+    let tail: Vec<EventRow> = (1001..=1040).map(|i| event(i, 1040 - i, "signup", "ok", None, None)).collect();
+    update(&mut s, Input::Msg(Msg::Events { rows: tail, ticks: vec![] }));
+    let s = &mut s;
+    keys(s, &[Command::View(View::Events)]);
+    assert!(keys(s, &[Command::Down]).is_empty(), "inside the loaded rows: nothing to read");
+    let effects = keys(s, &[Command::Bottom]);
+    let [Effect::OlderEvents { generation, before, words, limit }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!((*before, words.is_empty(), *limit), (1001, true, 500));
+    assert!(keys(s, &[Command::Down]).is_empty(), "one page at a time");
+    assert!(screen(s, 120, 40).contains("reading older, below #1001"));
+    let older: Vec<EventRow> = (951..=1000).rev().map(|i| event(i, 2000 - i, "confirm", "ok", None, None)).collect();
+    let next = update(s, Input::Msg(Msg::OlderEvents { generation: *generation, page: older_page(older, 951, false) }));
+    assert!(next.is_empty());
+    assert_eq!(s.events_list.rows.len(), 90);
+    assert_eq!(s.events_list.selected, 39, "the cursor stays on its event");
+    assert_eq!(s.events[s.events_list.rows[89] as usize].id, 951, "older events below, newest first");
+    assert_eq!(s.events.front().unwrap().id, 951);
+    // A stretch of history with nothing in it: the console looks further down.
+    let effects = keys(s, &[Command::Bottom]);
+    let [Effect::OlderEvents { generation, before, .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(*before, 951);
+    let next =
+        update(s, Input::Msg(Msg::OlderEvents { generation: *generation, page: older_page(vec![], 500, false) }));
+    assert!(matches!(&next[..], [Effect::OlderEvents { before: 500, .. }]), "{next:?}");
+    let Effect::OlderEvents { generation, .. } = &next[0] else { unreachable!() };
+    update(s, Input::Msg(Msg::OlderEvents { generation: *generation, page: older_page(vec![], 0, true) }));
+    assert!(keys(s, &[Command::Down]).is_empty(), "nothing older is left");
+    assert!(screen(s, 120, 40).contains("all history"));
+}
+
+#[test]
+fn the_events_filter_is_asked_of_the_database_and_a_new_filter_starts_again() {
+    let mut s = State::new(now(), "ada".into(), Some(Role::Viewer), "sqlite");
+    let tail: Vec<EventRow> = (1001..=1040).map(|i| event(i, 1040 - i, "signup", "ok", None, None)).collect();
+    update(&mut s, Input::Msg(Msg::Events { rows: tail, ticks: vec![] }));
+    keys(&mut s, &[Command::View(View::Events), Command::Filter]);
+    typed(&mut s, "redeem failed");
+    assert!(s.events_list.rows.is_empty(), "nothing in the tail");
+    let effects = update(&mut s, Input::Submit);
+    let [Effect::OlderEvents { generation, before, words, .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!((*before, words.clone()), (1001, vec!["redeem".to_string(), "failed".to_string()]));
+    let found = vec![event(700, 400, "redeem", "failed", None, Some("198.51.100.0/24"))];
+    update(&mut s, Input::Msg(Msg::OlderEvents { generation: *generation, page: older_page(found, 650, false) }));
+    assert_eq!(s.events_list.rows.len(), 1, "the database's match is listed");
+    assert!(screen(&s, 120, 40).contains("back to #650"));
+    // A new filter: the old one's pages go, and an answer for it is dropped.
+    let stale = *generation;
+    keys(&mut s, &[Command::Filter]);
+    typed(&mut s, " x");
+    assert!(s.events.iter().all(|e| e.id >= 1001), "older pages of another filter are dropped");
+    update(&mut s, Input::Msg(Msg::OlderEvents { generation: stale, page: older_page(found_again(), 1, true) }));
+    assert!(s.events.iter().all(|e| e.id >= 1001), "a late answer for the old filter is dropped");
+}
+
+fn found_again() -> Vec<EventRow> {
+    vec![event(600, 500, "redeem", "failed", None, None)]
+}

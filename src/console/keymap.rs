@@ -180,7 +180,8 @@ pub const BINDINGS: &[Binding] = &[
 
 /// What the `/` help line says the filter searches: exactly the fields of
 /// `EntryItem::searched` (`SEARCHED`; a test holds them together).
-const FILTER_HELP: &str = "fuzzy filter (people: email, status, source, campaign, code hint; Enter keeps, Esc clears)";
+const FILTER_HELP: &str = "fuzzy filter (people: email, status, source, campaign, code hint; events: kind, outcome, actor, prefix, \
+     older ones from the database; Enter keeps, Esc clears)";
 
 /// The change a key asks the service for, here and now: the selected
 /// person or code, or the marked set. Keys that change nothing: `None`.

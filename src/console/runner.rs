@@ -280,6 +280,13 @@ impl Runner {
                 }
                 return;
             }
+            Effect::OlderEvents { generation, before, words, limit } => {
+                match v.events_before(a, before, &words, limit).await {
+                    Ok(page) => self.send(Msg::OlderEvents { generation, page }),
+                    Err(e) => self.send(Msg::Failed(format!("could not read older events: {e}"))),
+                }
+                return;
+            }
             Effect::Export { path, table } => {
                 let what = table.what;
                 let rows = table.rows.len();

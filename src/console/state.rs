@@ -11,6 +11,28 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// Events kept for the Events view.
 pub const EVENT_TAIL: usize = 2_000;
+/// Older events the Events view holds at most, paged in from history.
+pub const EVENT_HISTORY_MAX: usize = 20_000;
+/// Events an older page asks for.
+pub const EVENT_PAGE: i64 = 500;
+
+/// Paging the Events view back through history, below the live tail.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventHistory {
+    /// The oldest id of the live tail as first loaded: everything below it
+    /// in `State::events` came from older pages (of the current filter).
+    pub tail_floor: i64,
+    /// The next older page reads below this id.
+    pub before: i64,
+    /// Older events held (below `tail_floor`).
+    pub kept: usize,
+    /// An older page is being read...
+    pub loading: bool,
+    /// ... for this generation (a new filter drops answers for the old one).
+    pub generation: u64,
+    /// Nothing older is left (for this filter).
+    pub done: bool,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum View {
@@ -255,6 +277,7 @@ pub struct State {
     pub events: VecDeque<EventRow>,
     pub events_list: Listing,
     pub event_cursor: i64,
+    pub event_history: EventHistory,
 
     pub live: LiveStats,
     /// The server's active alerts, as the database last said.
@@ -307,6 +330,7 @@ impl State {
             events: VecDeque::new(),
             events_list: Listing::default(),
             event_cursor: 0,
+            event_history: EventHistory::default(),
             live: LiveStats::new(now),
             alerts: Vec::new(),
             switches: Vec::new(),

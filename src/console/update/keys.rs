@@ -214,6 +214,10 @@ pub(in crate::console) fn move_by(s: &mut State, delta: i64) -> Vec<Effect> {
     }
     let max = l.rows.len() as i64 - 1;
     l.selected = (l.selected as i64).saturating_add(delta).clamp(0, max) as usize;
+    // Down to the oldest event loaded: the next older page is read.
+    if s.view == View::Events && delta > 0 && s.events_list.selected as i64 == max {
+        return older_events(s);
+    }
     lookup_selected(s)
 }
 

@@ -5,7 +5,10 @@ use super::action::{Effect, Input, Msg};
 use super::commandline::run_command;
 use super::keymap::{Command, action_of};
 pub use super::rows::{add_changed, add_page, build_chains, relist};
-use super::state::{EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, TEXT_MAX, TextFor, ToastKind, View};
+use super::state::{
+    EVENT_HISTORY_MAX, EVENT_PAGE, EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, TEXT_MAX, TextFor, ToastKind,
+    View,
+};
 use crate::service::{Action, BlockSelector, BulkBlock, PauseScope, RevokeTarget};
 
 /// Rows a page key moves.
