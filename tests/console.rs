@@ -1119,14 +1119,7 @@ fn an_export_to_a_folder_that_does_not_exist_says_so_in_one_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-folder");
     let err = velvet::console::export::write(&missing.join("x.csv"), &table(vec![])).unwrap_err();
-    assert_eq!(
-        err,
-        format!(
-            "could not export to {}: the folder {} does not exist",
-            missing.join("x.csv").display(),
-            missing.display()
-        )
-    );
+    assert_eq!(err, format!("could not export x.csv: the folder {} does not exist", missing.display()));
     let err = velvet::console::export::write(dir.path(), &table(vec![])).unwrap_err();
     assert!(err.ends_with("that is a folder; name a file, e.g. :export people.csv"), "{err}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no draft left behind");

@@ -139,7 +139,10 @@ pub fn view_table(s: &State) -> ExportTable {
 /// Answers the file's full path, or the error in one sentence.
 pub fn write(path: &Path, table: &ExportTable) -> Result<PathBuf, String> {
     let full = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let fail = |why: String| format!("could not export to {}: {why}", full.display());
+    // The file's name, not its whole path: the sentence must fit the footer
+    // (the folder is named whole when it is the problem).
+    let name = full.file_name().map_or_else(|| full.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let fail = |why: String| format!("could not export {name}: {why}");
     if full.file_name().is_none() || path.as_os_str().to_string_lossy().ends_with('/') {
         return Err(fail("that is a folder; name a file, e.g. :export people.csv".into()));
     }
