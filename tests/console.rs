@@ -941,6 +941,22 @@ fn the_timeline_scrolls_in_the_detail_pane_within_its_bounds() {
 }
 
 #[test]
+fn a_scrolled_timeline_stays_on_its_lines_when_new_events_arrive_on_top() {
+    let mut s = world(Role::Viewer);
+    update(&mut s, Input::Resize(80, 24));
+    with_attempts(&mut s, 400);
+    keys(&mut s, &[Command::NextPane, Command::PageDown]);
+    let at = s.timeline_scroll;
+    let first_shown = |s: &State| screen(s, 80, 24).lines().find(|l| l.contains("attempt")).unwrap_or("").to_string();
+    let before = first_shown(&s);
+    // Three more attempts: the person's detail is read again.
+    with_attempts(&mut s, 403);
+    assert_eq!(s.timeline_scroll, at + 3);
+    assert!(screen(&s, 80, 24).contains("of 403"), "{}", screen(&s, 80, 24));
+    assert_eq!(first_shown(&s).split("attempt").nth(1), before.split("attempt").nth(1), "the same attempt on top");
+}
+
+#[test]
 fn the_timeline_starts_at_the_top_when_another_person_is_selected() {
     let mut s = world(Role::Support);
     update(&mut s, Input::Resize(80, 24));

@@ -53,6 +53,15 @@ pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
         }
         Msg::Lookup { generation, lookup } => {
             if generation == s.detail_generation {
+                // The same person read again (their events changed): a
+                // scrolled newest-first timeline stays on the lines it showed.
+                let before = s.detail.as_ref().filter(|d| d.email == lookup.email).map(|d| d.events.len());
+                if let Some(n) = before
+                    && !s.timeline_oldest_first
+                    && s.timeline_scroll > 0
+                {
+                    s.timeline_scroll = (s.timeline_scroll + lookup.events.len()).saturating_sub(n);
+                }
                 s.detail = Some(*lookup);
             }
             lookup_done(s)
