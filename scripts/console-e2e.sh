@@ -118,6 +118,28 @@ wait_for "paused redemption for campaign leak"
 "$VELVET" settings show | grep -q "paused: campaign:leak"
 step "revoked batch $leak_batch and paused campaign leak from the command line: the database agrees"
 
+# What the view lists, to a file: the three leaked codes, as filtered.
+tmux send-keys -t "$session" ":export $work/leak.csv" Enter
+wait_for "exported 3 codes to $work/leak.csv"
+[ "$(wc -l < "$work/leak.csv")" = 4 ] && head -n 1 "$work/leak.csv" | grep -q "^kind,campaign,batch,hint,state"
+tmux send-keys -t "$session" ":export $work/no-such-folder/x.csv" Enter
+wait_for "does not exist"
+step "exported the filtered codes as CSV; a missing folder is named in the toast"
+
+# The person's timeline in the detail pane: its position, and o for time order.
+# (Escape and a key sent together read as Alt+key: keys go one by one here.)
+tmux send-keys -t "$session" 1
+wait_for "Waitlist 1/"
+tmux send-keys -t "$session" Tab
+wait_for "newest first ┐"
+tmux send-keys -t "$session" o
+wait_for "time order ┐"
+tmux send-keys -t "$session" o
+wait_for "newest first ┐"
+# q from the detail goes back to the list first.
+tmux send-keys -t "$session" q
+step "the detail's timeline shows its position and switches order"
+
 tmux send-keys -t "$session" q
 wait_for "velvet-exited-0"
 step "quit cleanly; all checks passed"

@@ -877,3 +877,334 @@ fn erasing_asks_for_the_address_typed_back() {
     assert!(support.modal.is_none());
     assert_eq!(support.toasts.last().unwrap().text, "your role may not erase a person's data");
 }
+
+// ---- issue 15 item 7: the detail's timeline scrolls ----
+
+/// Dennis as a bot: `n` redemption attempts, one a minute, oldest first
+/// (as `lookup` answers).
+fn with_attempts(s: &mut State, n: i64) {
+    let mut bot = dennis();
+    bot.events = (0..n)
+        .map(|i| velvet::service::TimelineEvent {
+            kind: "redeem".into(),
+            at: now() - Duration::minutes(n - i),
+            actor: "public".into(),
+            outcome: Some("failed".into()),
+            reason: Some("unknown code".into()),
+            rule: None,
+            detail: Some(format!("attempt {}", i + 1)),
+            code_id: None,
+            campaign: None,
+            ip_prefix: None,
+        })
+        .collect();
+    let generation = s.detail_generation;
+    update(s, Input::Msg(Msg::Lookup { generation, lookup: Box::new(bot) }));
+}
+
+#[test]
+fn the_timeline_scrolls_in_the_detail_pane_within_its_bounds() {
+    let mut s = world(Role::Viewer);
+    update(&mut s, Input::Resize(80, 24));
+    with_attempts(&mut s, 412);
+    let rows = view::timeline_rows(&s);
+    assert!(rows >= 3, "{rows} timeline lines at 80x24");
+    // The list has focus: j moves the list, as before.
+    keys(&mut s, &[Command::Down]);
+    assert_eq!(s.timeline_scroll, 0);
+    assert_eq!(&*s.selected_entry().unwrap().email, "bot8812@tempmail.example");
+    keys(&mut s, &[Command::Up]);
+    with_attempts(&mut s, 412);
+    // Tab to the detail: the same keys scroll the timeline and leave the list alone.
+    keys(&mut s, &[Command::NextPane]);
+    assert!(keys(&mut s, &[Command::Down, Command::Down]).is_empty(), "scrolling asks the database for nothing");
+    assert_eq!(s.timeline_scroll, 2);
+    assert_eq!(&*s.selected_entry().unwrap().email, "dennis@example.com");
+    keys(&mut s, &[Command::PageDown]);
+    assert_eq!(s.timeline_scroll, 2 + rows);
+    keys(&mut s, &[Command::PageUp, Command::PageUp]);
+    assert_eq!(s.timeline_scroll, 0, "a page up stops at the top");
+    keys(&mut s, &[Command::Up]);
+    assert_eq!(s.timeline_scroll, 0);
+    keys(&mut s, &[Command::Bottom]);
+    assert_eq!(s.timeline_scroll, 412 - rows, "G shows the last page full");
+    keys(&mut s, &[Command::Down, Command::PageDown]);
+    assert_eq!(s.timeline_scroll, 412 - rows, "and stops there");
+    keys(&mut s, &[Command::Up]);
+    assert_eq!(s.timeline_scroll, 411 - rows, "one key back is one line back");
+    keys(&mut s, &[Command::Top]);
+    assert_eq!(s.timeline_scroll, 0);
+    // A timeline shorter than the pane does not scroll.
+    with_attempts(&mut s, 2);
+    keys(&mut s, &[Command::Down, Command::Bottom]);
+    assert_eq!(s.timeline_scroll, 0);
+}
+
+#[test]
+fn a_scrolled_timeline_stays_on_its_lines_when_new_events_arrive_on_top() {
+    let mut s = world(Role::Viewer);
+    update(&mut s, Input::Resize(80, 24));
+    with_attempts(&mut s, 400);
+    keys(&mut s, &[Command::NextPane, Command::PageDown]);
+    let at = s.timeline_scroll;
+    let first_shown = |s: &State| screen(s, 80, 24).lines().find(|l| l.contains("attempt")).unwrap_or("").to_string();
+    let before = first_shown(&s);
+    // Three more attempts: the person's detail is read again.
+    with_attempts(&mut s, 403);
+    assert_eq!(s.timeline_scroll, at + 3);
+    assert!(screen(&s, 80, 24).contains("of 403"), "{}", screen(&s, 80, 24));
+    assert_eq!(first_shown(&s).split("attempt").nth(1), before.split("attempt").nth(1), "the same attempt on top");
+}
+
+#[test]
+fn the_timeline_starts_at_the_top_when_another_person_is_selected() {
+    let mut s = world(Role::Support);
+    update(&mut s, Input::Resize(80, 24));
+    with_attempts(&mut s, 412);
+    keys(&mut s, &[Command::NextPane, Command::PageDown, Command::PageDown]);
+    assert!(s.timeline_scroll > 0);
+    keys(&mut s, &[Command::Back]);
+    let effects = keys(&mut s, &[Command::Down]);
+    assert!(matches!(&effects[..], [Effect::Lookup { email, .. }] if email == "bot8812@tempmail.example"));
+    assert_eq!(s.timeline_scroll, 0, "the next person's timeline starts at the top");
+}
+
+#[test]
+fn o_shows_the_timeline_in_time_order_and_back() {
+    let mut s = world(Role::Viewer);
+    update(&mut s, Input::Resize(80, 24));
+    with_attempts(&mut s, 412);
+    let footer = |s: &State| screen(s, 80, 24).lines().last().unwrap().to_string();
+    assert!(!footer(&s).contains("order"), "o only means something in the detail: {}", footer(&s));
+    keys(&mut s, &[Command::NextPane]);
+    assert!(footer(&s).contains("o order"), "{}", footer(&s));
+    assert!(velvet::console::keymap::help(&s).join("\n").contains("newest first or in time order"));
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("attempt 412") && !text.contains("attempt 1 "), "newest first: {text}");
+    keys(&mut s, &[Command::PageDown]);
+    keys(&mut s, &[Command::TimelineOrder]);
+    assert!(s.timeline_oldest_first);
+    assert_eq!(s.timeline_scroll, 0, "a new order starts at its top");
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("attempt 1;") || text.contains("attempt 1 "), "{text}");
+    assert!(text.contains("timeline 1–") && text.contains("of 412 · time order"), "{text}");
+    keys(&mut s, &[Command::TimelineOrder]);
+    assert!(!s.timeline_oldest_first);
+}
+
+#[test]
+fn a_scrolled_timeline() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut s = world(Role::Support);
+        update(&mut s, Input::Resize(w, h));
+        with_attempts(&mut s, 412);
+        keys(&mut s, &[Command::NextPane, Command::PageDown, Command::Down, Command::Down]);
+        let rows = view::timeline_rows(&s);
+        let text = screen(&s, w, h);
+        let range = format!("timeline {}–{} of 412 · newest first", rows + 3, 2 * rows + 2);
+        assert!(text.contains(&range), "{range}:\n{text}");
+        insta::assert_snapshot!(format!("detail_scrolled_{w}x{h}"), text);
+    }
+}
+
+// ---- issue 15 item 8: :export writes what the view lists ----
+
+use velvet::console::export::{Cell, ExportTable};
+
+fn export_effect(s: &mut State, line: &str) -> Vec<Effect> {
+    keys(s, &[Command::CommandLine]);
+    typed(s, line);
+    update(s, Input::Submit)
+}
+
+#[test]
+fn export_asks_the_runner_to_write_exactly_the_rows_the_view_lists() {
+    let mut s = world(Role::Viewer);
+    keys(&mut s, &[Command::Filter]);
+    let effects = typed(&mut s, "example.com");
+    answer(&mut s, effects);
+    update(&mut s, Input::Submit);
+    let listed = listed(&s);
+    assert!(listed.len() > 1 && listed.len() < 9, "{listed:?}");
+    let effects = export_effect(&mut s, "export /tmp/waiting list.csv");
+    let [Effect::Export { path, table }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(path, "/tmp/waiting list.csv", "the rest of the line is the file name");
+    assert_eq!(table.columns, ["email", "status", "source", "signed_up", "campaign"]);
+    let emails: Vec<String> = table
+        .rows
+        .iter()
+        .map(|r| match &r[0] {
+            Cell::Text(email) => email.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(emails, listed, "exactly the listed rows, in the order shown");
+    let first = s.entries[s.waitlist.rows[0] as usize].clone();
+    assert_eq!(
+        table.rows[0],
+        vec![
+            Cell::Text(first.email.to_string()),
+            Cell::Static(first.status),
+            Cell::Shared(first.source.clone().unwrap()),
+            Cell::Time(first.first_seen),
+            Cell::Empty,
+        ]
+    );
+    assert!(s.busy > 0, "a spinner while it writes");
+
+    // The Codes view: its filtered codes.
+    keys(&mut s, &[Command::View(View::Codes), Command::Filter]);
+    typed(&mut s, "producthunt");
+    update(&mut s, Input::Submit);
+    let effects = export_effect(&mut s, "export codes.json");
+    let [Effect::Export { table, .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(table.what, "codes");
+    assert_eq!(table.rows.len(), 1);
+    assert_eq!(table.rows[0][..3], [Cell::Text("partner".into()), Cell::Text("producthunt".into()), Cell::Number(2)]);
+
+    // The Events view: newest first, as listed.
+    keys(&mut s, &[Command::View(View::Events)]);
+    let effects = export_effect(&mut s, "export events.csv");
+    let [Effect::Export { table, .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(table.rows.len(), 40);
+    assert_eq!(table.rows[0][0], Cell::Number(40));
+    assert_eq!(table.rows[39][0], Cell::Number(1));
+
+    // No file name: a hint, nothing written.
+    assert!(export_effect(&mut s, "export").is_empty());
+    assert!(s.toasts.last().unwrap().text.starts_with(":export FILE"), "{}", s.toasts.last().unwrap().text);
+}
+
+#[test]
+fn only_operators_who_may_read_the_waitlist_export() {
+    // An operator the database does not know has no role: nothing to read.
+    let mut s = world(Role::Viewer);
+    s.role = None;
+    assert!(export_effect(&mut s, "export all.csv").is_empty());
+    assert_eq!(s.toasts.last().unwrap().text, "your role may not read the waitlist");
+}
+
+fn table(rows: Vec<Vec<Cell>>) -> ExportTable {
+    ExportTable { what: "people", columns: velvet::console::export::PEOPLE_COLUMNS, rows }
+}
+
+fn person_row(email: &str, source: &str) -> Vec<Cell> {
+    vec![
+        Cell::Text(email.into()),
+        Cell::Static("confirmed"),
+        Cell::Shared(source.into()),
+        Cell::Time(now()),
+        Cell::Empty,
+    ]
+}
+
+#[test]
+fn the_exporter_writes_csv_with_cells_a_spreadsheet_would_run_defused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![
+        person_row("=1+1@x.io", "hn"),
+        person_row("-@example.com", "+cmd"),
+        person_row("@sum@example.com", "friend"),
+        person_row("ada@example.com", "a,b"),
+    ];
+    let path = dir.path().join("people.csv");
+    let written = velvet::console::export::write(&path, &table(rows)).unwrap();
+    assert_eq!(written, path);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text,
+        "email,status,source,signed_up,campaign\n\
+         '=1+1@x.io,confirmed,hn,2026-11-22T12:00:00Z,\n\
+         '-@example.com,confirmed,'+cmd,2026-11-22T12:00:00Z,\n\
+         '@sum@example.com,confirmed,friend,2026-11-22T12:00:00Z,\n\
+         ada@example.com,confirmed,\"a,b\",2026-11-22T12:00:00Z,\n"
+    );
+    // JSON keeps the values as they are (nothing runs them) and types them.
+    let path = dir.path().join("people.JSON");
+    velvet::console::export::write(&path, &table(vec![person_row("=1+1@x.io", "hn")])).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([{"email": "=1+1@x.io", "status": "confirmed", "source": "hn",
+            "signed_up": "2026-11-22T12:00:00Z", "campaign": null}])
+    );
+}
+
+#[test]
+fn an_export_to_a_folder_that_does_not_exist_says_so_in_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let err = velvet::console::export::write(&missing.join("x.csv"), &table(vec![])).unwrap_err();
+    assert_eq!(err, format!("could not export x.csv: the folder {} does not exist", missing.display()));
+    let err = velvet::console::export::write(dir.path(), &table(vec![])).unwrap_err();
+    assert!(err.ends_with("that is a folder; name a file, e.g. :export people.csv"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no draft left behind");
+}
+
+// ---- issue 15 item 6: the Events view pages through history ----
+
+fn older_page(rows: Vec<EventRow>, scanned_to: i64, done: bool) -> velvet::store::EventPage {
+    velvet::store::EventPage { rows, scanned_to, done }
+}
+
+#[test]
+fn scrolling_past_the_oldest_event_loaded_reads_an_older_page() {
+    // The live tail holds events 1001..=1040; a thousand older ones are in the database.
+    let mut s = State::new(now(), "ada".into(), Some(Role::Viewer), "sqlite");
+    let tail: Vec<EventRow> = (1001..=1040).map(|i| event(i, 1040 - i, "signup", "ok", None, None)).collect();
+    update(&mut s, Input::Msg(Msg::Events { rows: tail, ticks: vec![] }));
+    let s = &mut s;
+    keys(s, &[Command::View(View::Events)]);
+    assert!(keys(s, &[Command::Down]).is_empty(), "inside the loaded rows: nothing to read");
+    let effects = keys(s, &[Command::Bottom]);
+    let [Effect::OlderEvents { generation, before, words, limit }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!((*before, words.is_empty(), *limit), (1001, true, 500));
+    assert!(keys(s, &[Command::Down]).is_empty(), "one page at a time");
+    assert!(screen(s, 120, 40).contains("reading older, below #1001"));
+    let older: Vec<EventRow> = (951..=1000).rev().map(|i| event(i, 2000 - i, "confirm", "ok", None, None)).collect();
+    let next = update(s, Input::Msg(Msg::OlderEvents { generation: *generation, page: older_page(older, 951, false) }));
+    assert!(next.is_empty());
+    assert_eq!(s.events_list.rows.len(), 90);
+    assert_eq!(s.events_list.selected, 39, "the cursor stays on its event");
+    assert_eq!(s.events[s.events_list.rows[89] as usize].id, 951, "older events below, newest first");
+    assert_eq!(s.events.front().unwrap().id, 951);
+    // A stretch of history with nothing in it: the console looks further down.
+    let effects = keys(s, &[Command::Bottom]);
+    let [Effect::OlderEvents { generation, before, .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(*before, 951);
+    let next =
+        update(s, Input::Msg(Msg::OlderEvents { generation: *generation, page: older_page(vec![], 500, false) }));
+    assert!(matches!(&next[..], [Effect::OlderEvents { before: 500, .. }]), "{next:?}");
+    let Effect::OlderEvents { generation, .. } = &next[0] else { unreachable!() };
+    update(s, Input::Msg(Msg::OlderEvents { generation: *generation, page: older_page(vec![], 0, true) }));
+    assert!(keys(s, &[Command::Down]).is_empty(), "nothing older is left");
+    assert!(screen(s, 120, 40).contains("all history"));
+}
+
+#[test]
+fn the_events_filter_is_asked_of_the_database_and_a_new_filter_starts_again() {
+    let mut s = State::new(now(), "ada".into(), Some(Role::Viewer), "sqlite");
+    let tail: Vec<EventRow> = (1001..=1040).map(|i| event(i, 1040 - i, "signup", "ok", None, None)).collect();
+    update(&mut s, Input::Msg(Msg::Events { rows: tail, ticks: vec![] }));
+    keys(&mut s, &[Command::View(View::Events), Command::Filter]);
+    typed(&mut s, "redeem failed");
+    assert!(s.events_list.rows.is_empty(), "nothing in the tail");
+    let effects = update(&mut s, Input::Submit);
+    let [Effect::OlderEvents { generation, before, words, .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!((*before, words.clone()), (1001, vec!["redeem".to_string(), "failed".to_string()]));
+    let found = vec![event(700, 400, "redeem", "failed", None, Some("198.51.100.0/24"))];
+    update(&mut s, Input::Msg(Msg::OlderEvents { generation: *generation, page: older_page(found, 650, false) }));
+    assert_eq!(s.events_list.rows.len(), 1, "the database's match is listed");
+    assert!(screen(&s, 120, 40).contains("back to #650"));
+    // A new filter: the old one's pages go, and an answer for it is dropped.
+    let stale = *generation;
+    keys(&mut s, &[Command::Filter]);
+    typed(&mut s, " x");
+    assert!(s.events.iter().all(|e| e.id >= 1001), "older pages of another filter are dropped");
+    update(&mut s, Input::Msg(Msg::OlderEvents { generation: stale, page: older_page(found_again(), 1, true) }));
+    assert!(s.events.iter().all(|e| e.id >= 1001), "a late answer for the old filter is dropped");
+}
+
+fn found_again() -> Vec<EventRow> {
+    vec![event(600, 500, "redeem", "failed", None, None)]
+}

@@ -11,6 +11,8 @@ on_both_backends!(
     every_key_offered_to_a_role_is_one_the_service_allows,
     listed_entries_carry_their_campaign_and_code_hints,
     the_live_pane_starts_with_the_whole_hour_at_any_rate,
+    the_runner_exports_the_listed_rows_in_the_background,
+    older_events_page_down_the_primary_key_with_the_filter_in_the_database,
 );
 
 async fn two_consoles_approving_one_marked_batch_invite_each_entry_once(db: TestDb) {
@@ -186,4 +188,86 @@ async fn the_live_pane_starts_with_the_whole_hour_at_any_rate(db: TestDb) {
     // Nothing after the cursor is counted twice: the feed brings it.
     let (before, _) = db.velvet.live_hour(&admin, cursor - 142).await.unwrap();
     assert_eq!(before.iter().map(|m| m.n).sum::<i64>(), 305_000, "only what the cursor had reached");
+}
+
+/// `:export`: the runner writes the rows `update` took from the view, in a
+/// task, and answers with a toast naming how many went where (or why not).
+async fn the_runner_exports_the_listed_rows_in_the_background(db: TestDb) {
+    use velvet::console::action::{Effect, Msg};
+    use velvet::console::export::{Cell, ExportTable, PEOPLE_COLUMNS};
+    let viewer = db.operator("vi", velvet::domain::Role::Viewer).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = velvet::console::runner::Runner { velvet: db.velvet.clone(), actor: viewer, tx };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("waiting.csv");
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").unwrap().to_utc();
+    let row =
+        |email: &str| vec![Cell::Text(email.into()), Cell::Static("pending"), Cell::Empty, Cell::Time(at), Cell::Empty];
+    let table = ExportTable {
+        what: "people",
+        columns: PEOPLE_COLUMNS,
+        rows: vec![row("=cmd@example.com"), row("b@example.com")],
+    };
+    runner.spawn(Effect::Export { path: path.display().to_string(), table: table.clone() }, None);
+    match rx.recv().await {
+        Some(Msg::Done(text)) => assert_eq!(text, format!("exported 2 people to {}", path.display())),
+        other => panic!("{other:?}"),
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text,
+        "email,status,source,signed_up,campaign\n'=cmd@example.com,pending,,2026-11-22T12:00:00Z,\nb@example.com,pending,,2026-11-22T12:00:00Z,\n"
+    );
+    let bad = dir.path().join("missing").join("x.csv");
+    runner.spawn(Effect::Export { path: bad.display().to_string(), table }, None);
+    match rx.recv().await {
+        Some(Msg::Failed(text)) => assert!(text.contains("does not exist"), "{text}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The Events view's older pages: below a cursor on the primary key, newest
+/// first, each word a kind, outcome or actor, or the start of a prefix, and
+/// never more than `HISTORY_SCAN` ids looked through per page.
+async fn older_events_page_down_the_primary_key_with_the_filter_in_the_database(db: TestDb) {
+    let viewer = db.operator("vi", velvet::domain::Role::Viewer).await;
+    for i in 0..6 {
+        db.confirmed(&format!("p{i}@example.com")).await;
+    }
+    let all = db.velvet.latest_events(&viewer, 1_000).await.unwrap();
+    let top = all.last().unwrap().id + 1;
+    let page = db.velvet.events_before(&viewer, top, &[], 3).await.unwrap();
+    let ids: Vec<i64> = page.rows.iter().map(|e| e.id).collect();
+    let newest: Vec<i64> = all.iter().rev().take(3).map(|e| e.id).collect();
+    assert_eq!(ids, newest, "newest first, right below the cursor");
+    assert_eq!((page.scanned_to, page.done), (ids[2], false));
+    let next = db.velvet.events_before(&viewer, page.scanned_to, &[], 1_000).await.unwrap();
+    assert_eq!(next.rows.len(), all.len() - 3, "the rest, none twice");
+    assert!(next.done, "nothing older is left");
+    // The filter runs in the database: a kind, an outcome or actor, both at once.
+    let confirms = db.velvet.events_before(&viewer, top, &["confirm".into()], 100).await.unwrap();
+    let expected = all.iter().filter(|e| e.kind == "confirm").count();
+    assert_eq!(confirms.rows.len(), expected, "{:?}", confirms.rows);
+    assert!(expected >= 6 && confirms.rows.iter().all(|e| e.kind == "confirm"));
+    let kinds_and_actor = vec!["confirm".to_string(), all.iter().find(|e| e.kind == "confirm").unwrap().actor.clone()];
+    let both = db.velvet.events_before(&viewer, top, &kinds_and_actor, 100).await.unwrap();
+    assert_eq!(both.rows.len(), expected);
+    let none = db.velvet.events_before(&viewer, top, &["confirm".into(), "nobody-at-all".into()], 100).await.unwrap();
+    assert!(none.rows.is_empty() && none.done);
+    // A prefix matches the start of the address prefix, and LIKE's wildcards are plain text.
+    let prefix = all.iter().find_map(|e| e.ip_prefix.clone()).expect("signups carry an address prefix");
+    let start: String = prefix.chars().take(4).collect();
+    let by_prefix = db.velvet.events_before(&viewer, top, std::slice::from_ref(&start), 1_000).await.unwrap();
+    assert!(!by_prefix.rows.is_empty());
+    assert!(by_prefix.rows.iter().all(|e| e.ip_prefix.as_deref().unwrap_or("").starts_with(&start)));
+    assert!(db.velvet.events_before(&viewer, top, &["%".into()], 100).await.unwrap().rows.is_empty());
+    // Bounded: far above the trail, a page looks through HISTORY_SCAN ids and stops.
+    let far = top + velvet::store::HISTORY_SCAN + 10;
+    let empty = db.velvet.events_before(&viewer, far, &[], 100).await.unwrap();
+    assert!(empty.rows.is_empty());
+    assert_eq!(
+        (empty.scanned_to, empty.done),
+        (far - velvet::store::HISTORY_SCAN, false),
+        "the next page goes on from there"
+    );
 }

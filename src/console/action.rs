@@ -59,6 +59,11 @@ pub enum Msg {
         rows: Vec<EventRow>,
         ticks: Vec<Tick>,
     },
+    /// An older page of events (newest first) for `generation`.
+    OlderEvents {
+        generation: u64,
+        page: crate::store::EventPage,
+    },
     Switches {
         switches: Vec<SwitchState>,
         settings: Box<Settings>,
@@ -101,4 +106,17 @@ pub enum Effect {
     },
     /// Re-read switches, settings and codes after a change.
     Refresh,
+    /// An older page of events below `before` matching `words` (the Events
+    /// view's filter), for `generation`.
+    OlderEvents {
+        generation: u64,
+        before: i64,
+        words: Vec<String>,
+        limit: i64,
+    },
+    /// Write the rows the view listed to `path` (`:export FILE`).
+    Export {
+        path: String,
+        table: super::export::ExportTable,
+    },
 }

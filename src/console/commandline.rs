@@ -1,9 +1,11 @@
 //! The `:` command line: `:approve 50`, `:revoke batch 12`, `:pause
-//! campaign hn`, `:cap 80`, `:q`. Destructive commands still ask first.
+//! campaign hn`, `:cap 80`, `:export FILE`, `:q`. Destructive commands still ask first.
 
 use super::action::Effect;
+use super::export::view_table;
 use super::state::{State, ToastKind};
 use super::update::{approve_next_modal, change_email_modal, confirm, erase_modal};
+use crate::domain::Permission;
 use crate::service::{Action, BlockSelector, PauseScope, RevokeTarget};
 
 /// `:` commands. Destructive ones still ask first.
@@ -136,6 +138,7 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
                 None => s.toast(":erase (the selected person) or :erase EMAIL", ToastKind::Error),
             }
         }
+        ["export", ..] => return export(s, text["export".len()..].trim()),
         ["cap", n] => setting(s, "daily_invite_cap", n),
         ["invites", n] => setting(s, "invites_per_user", n),
         [] => {}
@@ -164,6 +167,20 @@ fn action_for(words: &[&str]) -> Option<Action> {
         ["erase", ..] => Some(Action::Erase(String::new())),
         _ => None,
     }
+}
+
+/// `:export FILE`: the rows the view lists, written in the background.
+fn export(s: &mut State, path: &str) -> Vec<Effect> {
+    if !s.can(Permission::Read) {
+        s.toast(format!("your role may not {}", Permission::Read.describe()), ToastKind::Error);
+        return vec![];
+    }
+    if path.is_empty() {
+        s.toast(":export FILE writes what the view lists (CSV; JSON if FILE ends in .json)", ToastKind::Error);
+        return vec![];
+    }
+    s.busy += 1;
+    vec![Effect::Export { path: path.to_string(), table: view_table(s) }]
 }
 
 fn setting(s: &mut State, key: &str, value: &str) {

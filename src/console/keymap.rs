@@ -4,7 +4,7 @@
 //! decided by the service's permission for the action it asks for
 //! (`action_of` → `Action::permission`), not by a table of our own.
 
-use super::state::{State, View};
+use super::state::{Pane, State, View};
 use crate::service::{Action, PauseScope, RevokeTarget};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -36,6 +36,7 @@ pub enum Command {
     Unblock,
     PauseRedemption,
     ChangeEmail,
+    TimelineOrder,
 }
 
 pub struct Binding {
@@ -50,10 +51,12 @@ pub struct Binding {
     pub confirms: bool,
     /// Listed in the footer (the rest only in help).
     pub footer: bool,
+    /// Offered only while the detail pane has focus.
+    pub in_detail: bool,
 }
 
 const fn b(keys: &'static [KeyCode], shown: &'static str, command: Command, help: &'static str) -> Binding {
-    Binding { keys, shown, short: "", command, help, confirms: false, footer: false }
+    Binding { keys, shown, short: "", command, help, confirms: false, footer: false, in_detail: false }
 }
 
 const fn act(
@@ -64,7 +67,7 @@ const fn act(
     help: &'static str,
     confirms: bool,
 ) -> Binding {
-    Binding { keys, shown, short, command, help, confirms, footer: true }
+    Binding { keys, shown, short, command, help, confirms, footer: true, in_detail: false }
 }
 
 const fn foot(mut x: Binding, short: &'static str) -> Binding {
@@ -74,12 +77,12 @@ const fn foot(mut x: Binding, short: &'static str) -> Binding {
 }
 
 pub const BINDINGS: &[Binding] = &[
-    b(&[KeyCode::Char('j'), KeyCode::Down], "j/↓", Command::Down, "move down"),
-    b(&[KeyCode::Char('k'), KeyCode::Up], "k/↑", Command::Up, "move up"),
-    b(&[KeyCode::Char('g'), KeyCode::Home], "g", Command::Top, "first row"),
-    b(&[KeyCode::Char('G'), KeyCode::End], "G", Command::Bottom, "last row"),
-    b(&[KeyCode::PageUp], "PgUp", Command::PageUp, "page up"),
-    b(&[KeyCode::PageDown], "PgDn", Command::PageDown, "page down"),
+    b(&[KeyCode::Char('j'), KeyCode::Down], "j/↓", Command::Down, "move down (in the detail: scroll the timeline)"),
+    b(&[KeyCode::Char('k'), KeyCode::Up], "k/↑", Command::Up, "move up (in the detail: scroll the timeline)"),
+    b(&[KeyCode::Char('g'), KeyCode::Home], "g", Command::Top, "first row (in the detail: top of the timeline)"),
+    b(&[KeyCode::Char('G'), KeyCode::End], "G", Command::Bottom, "last row (in the detail: end of the timeline)"),
+    b(&[KeyCode::PageUp], "PgUp", Command::PageUp, "page up (list or timeline)"),
+    b(&[KeyCode::PageDown], "PgDn", Command::PageDown, "page down (list or timeline)"),
     foot(
         b(
             &[KeyCode::Char('1')],
@@ -93,13 +96,23 @@ pub const BINDINGS: &[Binding] = &[
     b(&[KeyCode::Char('3')], "3", Command::View(View::Chains), "Chains view (invite tree)"),
     b(&[KeyCode::Char('4')], "4", Command::View(View::Events), "Events view (live tail)"),
     b(&[KeyCode::Tab], "Tab", Command::NextPane, "next pane (list, detail, live)"),
+    Binding {
+        keys: &[KeyCode::Char('o')],
+        shown: "o",
+        short: "order",
+        command: Command::TimelineOrder,
+        help: "in the detail: the timeline newest first or in time order",
+        confirms: false,
+        footer: true,
+        in_detail: true,
+    },
     b(&[KeyCode::Enter], "Enter", Command::Detail, "detail of the selected row"),
     foot(b(&[KeyCode::Char('/')], "/", Command::Filter, FILTER_HELP), "filter"),
     b(
         &[KeyCode::Char(':')],
         ":",
         Command::CommandLine,
-        "command line (:approve 50, :revoke batch 12, :pause campaign hn, :cap 80, :email NEW, :block domain D, :q)",
+        "command line (:approve 50, :revoke batch 12, :pause campaign hn, :cap 80, :email NEW, :block domain D, :export FILE, :q)",
     ),
     foot(b(&[KeyCode::Char('?')], "?", Command::Help, "this help"), "help"),
     b(&[KeyCode::Char('L')], "L", Command::ToggleLive, "show or hide the Live pane"),
@@ -147,6 +160,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "change the person's email, once (asks for the new address)",
         confirms: true,
         footer: false,
+        in_detail: false,
     },
     act(&[KeyCode::Char('p')], "p", "pause", Command::PauseRedemption, "pause or resume all redemption", true),
     foot(
@@ -166,7 +180,8 @@ pub const BINDINGS: &[Binding] = &[
 
 /// What the `/` help line says the filter searches: exactly the fields of
 /// `EntryItem::searched` (`SEARCHED`; a test holds them together).
-const FILTER_HELP: &str = "fuzzy filter (people: email, status, source, campaign, code hint; Enter keeps, Esc clears)";
+const FILTER_HELP: &str = "fuzzy filter (people: email, status, source, campaign, code hint; events: kind, outcome, actor, prefix, \
+     older ones from the database; Enter keeps, Esc clears)";
 
 /// The change a key asks the service for, here and now: the selected
 /// person or code, or the marked set. Keys that change nothing: `None`.
@@ -203,7 +218,7 @@ pub fn lookup(key: KeyEvent, s: &State) -> Option<&'static Binding> {
     if key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) {
         return None;
     }
-    BINDINGS.iter().find(|b| b.keys.contains(&key.code) && offered(b, s))
+    BINDINGS.iter().find(|b| b.keys.contains(&key.code) && offered(b, s) && here(b, s))
 }
 
 /// Whether the operator's role may do what the key asks for, here.
@@ -211,9 +226,15 @@ pub fn offered(b: &Binding, s: &State) -> bool {
     action_of(b.command, s).is_none_or(|a| s.can(a.permission()))
 }
 
+/// Whether the key means something where the focus is now (the footer
+/// lists only those; the help lists them all).
+fn here(b: &Binding, s: &State) -> bool {
+    !b.in_detail || (s.pane == Pane::Detail && matches!(s.view, View::Waitlist | View::Chains))
+}
+
 /// Footer hints: only keys offered here.
 pub fn footer(s: &State) -> Vec<(&'static str, &'static str)> {
-    BINDINGS.iter().filter(|b| b.footer && offered(b, s)).map(|b| (b.shown, b.short)).collect()
+    BINDINGS.iter().filter(|b| b.footer && offered(b, s) && here(b, s)).map(|b| (b.shown, b.short)).collect()
 }
 
 /// Help lines: what each key does, and why some are missing.

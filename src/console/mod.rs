@@ -6,6 +6,7 @@
 
 pub mod action;
 mod commandline;
+pub mod export;
 pub mod filter;
 pub mod keymap;
 pub mod live;
@@ -65,6 +66,7 @@ pub async fn run(velvet: Velvet, actor: Actor, welcome: Option<String>) -> std::
     let theme = theme::Theme::from_env();
     if let Ok(size) = terminal.size() {
         s.width = size.width;
+        s.height = size.height;
     }
     // Terminal input is read on its own thread; the loop never blocks on it.
     std::thread::spawn(move || {

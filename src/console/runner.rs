@@ -280,6 +280,21 @@ impl Runner {
                 }
                 return;
             }
+            Effect::OlderEvents { generation, before, words, limit } => {
+                match v.events_before(a, before, &words, limit).await {
+                    Ok(page) => self.send(Msg::OlderEvents { generation, page }),
+                    Err(e) => self.send(Msg::Failed(format!("could not read older events: {e}"))),
+                }
+                return;
+            }
+            Effect::Export { path, table } => {
+                let what = table.what;
+                let rows = table.rows.len();
+                tokio::task::spawn_blocking(move || super::export::write(std::path::Path::new(&path), &table))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the export stopped: {e}")))
+                    .map(|full| Some(format!("exported {rows} {what} to {}", full.display())))
+            }
             Effect::Act(action) => self.act(action).await,
         };
         match outcome {

@@ -11,6 +11,28 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// Events kept for the Events view.
 pub const EVENT_TAIL: usize = 2_000;
+/// Older events the Events view holds at most, paged in from history.
+pub const EVENT_HISTORY_MAX: usize = 20_000;
+/// Events an older page asks for.
+pub const EVENT_PAGE: i64 = 500;
+
+/// Paging the Events view back through history, below the live tail.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventHistory {
+    /// The oldest id of the live tail as first loaded: everything below it
+    /// in `State::events` came from older pages (of the current filter).
+    pub tail_floor: i64,
+    /// The next older page reads below this id.
+    pub before: i64,
+    /// Older events held (below `tail_floor`).
+    pub kept: usize,
+    /// An older page is being read...
+    pub loading: bool,
+    /// ... for this generation (a new filter drops answers for the old one).
+    pub generation: u64,
+    /// Nothing older is left (for this filter).
+    pub done: bool,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum View {
@@ -225,6 +247,8 @@ pub struct State {
     /// The Live pane shown beside the list (wide screens) or instead of it.
     pub live_toggled: bool,
     pub width: u16,
+    /// The terminal's height: how many timeline lines a page key scrolls.
+    pub height: u16,
 
     pub entries: Vec<EntryItem>,
     pub entry_index: IdIndex,
@@ -237,6 +261,11 @@ pub struct State {
     pub detail: Option<Lookup>,
     pub detail_for: Option<i64>,
     pub detail_generation: u64,
+    /// The first timeline line shown in the person's detail (in the order
+    /// shown); back to 0 when another person is selected.
+    pub timeline_scroll: usize,
+    /// The timeline in time order (oldest first) instead of newest first.
+    pub timeline_oldest_first: bool,
     /// A lookup is running; the next one waits here (see `request_lookup`).
     pub lookup_running: bool,
     pub lookup_waiting: Option<super::action::Effect>,
@@ -248,6 +277,7 @@ pub struct State {
     pub events: VecDeque<EventRow>,
     pub events_list: Listing,
     pub event_cursor: i64,
+    pub event_history: EventHistory,
 
     pub live: LiveStats,
     /// The server's active alerts, as the database last said.
@@ -277,6 +307,7 @@ impl State {
             pane: Pane::List,
             live_toggled: false,
             width: 120,
+            height: 40,
             entries: Vec::new(),
             entry_index: IdIndex::default(),
             haystack: Default::default(),
@@ -288,6 +319,8 @@ impl State {
             detail: None,
             detail_for: None,
             detail_generation: 0,
+            timeline_scroll: 0,
+            timeline_oldest_first: false,
             lookup_running: false,
             lookup_waiting: None,
             codes: Vec::new(),
@@ -297,6 +330,7 @@ impl State {
             events: VecDeque::new(),
             events_list: Listing::default(),
             event_cursor: 0,
+            event_history: EventHistory::default(),
             live: LiveStats::new(now),
             alerts: Vec::new(),
             switches: Vec::new(),

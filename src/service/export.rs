@@ -21,6 +21,18 @@ pub struct ExportRow {
     pub joined_at: Option<DateTime<Utc>>,
 }
 
+/// A spreadsheet opening a CSV would run a cell starting with `=`, `+`,
+/// `-` or `@` as a formula, and `-@example.com` or `=1+1@x.io` are valid
+/// addresses: such cells get a leading `'` (OWASP's advice), which
+/// spreadsheets hide and which marks the value as text. Every CSV velvet
+/// writes (`velvet export`, the console's `:export`) goes through this.
+pub fn defuse(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_string(),
+    }
+}
+
 pub fn check_status_filter(status: Option<&str>) -> Result<()> {
     match status {
         Some(s) if !STATUS_NAMES.contains(&s) => {
@@ -60,5 +72,19 @@ impl Velvet {
                 joined_at: e.joined_at,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::defuse;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_defused() {
+        for cell in ["=1+1@x.io", "+1", "-@example.com", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(defuse(cell), format!("'{cell}"));
+        }
+        assert_eq!(defuse("ada@example.com"), "ada@example.com");
+        assert_eq!(defuse(""), "");
     }
 }

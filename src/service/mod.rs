@@ -32,7 +32,7 @@ pub use codes::{
 };
 pub use erase::{Erased, PersonExport, PersonMail};
 pub use error::{Error, Result};
-pub use export::ExportRow;
+pub use export::{ExportRow, defuse};
 pub use invites::{InviteRun, MAX_INVITES_AT_ONCE};
 pub use lifecycle::{EmailChange, InviteSweep};
 pub use lookup::{ChainNode, Lookup, MailView, TimelineEvent};

@@ -51,6 +51,22 @@ impl Velvet {
         Ok(EventFeed::after(&self.store, after_id))
     }
 
+    /// An older page of the trail for the console's Events view: up to
+    /// `limit` events below `before_id` whose kind, outcome or actor is
+    /// each of `words`, or whose address prefix starts with it (newest
+    /// first; a bounded range of the primary key per call).
+    pub async fn events_before(
+        &self,
+        actor: &Actor,
+        before_id: i64,
+        words: &[String],
+        limit: i64,
+    ) -> Result<crate::store::EventPage> {
+        actor.require(Permission::Read)?;
+        let words: Vec<String> = words.iter().take(crate::store::HISTORY_WORDS).cloned().collect();
+        Ok(self.store.read().await?.events_before(before_id, &words, limit).await?)
+    }
+
     pub async fn latest_events(&self, actor: &Actor, limit: i64) -> Result<Vec<EventRow>> {
         actor.require(Permission::Read)?;
         Ok(self.store.read().await?.latest_events(limit).await?)

@@ -77,7 +77,51 @@ pub struct EventFilter {
     pub limit: i64,
 }
 
+/// Ids an older page of the Events view looks through at most: the scan
+/// walks the primary key down from the cursor, so a filter that matches
+/// nothing costs this many rows, never the whole trail.
+pub const HISTORY_SCAN: i64 = 50_000;
+/// Words of an Events filter the database matches (the rest are ignored).
+pub const HISTORY_WORDS: usize = 4;
+
+/// An older page of the trail, newest first, and how far down it looked.
+#[derive(Clone, Debug)]
+pub struct EventPage {
+    pub rows: Vec<EventRow>,
+    /// The next page starts below this id.
+    pub scanned_to: i64,
+    /// Nothing older is left to look through.
+    pub done: bool,
+}
+
+/// See `Tx::events_before`: each word is a kind, an outcome or an actor
+/// (exactly), or the start of an address prefix; all words must match.
+pub const EVENTS_BEFORE: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE id < $1 AND id >= $2",
+    " AND ($3 IS NULL OR kind = $3 OR outcome = $3 OR actor = $3 OR substr(ip_prefix, 1, length($3)) = $3)",
+    " AND ($4 IS NULL OR kind = $4 OR outcome = $4 OR actor = $4 OR substr(ip_prefix, 1, length($4)) = $4)",
+    " AND ($5 IS NULL OR kind = $5 OR outcome = $5 OR actor = $5 OR substr(ip_prefix, 1, length($5)) = $5)",
+    " AND ($6 IS NULL OR kind = $6 OR outcome = $6 OR actor = $6 OR substr(ip_prefix, 1, length($6)) = $6)",
+    " ORDER BY id DESC LIMIT $7"
+);
+
 impl Tx {
+    /// Up to `limit` events older than `before_id` matching `words` (see
+    /// `EVENTS_BEFORE`), newest first. Reads a range of the primary key at
+    /// most `HISTORY_SCAN` ids long, whatever the filter.
+    pub async fn events_before(&mut self, before_id: i64, words: &[String], limit: i64) -> Result<EventPage> {
+        let floor = before_id.saturating_sub(HISTORY_SCAN).max(0);
+        let w = |i: usize| words.get(i).map(String::as_str);
+        let rows = on!(self, c => sqlx::query_as::<_, EventRow>(EVENTS_BEFORE)
+            .bind(before_id).bind(floor).bind(w(0)).bind(w(1)).bind(w(2)).bind(w(3)).bind(limit)
+            .fetch_all(c))?;
+        let full = rows.len() as i64 >= limit;
+        let scanned_to = if full { rows.last().map_or(floor, |r| r.id) } else { floor };
+        Ok(EventPage { rows, scanned_to, done: !full && floor <= 1 })
+    }
+
     pub async fn append_event(&mut self, at: DateTime<Utc>, e: &NewEvent) -> Result<i64> {
         let sql = "INSERT INTO events (at, kind, entry_id, code_id, referrer_id, batch_id, campaign, ip_prefix, country, \
                    user_agent, device_hash, outcome, reason, rule, actor, detail) \

@@ -25,7 +25,9 @@ pub use alerts::{ACTIVE_ALERTS, ActiveAlertRow};
 pub use bulk::{SeedCode, SeedEntry};
 pub use codes::{CodeRow, CodeScope, EXPIRED_UNUSED, NewCode, RedemptionRow, scope_sql};
 pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, MatchOn, NewEntry, StatusStamps};
-pub use events::{ENTRY_TIMELINE, EventFilter, EventRow, NewEvent, TrailQuery};
+pub use events::{
+    ENTRY_TIMELINE, EVENTS_BEFORE, EventFilter, EventPage, EventRow, HISTORY_SCAN, HISTORY_WORDS, NewEvent, TrailQuery,
+};
 pub use feed::EventFeed;
 pub use live::{MinuteCount, OffenderCount};
 pub use operators::OperatorRow;

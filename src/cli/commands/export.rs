@@ -1,6 +1,7 @@
 //! What leaves velvet as a file: the export (CSV or JSON), one person's data, the report.
 
 use super::*;
+use crate::service::defuse;
 
 /// Rows fetched per page by `export`.
 pub(super) const EXPORT_PAGE: i64 = 5_000;
@@ -28,17 +29,6 @@ pub(super) async fn export(ctx: &Ctx, status: Option<&str>, format: Format) -> C
 pub(super) trait ExportSink {
     fn row(&mut self, row: &ExportRow) -> CliResult;
     fn finish(self: Box<Self>) -> CliResult;
-}
-
-/// A spreadsheet opening the CSV would run a cell starting with `=`, `+`,
-/// `-` or `@` as a formula, and `-@example.com` or `=1+1@x.io` are valid
-/// addresses: such cells get a leading `'` (OWASP's advice), which
-/// spreadsheets hide and which marks the value as text.
-pub(super) fn defuse(cell: &str) -> String {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_string(),
-    }
 }
 
 impl<W: Write> ExportSink for csv::Writer<W> {

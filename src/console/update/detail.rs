@@ -9,6 +9,8 @@ pub(in crate::console) fn lookup_selected(s: &mut State) -> Vec<Effect> {
     }
     let (id, email) = (e.id, e.email.to_string());
     s.detail_for = Some(id);
+    // Another person: their timeline starts at the top.
+    s.timeline_scroll = 0;
     request_lookup(s, email)
 }
 

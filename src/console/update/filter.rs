@@ -25,10 +25,47 @@ pub(in crate::console) fn refilter(s: &mut State) -> Vec<Effect> {
             vec![]
         }
         View::Events => {
+            forget_history(s);
             events_rows(s);
             vec![]
         }
     }
+}
+
+/// The older pages were read for another filter: drop them, so paging
+/// starts again below the live tail, for this one.
+pub(in crate::console) fn forget_history(s: &mut State) {
+    let h = &mut s.event_history;
+    h.generation += 1;
+    h.loading = false;
+    h.done = false;
+    h.before = h.tail_floor;
+    if h.kept > 0 {
+        let floor = h.tail_floor;
+        s.events.retain(|e| e.id >= floor);
+        h.kept = 0;
+    }
+}
+
+/// Asks for the next older page of events, of the current filter (one at
+/// a time; none once history is exhausted or the view holds its most).
+pub(in crate::console) fn older_events(s: &mut State) -> Vec<Effect> {
+    let h = &s.event_history;
+    if h.loading || h.done || h.before <= 1 {
+        return vec![];
+    }
+    if h.kept >= EVENT_HISTORY_MAX {
+        s.toast(
+            format!("holding {EVENT_HISTORY_MAX} older events: filter (/) by kind, outcome, actor or prefix to look further back"),
+            ToastKind::Info,
+        );
+        return vec![];
+    }
+    let (generation, before) = (h.generation, h.before);
+    let words = s.filter.query.split_whitespace().map(str::to_string).collect();
+    s.event_history.loading = true;
+    s.busy += 1;
+    vec![Effect::OlderEvents { generation, before, words, limit: EVENT_PAGE }]
 }
 
 /// `query` (lowercase, spaces ignored) in `hay` (lowercase), by the one matcher.
@@ -75,7 +112,9 @@ pub(in crate::console) fn events_rows(s: &mut State) {
                 e.ip_prefix.as_deref().unwrap_or("")
             )
             .to_ascii_lowercase();
-            matches_text(&q, &hay)
+            // Word by word: what the database matched (each word a kind,
+            // outcome, actor or the start of a prefix) is always listed.
+            q.split_whitespace().all(|w| matches_text(w, &hay))
         })
         .collect();
     s.events_list.clamp();

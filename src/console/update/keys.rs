@@ -18,7 +18,21 @@ pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
         s.toast(format!("your role may not {}", action.permission().describe()), ToastKind::Error);
         return vec![];
     }
+    if s.pane == Pane::Detail
+        && matches!(s.view, View::Waitlist | View::Chains)
+        && let Some(to) = timeline_target(s, c)
+    {
+        s.timeline_scroll = to;
+        return vec![];
+    }
     match c {
+        Command::TimelineOrder => {
+            s.timeline_oldest_first = !s.timeline_oldest_first;
+            s.timeline_scroll = 0;
+            let order = if s.timeline_oldest_first { "in time order (oldest first)" } else { "newest first" };
+            s.toast(format!("timeline {order}"), ToastKind::Info);
+            vec![]
+        }
         Command::Up => move_by(s, -1),
         Command::Down => move_by(s, 1),
         Command::PageUp => move_by(s, -(PAGE as i64)),
@@ -143,6 +157,28 @@ pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
     }
 }
 
+/// Where a moving key takes the person's timeline (its first line
+/// shown), kept so the last page stays full; `None` for other keys.
+pub(in crate::console) fn timeline_target(s: &State, c: Command) -> Option<usize> {
+    let shown = s.selected_entry().map(|e| &*e.email);
+    let n = s.detail.as_ref().filter(|l| Some(l.email.as_str()) == shown).map_or(0, |l| l.events.len());
+    let rows = crate::console::view::timeline_rows(s).max(1);
+    let last = n.saturating_sub(rows);
+    let at = s.timeline_scroll.min(last);
+    Some(
+        match c {
+            Command::Up => at.saturating_sub(1),
+            Command::Down => at + 1,
+            Command::PageUp => at.saturating_sub(rows),
+            Command::PageDown => at + rows,
+            Command::Top => 0,
+            Command::Bottom => last,
+            _ => return None,
+        }
+        .min(last),
+    )
+}
+
 /// One step back: clears the filter, leaves the detail or the Live pane.
 /// `None` at the top level, where there is nowhere to go back to.
 pub(in crate::console) fn back(s: &mut State) -> Option<Vec<Effect>> {
@@ -178,6 +214,10 @@ pub(in crate::console) fn move_by(s: &mut State, delta: i64) -> Vec<Effect> {
     }
     let max = l.rows.len() as i64 - 1;
     l.selected = (l.selected as i64).saturating_add(delta).clamp(0, max) as usize;
+    // Down to the oldest event loaded: the next older page is read.
+    if s.view == View::Events && delta > 0 && s.events_list.selected as i64 == max {
+        return older_events(s);
+    }
     lookup_selected(s)
 }
 

@@ -53,6 +53,15 @@ pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
         }
         Msg::Lookup { generation, lookup } => {
             if generation == s.detail_generation {
+                // The same person read again (their events changed): a
+                // scrolled newest-first timeline stays on the lines it showed.
+                let before = s.detail.as_ref().filter(|d| d.email == lookup.email).map(|d| d.events.len());
+                if let Some(n) = before
+                    && !s.timeline_oldest_first
+                    && s.timeline_scroll > 0
+                {
+                    s.timeline_scroll = (s.timeline_scroll + lookup.events.len()).saturating_sub(n);
+                }
                 s.detail = Some(*lookup);
             }
             lookup_done(s)
@@ -84,6 +93,12 @@ pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
         }
         Msg::Events { rows, ticks } => {
             let mut changed: Vec<i64> = Vec::new();
+            if s.event_history.tail_floor == 0
+                && let Some(first) = rows.iter().map(|e| e.id).min()
+            {
+                s.event_history.tail_floor = first;
+                s.event_history.before = first;
+            }
             for e in rows {
                 s.event_cursor = s.event_cursor.max(e.id);
                 if let Some(id) = e.entry_id {
@@ -91,8 +106,20 @@ pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
                 }
                 s.events.push_back(e);
             }
-            while s.events.len() > EVENT_TAIL {
-                s.events.pop_front();
+            // The oldest go first, older pages before the tail; what goes is
+            // read again from history when asked for.
+            let cap = EVENT_TAIL + s.event_history.kept;
+            while s.events.len() > cap {
+                let Some(gone) = s.events.pop_front() else { break };
+                let h = &mut s.event_history;
+                h.done = false;
+                if gone.id < h.tail_floor && h.kept > 0 {
+                    h.kept -= 1;
+                    h.before = gone.id + 1;
+                } else if let Some(front) = s.events.front() {
+                    h.tail_floor = front.id;
+                    h.before = front.id;
+                }
             }
             events_rows(s);
             for t in &ticks {
@@ -108,6 +135,25 @@ pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
                 }
                 _ => vec![],
             }
+        }
+        Msg::OlderEvents { generation, page } => {
+            s.busy = s.busy.saturating_sub(1);
+            if generation != s.event_history.generation {
+                return vec![];
+            }
+            let h = &mut s.event_history;
+            h.loading = false;
+            h.before = page.scanned_to;
+            h.done = page.done;
+            h.kept += page.rows.len();
+            let found = !page.rows.is_empty();
+            for e in page.rows {
+                s.events.push_front(e);
+            }
+            events_rows(s);
+            // Nothing in that stretch of history: look further down (each
+            // read is bounded; the title says how far it got).
+            if !found && !s.event_history.done { older_events(s) } else { vec![] }
         }
         Msg::LiveHour { minutes, offenders } => {
             s.live.roll(s.now);
@@ -140,6 +186,7 @@ pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
         }
         Msg::Failed(text) => {
             s.busy = s.busy.saturating_sub(1);
+            s.event_history.loading = false;
             s.toast(text, ToastKind::Error);
             vec![]
         }

@@ -5,7 +5,10 @@ use super::action::{Effect, Input, Msg};
 use super::commandline::run_command;
 use super::keymap::{Command, action_of};
 pub use super::rows::{add_changed, add_page, build_chains, relist};
-use super::state::{EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, TEXT_MAX, TextFor, ToastKind, View};
+use super::state::{
+    EVENT_HISTORY_MAX, EVENT_PAGE, EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, TEXT_MAX, TextFor, ToastKind,
+    View,
+};
 use crate::service::{Action, BlockSelector, BulkBlock, PauseScope, RevokeTarget};
 
 /// Rows a page key moves.
@@ -21,8 +24,9 @@ pub fn update(s: &mut State, input: Input) -> Vec<Effect> {
         Input::Submit => submit(s),
         Input::Cancel => cancel(s),
         Input::Tick(now) => tick(s, now),
-        Input::Resize(w, _) => {
+        Input::Resize(w, h) => {
             s.width = w;
+            s.height = h;
             vec![]
         }
         Input::Msg(m) => message(s, m),

@@ -55,6 +55,10 @@ pub(in crate::console) fn typed(s: &mut State, c: Option<char>) -> Vec<Effect> {
 pub(in crate::console) fn submit(s: &mut State) -> Vec<Effect> {
     if s.filter.editing {
         s.filter.editing = false;
+        // The Events filter is also asked of the database, below the tail.
+        if s.view == View::Events && !s.filter.query.trim().is_empty() {
+            return older_events(s);
+        }
         return vec![];
     }
     match s.modal.take() {

@@ -5,41 +5,127 @@ use super::block;
 use crate::console::state::{Pane, State, View};
 use crate::console::theme::Theme;
 use crate::domain::timefmt::relative;
+use crate::service::{Lookup, TimelineEvent};
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
     let focused = s.pane == Pane::Detail;
-    let lines = match s.view {
-        View::Waitlist | View::Chains => person(s, theme),
-        View::Codes => code(s, theme),
-        View::Events => event(s, theme),
-    };
     // A person's whole address is always in the title, however narrow the list.
     let title = match (s.view, s.selected_entry()) {
         (View::Waitlist | View::Chains, Some(e)) => format!(" {} ", e.email),
         _ => " Detail ".into(),
     };
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(title, focused, theme)), area);
+    let mut frame = block(title, focused, theme);
+    let lines = match s.view {
+        View::Waitlist | View::Chains => match loaded(s) {
+            Some(l) => {
+                let header = person_header(s, l, theme);
+                let [top, bottom] = split(frame.inner(area), &header);
+                let (first, shown, n) = window(s, l, bottom.height as usize);
+                if n > 0 && !shown.is_empty() {
+                    let order = if s.timeline_oldest_first { "time order" } else { "newest first" };
+                    let at = format!(" timeline {}–{} of {n} · {order} ", first + 1, first + shown.len());
+                    frame = frame.title_top(Line::styled(at, theme.muted()).right_aligned());
+                }
+                f.render_widget(frame, area);
+                f.render_widget(Paragraph::new(header).wrap(Wrap { trim: false }), top);
+                let timeline: Vec<Line> = shown.into_iter().map(|ev| timeline_line(s, ev)).collect();
+                f.render_widget(Paragraph::new(timeline), bottom);
+                return;
+            }
+            None => person(s, theme),
+        },
+        View::Codes => code(s, theme),
+        View::Events => event(s, theme),
+    };
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(frame), area);
 }
 
+/// Where the timeline goes in a detail pane at `area` (below the
+/// person's summary), when a person's detail is loaded.
+pub fn timeline_area(area: Rect, s: &State) -> Option<Rect> {
+    let l = loaded(s)?;
+    let header = person_header(s, l, &Theme::plain());
+    Some(split(block(String::new(), false, &Theme::plain()).inner(area), &header)[1])
+}
+
+/// The selected person's detail, once it has arrived.
+fn loaded(s: &State) -> Option<&Lookup> {
+    let e = s.selected_entry()?;
+    s.detail.as_ref().filter(|l| *l.email == *e.email)
+}
+
+/// The summary on top (as tall as its wrapped lines), the timeline below.
+fn split(inner: Rect, header: &[Line]) -> [Rect; 2] {
+    let height = header.iter().map(|l| wrapped_height(l, inner.width)).sum::<u16>();
+    Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(inner)
+}
+
+/// Lines a greedy word wrap takes for `line` at `width` (at least 1).
+fn wrapped_height(line: &Line, width: u16) -> u16 {
+    let width = width.max(1) as usize;
+    let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    let (mut lines, mut used) = (1usize, 0usize);
+    for word in text.split(' ') {
+        let w = word.chars().count();
+        let need = if used == 0 { w } else { used + 1 + w };
+        if need <= width {
+            used = need;
+        } else if w <= width {
+            lines += 1;
+            used = w;
+        } else {
+            // A word longer than the line is broken across lines.
+            lines += (used > 0) as usize + (w - 1) / width;
+            used = (w - 1) % width + 1;
+        }
+    }
+    lines.min(u16::MAX as usize) as u16
+}
+
+/// The timeline events shown in `rows` lines, in the order chosen: the
+/// first shown's position, the events, and how many there are in all.
+fn window<'a>(s: &State, l: &'a Lookup, rows: usize) -> (usize, Vec<&'a TimelineEvent>, usize) {
+    let n = l.events.len();
+    let first = s.timeline_scroll.min(n.saturating_sub(rows));
+    let shown = (first..n.min(first + rows))
+        .map(|p| if s.timeline_oldest_first { &l.events[p] } else { &l.events[n - 1 - p] })
+        .collect();
+    (first, shown, n)
+}
+
+fn timeline_line<'a>(s: &State, ev: &TimelineEvent) -> Line<'a> {
+    let extra = [ev.outcome.as_deref(), ev.reason.as_deref(), ev.rule.as_deref(), ev.detail.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ");
+    Line::raw(format!("{:>10}  {:<13} {:<10} {extra}", relative(s.now, ev.at), ev.kind, ev.actor))
+}
+
+/// The detail before it has arrived, or with nobody selected.
 fn person<'a>(s: &'a State, theme: &Theme) -> Vec<Line<'a>> {
     let Some(e) = s.selected_entry() else {
         return vec![Line::styled("Nobody selected.", theme.muted())];
     };
-    let Some(l) = s.detail.as_ref().filter(|l| *l.email == *e.email) else {
-        return vec![Line::from(vec![
-            Span::styled(e.email.to_string(), theme.important()),
-            Span::styled("  loading…", theme.muted()),
-        ])];
-    };
+    vec![Line::from(vec![
+        Span::styled(e.email.to_string(), theme.important()),
+        Span::styled("  loading…", theme.muted()),
+    ])]
+}
+
+/// Who, where they are and why, codes and mail: what stays on top while
+/// the timeline scrolls.
+fn person_header<'a>(s: &State, l: &'a Lookup, theme: &Theme) -> Vec<Line<'a>> {
+    let status = s.selected_entry().map_or("pending", |e| e.status);
     let mut lines = vec![
         Line::from(vec![
             Span::styled(l.email.clone(), theme.important()),
             Span::raw("  "),
-            Span::styled(l.status.clone(), theme.status(e.status)),
+            Span::styled(l.status.clone(), theme.status(status)),
         ]),
         Line::styled(l.explanation.clone(), theme.important()),
     ];
@@ -66,14 +152,6 @@ fn person<'a>(s: &'a State, theme: &Theme) -> Vec<Line<'a>> {
             format!("mail {} {} {}{err}", m.kind, m.status, relative(s.now, m.created_at)),
             theme.muted(),
         ));
-    }
-    for ev in l.events.iter().rev() {
-        let extra = [ev.outcome.as_deref(), ev.reason.as_deref(), ev.rule.as_deref(), ev.detail.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("; ");
-        lines.push(Line::raw(format!("{:>9}  {:<13} {:<10} {extra}", relative(s.now, ev.at), ev.kind, ev.actor)));
     }
     lines
 }

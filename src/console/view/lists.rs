@@ -192,6 +192,18 @@ fn title(s: &State) -> String {
         }
         View::Codes => format!(" Codes {pos}/{} (newest first) ", l.rows.len()),
         View::Chains => format!(" Chains {pos}/{} ", l.rows.len()),
-        View::Events => format!(" Events {pos}/{} (newest first, live) ", l.rows.len()),
+        View::Events => {
+            let h = &s.event_history;
+            let older = if h.loading {
+                format!(" · reading older, below #{}…", h.before)
+            } else if h.done {
+                " · all history".to_string()
+            } else if h.before < h.tail_floor {
+                format!(" · back to #{}", h.before)
+            } else {
+                String::new()
+            };
+            format!(" Events {pos}/{} (newest first, live{older}) ", l.rows.len())
+        }
     }
 }

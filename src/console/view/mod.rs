@@ -10,7 +10,7 @@
 //! └───────────────────────────────────────────────────────────────────────┘
 //! ```
 
-mod detail;
+pub mod detail;
 mod lists;
 mod live;
 mod modal;
@@ -29,25 +29,19 @@ const LIVE_WIDTH: u16 = 42;
 pub fn draw(f: &mut Frame, s: &State, theme: &Theme) {
     let area = f.area();
     let banner = banner_lines(s, theme);
-    let [header, banner_area, body, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(banner.len() as u16),
-        Constraint::Min(3),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [header, banner_area, body, footer] = screen_regions(area, banner.len());
     draw_header(f, header, s, theme);
     if !banner.is_empty() {
         f.render_widget(Paragraph::new(banner), banner_area);
     }
-    if s.live_fullscreen() {
-        live::draw(f, body, s, theme, true);
-    } else if s.live_beside() {
-        let [main, side] = Layout::horizontal([Constraint::Min(40), Constraint::Length(LIVE_WIDTH)]).areas(body);
-        draw_main(f, main, s, theme);
-        live::draw(f, side, s, theme, s.pane == Pane::Live);
-    } else {
-        draw_main(f, body, s, theme);
+    let (main, side) = body_regions(body, s);
+    if let Some(main) = main {
+        let [list, detail] = main_regions(main);
+        lists::draw(f, list, s, theme);
+        detail::draw(f, detail, s, theme);
+    }
+    if let Some(side) = side {
+        live::draw(f, side, s, theme, s.live_fullscreen() || s.pane == Pane::Live);
     }
     draw_footer(f, footer, s, theme);
     if let Some(m) = &s.modal {
@@ -55,11 +49,43 @@ pub fn draw(f: &mut Frame, s: &State, theme: &Theme) {
     }
 }
 
-fn draw_main(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
+/// How many timeline lines the person's detail shows on a screen of
+/// `s.width` x `s.height`: what a page key in the detail scrolls by. The
+/// same layout functions as `draw`, so the two cannot disagree.
+pub fn timeline_rows(s: &State) -> usize {
+    let area = Rect::new(0, 0, s.width, s.height);
+    let [_, _, body, _] = screen_regions(area, banner_lines(s, &Theme::plain()).len());
+    match body_regions(body, s).0 {
+        Some(main) => detail::timeline_area(main_regions(main)[1], s).map_or(0, |a| a.height as usize),
+        None => 0,
+    }
+}
+
+fn screen_regions(area: Rect, banner: usize) -> [Rect; 4] {
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(banner as u16),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}
+
+/// The list-and-detail column and the Live pane, each where shown.
+fn body_regions(body: Rect, s: &State) -> (Option<Rect>, Option<Rect>) {
+    if s.live_fullscreen() {
+        (None, Some(body))
+    } else if s.live_beside() {
+        let [main, side] = Layout::horizontal([Constraint::Min(40), Constraint::Length(LIVE_WIDTH)]).areas(body);
+        (Some(main), Some(side))
+    } else {
+        (Some(body), None)
+    }
+}
+
+fn main_regions(area: Rect) -> [Rect; 2] {
     let detail_height = if area.height >= 30 { area.height * 2 / 5 } else { area.height / 2 };
-    let [list, detail] = Layout::vertical([Constraint::Min(3), Constraint::Length(detail_height)]).areas(area);
-    lists::draw(f, list, s, theme);
-    detail::draw(f, detail, s, theme);
+    Layout::vertical([Constraint::Min(3), Constraint::Length(detail_height)]).areas(area)
 }
 
 fn draw_header(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
