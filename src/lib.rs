@@ -15,7 +15,6 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod limiter;
-pub mod report;
 pub mod secret;
 pub mod serve;
 pub mod sim;

@@ -301,7 +301,7 @@ async fn an_unused_invite_reminds_once_then_expires_back_to_approved(db: TestDb)
     let weeks: Vec<(String, i64, i64)> =
         r.weeks.iter().map(|w| (w.starts.to_string(), w.invites_sent, w.expired_invites)).collect();
     assert_eq!(weeks, [("2026-11-09".into(), 0, 0), ("2026-11-16".into(), 3, 0), ("2026-11-23".into(), 1, 1)]);
-    let page = velvet::report::html(&r).unwrap();
+    let page = velvet::cli::report_page::html(&r).unwrap();
     assert!(page.contains("<th>invites expired unused</th>"));
     assert!(page.contains("<tr><td>2026-11-23</td><td>1</td><td>1</td></tr>"), "the weekly row");
 }

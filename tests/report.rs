@@ -17,7 +17,7 @@ async fn the_weekly_report_counts_the_week(db: TestDb) {
     let today = r.days.last().unwrap();
     assert_eq!((today.signups, today.confirms, today.approvals), (3, 2, 1));
     assert_eq!((r.funnel.signed_up, r.funnel.confirmed, r.funnel.approved, r.funnel.joined), (3, 2, 1, 0));
-    let page = velvet::report::html(&r).unwrap();
+    let page = velvet::cli::report_page::html(&r).unwrap();
     assert_eq!(page.matches("<svg").count(), 2, "two charts");
     assert!(page.contains("3 people signed up; 2 confirmed (67 %)"), "{}", &page[..400]);
     assert!(db.velvet.report(&admin, 0).await.is_err());

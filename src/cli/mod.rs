@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod demo;
 mod render;
+pub mod report_page;
 
 pub use args::Cli;
 

@@ -69,7 +69,7 @@ pub(super) async fn report(ctx: &Ctx, since: Duration, out: std::path::PathBuf) 
     // Whole days, rounded up: `36h` reports on two.
     let days = (since + Duration::days(1) - Duration::seconds(1)).num_days();
     let report = ctx.velvet.report(&ctx.actor().await?, days).await?;
-    let page = crate::report::html(&report).map_err(CliError::failure)?;
+    let page = super::super::report_page::html(&report).map_err(CliError::failure)?;
     std::fs::write(&out, page).map_err(|e| CliError::failure(format!("cannot write {}: {e}", out.display())))?;
     eprintln!(
         "wrote {} ({} days, {} signups, {} joined)",

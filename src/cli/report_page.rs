@@ -1,4 +1,4 @@
-//! `velvet report`: one self-contained HTML page for the founders' weekly
+//! `velvet report`'s page (the numbers are `service::report`'s): one self-contained HTML page for the founders' weekly
 //! look — the cohort funnel and the per-day numbers as charts (drawn by
 //! plotters into inline SVG) and as a table.
 
@@ -6,7 +6,7 @@ use crate::api::page::escape;
 use crate::service::Report;
 use plotters::prelude::*;
 
-const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 fn font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
