@@ -2,8 +2,7 @@
 
 mod common;
 
-use common::{TestDb, meta};
-use std::process::Output;
+use common::{TestDb, meta, velvet};
 use velvet::domain::InviteCode;
 use velvet::service::Error;
 
@@ -15,27 +14,6 @@ on_both_backends!(
     failed_mail_is_listed_and_sent_again_from_the_shell,
     on_call_reads_the_trail_and_follows_it,
 );
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn velvet(db: &TestDb, args: &[&str]) -> Run {
-    let out: Output = common::velvet_cli(&db.url)
-        .args(args)
-        .env_remove("VELVET_OPERATOR")
-        .env("USER", "nobody-in-particular")
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run the velvet binary");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 async fn a_founder_runs_the_beta_from_the_shell(db: TestDb) {
     let r = velvet(&db, &["migrate"]);

@@ -183,6 +183,13 @@ fn switches(s: &mut State, switches: Vec<velvet::store::SwitchState>, sent_today
     update(s, Input::Msg(Msg::Switches { switches, settings: Box::new(Settings::default()), sent_today, failed_mail }));
 }
 
+/// `:` TEXT Enter.
+fn command_line(s: &mut State, text: &str) -> Vec<Effect> {
+    keys(s, &[Command::CommandLine]);
+    typed(s, text);
+    update(s, Input::Submit)
+}
+
 fn keys(s: &mut State, commands: &[Command]) -> Vec<Effect> {
     commands.iter().flat_map(|c| update(s, Input::Command(*c))).collect()
 }
@@ -337,9 +344,7 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
 fn command_line_covers_the_batch_actions() {
     let mut s = world(Role::Admin);
     let run = |s: &mut State, text: &str| -> Option<Action> {
-        keys(s, &[Command::CommandLine]);
-        typed(s, text);
-        update(s, Input::Submit);
+        command_line(s, text);
         match s.modal.take() {
             Some(Modal::Confirm { action, .. }) => Some(action),
             _ => None,
@@ -362,9 +367,7 @@ fn command_line_covers_the_batch_actions() {
 #[test]
 fn a_viewer_is_refused_in_the_command_line_too() {
     let mut s = world(Role::Viewer);
-    keys(&mut s, &[Command::CommandLine]);
-    typed(&mut s, "approve 5");
-    update(&mut s, Input::Submit);
+    command_line(&mut s, "approve 5");
     assert!(s.modal.is_none());
     assert_eq!(s.toasts.last().unwrap().text, "your role may not approve entries");
 }
@@ -734,14 +737,10 @@ fn an_email_change_asks_for_the_address_then_confirms() {
         vec![Effect::Act(Action::ChangeEmail { old: "dennis@example.com".into(), new: "dennis@example.org".into() })]
     );
     // The command line does the same for the selected person, or any address.
-    keys(&mut s, &[Command::CommandLine]);
-    typed(&mut s, "email linus@example.org");
-    update(&mut s, Input::Submit);
+    command_line(&mut s, "email linus@example.org");
     let Some(Modal::Confirm { action, .. }) = s.modal.take() else { panic!() };
     assert_eq!(action, Action::ChangeEmail { old: "dennis@example.com".into(), new: "linus@example.org".into() });
-    keys(&mut s, &[Command::CommandLine]);
-    typed(&mut s, "email linus@example.net linus@example.org");
-    update(&mut s, Input::Submit);
+    command_line(&mut s, "email linus@example.net linus@example.org");
     let Some(Modal::Confirm { lines, action, .. }) = s.modal.take() else { panic!() };
     assert_eq!(action, Action::ChangeEmail { old: "linus@example.net".into(), new: "linus@example.org".into() });
     assert!(lines[0].contains("access code is revoked"), "linus is invited: {lines:?}");
@@ -781,9 +780,7 @@ fn a_block_asks_why_before_it_asks_to_confirm() {
 #[test]
 fn a_bulk_block_previews_asks_why_confirms_and_is_undone() {
     let mut s = world(Role::Admin);
-    keys(&mut s, &[Command::CommandLine]);
-    typed(&mut s, "block domain tempmail.example pending");
-    let effects = update(&mut s, Input::Submit);
+    let effects = command_line(&mut s, "block domain tempmail.example pending");
     let selector = BlockSelector::Domain("tempmail.example".into());
     assert_eq!(effects, vec![Effect::PreviewBlock { selector: selector.clone(), status: Some("pending".into()) }]);
     assert!(s.busy > 0, "a spinner while the database counts");
@@ -823,36 +820,26 @@ fn a_bulk_block_previews_asks_why_confirms_and_is_undone() {
     assert!(s.modal.is_none());
     assert_eq!(s.toasts.last().unwrap().text, "nobody to block: prefix zz takes no one");
 
-    keys(&mut s, &[Command::CommandLine]);
-    typed(&mut s, "unblock batch 41");
-    update(&mut s, Input::Submit);
+    command_line(&mut s, "unblock batch 41");
     let Some(Modal::Confirm { action, .. }) = s.modal.take() else { panic!() };
     assert_eq!(action, Action::UnblockBatch(41));
-    keys(&mut s, &[Command::CommandLine]);
-    typed(&mut s, "block everyone");
-    assert!(update(&mut s, Input::Submit).is_empty());
+    assert!(command_line(&mut s, "block everyone").is_empty());
     assert_eq!(s.toasts.last().unwrap().text, "try :block domain D | prefix P | source S [STATUS]");
 }
 
 #[test]
 fn support_may_block_one_person_but_not_in_bulk() {
     let mut s = world(Role::Support);
-    keys(&mut s, &[Command::CommandLine]);
-    typed(&mut s, "block source spam");
-    assert!(update(&mut s, Input::Submit).is_empty());
+    assert!(command_line(&mut s, "block source spam").is_empty());
     assert_eq!(s.toasts.last().unwrap().text, "your role may not block or unblock people in bulk");
-    keys(&mut s, &[Command::CommandLine]);
-    typed(&mut s, "unblock batch 3");
-    update(&mut s, Input::Submit);
+    command_line(&mut s, "unblock batch 3");
     assert!(s.modal.is_none());
 }
 
 #[test]
 fn erasing_asks_for_the_address_typed_back() {
     let mut s = world(Role::Admin);
-    keys(&mut s, &[Command::CommandLine]);
-    typed(&mut s, "erase");
-    update(&mut s, Input::Submit);
+    command_line(&mut s, "erase");
     let Some(Modal::Text { prompt, .. }) = &s.modal else { panic!("{:?}", s.modal) };
     assert!(prompt.starts_with("Erase dennis@example.com for good?"), "{prompt}");
     let drawn = screen(&s, 80, 24);
@@ -864,16 +851,12 @@ fn erasing_asks_for_the_address_typed_back() {
         s.toasts.last().unwrap().text,
         "the address typed back does not match dennis@example.com: nothing erased"
     );
-    keys(&mut s, &[Command::CommandLine]);
-    typed(&mut s, "erase linus@example.net");
-    update(&mut s, Input::Submit);
+    command_line(&mut s, "erase linus@example.net");
     typed(&mut s, "linus@example.net");
     assert_eq!(update(&mut s, Input::Submit), vec![Effect::Act(Action::Erase("linus@example.net".into()))]);
     // Support may not erase: refused before anything is asked.
     let mut support = world(Role::Support);
-    keys(&mut support, &[Command::CommandLine]);
-    typed(&mut support, "erase");
-    update(&mut support, Input::Submit);
+    command_line(&mut support, "erase");
     assert!(support.modal.is_none());
     assert_eq!(support.toasts.last().unwrap().text, "your role may not erase a person's data");
 }
@@ -1011,12 +994,6 @@ fn a_scrolled_timeline() {
 
 use velvet::console::export::{Cell, ExportTable};
 
-fn export_effect(s: &mut State, line: &str) -> Vec<Effect> {
-    keys(s, &[Command::CommandLine]);
-    typed(s, line);
-    update(s, Input::Submit)
-}
-
 #[test]
 fn export_asks_the_runner_to_write_exactly_the_rows_the_view_lists() {
     let mut s = world(Role::Viewer);
@@ -1026,7 +1003,7 @@ fn export_asks_the_runner_to_write_exactly_the_rows_the_view_lists() {
     update(&mut s, Input::Submit);
     let listed = listed(&s);
     assert!(listed.len() > 1 && listed.len() < 9, "{listed:?}");
-    let effects = export_effect(&mut s, "export /tmp/waiting list.csv");
+    let effects = command_line(&mut s, "export /tmp/waiting list.csv");
     let [Effect::Export { path, table }] = &effects[..] else { panic!("{effects:?}") };
     assert_eq!(path, "/tmp/waiting list.csv", "the rest of the line is the file name");
     assert_eq!(table.columns, ["email", "status", "source", "signed_up", "campaign"]);
@@ -1056,7 +1033,7 @@ fn export_asks_the_runner_to_write_exactly_the_rows_the_view_lists() {
     keys(&mut s, &[Command::View(View::Codes), Command::Filter]);
     typed(&mut s, "producthunt");
     update(&mut s, Input::Submit);
-    let effects = export_effect(&mut s, "export codes.json");
+    let effects = command_line(&mut s, "export codes.json");
     let [Effect::Export { table, .. }] = &effects[..] else { panic!("{effects:?}") };
     assert_eq!(table.what, "codes");
     assert_eq!(table.rows.len(), 1);
@@ -1064,14 +1041,14 @@ fn export_asks_the_runner_to_write_exactly_the_rows_the_view_lists() {
 
     // The Events view: newest first, as listed.
     keys(&mut s, &[Command::View(View::Events)]);
-    let effects = export_effect(&mut s, "export events.csv");
+    let effects = command_line(&mut s, "export events.csv");
     let [Effect::Export { table, .. }] = &effects[..] else { panic!("{effects:?}") };
     assert_eq!(table.rows.len(), 40);
     assert_eq!(table.rows[0][0], Cell::Number(40));
     assert_eq!(table.rows[39][0], Cell::Number(1));
 
     // No file name: a hint, nothing written.
-    assert!(export_effect(&mut s, "export").is_empty());
+    assert!(command_line(&mut s, "export").is_empty());
     assert!(s.toasts.last().unwrap().text.starts_with(":export FILE"), "{}", s.toasts.last().unwrap().text);
 }
 
@@ -1080,7 +1057,7 @@ fn only_operators_who_may_read_the_waitlist_export() {
     // An operator the database does not know has no role: nothing to read.
     let mut s = world(Role::Viewer);
     s.role = None;
-    assert!(export_effect(&mut s, "export all.csv").is_empty());
+    assert!(command_line(&mut s, "export all.csv").is_empty());
     assert_eq!(s.toasts.last().unwrap().text, "your role may not read the waitlist");
 }
 

@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{TestDb, code_for, meta, token_for};
+use common::{TestDb, code_for, meta, token_for, velvet};
 use velvet::domain::Role;
 use velvet::service::{BlockSelector, ConfirmOutcome, Error, RedeemOutcome, SignupOutcome};
 
@@ -23,27 +23,6 @@ on_both_backends!(
     erasure_leaves_no_trace_of_the_person_and_keeps_the_counts,
     erasure_and_access_from_the_shell,
 );
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn velvet(db: &TestDb, args: &[&str]) -> Run {
-    let out = common::velvet_cli(&db.url)
-        .args(args)
-        .env_remove("VELVET_OPERATOR")
-        .env("USER", "nobody-in-particular")
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run the velvet binary");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 // ---- 1. Change an email, once ----
 

@@ -61,6 +61,21 @@ macro_rules! build_and_run {
 }
 pub(super) use build_and_run;
 
+/// Appends `(id, id, …)` with each id bound: the id list of a chunked
+/// bulk statement, on either backend.
+pub(super) fn push_ids<DB>(qb: &mut sqlx::QueryBuilder<DB>, ids: &[i64])
+where
+    DB: sqlx::Database,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    qb.push("(");
+    let mut list = qb.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    qb.push(")");
+}
+
 impl Tx {
     pub async fn bulk_entries(&mut self, rows: &[SeedEntry]) -> Result<()> {
         for chunk in rows.chunks(CHUNK) {
@@ -126,12 +141,8 @@ impl Tx {
                 qb.push_bind(at);
                 qb.push(" WHERE status = ");
                 qb.push_bind(from);
-                qb.push(" AND id IN (");
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                qb.push(")");
+                qb.push(" AND id IN ");
+                push_ids(&mut qb, chunk);
             })?;
         }
         Ok(moved)

@@ -405,12 +405,8 @@ impl Tx {
                 qb.push_bind(reason);
                 qb.push(", block_batch_id = ");
                 qb.push_bind(batch);
-                qb.push(" WHERE status IN ('pending', 'confirmed', 'approved', 'invited') AND id IN (");
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                qb.push(")");
+                qb.push(" WHERE status IN ('pending', 'confirmed', 'approved', 'invited') AND id IN ");
+                super::bulk::push_ids(&mut qb, chunk);
             })?;
         }
         Ok(moved)

@@ -278,6 +278,30 @@ pub fn velvet_cli(db_url: &str) -> std::process::Command {
     command
 }
 
+/// What one run of the binary printed, and how it ended.
+pub struct CliRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `velvet ARGS` on `db` from a fresh shell's point of view: no
+/// operator in the environment, a `$USER` that is nobody's, a neutral folder.
+pub fn velvet(db: &TestDb, args: &[&str]) -> CliRun {
+    let out = velvet_cli(&db.url)
+        .args(args)
+        .env_remove("VELVET_OPERATOR")
+        .env("USER", "nobody-in-particular")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run the velvet binary");
+    CliRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// A child process killed (and reaped) when dropped, so a failing test
 /// leaves no server behind.
 pub struct Killed(pub std::process::Child);
