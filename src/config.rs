@@ -46,7 +46,7 @@ pub struct AlertsConfig {
     /// Failed deliveries that raise an alert; 0 turns the rule off.
     pub failed_deliveries: u64,
     /// "10m": the oldest queued message waiting this long raises an alert.
-    #[serde(deserialize_with = "backlog")]
+    #[serde(deserialize_with = "up_to_a_week")]
     pub outbox_backlog: chrono::Duration,
     /// 429s per minute that make a storm; 0 turns the rule off.
     pub limited_per_min: u64,
@@ -55,7 +55,7 @@ pub struct AlertsConfig {
     pub repeat_every: chrono::Duration,
     /// "2m": an alert is resolved no sooner than this after its last record
     /// (a figure hovering at a threshold pages once).
-    #[serde(deserialize_with = "backlog")]
+    #[serde(deserialize_with = "up_to_a_week")]
     pub resolve_after: chrono::Duration,
     /// Where firings, reminders and resolutions are POSTed (none: not paged).
     pub webhook_url: Option<String>,
@@ -284,7 +284,7 @@ pub struct Cooldown {
     /// 0 turns the cooldown off.
     pub failures: u32,
     /// 1s to 7d.
-    #[serde(deserialize_with = "window")]
+    #[serde(deserialize_with = "up_to_a_week")]
     pub window: chrono::Duration,
     /// 1s to 30d.
     #[serde(deserialize_with = "lockout")]
@@ -301,12 +301,8 @@ fn duration_within<'de, D: serde::Deserializer<'de>>(
     crate::domain::duration::parse_within(&s, min, max).map_err(serde::de::Error::custom)
 }
 
-fn window<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
-    duration_within(d, chrono::Duration::seconds(1), chrono::Duration::days(7))
-}
-
-/// 1s to 7d (the outbox backlog and the resolve delay).
-fn backlog<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
+/// 1s to 7d (the cooldown window, the outbox backlog and the resolve delay).
+fn up_to_a_week<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
     duration_within(d, chrono::Duration::seconds(1), chrono::Duration::days(7))
 }
 

@@ -64,6 +64,11 @@ pub enum Msg {
         generation: u64,
         page: crate::store::EventPage,
     },
+    /// Reading that page failed: paging may be asked again.
+    OlderEventsFailed {
+        generation: u64,
+        error: String,
+    },
     Switches {
         switches: Vec<SwitchState>,
         settings: Box<Settings>,

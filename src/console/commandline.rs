@@ -15,9 +15,8 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
     // the service's permission for the action the command asks for (the
     // service checks again; this only spares a confirmation that would fail).
     if let Some(p) = action_for(&words).map(|a| a.permission())
-        && !s.can(p)
+        && !s.may(p)
     {
-        s.toast(format!("your role may not {}", p.describe()), ToastKind::Error);
         return vec![];
     }
     let number = |w: Option<&&str>| w.and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0);
@@ -171,8 +170,7 @@ fn action_for(words: &[&str]) -> Option<Action> {
 
 /// `:export FILE`: the rows the view lists, written in the background.
 fn export(s: &mut State, path: &str) -> Vec<Effect> {
-    if !s.can(Permission::Read) {
-        s.toast(format!("your role may not {}", Permission::Read.describe()), ToastKind::Error);
+    if !s.may(Permission::Read) {
         return vec![];
     }
     if path.is_empty() {

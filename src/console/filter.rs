@@ -33,7 +33,7 @@ fn encode(fields: &[&str], out: &mut Vec<u8>) {
 }
 
 /// A query as the search compares it: lowercase, without spaces.
-fn needle(query: &str) -> Vec<u8> {
+pub(crate) fn needle(query: &str) -> Vec<u8> {
     query.bytes().filter(|b| !b.is_ascii_whitespace()).map(|b| b.to_ascii_lowercase()).collect()
 }
 

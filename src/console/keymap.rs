@@ -189,14 +189,7 @@ pub fn action_of(c: Command, s: &State) -> Option<Action> {
     let person = || s.selected_entry().map(|e| e.email.to_string()).unwrap_or_default();
     Some(match c {
         Command::Mark => Action::Approve(Vec::new()),
-        Command::Approve => {
-            let ids = if s.marks.is_empty() {
-                s.selected_entry().map(|e| vec![e.id]).unwrap_or_default()
-            } else {
-                s.marks.iter().copied().collect()
-            };
-            Action::Approve(ids)
-        }
+        Command::Approve => Action::Approve(s.approvees()),
         Command::ApproveNext => Action::ApproveNext(0),
         Command::SendNow => Action::SendPastCap(0),
         Command::Revoke if s.view == View::Codes => {

@@ -283,7 +283,7 @@ impl Runner {
             Effect::OlderEvents { generation, before, words, limit } => {
                 match v.events_before(a, before, &words, limit).await {
                     Ok(page) => self.send(Msg::OlderEvents { generation, page }),
-                    Err(e) => self.send(Msg::Failed(format!("could not read older events: {e}"))),
+                    Err(e) => self.send(Msg::OlderEventsFailed { generation, error: e.to_string() }),
                 }
                 return;
             }

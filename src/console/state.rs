@@ -401,4 +401,22 @@ impl State {
     pub fn can(&self, p: crate::domain::Permission) -> bool {
         self.role.is_some_and(|r| r.allows(p))
     }
+
+    /// `can`, saying so in a toast when the role may not.
+    pub fn may(&mut self, p: crate::domain::Permission) -> bool {
+        let allowed = self.can(p);
+        if !allowed {
+            self.toast(format!("your role may not {}", p.describe()), ToastKind::Error);
+        }
+        allowed
+    }
+
+    /// Who `a` approves: the marked entries, else the selected one.
+    pub fn approvees(&self) -> Vec<i64> {
+        if self.marks.is_empty() {
+            self.selected_entry().map(|e| vec![e.id]).unwrap_or_default()
+        } else {
+            self.marks.iter().copied().collect()
+        }
+    }
 }

@@ -47,10 +47,6 @@ pub struct Situation {
     pub invite_expired_at: Option<DateTime<Utc>>,
 }
 
-fn on_day(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d").to_string()
-}
-
 pub fn explain(s: &Situation, now: DateTime<Utc>) -> String {
     let ago = |t: Option<DateTime<Utc>>| t.map(|t| relative(now, t)).unwrap_or_else(|| "at some point".into());
     let mail = |s: &Situation| match &s.last_mail {
@@ -75,7 +71,7 @@ pub fn explain(s: &Situation, now: DateTime<Utc>) -> String {
                 Some(at) => format!(
                     "signed up {}, address changed on {}, has not confirmed the new address yet{}",
                     ago(Some(s.first_seen)),
-                    on_day(at),
+                    super::timefmt::utc_day(at),
                     mail(s)
                 ),
                 None => format!("signed up {}, has not confirmed the email yet{}", ago(Some(s.first_seen)), mail(s)),
@@ -91,7 +87,7 @@ pub fn explain(s: &Situation, now: DateTime<Utc>) -> String {
             match s.invite_expired_at {
                 Some(at) => format!(
                     "invite expired unused on {}; approved again, {why}{place}",
-                    on_day(at),
+                    super::timefmt::utc_day(at),
                     why = if s.cap_remaining == 0 {
                         "waiting for tomorrow's cap"
                     } else {

@@ -7,6 +7,11 @@ pub fn utc_minute(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// A UTC day, as sentences name one: "2026-12-01".
+pub fn utc_day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
 /// A compact span: "40 s", "12 min", "3 h", "5 d".
 pub fn span(seconds: i64) -> String {
     let s = seconds.abs();

@@ -53,7 +53,7 @@ const PERSON_EVENTS: i64 = 1_000_000;
 fn anonymous_id() -> Result<String> {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).map_err(|e| Error::Conflict(format!("no randomness for an anonymous id: {e}")))?;
-    Ok(format!("erased-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()))
+    Ok(format!("erased-{}", crate::domain::hex::hex(&b)))
 }
 
 impl Velvet {

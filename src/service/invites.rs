@@ -18,6 +18,41 @@ pub struct InviteRun {
 }
 
 impl Velvet {
+    /// Revokes the access code(s) bound to `entry` (an event each, with
+    /// `reason` and `rule`) and queues a fresh one to its address, with a
+    /// `reissue` event whose detail starts with `what`; returns how many
+    /// were revoked. Reissue and an email change both go through here.
+    pub(crate) async fn reissue_access_code(
+        &self,
+        tx: &mut Tx,
+        entry: &EntryRow,
+        actor: &Actor,
+        reason: &str,
+        rule: &str,
+        what: &str,
+    ) -> Result<usize> {
+        let revoked = tx.revoke_codes(&CodeScope::BoundTo(entry.id), self.now(), actor.name(), Some(reason)).await?;
+        for code in &revoked {
+            let e = NewEvent {
+                entry_id: Some(entry.id),
+                code_id: Some(code.id),
+                rule: Some(rule.into()),
+                ..event(EventKind::Revoke, actor)
+            };
+            self.record(tx, e).await?;
+        }
+        let code_id = self.issue_access_code(tx, entry, actor).await?;
+        let detail = format!("{what}; revoked {} old", revoked.len());
+        let e = NewEvent {
+            entry_id: Some(entry.id),
+            code_id: Some(code_id),
+            detail: Some(detail),
+            ..event(EventKind::Reissue, actor)
+        };
+        self.record(tx, e).await?;
+        Ok(revoked.len())
+    }
+
     /// Sends invites to approved entries, oldest approval first, until
     /// today's cap (or `limit`) is reached. `past_cap` (admins only) sends
     /// `limit` invites regardless of the cap, audited as such.
@@ -137,32 +172,13 @@ impl Velvet {
     /// fresh one; for a pending entry, sends a new confirmation link.
     pub async fn reissue(&self, actor: &Actor, email: &str) -> Result<String> {
         actor.require(Permission::Reissue)?;
-        let now = self.now();
         let mut tx = self.store.write().await?;
         let entry = self.entry_for(&mut tx, email).await?;
         let summary = match entry.status()? {
             EntryStatus::Waiting(Standing::Invited) => {
                 let revoked =
-                    tx.revoke_codes(&CodeScope::BoundTo(entry.id), now, actor.name(), Some("reissued")).await?;
-                for code in &revoked {
-                    let e = NewEvent {
-                        entry_id: Some(entry.id),
-                        code_id: Some(code.id),
-                        rule: Some("reissue".into()),
-                        ..event(EventKind::Revoke, actor)
-                    };
-                    self.record(&mut tx, e).await?;
-                }
-                let code_id = self.issue_access_code(&mut tx, &entry, actor).await?;
-                let detail = format!("new access code; revoked {} old", revoked.len());
-                let e = NewEvent {
-                    entry_id: Some(entry.id),
-                    code_id: Some(code_id),
-                    detail: Some(detail.clone()),
-                    ..event(EventKind::Reissue, actor)
-                };
-                self.record(&mut tx, e).await?;
-                detail
+                    self.reissue_access_code(&mut tx, &entry, actor, "reissued", "reissue", "new access code").await?;
+                format!("new access code; revoked {revoked} old")
             }
             EntryStatus::Waiting(Standing::Pending) => {
                 self.queue_confirmation(&mut tx, &entry).await?;

@@ -31,10 +31,6 @@ pub struct InviteSweep {
     pub expired: Vec<String>,
 }
 
-fn day(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d").to_string()
-}
-
 impl Velvet {
     /// Support corrects a person's address, once (a typo at signup). The
     /// entry keeps its place, status and history; the old address is free
@@ -74,7 +70,7 @@ impl Velvet {
             return Err(Error::Conflict(format!(
                 "{}: this address was already changed once on {}; block and ask them to sign up again if it is wrong again",
                 entry.email,
-                day(earlier.at)
+                crate::domain::timefmt::utc_day(earlier.at)
             )));
         }
         // Operators may hear that the address is taken; nothing here says by whom.
@@ -112,26 +108,8 @@ impl Velvet {
                 format!("a confirmation link to {new_email}")
             }
             EntryStatus::Waiting(Standing::Invited) => {
-                let revoked =
-                    tx.revoke_codes(&CodeScope::BoundTo(entry.id), now, actor.name(), Some("email changed")).await?;
-                for code in &revoked {
-                    let e = NewEvent {
-                        entry_id: Some(entry.id),
-                        code_id: Some(code.id),
-                        rule: Some("email change".into()),
-                        ..event(EventKind::Revoke, actor)
-                    };
-                    self.record(&mut tx, e).await?;
-                }
-                let code_id = self.issue_access_code(&mut tx, &moved, actor).await?;
-                let detail = format!("new access code to the changed address; revoked {} old", revoked.len());
-                let e = NewEvent {
-                    entry_id: Some(entry.id),
-                    code_id: Some(code_id),
-                    detail: Some(detail),
-                    ..event(EventKind::Reissue, actor)
-                };
-                self.record(&mut tx, e).await?;
+                let what = "new access code to the changed address";
+                self.reissue_access_code(&mut tx, &moved, actor, "email changed", "email change", what).await?;
                 format!("a fresh access code to {new_email} (the old code is revoked)")
             }
             _ => format!("nothing yet: the invite will go to {new_email}"),
@@ -199,7 +177,7 @@ impl Velvet {
                 detail: Some(format!(
                     "access code …{} expired unused on {}",
                     hint.as_deref().unwrap_or("----"),
-                    day(expires_at)
+                    crate::domain::timefmt::utc_day(expires_at)
                 )),
                 ..event(EventKind::InviteExpired, &actor)
             };

@@ -330,17 +330,7 @@ impl Velvet {
             if let (MailRetry::One(_), Some(why)) = (which, &skipped) {
                 return Err(Error::Conflict(format!("message #{} cannot be sent again: {why}", row.id)));
             }
-            let retried = skipped.is_none() && tx.requeue_failed(row.id, now).await?;
-            if retried {
-                let e = NewEvent {
-                    entry_id: row.entry_id,
-                    code_id: row.code_id,
-                    reason: row.last_error.clone(),
-                    detail: Some(format!("{} #{} after {} attempts", row.kind, row.id, row.attempts)),
-                    ..event(EventKind::MailRetried, actor)
-                };
-                self.record(&mut tx, e).await?;
-            }
+            let retried = skipped.is_none() && self.requeue_audited(&mut tx, row, actor, now).await?;
             out.push(RetriedMail {
                 id: row.id,
                 kind: row.kind.clone(),
@@ -397,19 +387,28 @@ impl Velvet {
             if row.kind != "referral" || row.status != "failed" || self.why_not_retry(tx, &row).await?.is_some() {
                 continue;
             }
-            if tx.requeue_failed(row.id, now).await? {
-                let e = NewEvent {
-                    entry_id: row.entry_id,
-                    code_id: row.code_id,
-                    reason: row.last_error.clone(),
-                    detail: Some(format!("referral #{} after {} attempts", row.id, row.attempts)),
-                    ..event(EventKind::MailRetried, actor)
-                };
-                self.record(tx, e).await?;
+            if self.requeue_audited(tx, &row, actor, now).await? {
                 n += 1;
             }
         }
         Ok(n)
+    }
+
+    /// Queues a failed message again and records who did, in `tx`; false
+    /// when it was no longer failed.
+    async fn requeue_audited(&self, tx: &mut Tx, row: &OutboxRow, actor: &Actor, now: DateTime<Utc>) -> Result<bool> {
+        if !tx.requeue_failed(row.id, now).await? {
+            return Ok(false);
+        }
+        let e = NewEvent {
+            entry_id: row.entry_id,
+            code_id: row.code_id,
+            reason: row.last_error.clone(),
+            detail: Some(format!("{} #{} after {} attempts", row.kind, row.id, row.attempts)),
+            ..event(EventKind::MailRetried, actor)
+        };
+        self.record(tx, e).await?;
+        Ok(true)
     }
 }
 

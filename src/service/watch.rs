@@ -45,12 +45,6 @@ impl Velvet {
         Ok(EventFeed::tail(&self.store, n).await?)
     }
 
-    /// A feed of the events after `after_id`, for a reader that has a cursor.
-    pub fn event_feed(&self, actor: &Actor, after_id: i64) -> Result<EventFeed> {
-        actor.require(Permission::Read)?;
-        Ok(EventFeed::after(&self.store, after_id))
-    }
-
     /// An older page of the trail for the console's Events view: up to
     /// `limit` events below `before_id` whose kind, outcome or actor is
     /// each of `words`, or whose address prefix starts with it (newest

@@ -80,11 +80,6 @@ impl EventFeed {
         }
     }
 
-    /// A feed of the events after `after_id` (taken as all delivered).
-    pub fn after(store: &Store, after_id: i64) -> EventFeed {
-        EventFeed::new(store, after_id.max(0))
-    }
-
     fn new(store: &Store, high: i64) -> EventFeed {
         EventFeed { store: store.clone(), low_water: high, high, gaps: BTreeSet::new(), horizons: VecDeque::new() }
     }

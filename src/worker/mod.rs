@@ -180,12 +180,13 @@ pub async fn alert_evaluator(
     rules: crate::domain::alerts::AlertRules,
     page: bool,
     wake: Arc<Notify>,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
+    period: Duration,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut memo = crate::service::AlertMemo::default();
-    loop {
-        match velvet.evaluate_alerts(&rules, &holder, page, &mut memo).await {
+    let memo = tokio::sync::Mutex::new(crate::service::AlertMemo::default());
+    let (velvet, holder, rules, wake, memo) = (&velvet, &holder, &rules, &wake, &memo);
+    every(period, stop, None, |_| async move {
+        match velvet.evaluate_alerts(rules, holder, page, &mut *memo.lock().await).await {
             Ok(done) if done.changed() => {
                 tracing::warn!(raised = ?done.raised, reminded = ?done.reminded, resolved = ?done.resolved, "alerts");
                 if page {
@@ -195,15 +196,11 @@ pub async fn alert_evaluator(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "alert evaluator: database error, retrying"),
         }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => {
-                if let Err(e) = velvet.release_alert_lease(&holder).await {
-                    tracing::debug!(error = %e, "could not give the evaluator lease up; it lapses");
-                }
-                return;
-            }
-        }
+        Next::Wait
+    })
+    .await;
+    if let Err(e) = velvet.release_alert_lease(holder).await {
+        tracing::debug!(error = %e, "could not give the evaluator lease up; it lapses");
     }
 }
 
@@ -211,7 +208,7 @@ pub async fn alert_evaluator(
 pub fn holder_id() -> String {
     let mut b = [0u8; 6];
     let _ = getrandom::fill(&mut b);
-    format!("pid{}-{}", std::process::id(), b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    format!("pid{}-{}", std::process::id(), crate::domain::hex::hex(&b))
 }
 
 /// Sends invites under the daily cap as approvals arrive (checked every

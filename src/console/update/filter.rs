@@ -70,7 +70,7 @@ pub(in crate::console) fn older_events(s: &mut State) -> Vec<Effect> {
 
 /// `query` (lowercase, spaces ignored) in `hay` (lowercase), by the one matcher.
 pub(in crate::console) fn matches_text(query: &str, hay: &str) -> bool {
-    let q: Vec<u8> = query.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let q = crate::console::filter::needle(query);
     q.is_empty() || crate::console::filter::subsequence(&q, hay.as_bytes())
 }
 

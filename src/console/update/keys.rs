@@ -13,9 +13,8 @@ pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
     // The role is checked against the service's permission for what the
     // key asks for, the same check that hides the key.
     if let Some(action) = action_of(c, s)
-        && !s.can(action.permission())
+        && !s.may(action.permission())
     {
-        s.toast(format!("your role may not {}", action.permission().describe()), ToastKind::Error);
         return vec![];
     }
     if s.pane == Pane::Detail
@@ -249,11 +248,7 @@ pub(in crate::console) fn view_effects(s: &mut State, v: View) -> Vec<Effect> {
 }
 
 pub(in crate::console) fn approve(s: &mut State) -> Vec<Effect> {
-    let ids: Vec<i64> = if s.marks.is_empty() {
-        s.selected_entry().map(|e| vec![e.id]).unwrap_or_default()
-    } else {
-        s.marks.iter().copied().collect()
-    };
+    let ids = s.approvees();
     if ids.is_empty() {
         return vec![];
     }

@@ -184,9 +184,16 @@ pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             s.quit = true;
             vec![]
         }
+        Msg::OlderEventsFailed { generation, error } => {
+            s.busy = s.busy.saturating_sub(1);
+            if generation == s.event_history.generation {
+                s.event_history.loading = false;
+            }
+            s.toast(format!("could not read older events: {error}"), ToastKind::Error);
+            vec![]
+        }
         Msg::Failed(text) => {
             s.busy = s.busy.saturating_sub(1);
-            s.event_history.loading = false;
             s.toast(text, ToastKind::Error);
             vec![]
         }
