@@ -117,6 +117,9 @@ impl AlertsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ServeConfig {
     pub listen: String,
+    /// The admin API's own listener (then the public one serves no admin
+    /// route and no `/metrics`): loopback, a VPN, or behind a TLS proxy.
+    pub admin_listen: Option<String>,
     /// Base of the links in mails; defaults to http://LISTEN.
     pub public_url: Option<String>,
     /// `log`, `file:DIR` or `smtp://[user:pass@]host[:port][?tls=starttls|required|tls|opportunistic|none]`:
@@ -154,6 +157,7 @@ impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
             listen: "127.0.0.1:8080".into(),
+            admin_listen: None,
             public_url: None,
             mail: "log".into(),
             mail_from: "velvet <beta@localhost>".into(),

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod limiter;
+pub mod ops;
 pub mod secret;
 pub mod serve;
 pub mod sim;

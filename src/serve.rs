@@ -17,6 +17,8 @@ use tokio::task::JoinSet;
 /// A running server. Dropping it does not stop it; call `shutdown`.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The admin listener, when `admin_listen` is set (else the admin API is on `addr`).
+    pub admin_addr: Option<SocketAddr>,
     pub public_url: String,
     pub mail: String,
     stop: watch::Sender<bool>,
@@ -62,6 +64,16 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", serve.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let admin_listener = match &serve.admin_listen {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a).await.map_err(|e| format!("cannot listen on {a} (admin_listen): {e}"))?,
+        ),
+        None => None,
+    };
+    let admin_addr = match &admin_listener {
+        Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
+        None => None,
+    };
     let public_url =
         serve.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
 
@@ -75,7 +87,9 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
         trusted_proxies,
         forwarded,
         country_header: serve.country_header.clone(),
-        serve_metrics: serve.metrics,
+        // With an admin listener, /metrics is served there, not here.
+        serve_metrics: serve.metrics && admin_listener.is_none(),
+        admin_on_public: admin_listener.is_none(),
         wake_mailer: wake.clone(),
         cors_origins: serve.cors_origins.clone(),
         answer_floor: std::time::Duration::from_millis(serve.public_answer_ms.min(1_000)),
@@ -109,9 +123,12 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
     tasks.spawn(worker::pacer(velvet.clone(), wake.clone(), stopped.clone()));
     tasks.spawn(worker::sweeper(velvet.clone(), limiter.clone(), stopped.clone()));
     tasks.spawn(worker::limiter_sync(velvet.clone(), limiter, stopped.clone()));
+    if let Some(admin) = admin_listener {
+        tasks.spawn(accept_loop(admin, api::admin::router(app.clone()), stopped.clone()));
+    }
     let router = api::router(app);
     tasks.spawn(accept_loop(listener, router, stopped));
-    Ok(Running { addr, public_url, mail: described, stop, tasks })
+    Ok(Running { addr, admin_addr, public_url, mail: described, stop, tasks })
 }
 
 /// How long a client may take to send its request headers (slowloris).

@@ -9,6 +9,7 @@
 //! GET  /healthz /readyz /metrics /openapi.json
 //! ```
 
+pub mod admin;
 pub mod body;
 pub mod client;
 pub mod error;
@@ -44,6 +45,8 @@ pub struct App {
     pub country_header: String,
     /// `/metrics` on this listener (`[serve] metrics`).
     pub serve_metrics: bool,
+    /// The admin API beside the public routes (no `--admin-listen` given).
+    pub admin_on_public: bool,
     /// Poked when something was queued, so mail goes out at once.
     pub wake_mailer: Arc<Notify>,
     pub cors_origins: Vec<String>,
@@ -108,6 +111,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/openapi.json", get(openapi));
     // Off, it is not there at all: the same 404 as any unknown path.
     let public = if app.serve_metrics { public.route("/metrics", get(metrics)) } else { public };
+    let public = if app.admin_on_public { public.merge(admin::routes()) } else { public };
     public
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -70,9 +70,14 @@ pub struct Cli {
     #[arg(long, global = true, env = "VELVET_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// Operator to act as [default: $VELVET_OPERATOR, else $USER]
+    /// Operator to act as, on a database URL [default: $VELVET_OPERATOR, else $USER].
+    /// Attribution, not authentication: with a context, the token says who you are
     #[arg(long = "as", global = true, env = "VELVET_OPERATOR", value_name = "OPERATOR")]
     pub acting_as: Option<String>,
+
+    /// Run against a server you logged in to (`velvet login`) instead of a database
+    #[arg(long, global = true, env = "VELVET_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -85,6 +90,10 @@ pub enum Command {
         /// Address to listen on [default: 127.0.0.1:8080; port 0 picks one]
         #[arg(long, env = "VELVET_LISTEN")]
         listen: Option<String>,
+        /// Serve the admin API (operators' tokens, `velvet login`) and /metrics on this address
+        /// instead: keep it on loopback, a VPN or behind a TLS proxy [default: [serve] admin_listen]
+        #[arg(long, env = "VELVET_ADMIN_LISTEN")]
+        admin_listen: Option<String>,
         /// Mail transport: log, file:DIR or smtp://[USER:PASS@]HOST[:PORT][?tls=starttls|required|tls|opportunistic|none] (TLS required unless loopback)
         #[arg(long, env = "VELVET_MAIL", hide_env_values = true)]
         mail: Option<String>,
@@ -288,6 +297,25 @@ pub enum Command {
     /// Mail and webhooks that gave up: list them, send them again
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Log in to a server with an operator token and save it as a context
+    Login {
+        /// The context's name, e.g. prod
+        name: String,
+        /// The server's admin URL, e.g. https://velvet-admin.example.com
+        url: String,
+        /// Read the token from standard input instead of a prompt
+        #[arg(long)]
+        token_stdin: bool,
+        /// Allow plain http:// to a host other than this machine (the token crosses the network in clear)
+        #[arg(long)]
+        insecure_http: bool,
+    },
+    /// List the saved contexts (the current one marked *)
+    Contexts,
+    /// Forget a saved context (its token stays valid until an admin revokes it)
+    Logout { name: String },
+    /// Make a saved context the one used when no --context is given
+    Use { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -64,7 +64,7 @@ pub async fn run(ctx: &Ctx, keep: bool, seed_value: u64, size: u64) -> CliResult
         "demo: {} people seeded; API on {base}; a bot wave comes in ~40 s, a leaked code (campaign chat) in ~70 s",
         report.entries
     );
-    let result = crate::console::run(velvet.clone(), actor, Some(welcome)).await;
+    let result = crate::console::run(crate::ops::Ops::local(velvet.clone(), actor), Some(welcome)).await;
     stop.store(true, Ordering::Relaxed);
     let mut summaries = Vec::new();
     for s in sims {

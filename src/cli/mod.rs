@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+pub mod contexts;
 mod demo;
 mod render;
 pub mod report_page;
@@ -11,6 +12,7 @@ pub use args::Cli;
 
 use crate::config::{Config, DEFAULT_CONFIG_FILE, DEFAULT_DATABASE_URL};
 use crate::domain::SystemClock;
+use crate::ops::{Ops, Remote};
 use crate::service::{Actor, Error, Velvet};
 use crate::store::Store;
 use clap::Parser;
@@ -53,19 +55,57 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 
 /// What every command has at hand.
 pub struct Ctx {
-    pub velvet: Velvet,
+    pub target: Target,
     pub acting_as: Option<String>,
     pub config: Config,
 }
 
+/// Where an invocation's data is: a database it opened, or a server it
+/// logged in to (a context).
+pub enum Target {
+    Database(Velvet),
+    Context { name: String, context: contexts::Context },
+}
+
 impl Ctx {
-    /// The operator this invocation acts as, resolved against the database.
+    /// The service, when this runs on a database URL.
+    pub fn local_velvet(&self) -> Option<&Velvet> {
+        match &self.target {
+            Target::Database(v) => Some(v),
+            Target::Context { .. } => None,
+        }
+    }
+
+    /// The service, for the commands that run next to the database.
+    pub fn velvet(&self, command: &str) -> CliResult<&Velvet> {
+        self.local_velvet().ok_or_else(|| {
+            CliError::usage(format!(
+                "`velvet {command}` runs next to the database: give it --database-url, not a context"
+            ))
+        })
+    }
+
+    /// The operator this invocation acts as on a database URL, resolved
+    /// against the database (`--as` names it: attribution, not authentication).
     pub async fn actor(&self) -> CliResult<Actor> {
         let name = self
             .acting_as
             .as_deref()
             .ok_or_else(|| CliError::usage("no operator given: pass --as NAME or set VELVET_OPERATOR"))?;
-        Ok(self.velvet.operator(name).await?)
+        Ok(self.velvet("this")?.operator(name).await?)
+    }
+
+    /// The operator's way in: the service as `--as`, or the context's
+    /// server as its token's operator (asked who that is first, so a wrong
+    /// token or a server out of reach stops the command before it starts).
+    pub async fn ops(&self) -> CliResult<Ops> {
+        match &self.target {
+            Target::Database(v) => Ok(Ops::local(v.clone(), self.actor().await?)),
+            Target::Context { name, context } => {
+                let remote = Remote::connect(Some(name), &context.url, &context.token, context.insecure_http).await?;
+                Ok(Ops::Remote(Arc::new(remote)))
+            }
+        }
     }
 }
 
@@ -101,15 +141,47 @@ async fn run(cli: Cli) -> CliResult {
         None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
     };
     let config = Config::load(&config_path, explicit).map_err(|e| CliError::usage(e.to_string()))?;
-    let url =
-        cli.database_url.clone().or(config.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+    if let Some(done) = commands::contexts_command(&cli.command).await {
+        return done;
+    }
+    let database_url = cli.database_url.clone().or(config.database_url.clone());
+    // A context: the one named, else (for operator commands, with no
+    // database URL given) the current one.
+    let runs_here = commands::runs_next_to_the_database(&cli.command);
+    if runs_here && cli.context.is_some() {
+        return Err(CliError::usage(
+            "this command runs next to the database: give it --database-url, not --context".to_string(),
+        ));
+    }
+    let context = if runs_here || (cli.context.is_none() && database_url.is_some()) {
+        None
+    } else {
+        let named = cli.context.as_deref();
+        let contexts = contexts::Contexts::load().map_err(CliError::failure)?;
+        contexts.pick(named).map_err(CliError::usage)?
+    };
+    if let Some((name, context)) = context {
+        if cli.acting_as.is_some() {
+            return Err(CliError::usage(format!(
+                "--as (or VELVET_OPERATOR) names the operator on a database URL only; with context {name} the \
+                 server knows who you are from your token{}: drop --as, or log in with another operator's token",
+                context.operator.as_deref().map(|o| format!(" ({o})")).unwrap_or_default()
+            )));
+        }
+        if database_url.is_some() && cli.database_url.is_some() {
+            return Err(CliError::usage("give --context or --database-url, not both"));
+        }
+        let ctx = Ctx { target: Target::Context { name, context }, acting_as: None, config };
+        return commands::dispatch(&ctx, cli.command).await;
+    }
+    let url = database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
     let acting_as = cli
         .acting_as
         .clone()
         .or(config.operator.clone())
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()));
     let store = Store::open(&url).await?;
-    let ctx = Ctx { velvet: Velvet::new(store.clone(), Arc::new(SystemClock)), acting_as, config };
+    let ctx = Ctx { target: Target::Database(Velvet::new(store.clone(), Arc::new(SystemClock))), acting_as, config };
     let result = commands::dispatch(&ctx, cli.command).await;
     store.close().await;
     result

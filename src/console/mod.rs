@@ -17,7 +17,7 @@ pub mod theme;
 pub mod update;
 pub mod view;
 
-use crate::service::{Actor, Velvet};
+use crate::ops::Ops;
 use action::{Effect, Input, Msg};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use runner::Runner;
@@ -46,11 +46,10 @@ pub fn key_input(s: &State, key: event::KeyEvent) -> Option<Input> {
 }
 
 /// Runs the console until the operator quits. `welcome` is shown first.
-pub async fn run(velvet: Velvet, actor: Actor, welcome: Option<String>) -> std::io::Result<()> {
+pub async fn run(ops: Ops, welcome: Option<String>) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let (keys_tx, mut keys) = mpsc::unbounded_channel::<Event>();
-    let backend = velvet.store().backend();
-    let mut s = State::new(velvet.now(), actor.name().to_string(), actor.role(), backend);
+    let mut s = State::new(ops.now(), ops.name().to_string(), ops.role(), &ops.place());
     s.tz = *chrono::Local::now().offset();
     if let Some(text) = welcome {
         s.toast(text, state::ToastKind::Info);
@@ -58,7 +57,7 @@ pub async fn run(velvet: Velvet, actor: Actor, welcome: Option<String>) -> std::
             t.until = s.now + chrono::Duration::seconds(30);
         }
     }
-    let runner = Runner { velvet: velvet.clone(), actor, tx };
+    let runner = Runner { ops: ops.clone(), tx };
     tokio::spawn(runner.clone().load_entries());
     tokio::spawn(runner.clone().follow());
 
@@ -89,7 +88,7 @@ pub async fn run(velvet: Velvet, actor: Actor, welcome: Option<String>) -> std::
                 _ => None,
             },
             Some(m) = rx.recv() => Some(Input::Msg(m)),
-            _ = ticker.tick() => Some(Input::Tick(velvet.now())),
+            _ = ticker.tick() => Some(Input::Tick(ops.now())),
             _ = term.recv() => Some(Input::Msg(Msg::Quit)),
         };
         let Some(input) = input else { continue };

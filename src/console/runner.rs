@@ -6,7 +6,9 @@ use super::filter::Haystack;
 use super::live::Tick;
 use super::state::{EVENT_TAIL, EntryItem};
 use crate::domain::status::STATUS_NAMES;
-use crate::service::{Action, Actor, Approvees, Velvet};
+use crate::ops::Ops;
+use crate::ops::calls as call;
+use crate::service::Action;
 use crate::store::{EventRow, ListedEntry};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +21,8 @@ const FIRST_PAGE: i64 = 200;
 
 #[derive(Clone)]
 pub struct Runner {
-    pub velvet: Velvet,
-    pub actor: Actor,
+    /// The operator's way in: the service, or a server over a context.
+    pub ops: Ops,
     pub tx: UnboundedSender<Msg>,
 }
 
@@ -64,6 +66,11 @@ pub fn tick_of(e: &EventRow) -> Tick {
     }
 }
 
+/// What the Codes view lists: the newest codes.
+fn codes_listed() -> call::ListCodes {
+    call::ListCodes { campaign: None, batch: None, kind: None, limit: 10_000 }
+}
+
 impl Runner {
     fn send(&self, m: Msg) {
         let _ = self.tx.send(m);
@@ -71,11 +78,11 @@ impl Runner {
 
     /// Loads the waitlist: a first screenful at once, the rest in pages.
     pub async fn load_entries(self) {
-        let total = self.velvet.count_entries(&self.actor).await.unwrap_or(0).max(0) as u64;
+        let total = self.ops.call(call::CountEntries {}).await.unwrap_or(0).max(0) as u64;
         let mut before = i64::MAX;
         let mut limit = FIRST_PAGE;
         loop {
-            match self.velvet.entries_newest(&self.actor, before, limit).await {
+            match self.ops.call(call::EntriesNewest { before, limit }).await {
                 Ok(rows) => {
                     let done = (rows.len() as i64) < limit;
                     before = rows.last().map(|r| r.id).unwrap_or(before);
@@ -99,14 +106,14 @@ impl Runner {
     /// entries changed by others (within about a second).
     pub async fn follow(self) {
         let mut feed = loop {
-            match self.velvet.event_tail(&self.actor, EVENT_TAIL as i64).await {
+            match self.ops.tail(EVENT_TAIL as i64).await {
                 Ok((feed, latest)) => {
                     // The hour as the database counts it, up to the tail: the
                     // feed brings everything after it (and what commits late).
                     let cursor = feed.cursor();
                     self.send(Msg::Events { rows: latest, ticks: Vec::new() });
-                    match self.velvet.live_hour(&self.actor, cursor).await {
-                        Ok((minutes, offenders)) => self.send(Msg::LiveHour { minutes, offenders }),
+                    match self.ops.call(call::LiveHourCall { up_to: cursor }).await {
+                        Ok(hour) => self.send(Msg::LiveHour { minutes: hour.minutes, offenders: hour.offenders }),
                         Err(e) => self.send(Msg::Failed(format!("could not count the last hour: {e}"))),
                     }
                     break feed;
@@ -124,13 +131,13 @@ impl Runner {
             }
             // Every round (under a second apart), so an alert the server
             // raised is on screen within 2 s.
-            match self.velvet.active_alerts(&self.actor).await {
+            match self.ops.call(call::ActiveAlerts {}).await {
                 Ok(alerts) => self.send(Msg::Alerts(alerts)),
                 Err(e) => tracing::debug!(error = %e, "could not read the active alerts"),
             }
             round += 1;
             loop {
-                match feed.poll(5_000).await {
+                match feed.poll(5_000, 0).await {
                     Ok(rows) if rows.is_empty() => break,
                     Ok(rows) => {
                         let full = rows.len() >= 5_000;
@@ -139,7 +146,7 @@ impl Runner {
                         ids.dedup();
                         let ticks = rows.iter().map(tick_of).collect();
                         self.send(Msg::Events { rows, ticks });
-                        if let Ok(changed) = self.velvet.entries_by_ids(&self.actor, &ids).await {
+                        if let Ok(changed) = self.ops.call(call::EntriesByIds { ids }).await {
                             self.send(Msg::Changed(changed.into_iter().map(entry_item).collect()));
                         }
                         if !full {
@@ -157,10 +164,10 @@ impl Runner {
     }
 
     async fn refresh(&self) {
-        let switches = self.velvet.switches(&self.actor).await;
-        let settings = self.velvet.settings(&self.actor).await;
-        let sent = self.velvet.invites_sent_today(&self.actor).await;
-        let failed = self.velvet.failed_mail_count(&self.actor).await;
+        let switches = self.ops.call(call::Switches {}).await;
+        let settings = self.ops.call(call::SettingsCall {}).await;
+        let sent = self.ops.call(call::InvitesSentToday {}).await;
+        let failed = self.ops.call(call::FailedMailCount {}).await;
         if let (Ok(switches), Ok(settings), Ok(sent_today), Ok(failed)) = (switches, settings, sent, failed) {
             self.send(Msg::Switches {
                 switches,
@@ -174,9 +181,9 @@ impl Runner {
     /// Does one change through the service, as the operator; the text is
     /// what the toast says.
     async fn act(&self, action: Action) -> Result<Option<String>, String> {
-        let (v, a) = (&self.velvet, &self.actor);
+        let ops = &self.ops;
         let done = match action {
-            Action::Approve(ids) => v.approve(a, Approvees::Ids(&ids), false).await.map(|r| {
+            Action::Approve(ids) => ops.call(call::Approve { who: call::ApproveWho::Ids(ids), dry_run: false }).await.map(|r| {
                 let skipped = if r.skipped > 0 {
                     format!(" ({} skipped: no longer confirmed)", r.skipped)
                 } else {
@@ -185,22 +192,31 @@ impl Runner {
                 format!("approved {}{skipped}", r.approved.len())
             }),
             Action::ApproveNext(n) => {
-                v.approve_next(a, n, false).await.map(|r| format!("approved {} (oldest confirmed first)", r.len()))
+                ops.call(call::Approve { who: call::ApproveWho::Next(n), dry_run: false })
+                    .await
+                    .map(|r| format!("approved {} (oldest confirmed first)", r.approved.len()))
             }
             Action::SendPastCap(n) => {
-                v.send_invites(a, Some(n), true).await.map(|r| format!("{} invites queued past the cap", r.sent.len()))
+                ops.call(call::SendInvites { limit: Some(n), past_cap: true })
+                    .await
+                    .map(|r| format!("{} invites queued past the cap", r.sent.len()))
             }
-            Action::Revoke(target) => v
-                .revoke(a, &target, Some("from the console"), false)
+            Action::Revoke(target) => ops
+                .call(call::Revoke { target, reason: Some("from the console".into()), dry_run: false })
                 .await
                 .map(|r| format!("revoked {} codes", r.len())),
-            Action::Reissue(email) => v.reissue(a, &email).await.map(|what| format!("{email}: {what}")),
-            Action::Block(email, reason) => v
-                .block(a, &email, Some(reason.as_deref().unwrap_or("from the console")))
+            Action::Reissue(email) => {
+                ops.call(call::Reissue { email: email.clone() }).await.map(|what| format!("{email}: {what}"))
+            }
+            Action::Block(email, reason) => ops
+                .call(call::Block {
+                    email: email.clone(),
+                    reason: Some(reason.unwrap_or_else(|| "from the console".into())),
+                })
                 .await
                 .map(|_| format!("blocked {email}")),
-            Action::BlockMany { selector, status, reason } => v
-                .block_many(a, &selector, status.as_deref(), reason.as_deref(), false)
+            Action::BlockMany { selector, status, reason } => ops
+                .call(call::BlockMany { selector: selector.clone(), status, reason, dry_run: false })
                 .await
                 .map(|b| match b.batch_id {
                     Some(id) => format!(
@@ -210,25 +226,34 @@ impl Runner {
                     ),
                     None => format!("nobody to block: {} takes no one now", selector.describe()),
                 }),
-            Action::Erase(email) => v
-                .erase(a, &email)
+            Action::Erase(email) => ops
+                .call(call::Erase { email })
                 .await
                 .map(|e| format!("erased: the person is {} now ({} codes revoked)", e.anonymous_id, e.codes_revoked)),
             Action::UnblockBatch(id) => {
-                v.unblock_batch(a, id).await.map(|u| format!("unblocked {} from batch {id}", u.unblocked.len()))
+                ops.call(call::UnblockBatch { batch: id })
+                    .await
+                    .map(|u| format!("unblocked {} from batch {id}", u.unblocked.len()))
             }
-            Action::Unblock(email) => v.unblock(a, &email, None).await.map(|_| format!("unblocked {email}")),
-            Action::Pause(scope) => {
-                v.pause(a, &scope, Some("from the console")).await.map(|changed| scope.outcome(true, changed))
+            Action::Unblock(email) => ops
+                .call(call::Unblock { email: email.clone(), reason: None })
+                .await
+                .map(|_| format!("unblocked {email}")),
+            Action::Pause(scope) => ops
+                .call(call::Pause { scope: scope.clone(), reason: Some("from the console".into()) })
+                .await
+                .map(|changed| scope.outcome(true, changed)),
+            Action::Resume(scope) => {
+                ops.call(call::Resume { scope: scope.clone() }).await.map(|changed| scope.outcome(false, changed))
             }
-            Action::Resume(scope) => v.resume(a, &scope).await.map(|changed| scope.outcome(false, changed)),
-            Action::ChangeEmail { old, new } => v
-                .change_email(a, &old, &new)
+            Action::ChangeEmail { old, new } => ops
+                .call(call::ChangeEmail { old, new })
                 .await
                 .map(|c| format!("{} is now {} ({}); sent {}", c.old, c.new, c.status, c.mailed)),
-            Action::Set(k, val) => {
-                v.set_setting(a, &k, &val).await.map(|s| format!("{k} = {}", s.get(&k).unwrap_or_default()))
-            }
+            Action::Set(k, val) => ops
+                .call(call::SetSetting { key: k.clone(), value: val })
+                .await
+                .map(|s| format!("{k} = {}", s.get(&k).unwrap_or_default())),
         };
         done.map(Some).map_err(|e| e.to_string())
     }
@@ -240,8 +265,7 @@ impl Runner {
     }
 
     async fn run(self, effect: Effect, haystack: Option<Arc<Haystack>>) {
-        let v = &self.velvet;
-        let a = &self.actor;
+        let ops = &self.ops;
         let outcome: Result<Option<String>, String> = match effect {
             Effect::Filter { generation, query, within } => {
                 let q = query.clone();
@@ -253,14 +277,14 @@ impl Runner {
                 return;
             }
             Effect::Lookup { generation, email } => {
-                match v.lookup(a, &email).await {
+                match ops.call(call::LookupCall { email }).await {
                     Ok(l) => self.send(Msg::Lookup { generation, lookup: Box::new(l) }),
                     Err(e) => self.send(Msg::LookupFailed { generation, error: e.to_string() }),
                 }
                 return;
             }
             Effect::LoadCodes => {
-                match v.list_codes(a, None, None, None, 10_000).await {
+                match ops.call(codes_listed()).await {
                     Ok(c) => self.send(Msg::Codes(c)),
                     Err(e) => self.send(Msg::Failed(e.to_string())),
                 }
@@ -268,20 +292,22 @@ impl Runner {
             }
             Effect::Refresh => {
                 self.refresh().await;
-                if let Ok(c) = v.list_codes(a, None, None, None, 10_000).await {
+                if let Ok(c) = ops.call(codes_listed()).await {
                     self.send(Msg::Codes(c));
                 }
                 return;
             }
             Effect::PreviewBlock { selector, status } => {
-                match v.block_many(a, &selector, status.as_deref(), None, true).await {
+                let preview =
+                    call::BlockMany { selector: selector.clone(), status: status.clone(), reason: None, dry_run: true };
+                match ops.call(preview).await {
                     Ok(preview) => self.send(Msg::BlockPreview { selector, status, preview }),
                     Err(e) => self.send(Msg::Failed(e.to_string())),
                 }
                 return;
             }
             Effect::OlderEvents { generation, before, words, limit } => {
-                match v.events_before(a, before, &words, limit).await {
+                match ops.call(call::EventsBefore { before, words, limit }).await {
                     Ok(page) => self.send(Msg::OlderEvents { generation, page }),
                     Err(e) => self.send(Msg::OlderEventsFailed { generation, error: e.to_string() }),
                 }

@@ -241,7 +241,8 @@ pub struct State {
     pub tz: chrono::FixedOffset,
     pub operator: String,
     pub role: Option<Role>,
-    pub backend: &'static str,
+    /// Where the data is: the backend, or the server of a context.
+    pub backend: String,
     pub view: View,
     pub pane: Pane,
     /// The Live pane shown beside the list (wide screens) or instead of it.
@@ -296,13 +297,13 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(now: DateTime<Utc>, operator: String, role: Option<Role>, backend: &'static str) -> State {
+    pub fn new(now: DateTime<Utc>, operator: String, role: Option<Role>, backend: &str) -> State {
         State {
             now,
             tz: chrono::FixedOffset::east_opt(0).expect("zero offset"),
             operator,
             role,
-            backend,
+            backend: backend.to_string(),
             view: View::Waitlist,
             pane: Pane::List,
             live_toggled: false,

@@ -61,6 +61,22 @@ pub fn show(d: Duration) -> String {
     }
 }
 
+/// A duration as whole seconds in serde (`#[serde(with = "duration::seconds")]`):
+/// how requests that carry one cross the admin API.
+pub mod seconds {
+    use chrono::Duration;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(d.num_seconds())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = i64::deserialize(d)?;
+        Duration::try_seconds(secs).ok_or_else(|| serde::de::Error::custom("a duration out of range"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

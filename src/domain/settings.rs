@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 
 /// Every tunable with its default. Unknown keys are refused, so a typo in
 /// `velvet settings set` cannot silently do nothing.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
     /// Invites the pacer may send per UTC day.
     pub daily_invite_cap: u32,

@@ -112,6 +112,13 @@ impl Velvet {
         Ok(())
     }
 
+    /// Adds an operator as `actor` (an admin): what a remote admin (or the
+    /// console) calls; the first operator is made locally with `add_operator`.
+    pub async fn add_operator_as(&self, actor: &Actor, name: &str, role: Role) -> Result<()> {
+        actor.require(Permission::ManageOperators)?;
+        self.add_operator(actor.name(), name, role).await
+    }
+
     pub async fn operators(&self, actor: &Actor) -> Result<Vec<OperatorInfo>> {
         actor.require(Permission::Read)?;
         let mut tx = self.store.read().await?;

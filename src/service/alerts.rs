@@ -19,7 +19,7 @@ pub const EVALUATOR_TTL: Duration = Duration::seconds(15);
 pub const ALERT_RECIPIENT: &str = "alert webhook";
 
 /// An alert raised by the server and not yet resolved.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ActiveAlert {
     pub rule: String,
     /// The figures, as of the newest record (raise or reminder).

@@ -23,13 +23,13 @@ pub enum Approvees<'a> {
     Next(i64),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Approved {
     pub entry_id: i64,
     pub email: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApproveReport {
     /// Oldest confirmation first.
     pub approved: Vec<Approved>,

@@ -12,11 +12,12 @@ pub const MAX_USES: i64 = 1_000_000;
 pub const MAX_CAMPAIGN_LEN: usize = 32;
 
 /// What `codes issue` asks for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PartnerCodeSpec {
     pub campaign: String,
     pub max_uses: i64,
     pub count: u32,
+    #[serde(with = "crate::domain::duration::seconds")]
     pub expires_in: Duration,
     pub daily_cap: Option<i64>,
     /// Printed prefix; by default derived from the campaign.
@@ -30,7 +31,8 @@ pub struct IssuedCodes {
     pub codes: Vec<InviteCode>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RevokeTarget {
     /// A code as typed.
     Code(String),
@@ -53,7 +55,7 @@ impl RevokeTarget {
     }
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RevokedCode {
     pub id: i64,
     pub kind: String,
@@ -63,7 +65,7 @@ pub struct RevokedCode {
 }
 
 /// A code as operators see it: never the plaintext.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CodeView {
     pub id: i64,
     pub kind: String,

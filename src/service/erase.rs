@@ -9,7 +9,7 @@ use crate::store::{CodeScope, EntryRow, EventRow, NewEvent, RedemptionRow};
 use chrono::{DateTime, Utc};
 
 /// What `erase` did. Names no address.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Erased {
     pub entry_id: i64,
     /// What the person is called from now on, everywhere.
@@ -18,7 +18,7 @@ pub struct Erased {
 }
 
 /// A message to or about the person, as the outbox holds it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PersonMail {
     pub id: i64,
     pub kind: String,
@@ -33,7 +33,7 @@ pub struct PersonMail {
 }
 
 /// Everything velvet stores about one person (the right of access).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PersonExport {
     pub exported_at: DateTime<Utc>,
     pub entry: EntryRow,

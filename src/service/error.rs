@@ -36,6 +36,14 @@ pub enum Error {
     Illegal { email: String, source: IllegalTransition },
     #[error("{0}")]
     Conflict(String),
+    /// A server's refusal over a context, in the server's own words
+    /// (`code` is the admin API's error code).
+    #[error("{message}")]
+    Refused { code: String, message: String },
+    /// A server out of reach, or failing: the sentence names its URL and
+    /// what to check. Nothing was changed by the call.
+    #[error("{0}")]
+    Unreachable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

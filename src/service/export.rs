@@ -5,7 +5,7 @@ use crate::domain::Permission;
 use crate::domain::status::STATUS_NAMES;
 use chrono::{DateTime, Utc};
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ExportRow {
     pub id: i64,
     pub email: String,

@@ -9,7 +9,7 @@ use crate::store::{CodeScope, EntryRow, LOCK_PACER, NewCode, NewEvent, NewMail, 
 /// The most invites one run sends (a count past it is refused, not cast).
 pub const MAX_INVITES_AT_ONCE: u64 = 100_000;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InviteRun {
     pub batch_id: Option<i64>,
     pub sent: Vec<String>,

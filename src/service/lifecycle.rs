@@ -12,7 +12,7 @@ use crate::store::{CodeScope, EXPIRED_UNUSED, LOCK_INVITE_SWEEP, NewEvent, NewMa
 pub const SWEEP_BATCH: i64 = 500;
 
 /// What `change_email` did.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EmailChange {
     pub old: String,
     pub new: String,

@@ -15,7 +15,7 @@ pub const TIMELINE_LIMIT: i64 = 5_000;
 /// Deepest invite chain followed, against cycles and runaway trees.
 pub const MAX_CHAIN_DEPTH: usize = 64;
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TimelineEvent {
     pub kind: String,
     pub at: DateTime<Utc>,
@@ -36,7 +36,7 @@ pub struct TimelineEvent {
     pub ip_prefix: Option<String>,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct MailView {
     /// The outbox id: `velvet mail retry ID` sends a failed one again.
     pub id: i64,
@@ -48,13 +48,13 @@ pub struct MailView {
     pub last_error: Option<String>,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Invitee {
     pub email: String,
     pub status: String,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Lookup {
     pub email: String,
     pub email_display: String,
@@ -78,7 +78,7 @@ pub struct Lookup {
     pub events: Vec<TimelineEvent>,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ChainNode {
     pub email: String,
     pub status: String,

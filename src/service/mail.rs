@@ -37,7 +37,7 @@ pub fn max_attempts(kind: &str) -> i64 {
 }
 
 /// A message that gave up, as `velvet mail failed` shows it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FailedMail {
     pub id: i64,
     pub kind: String,
@@ -64,14 +64,15 @@ impl FailedMail {
 }
 
 /// Which failed messages to send again.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MailRetry {
     One(i64),
     All { kind: Option<String> },
 }
 
 /// What `retry_mail` did with one failed message.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RetriedMail {
     pub id: i64,
     pub kind: String,

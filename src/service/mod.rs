@@ -45,6 +45,7 @@ pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report, Week};
 pub use signup::{ConfirmOutcome, SignupOutcome};
 pub use switches::PauseScope;
+pub use watch::FeedPage;
 
 use crate::domain::{Clock, EntryStatus, EventKind, Settings, Transition};
 use crate::store::{EntryRow, NewEvent, StatusStamps, Store, Tx};

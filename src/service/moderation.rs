@@ -12,7 +12,8 @@ pub const MAX_BULK_BLOCK: usize = 100_000;
 pub const BULK_PREVIEW: usize = 20;
 
 /// Who a bulk block takes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BlockSelector {
     /// Every address at this domain (exactly; not its subdomains).
     Domain(String),
@@ -70,7 +71,7 @@ impl BlockSelector {
 
 /// What `block_many` did, or would do (`batch_id` is `None` on a dry run
 /// or when nobody matched).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BulkBlock {
     pub batch_id: Option<i64>,
     pub count: usize,
@@ -79,7 +80,7 @@ pub struct BulkBlock {
 }
 
 /// What `unblock_batch` did: each person returned, with the status they have now.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BulkUnblock {
     pub batch_id: i64,
     pub unblocked: Vec<(String, String)>,

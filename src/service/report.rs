@@ -6,7 +6,7 @@ use crate::domain::Permission;
 use crate::domain::settings::day_start;
 use chrono::{DateTime, Duration, Utc};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Day {
     pub day: chrono::NaiveDate,
     pub signups: i64,
@@ -20,7 +20,7 @@ pub struct Day {
 }
 
 /// One week (Monday to Sunday, UTC) of the report's days.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Week {
     /// The Monday it starts on (the report's first week may start before `since`).
     pub starts: chrono::NaiveDate,
@@ -28,7 +28,7 @@ pub struct Week {
     pub expired_invites: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Funnel {
     pub signed_up: i64,
     pub confirmed: i64,
@@ -37,7 +37,7 @@ pub struct Funnel {
     pub joined: i64,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,

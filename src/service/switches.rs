@@ -9,7 +9,8 @@ use crate::store::{NewEvent, SwitchState, Tx};
 /// A switch as operators name it (an inviter by email); the service
 /// resolves it to a `domain::Switch` (an inviter by entry id), whose state
 /// when paused is a `SwitchState`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PauseScope {
     Redemption,
     Signups,

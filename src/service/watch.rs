@@ -7,6 +7,13 @@ use crate::domain::{EventKind, Permission};
 use crate::store::{EventFeed, EventFilter, EventRow, ListedEntry, MinuteCount, NewEvent, OffenderCount, TrailQuery};
 use chrono::Duration;
 
+/// A feed's events and its position after them (see `store::FeedState`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct FeedPage {
+    pub rows: Vec<EventRow>,
+    pub state: crate::store::FeedState,
+}
+
 impl Velvet {
     pub async fn count_entries(&self, actor: &Actor) -> Result<i64> {
         actor.require(Permission::Read)?;
@@ -43,6 +50,36 @@ impl Velvet {
     pub async fn event_tail(&self, actor: &Actor, n: i64) -> Result<(EventFeed, Vec<EventRow>)> {
         actor.require(Permission::Read)?;
         Ok(EventFeed::tail(&self.store, n).await?)
+    }
+
+    /// The newest `n` events (oldest first) and the position of a feed after
+    /// them, as data: what a client of the admin API holds (see `FeedState`).
+    pub async fn feed_tail(&self, actor: &Actor, n: i64) -> Result<FeedPage> {
+        let (feed, rows) = self.event_tail(actor, n).await?;
+        Ok(FeedPage { rows, state: feed.state() })
+    }
+
+    /// Every event committed after the feed position `state` and not
+    /// delivered yet (each once, on both backends), and the position after
+    /// them. With nothing new, asks again every 100 ms up to `wait_ms` (a
+    /// long poll), so a far client hears of a change at once.
+    pub async fn feed_poll(
+        &self,
+        actor: &Actor,
+        state: crate::store::FeedState,
+        limit: i64,
+        wait_ms: u64,
+    ) -> Result<FeedPage> {
+        actor.require(Permission::Read)?;
+        let mut feed = EventFeed::resume(&self.store, state).map_err(Error::InvalidInput)?;
+        let until = tokio::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
+        loop {
+            let rows = feed.poll(limit).await?;
+            if !rows.is_empty() || tokio::time::Instant::now() >= until {
+                return Ok(FeedPage { rows, state: feed.state() });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// An older page of the trail for the console's Events view: up to

@@ -86,7 +86,7 @@ pub struct NewCode<'a> {
     pub created_by: &'a str,
 }
 
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct RedemptionRow {
     pub id: i64,
     pub code_id: i64,

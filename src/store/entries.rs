@@ -13,7 +13,7 @@ macro_rules! entry_columns {
     };
 }
 
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct EntryRow {
     pub id: i64,
     pub email: String,
@@ -47,7 +47,7 @@ impl EntryRow {
 /// An entry as the console lists it: the row's few fields plus what
 /// support searches it by (the campaign it joined through, the hints of
 /// the codes it holds, gives out or joined with).
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct ListedEntry {
     pub id: i64,
     pub email: String,

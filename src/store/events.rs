@@ -32,7 +32,7 @@ macro_rules! event_columns {
 }
 pub(super) use event_columns;
 
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct EventRow {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -85,7 +85,7 @@ pub const HISTORY_SCAN: i64 = 50_000;
 pub const HISTORY_WORDS: usize = 4;
 
 /// An older page of the trail, newest first, and how far down it looked.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct EventPage {
     pub rows: Vec<EventRow>,
     /// The next page starts below this id.

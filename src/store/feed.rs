@@ -29,6 +29,53 @@ const GAP_QUERY: usize = 10_000;
 /// The most ids one jump of the sequence leaves as gaps.
 const MAX_JUMP: i64 = 1_000_000;
 
+/// A feed's position as data, so a client far away can hold it and hand it
+/// back on its next poll (the admin API's feed is stateless: any server
+/// process on the database answers it). Gaps are kept as id ranges: a bulk
+/// transaction in flight leaves one range, not thousands of ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FeedState {
+    pub low_water: i64,
+    pub high: i64,
+    /// Inclusive ranges of ids in `(low_water, high]` not delivered yet.
+    pub gaps: Vec<(i64, i64)>,
+    pub horizons: Vec<(DateTime<Utc>, i64)>,
+}
+
+/// The most horizons a state may carry: one per poll that saw something
+/// new while a transaction stayed open.
+const MAX_HORIZONS: usize = 10_000;
+
+impl FeedState {
+    /// Whether the event `id` was delivered by the feed this is the
+    /// position of (or came before it started).
+    pub fn has_delivered(&self, id: i64) -> bool {
+        id <= self.high && !self.gaps.iter().any(|(a, b)| (*a..=*b).contains(&id))
+    }
+
+    /// A state read back from a client: its gaps must lie inside the range
+    /// it claims and be few enough to ask for, so a forged one costs the
+    /// server no more than an honest one.
+    fn check(&self) -> std::result::Result<(), String> {
+        if self.low_water < 0 || self.high < self.low_water {
+            return Err("the feed position is not valid: start the feed again".into());
+        }
+        let mut total: i64 = 0;
+        let mut last = self.low_water;
+        for (a, b) in &self.gaps {
+            if *a <= last || b < a || *b > self.high {
+                return Err("the feed position's gaps are not in order: start the feed again".into());
+            }
+            total += b - a + 1;
+            last = *b;
+        }
+        if total > 2 * MAX_JUMP || self.horizons.len() > MAX_HORIZONS {
+            return Err("the feed position is too large: start the feed again".into());
+        }
+        Ok(())
+    }
+}
+
 pub struct EventFeed {
     store: Store,
     /// Every id at or below this was delivered, or was never committed.
@@ -82,6 +129,31 @@ impl EventFeed {
 
     fn new(store: &Store, high: i64) -> EventFeed {
         EventFeed { store: store.clone(), low_water: high, high, gaps: BTreeSet::new(), horizons: VecDeque::new() }
+    }
+
+    /// Where this feed is, as data (see [`FeedState`]).
+    pub fn state(&self) -> FeedState {
+        let mut gaps: Vec<(i64, i64)> = Vec::new();
+        for id in &self.gaps {
+            match gaps.last_mut() {
+                Some((_, b)) if *b + 1 == *id => *b = *id,
+                _ => gaps.push((*id, *id)),
+            }
+        }
+        FeedState { low_water: self.low_water, high: self.high, gaps, horizons: self.horizons.iter().copied().collect() }
+    }
+
+    /// The feed a state describes, on `store`; a state that does not hold
+    /// together is refused with a sentence saying to start again.
+    pub fn resume(store: &Store, state: FeedState) -> std::result::Result<EventFeed, String> {
+        state.check()?;
+        Ok(EventFeed {
+            store: store.clone(),
+            low_water: state.low_water,
+            high: state.high,
+            gaps: state.gaps.iter().flat_map(|(a, b)| *a..=*b).collect(),
+            horizons: state.horizons.into_iter().collect(),
+        })
     }
 
     /// The highest id delivered so far.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 /// Events of one kind and outcome in one minute (rate-limit summaries
 /// count what they summarise).
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct MinuteCount {
     /// Minutes since the Unix epoch.
     pub minute: i64,
@@ -18,7 +18,7 @@ pub struct MinuteCount {
 }
 
 /// Failed or refused attempts from one prefix or device in one minute.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct OffenderCount {
     pub minute: i64,
     pub ip_prefix: Option<String>,

@@ -28,7 +28,7 @@ pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, Ma
 pub use events::{
     ENTRY_TIMELINE, EVENTS_BEFORE, EventFilter, EventPage, EventRow, HISTORY_SCAN, HISTORY_WORDS, NewEvent, TrailQuery,
 };
-pub use feed::EventFeed;
+pub use feed::{EventFeed, FeedState};
 pub use live::{MinuteCount, OffenderCount};
 pub use operators::OperatorRow;
 pub use outbox::{INTERRUPTED, NewMail, OutboxRow};

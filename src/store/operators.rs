@@ -3,7 +3,7 @@
 use super::{Result, Tx, on};
 use chrono::{DateTime, Utc};
 
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct OperatorRow {
     pub id: i64,
     pub name: String,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 /// An active pause: which switch, since when, by whom, why (the one
 /// name for a switch's state, from the store to every front end).
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct SwitchState {
     pub scope: String,
     pub paused_at: DateTime<Utc>,

@@ -3,14 +3,14 @@
 use super::*;
 
 pub(super) async fn settings(ctx: &Ctx, command: SettingsCommand) -> CliResult {
-    let actor = ctx.actor().await?;
+    let ops = ctx.ops().await?;
     match command {
         SettingsCommand::Show => {
-            let s = ctx.velvet.settings(&actor).await?;
+            let s = ops.call(call::SettingsCall {}).await?;
             for (k, v) in s.pairs() {
                 emit(&format!("{k:<24} {v}"))?;
             }
-            for sw in ctx.velvet.switches(&actor).await? {
+            for sw in ops.call(call::Switches {}).await? {
                 emit(&format!(
                     "paused: {:<16} since {} by {}",
                     sw.scope,
@@ -21,7 +21,7 @@ pub(super) async fn settings(ctx: &Ctx, command: SettingsCommand) -> CliResult {
             Ok(())
         }
         SettingsCommand::Set { key, value } => {
-            let s = ctx.velvet.set_setting(&actor, &key, &value).await?;
+            let s = ops.call(call::SetSetting { key: key.clone(), value }).await?;
             eprintln!("{key} = {}", s.get(&key).unwrap_or_default());
             Ok(())
         }
@@ -36,13 +36,17 @@ pub(super) async fn operator(ctx: &Ctx, command: OperatorCommand) -> CliResult {
                 RoleArg::Support => Role::Support,
                 RoleArg::Admin => Role::Admin,
             };
-            let acting = ctx.acting_as.clone().unwrap_or_default();
-            ctx.velvet.add_operator(&acting, &name, role).await?;
+            match ctx.local_velvet() {
+                // On a database, the first operator is made by whoever can
+                // open it (the bootstrap); after that, an admin adds them.
+                Some(velvet) => velvet.add_operator(ctx.acting_as.as_deref().unwrap_or_default(), &name, role).await?,
+                None => ctx.ops().await?.call(call::AddOperator { name: name.clone(), role }).await?,
+            }
             eprintln!("operator {name} added as {role}");
             Ok(())
         }
         OperatorCommand::List => {
-            for o in ctx.velvet.operators(&ctx.actor().await?).await? {
+            for o in ctx.ops().await?.call(call::Operators {}).await? {
                 emit(&format!(
                     "{:<24} {:<8} added {} by {}",
                     o.name,

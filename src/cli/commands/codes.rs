@@ -3,11 +3,11 @@
 use super::*;
 
 pub(super) async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
-    let actor = ctx.actor().await?;
+    let ops = ctx.ops().await?;
     match command {
         CodesCommand::Issue { campaign, max_uses, count, expires, daily_cap, prefix } => {
             let spec = PartnerCodeSpec { campaign, max_uses, count, expires_in: expires, daily_cap, prefix };
-            let issued = ctx.velvet.issue_partner_codes(&actor, &spec).await?;
+            let issued = ops.call(call::IssueCodes { spec }).await?;
             let mut out = std::io::stdout().lock();
             for code in &issued.codes {
                 writeln!(out, "{code}").map_err(io_error)?;
@@ -27,7 +27,7 @@ pub(super) async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
                 (None, None, None, Some(e)) => RevokeTarget::Inviter(e),
                 _ => return Err(CliError::usage("give exactly one of CODE, --batch, --campaign, --inviter")),
             };
-            let revoked = ctx.velvet.revoke(&actor, &target, reason.as_deref(), dry_run).await?;
+            let revoked = ops.call(call::Revoke { target, reason, dry_run }).await?;
             for r in &revoked {
                 emit(&render::revoked_line(r).to_string())?;
             }
@@ -36,8 +36,8 @@ pub(super) async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
             Ok(())
         }
         CodesCommand::List { campaign, batch, kind, limit, json } => {
-            let list = ctx.velvet.list_codes(&actor, campaign.as_deref(), batch, kind.as_deref(), limit).await?;
-            if json { print_json(&list) } else { emit_raw(&render::codes(&list, ctx.velvet.now())) }
+            let list = ops.call(call::ListCodes { campaign, batch, kind, limit }).await?;
+            if json { print_json(&list) } else { emit_raw(&render::codes(&list, ops.now())) }
         }
     }
 }
@@ -54,11 +54,11 @@ pub(super) async fn pause(ctx: &Ctx, p: PauseArgs, pausing: bool) -> CliResult {
         }
         _ => return Err(CliError::usage("--campaign goes with redemption, --email with inviter")),
     };
-    let actor = ctx.actor().await?;
+    let ops = ctx.ops().await?;
     let changed = if pausing {
-        ctx.velvet.pause(&actor, &scope, p.reason.as_deref()).await?
+        ops.call(call::Pause { scope: scope.clone(), reason: p.reason }).await?
     } else {
-        ctx.velvet.resume(&actor, &scope).await?
+        ops.call(call::Resume { scope: scope.clone() }).await?
     };
     eprintln!("{}", scope.outcome(pausing, changed));
     Ok(())

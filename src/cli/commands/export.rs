@@ -7,7 +7,7 @@ use crate::service::defuse;
 pub(super) const EXPORT_PAGE: i64 = 5_000;
 
 pub(super) async fn export(ctx: &Ctx, status: Option<&str>, format: Format) -> CliResult {
-    let actor = ctx.actor().await?;
+    let ops = ctx.ops().await?;
     let out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut sink: Box<dyn ExportSink> = match format {
         Format::Csv => Box::new(csv::Writer::from_writer(out)),
@@ -15,7 +15,7 @@ pub(super) async fn export(ctx: &Ctx, status: Option<&str>, format: Format) -> C
     };
     let mut after = 0;
     loop {
-        let page = ctx.velvet.export_page(&actor, status, after, EXPORT_PAGE).await?;
+        let page = ops.call(call::ExportPage { status: status.map(String::from), after, limit: EXPORT_PAGE }).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
         for row in &page {
@@ -68,7 +68,7 @@ impl<W: Write> ExportSink for JsonArray<W> {
 pub(super) async fn report(ctx: &Ctx, since: Duration, out: std::path::PathBuf) -> CliResult {
     // Whole days, rounded up: `36h` reports on two.
     let days = (since + Duration::days(1) - Duration::seconds(1)).num_days();
-    let report = ctx.velvet.report(&ctx.actor().await?, days).await?;
+    let report = ctx.ops().await?.call(call::ReportCall { days }).await?;
     let page = super::super::report_page::html(&report).map_err(CliError::failure)?;
     std::fs::write(&out, page).map_err(|e| CliError::failure(format!("cannot write {}: {e}", out.display())))?;
     eprintln!(
@@ -82,6 +82,6 @@ pub(super) async fn report(ctx: &Ctx, since: Duration, out: std::path::PathBuf) 
 }
 
 pub(super) async fn person(ctx: &Ctx, email: String) -> CliResult {
-    let found = ctx.velvet.person_export(&ctx.actor().await?, &email).await?;
+    let found = ctx.ops().await?.call(call::ExportPerson { email }).await?;
     print_json(&found)
 }

@@ -3,10 +3,10 @@
 use super::*;
 
 pub(super) async fn mail(ctx: &Ctx, command: MailCommand) -> CliResult {
-    let actor = ctx.actor().await?;
+    let ops = ctx.ops().await?;
     match command {
         MailCommand::Failed { json } => {
-            let list = ctx.velvet.failed_mail(&actor, None).await?;
+            let list = ops.call(call::FailedMailCall { kind: None }).await?;
             if json {
                 return print_json(&list);
             }
@@ -14,7 +14,7 @@ pub(super) async fn mail(ctx: &Ctx, command: MailCommand) -> CliResult {
                 eprintln!("no failed messages");
                 return Ok(());
             }
-            emit_raw(&render::failed_mail(&list, ctx.velvet.now()))?;
+            emit_raw(&render::failed_mail(&list, ops.now()))?;
             eprintln!("{} failed; `velvet mail retry ID` or `velvet mail retry --all` sends them again", list.len());
             Ok(())
         }
@@ -24,7 +24,7 @@ pub(super) async fn mail(ctx: &Ctx, command: MailCommand) -> CliResult {
                 (None, true) => MailRetry::All { kind },
                 _ => return Err(CliError::usage("give a message ID or --all, not both")),
             };
-            let done = ctx.velvet.retry_mail(&actor, &which).await?;
+            let done = ops.call(call::RetryMail { which }).await?;
             for r in &done {
                 emit(&render::retried_line(r))?;
             }

@@ -8,22 +8,49 @@ use super::args::{
 use super::render;
 use super::{CliError, CliResult, Ctx};
 use crate::domain::Role;
-use crate::service::{Approvees, BlockSelector, ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
+use crate::ops::calls::{self as call, ApproveWho};
+use crate::service::{BlockSelector, ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
 use chrono::Duration;
 use std::io::Write;
 
 mod admin;
 mod codes;
 mod export;
+mod login;
 mod mail;
 mod people;
 mod server;
 mod trail;
 
+/// The commands about contexts, which open no database: their result, or
+/// `None` for every other command.
+pub async fn contexts_command(command: &Command) -> Option<CliResult> {
+    Some(match command {
+        Command::Login { name, url, token_stdin, insecure_http } => {
+            login::login(name, url, *token_stdin, *insecure_http).await
+        }
+        Command::Contexts => login::list(),
+        Command::Logout { name } => login::logout(name),
+        Command::Use { name } => login::use_context(name),
+        _ => return None,
+    })
+}
+
+/// Commands that run beside the database (or make their own): never over a context.
+pub fn runs_next_to_the_database(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Serve { .. } | Command::Migrate { .. } | Command::Seed { .. } | Command::Demo { .. } | Command::Simulate { .. }
+    )
+}
+
 pub async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
     match command {
-        Command::Serve { listen, mail, public_url, metrics } => {
-            server::serve(ctx, listen, mail, public_url, metrics).await
+        Command::Serve { listen, admin_listen, mail, public_url, metrics } => {
+            server::serve(ctx, listen, admin_listen, mail, public_url, metrics).await
+        }
+        c @ (Command::Login { .. } | Command::Contexts | Command::Logout { .. } | Command::Use { .. }) => {
+            contexts_command(&c).await.unwrap_or(Ok(()))
         }
         Command::Migrate { forget_secret } => server::migrate(ctx, forget_secret).await,
         Command::Demo { keep, seed, size } => super::demo::run(ctx, keep, seed, size).await,

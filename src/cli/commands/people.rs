@@ -4,18 +4,18 @@
 use super::*;
 
 pub(super) async fn lookup(ctx: &Ctx, email: &str, json: bool) -> CliResult {
-    let found = ctx.velvet.lookup(&ctx.actor().await?, email).await?;
-    if json { print_json(&found) } else { emit_raw(&render::lookup(&found, ctx.velvet.now())) }
+    let ops = ctx.ops().await?;
+    let found = ops.call(call::LookupCall { email: email.to_string() }).await?;
+    if json { print_json(&found) } else { emit_raw(&render::lookup(&found, ops.now())) }
 }
 
 pub(super) async fn approve(ctx: &Ctx, next: Option<i64>, email: Option<String>, dry_run: bool) -> CliResult {
-    let actor = ctx.actor().await?;
-    let who = match (next, email.as_deref()) {
-        (Some(n), _) => Approvees::Next(n),
-        (None, Some(e)) => Approvees::Email(e),
+    let who = match (next, email) {
+        (Some(n), _) => ApproveWho::Next(n),
+        (None, Some(e)) => ApproveWho::Email(e),
         (None, None) => return Err(CliError::usage("give --next N or --email EMAIL")),
     };
-    let approved = ctx.velvet.approve(&actor, who, dry_run).await?.approved;
+    let approved = ctx.ops().await?.call(call::Approve { who, dry_run }).await?.approved;
     for a in &approved {
         emit(&a.email.to_string())?;
     }
@@ -59,10 +59,10 @@ pub(super) async fn block(
     dry_run: bool,
     reason: Option<String>,
 ) -> CliResult {
-    let actor = ctx.actor().await?;
+    let ops = ctx.ops().await?;
     let selector = match (email, domain, prefix, source) {
         (Some(email), None, None, None) => {
-            ctx.velvet.block(&actor, &email, reason.as_deref()).await?;
+            ops.call(call::Block { email: email.clone(), reason }).await?;
             eprintln!("blocked {email}");
             return Ok(());
         }
@@ -71,7 +71,7 @@ pub(super) async fn block(
         (None, None, None, Some(s)) => BlockSelector::Source(s),
         _ => return Err(CliError::usage("give exactly one of EMAIL, --domain, --prefix, --source")),
     };
-    let done = ctx.velvet.block_many(&actor, &selector, status.as_deref(), reason.as_deref(), dry_run).await?;
+    let done = ops.call(call::BlockMany { selector: selector.clone(), status, reason, dry_run }).await?;
     for email in &done.first {
         emit(email)?;
     }
@@ -92,14 +92,14 @@ pub(super) async fn block(
 }
 
 pub(super) async fn unblock(ctx: &Ctx, email: Option<String>, batch: Option<i64>, reason: Option<String>) -> CliResult {
-    let actor = ctx.actor().await?;
+    let ops = ctx.ops().await?;
     match (email, batch) {
         (Some(email), None) => {
-            ctx.velvet.unblock(&actor, &email, reason.as_deref()).await?;
+            ops.call(call::Unblock { email: email.clone(), reason }).await?;
             eprintln!("unblocked {email}");
         }
         (None, Some(id)) => {
-            let done = ctx.velvet.unblock_batch(&actor, id).await?;
+            let done = ops.call(call::UnblockBatch { batch: id }).await?;
             for (email, status) in &done.unblocked {
                 emit(&format!("{email} {status}"))?;
             }
@@ -111,20 +111,20 @@ pub(super) async fn unblock(ctx: &Ctx, email: Option<String>, batch: Option<i64>
 }
 
 pub(super) async fn change_email(ctx: &Ctx, old: String, new: String) -> CliResult {
-    let c = ctx.velvet.change_email(&ctx.actor().await?, &old, &new).await?;
+    let c = ctx.ops().await?.call(call::ChangeEmail { old, new }).await?;
     emit(&c.new)?;
     eprintln!("changed {} to {}: {}; sent {} (mailed by `velvet serve`)", c.old, c.new, c.status, c.mailed);
     Ok(())
 }
 
 pub(super) async fn reissue(ctx: &Ctx, email: String) -> CliResult {
-    let what = ctx.velvet.reissue(&ctx.actor().await?, &email).await?;
+    let what = ctx.ops().await?.call(call::Reissue { email: email.clone() }).await?;
     eprintln!("reissued for {email}: {what} (mailed by `velvet serve`)");
     Ok(())
 }
 
 pub(super) async fn send_invites(ctx: &Ctx, limit: Option<u64>, past_cap: bool) -> CliResult {
-    let run = ctx.velvet.send_invites(&ctx.actor().await?, limit, past_cap).await?;
+    let run = ctx.ops().await?.call(call::SendInvites { limit, past_cap }).await?;
     for email in &run.sent {
         emit(&email.to_string())?;
     }
@@ -133,16 +133,16 @@ pub(super) async fn send_invites(ctx: &Ctx, limit: Option<u64>, past_cap: bool) 
 }
 
 pub(super) async fn chain(ctx: &Ctx, email: String, json: bool) -> CliResult {
-    let tree = ctx.velvet.invite_tree(&ctx.actor().await?, &email).await?;
+    let tree = ctx.ops().await?.call(call::Chain { email }).await?;
     if json { print_json(&tree) } else { emit_raw(&render::chain(&tree)) }
 }
 
 pub(super) async fn erase(ctx: &Ctx, email: String, yes: bool) -> CliResult {
-    let actor = ctx.actor().await?;
+    let ops = ctx.ops().await?;
     if !yes {
         confirm_typed_back(&email)?;
     }
-    let done = ctx.velvet.erase(&actor, &email).await?;
+    let done = ops.call(call::Erase { email }).await?;
     emit(&done.anonymous_id)?;
     eprintln!(
         "erased entry {}: it is {} now; {} codes revoked; the anonymous trail and counts are kept",

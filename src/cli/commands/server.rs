@@ -5,6 +5,7 @@ use super::*;
 pub(super) async fn serve(
     ctx: &Ctx,
     listen: Option<String>,
+    admin_listen: Option<String>,
     mail: Option<String>,
     public_url: Option<String>,
     metrics: Option<bool>,
@@ -17,6 +18,9 @@ pub(super) async fn serve(
     if let Some(m) = mail {
         config.serve.mail = m;
     }
+    if admin_listen.is_some() {
+        config.serve.admin_listen = admin_listen;
+    }
     if public_url.is_some() {
         config.serve.public_url = public_url;
     }
@@ -27,11 +31,16 @@ pub(super) async fn serve(
     if let Some(secret) = std::env::var("VELVET_SECRET").ok().filter(|s| !s.is_empty()) {
         config.serve.secret = Some(secret.into());
     }
-    let running = crate::serve::start(ctx.velvet.clone(), &config).await.map_err(CliError::usage)?;
+    let velvet = ctx.velvet("serve")?;
+    let running = crate::serve::start(velvet.clone(), &config).await.map_err(CliError::usage)?;
+    let admin = match running.admin_addr {
+        Some(a) => format!("admin API and /metrics on http://{a}"),
+        None => "admin API here too (--admin-listen keeps it apart)".to_string(),
+    };
     emit(&format!(
-        "velvet serve: listening on http://{} ({} database, mail: {}, links: {})",
+        "velvet serve: listening on http://{} ({} database, mail: {}, links: {}; {admin})",
         running.addr,
-        ctx.velvet.store().backend(),
+        velvet.store().backend(),
         running.mail,
         running.public_url
     ))?;
@@ -81,12 +90,13 @@ pub(super) fn init_logging() {
 }
 
 pub(super) async fn migrate(ctx: &Ctx, forget_secret: bool) -> CliResult {
-    let store = ctx.velvet.store();
+    let velvet = ctx.velvet("migrate")?;
+    let store = velvet.store();
     store.migrate().await?;
     let (known, applied) = store.migration_status().await?;
     eprintln!("{} database is up to date ({applied} of {known} migrations applied)", store.backend());
     if forget_secret {
-        ctx.velvet.forget_secret_fingerprint().await?;
+        velvet.forget_secret_fingerprint().await?;
         eprintln!(
             "forgot the secret's fingerprint: the next `velvet serve` records its own (give every server the same one)"
         );
@@ -126,8 +136,8 @@ pub(super) async fn simulate(
 }
 
 pub(super) async fn console(ctx: &Ctx) -> CliResult {
-    let actor = ctx.actor().await?;
-    crate::console::run(ctx.velvet.clone(), actor, None)
+    // On a database URL, in process as --as; with a context, over its server.
+    crate::console::run(ctx.ops().await?, None)
         .await
         .map_err(|e| CliError::failure(format!("terminal error: {e}")))
 }
@@ -136,7 +146,7 @@ pub(super) async fn seed(ctx: &Ctx, size: u64, seed: u64, extra_events: u64) -> 
     let actor = ctx.actor().await?;
     let started = std::time::Instant::now();
     let report = crate::sim::seed::seed(
-        &ctx.velvet,
+        ctx.velvet("seed")?,
         &actor,
         crate::sim::seed::SeedSpec { size, seed, extra_events, progress: true },
     )

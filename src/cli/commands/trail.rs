@@ -16,20 +16,20 @@ pub(super) async fn events(
     json: bool,
     follow: bool,
 ) -> CliResult {
-    let actor = ctx.actor().await?;
-    let v = &ctx.velvet;
-    let from = v.now() - since;
+    let ops = ctx.ops().await?;
+    let from = ops.now() - since;
     // Following: the feed starts at the newest event, and knows which ids
     // below it are still in flight; those are printed when they commit.
-    let mut feed = if follow { Some(v.event_tail(&actor, 1).await?.0) } else { None };
+    let mut feed = if follow { Some(ops.tail(1).await?.0) } else { None };
     let entry_id = match &entry {
-        Some(e) => Some(v.entry_id(&actor, e).await?),
+        Some(e) => Some(ops.call(call::EntryId { email: e.clone() }).await?),
         None => None,
     };
     let mut after = 0;
     let mut shown = 0u64;
     loop {
-        let rows = v.trail(&actor, from, after, kind.as_deref(), entry.as_deref(), PAGE).await?;
+        let ask = call::Trail { since: from, after, kind: kind.clone(), email: entry.clone(), limit: PAGE };
+        let rows = ops.call(ask).await?;
         for e in &rows {
             if feed.as_ref().is_none_or(|f| f.has_delivered(e.id)) {
                 print_event(e, json)?;
@@ -51,19 +51,17 @@ pub(super) async fn events(
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
-        let rows = feed.poll(PAGE).await.map_err(|e| CliError::failure(format!("could not read the trail: {e}")))?;
+        // A long poll: the server answers as soon as something commits.
+        let poll = feed.poll(PAGE, 500);
+        let rows = tokio::select! {
+            _ = &mut ctrl_c => return Ok(()),
+            rows = poll => rows.map_err(|e| CliError::failure(format!("could not read the trail: {e}")))?,
+        };
         for e in rows
             .iter()
             .filter(|e| kind.as_deref().is_none_or(|k| e.kind == k) && entry_id.is_none_or(|id| e.entry_id == Some(id)))
         {
             print_event(e, json)?;
-        }
-        if rows.len() as i64 == PAGE {
-            continue;
-        }
-        tokio::select! {
-            _ = &mut ctrl_c => return Ok(()),
-            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
         }
     }
 }
