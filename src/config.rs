@@ -251,7 +251,8 @@ impl ActionLimits {
 /// signup 10/10m per address, 5/1h per email, 10/10m per device;
 /// confirm 30/10m per address and device; redeem 20/1m per address and
 /// device, 10/10m per email; resend (confirmation mails) 3/1h per email;
-/// cooldown: 10 bad codes in 1m from one address+device lock it out 15m.
+/// cooldown: 10 bad codes in 1m from one address+device lock it out 15m;
+/// admin_auth: 20 refused tokens in 1m from one address lock it out 15m.
 #[derive(Clone, Copy, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
@@ -260,6 +261,8 @@ pub struct LimitsConfig {
     pub redeem: ActionLimits,
     pub resend: ActionLimits,
     pub cooldown: Cooldown,
+    /// `[limits.admin_auth]`: token guessing on the admin listener.
+    pub admin_auth: AuthLockout,
 }
 
 const fn every(limit: u32, secs: i64) -> Option<Rule> {
@@ -321,6 +324,28 @@ fn lockout<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Duration, D
 impl Default for Cooldown {
     fn default() -> Self {
         Cooldown { failures: 10, window: chrono::Duration::minutes(1), duration: chrono::Duration::minutes(15) }
+    }
+}
+
+/// Repeated refused tokens (missing, wrong, expired, revoked) from one
+/// address on the admin listener lock it out for a while. The same shape
+/// as [`Cooldown`], with its own defaults.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthLockout {
+    /// 0 turns the lockout off.
+    pub failures: u32,
+    /// 1s to 7d.
+    #[serde(deserialize_with = "up_to_a_week")]
+    pub window: chrono::Duration,
+    /// 1s to 30d.
+    #[serde(deserialize_with = "lockout")]
+    pub duration: chrono::Duration,
+}
+
+impl Default for AuthLockout {
+    fn default() -> Self {
+        AuthLockout { failures: 20, window: chrono::Duration::minutes(1), duration: chrono::Duration::minutes(15) }
     }
 }
 
@@ -408,12 +433,18 @@ mod tests {
                     proptest::prop_assert!(cd.window <= chrono::Duration::days(7) && cd.duration <= chrono::Duration::days(30));
                     let _ = chrono::Utc::now() + cd.window + cd.duration;
                 }
+                if let Ok(c) = Config::parse(&format!("[limits.admin_auth]\n{key} = \"{quoted}\"\n")) {
+                    let a = c.limits.admin_auth;
+                    proptest::prop_assert!(a.window <= chrono::Duration::days(7) && a.duration <= chrono::Duration::days(30));
+                    let _ = chrono::Utc::now() + a.window + a.duration;
+                }
             }
             // Counts are TOML integers: any digits, bare.
             let digits: String = text.chars().filter(char::is_ascii_digit).collect();
             if !digits.is_empty() {
                 for (section, key) in [
                     ("limits.cooldown", "failures"),
+                    ("limits.admin_auth", "failures"),
                     ("serve", "waitlist_answer_ms"),
                     ("alerts", "signup_spike_min"),
                     ("alerts", "redeem_failures_per_min"),
@@ -457,6 +488,14 @@ mod tests {
         assert!(!format!("{c:?}").contains("s3cret"), "Debug hides the secret");
         assert_eq!((c.serve.public_answer_ms, c.serve.metrics), (5, false), "the older name still works");
         assert_eq!(d.limits.signup().ip.unwrap().to_string(), "10/10m");
+        let a = d.limits.admin_auth;
+        assert_eq!((a.failures, a.window, a.duration), (20, chrono::Duration::minutes(1), chrono::Duration::minutes(15)));
+        let c = Config::parse("[limits.admin_auth]\nduration = \"1h\"\n").unwrap();
+        assert_eq!(c.limits.admin_auth.failures, 20, "a key left out keeps the admin lockout's own default");
+        assert_eq!(c.limits.admin_auth.duration, chrono::Duration::hours(1));
+        assert_eq!(c.limits.cooldown.failures, 10, "the bad-code cooldown is another section");
+        let err = Config::parse("[limits.admin_auth]\nfailure = 5\n").unwrap_err();
+        assert!(err.contains("failure"), "{err}");
     }
 
     #[test]

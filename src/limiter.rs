@@ -237,14 +237,7 @@ impl Limiter {
 
     /// A lockout from too many bad codes, if one is running.
     pub fn locked_out(&self, ip: &str, device: Option<&str>) -> Option<Denied> {
-        let now = self.clock.now();
-        let key = self.cooldown_key(ip, device);
-        let until = *self.lock().lockouts.get(&key)?;
-        (until > now).then(|| Denied {
-            retry_after: crate::domain::limits::seconds_until(until, now),
-            rule: self.cooldown_name(),
-            first: false,
-        })
+        self.lockout_of(&self.cooldown_key(ip, device), self.cooldown_name())
     }
 
     fn cooldown_name(&self) -> String {
@@ -256,19 +249,69 @@ impl Limiter {
     /// other processes) a lockout when the failures reach the limit.
     pub async fn record_failure(&self, ip: &str, device: Option<&str>) -> Result<Option<Denied>, StoreError> {
         let c = self.config.cooldown;
-        if c.failures == 0 {
+        let lockout = Lockout { failures: c.failures, window: c.window, duration: c.duration };
+        self.count_failure(&self.cooldown_key(ip, device), lockout, self.cooldown_name(), false).await
+    }
+
+    fn auth_key(&self, ip: &str) -> String {
+        self.key(&["admin_auth", ip])
+    }
+
+    fn auth_name(&self) -> String {
+        let a = self.config.admin_auth;
+        format!("admin_auth {} refused tokens/{}m -> {}m", a.failures, a.window.num_minutes(), a.duration.num_minutes())
+    }
+
+    /// A lockout of the admin listener from too many refused tokens from
+    /// `ip` (an address, or an IPv6 /64), if one is running: answer 429
+    /// without looking at the token.
+    pub fn auth_locked_out(&self, ip: &str) -> Option<Denied> {
+        self.lockout_of(&self.auth_key(ip), self.auth_name())
+    }
+
+    /// Records a refused token from `ip`; starts (and stores, for the other
+    /// processes) a lockout when the failures in the window reach
+    /// `[limits.admin_auth] failures`. The first failure of a window starts
+    /// from the count every process has synced, so guesses spread over
+    /// several servers add up.
+    pub async fn record_auth_failure(&self, ip: &str) -> Result<Option<Denied>, StoreError> {
+        let a = self.config.admin_auth;
+        let lockout = Lockout { failures: a.failures, window: a.window, duration: a.duration };
+        self.count_failure(&self.auth_key(ip), lockout, self.auth_name(), true).await
+    }
+
+    fn lockout_of(&self, key: &str, rule: String) -> Option<Denied> {
+        let now = self.clock.now();
+        let until = *self.lock().lockouts.get(key)?;
+        (until > now).then(|| Denied { retry_after: crate::domain::limits::seconds_until(until, now), rule, first: false })
+    }
+
+    /// Counts one failure under `key` (synced like the rate counters) and
+    /// trips the lockout at the limit. With `shared_start`, a key new in
+    /// this window first reads the count the other processes synced.
+    async fn count_failure(
+        &self,
+        key: &str,
+        l: Lockout,
+        name: String,
+        shared_start: bool,
+    ) -> Result<Option<Denied>, StoreError> {
+        if l.failures == 0 {
             return Ok(None);
         }
         let now = self.clock.now();
-        let rule = Rule { limit: c.failures, period: c.window };
-        let key = self.cooldown_key(ip, device);
+        let rule = Rule { limit: l.failures, period: l.window };
+        let counter_key = format!("f:{key}");
+        if shared_start {
+            self.learn(&[(counter_key.clone(), rule, name.clone())], now).await;
+        }
         let tripped = {
             let mut state = self.lock();
-            let counter = counter(&mut state, &format!("f:{key}"), &rule, now);
+            let counter = counter(&mut state, &counter_key, &rule, now);
             counter.pending += 1;
-            let tripped = counter.global + counter.pending >= i64::from(c.failures);
+            let tripped = counter.global + counter.pending >= i64::from(l.failures);
             if tripped {
-                state.lockouts.insert(key.clone(), now + c.duration);
+                state.lockouts.insert(key.to_string(), now + l.duration);
             }
             tripped
         };
@@ -276,9 +319,9 @@ impl Limiter {
             return Ok(None);
         }
         let mut tx = self.store.write().await?;
-        tx.set_lockout(&key, now + c.duration, &self.cooldown_name()).await?;
+        tx.set_lockout(key, now + l.duration, &name).await?;
         tx.commit().await?;
-        Ok(self.locked_out(ip, device).map(|d| Denied { first: true, ..d }))
+        Ok(self.lockout_of(key, name).map(|d| Denied { first: true, ..d }))
     }
 
     /// Merges local counts into the database and reads back the shared
@@ -332,6 +375,15 @@ impl Limiter {
         tx.commit().await?;
         Ok(n)
     }
+}
+
+/// A failure count that locks a key out: `failures` within `window` lock
+/// it for `duration` (the bad-code cooldown, the admin token lockout).
+#[derive(Clone, Copy)]
+struct Lockout {
+    failures: u32,
+    window: Duration,
+    duration: Duration,
 }
 
 /// The counter for `key` in the window holding `now` (reset on a new window).

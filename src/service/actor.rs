@@ -1,9 +1,10 @@
 //! Who is acting: a named operator with a role, the public (API callers),
 //! or velvet itself (the pacer, the sweeper). Operators are managed here.
 
+use super::tokens::no_such_operator;
 use super::{Error, Result, Velvet};
 use crate::domain::{EventKind, Permission, Role};
-use crate::store::NewEvent;
+use crate::store::{LOCK_OPERATORS, NewEvent, OperatorRow, Tx};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Actor {
@@ -123,5 +124,81 @@ impl Velvet {
         actor.require(Permission::Read)?;
         let mut tx = self.store.read().await?;
         Ok(tx.operators().await?)
+    }
+
+    /// Changes an operator's role; it applies from their next call (the
+    /// admin API reads the role on every call). The last admin cannot be
+    /// demoted. Giving an operator the role they have changes nothing.
+    pub async fn set_role(&self, actor: &Actor, name: &str, role: Role) -> Result<()> {
+        actor.require(Permission::ManageOperators)?;
+        let mut tx = self.store.write().await?;
+        tx.lock(LOCK_OPERATORS).await?;
+        let (op, from) = Self::managed(&mut tx, name).await?;
+        if from == role {
+            return Ok(());
+        }
+        if from == Role::Admin {
+            Self::not_the_last_admin(&mut tx, &op, "change their role").await?;
+        }
+        tx.set_operator_role(op.id, role.as_str()).await?;
+        let detail = format!("{}: {from} -> {role}", op.name);
+        let ev = NewEvent { detail: Some(detail), ..super::event(EventKind::OperatorRoleChanged, actor) };
+        self.record(&mut tx, ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes an operator and, in the same transaction, every token of
+    /// theirs: from the next call on, no server accepts them. Their past
+    /// events keep their name (events hold it as text). Returns how many of
+    /// the tokens were still live (neither revoked nor expired). The last
+    /// admin cannot be removed.
+    pub async fn remove_operator(&self, actor: &Actor, name: &str) -> Result<usize> {
+        actor.require(Permission::ManageOperators)?;
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        tx.lock(LOCK_OPERATORS).await?;
+        let (op, role) = Self::managed(&mut tx, name).await?;
+        if role == Role::Admin {
+            Self::not_the_last_admin(&mut tx, &op, "remove them").await?;
+        }
+        let tokens = tx.operator_tokens(Some(op.id)).await?;
+        let live: Vec<i64> = tokens
+            .iter()
+            .filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|at| at > now))
+            .map(|t| t.id)
+            .collect();
+        tx.delete_operator_tokens(op.id).await?;
+        tx.delete_operator(op.id).await?;
+        let ids: Vec<String> = live.iter().map(i64::to_string).collect();
+        let detail = match ids.len() {
+            0 => format!("{} ({role}); no live token", op.name),
+            1 => format!("{} ({role}); token {} revoked", op.name, ids[0]),
+            _ => format!("{} ({role}); tokens {} revoked", op.name, ids.join(", ")),
+        };
+        let ev = NewEvent { detail: Some(detail), ..super::event(EventKind::OperatorRemoved, actor) };
+        self.record(&mut tx, ev).await?;
+        tx.commit().await?;
+        Ok(live.len())
+    }
+
+    /// The operator a management command names, with their role.
+    async fn managed(tx: &mut Tx, name: &str) -> Result<(OperatorRow, Role)> {
+        let op = tx.operator_by_name(name).await?.ok_or_else(|| no_such_operator(name))?;
+        let role = actor_of(op.clone())?.role().expect("an operator has a role");
+        Ok((op, role))
+    }
+
+    /// Refuses to take away the last admin: nobody could manage operators
+    /// (or issue tokens) afterwards.
+    async fn not_the_last_admin(tx: &mut Tx, op: &OperatorRow, what: &str) -> Result<()> {
+        if tx.count_operators_with_role(Role::Admin.as_str()).await? > 1 {
+            return Ok(());
+        }
+        Err(Error::Conflict(format!(
+            "{} is the last admin: make another operator an admin first (`velvet operator role NAME admin`), \
+             then {what}; without an admin nobody could manage operators or tokens",
+            op.name
+        )))
     }
 }

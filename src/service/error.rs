@@ -18,6 +18,11 @@ pub enum Error {
     /// A confirmation link that is unknown, used up or expired.
     #[error("this confirmation link is not valid any more")]
     BadToken,
+    /// An operator token that is missing, malformed, unknown, expired or
+    /// revoked, or whose operator was removed: one answer for all, so a
+    /// caller learns nothing about which.
+    #[error("this token is not valid: ask an admin for a new one (velvet operator token NAME)")]
+    Unauthorized,
     #[error("{0} is paused")]
     Paused(String),
     #[error("operator '{name}' is a {role} and may not {what}; an admin can change the role")]

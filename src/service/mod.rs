@@ -20,6 +20,7 @@ mod redeem;
 mod report;
 mod signup;
 mod switches;
+mod tokens;
 mod watch;
 
 pub use crate::store::SwitchState;
@@ -45,6 +46,7 @@ pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report, Week};
 pub use signup::{ConfirmOutcome, SignupOutcome};
 pub use switches::PauseScope;
+pub use tokens::{IssuedToken, LAST_USED_EVERY, MAX_TOKEN_NOTE, TokenInfo, TokenState};
 pub use watch::FeedPage;
 
 use crate::domain::{Clock, EntryStatus, EventKind, Settings, Transition};

@@ -52,7 +52,7 @@ fn invisible(c: char) -> bool {
         | '\u{1D173}'..='\u{1D17A}' | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
 }
 
-fn bounded<'a>(what: &str, value: Option<&'a str>, max: usize) -> Result<Option<&'a str>> {
+pub(crate) fn bounded<'a>(what: &str, value: Option<&'a str>, max: usize) -> Result<Option<&'a str>> {
     let v = value.map(str::trim).filter(|v| !v.is_empty());
     match v {
         Some(v) if v.chars().count() > max => {

@@ -16,6 +16,7 @@ mod events;
 mod feed;
 mod limits;
 mod live;
+mod operator_tokens;
 mod operators;
 mod outbox;
 mod switches;
@@ -30,6 +31,7 @@ pub use events::{
 };
 pub use feed::{EventFeed, FeedState};
 pub use live::{MinuteCount, OffenderCount};
+pub use operator_tokens::{NewOperatorToken, OperatorTokenRow, TokenHolderRow};
 pub use operators::OperatorRow;
 pub use outbox::{INTERRUPTED, NewMail, OutboxRow};
 pub use switches::SwitchState;
@@ -342,3 +344,7 @@ impl Tx {
 pub const LOCK_PACER: i64 = 0x7665_6c76_0001;
 /// The invite sweeper (reminders, expiry): one at a time across servers.
 pub const LOCK_INVITE_SWEEP: i64 = 0x7665_6c76_0002;
+/// Operator management (roles, removal): the last-admin check and the
+/// change it guards happen under one lock, so two admins demoting each
+/// other at once cannot leave none.
+pub const LOCK_OPERATORS: i64 = 0x7665_6c76_0003;

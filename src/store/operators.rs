@@ -1,6 +1,6 @@
 //! Named operators and their roles.
 
-use super::{Result, Tx, on};
+use super::{Result, Tx, exec, on};
 use chrono::{DateTime, Utc};
 
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
@@ -30,5 +30,22 @@ impl Tx {
     pub async fn insert_operator(&mut self, name: &str, role: &str, now: DateTime<Utc>, by: &str) -> Result<i64> {
         let sql = "INSERT INTO operators (name, role, created_at, created_by) VALUES ($1, $2, $3, $4) RETURNING id";
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(name).bind(role).bind(now).bind(by).fetch_one(c))?)
+    }
+
+    pub async fn count_operators_with_role(&mut self, role: &str) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM operators WHERE role = $1";
+        Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(role).fetch_one(c))?)
+    }
+
+    pub async fn set_operator_role(&mut self, id: i64, role: &str) -> Result<bool> {
+        let sql = "UPDATE operators SET role = $2 WHERE id = $1";
+        Ok(exec!(self, c => sqlx::query(sql).bind(id).bind(role).execute(c))? == 1)
+    }
+
+    /// Deletes an operator row; its tokens must be gone first (the
+    /// foreign key says so). Events keep its name: they hold it as text.
+    pub async fn delete_operator(&mut self, id: i64) -> Result<bool> {
+        let sql = "DELETE FROM operators WHERE id = $1";
+        Ok(exec!(self, c => sqlx::query(sql).bind(id).execute(c))? == 1)
     }
 }
