@@ -74,7 +74,7 @@ async fn every_key_offered_to_a_role_is_one_the_service_allows(db: TestDb) {
         let actor = db.operator(&format!("op{i}"), role).await;
         db.confirmed(&format!("person{i}@example.com")).await;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let runner = Runner { velvet: db.velvet.clone(), actor: actor.clone(), tx };
+        let runner = Runner { ops: velvet::ops::Ops::local(db.velvet.clone(), actor.clone()), tx };
         for view in [View::Waitlist, View::Codes] {
             let mut s = State::new(db.velvet.now(), actor.name().to_string(), actor.role(), "test");
             let rows = db.velvet.entries_newest(&actor, i64::MAX, 100).await.unwrap();
@@ -197,7 +197,7 @@ async fn the_runner_exports_the_listed_rows_in_the_background(db: TestDb) {
     use velvet::console::export::{Cell, ExportTable, PEOPLE_COLUMNS};
     let viewer = db.operator("vi", velvet::domain::Role::Viewer).await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let runner = velvet::console::runner::Runner { velvet: db.velvet.clone(), actor: viewer, tx };
+    let runner = velvet::console::runner::Runner { ops: velvet::ops::Ops::local(db.velvet.clone(), viewer), tx };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("waiting.csv");
     let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").unwrap().to_utc();

@@ -1,11 +1,14 @@
 //! `velvet demo`: a throwaway beta, alive within seconds. Seeds a world,
-//! serves the API on loopback (mail into a folder), runs the simulator in
-//! the background — steady people from the start, a bot wave after 40 s, a
-//! leaked partner code after 70 s — and opens the console on it all.
+//! serves the API on loopback (mail into a folder) with its admin API on a
+//! second loopback listener, runs the simulator in the background — steady
+//! people from the start, a bot wave after 40 s, a leaked partner code
+//! after 70 s — and opens the console on it all, over the admin API with
+//! an operator token: the path every team's console takes.
 
 use super::{CliError, CliResult, Ctx};
 use crate::config::Config;
 use crate::domain::{Role, SystemClock};
+use crate::ops::{Ops, Remote};
 use crate::service::{PartnerCodeSpec, Velvet};
 use crate::sim::seed::{SeedSpec, seed};
 use crate::sim::traffic::{self, Scenario, SimOptions};
@@ -45,6 +48,9 @@ pub async fn run(ctx: &Ctx, keep: bool, seed_value: u64, size: u64) -> CliResult
 
     let mut config = Config::default();
     config.serve.listen = "127.0.0.1:0".into();
+    // The console reaches this server as every team does: the admin API
+    // on its own loopback listener, with an operator token.
+    config.serve.admin_listen = Some("127.0.0.1:0".into());
     config.serve.mail = format!("file:{}", mail.display());
     // The simulator speaks for many people through X-Forwarded-For.
     config.serve.trusted_proxies = vec!["127.0.0.1/32".into(), "::1/128".into()];
@@ -61,10 +67,19 @@ pub async fn run(ctx: &Ctx, keep: bool, seed_value: u64, size: u64) -> CliResult
     let stop = Arc::new(AtomicBool::new(false));
     let sims = spawn_traffic(&base, &mail, &leaked, seed_value, stop.clone());
     let welcome = format!(
-        "demo: {} people seeded; API on {base}; a bot wave comes in ~40 s, a leaked code (campaign chat) in ~70 s",
+        "demo: {} people seeded; API on {base}; this console is a context to its admin API; a bot wave comes in ~40 s, a leaked code (campaign chat) in ~70 s",
         report.entries
     );
-    let result = crate::console::run(crate::ops::Ops::local(velvet.clone(), actor), Some(welcome)).await;
+    let admin = running.admin_addr.map(|a| format!("http://{a}")).unwrap_or_else(|| base.clone());
+    let token = velvet.issue_token(&actor, &name, Some(chrono::Duration::days(1)), Some("velvet demo")).await?;
+    let ops = match Remote::connect(Some("demo"), &admin, &token.token, false).await {
+        Ok(remote) => Ops::Remote(Arc::new(remote)),
+        Err(e) => {
+            running.shutdown().await;
+            return Err(e.into());
+        }
+    };
+    let result = crate::console::run(ops, Some(welcome)).await;
     stop.store(true, Ordering::Relaxed);
     let mut summaries = Vec::new();
     for s in sims {

@@ -61,6 +61,28 @@ pub fn show(d: Duration) -> String {
     }
 }
 
+/// An optional duration as whole seconds, or null (`never`).
+pub mod seconds_opt {
+    use chrono::Duration;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.num_seconds()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<i64>::deserialize(d)? {
+            Some(secs) => Duration::try_seconds(secs)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom("a duration out of range")),
+            None => Ok(None),
+        }
+    }
+}
+
 /// A duration as whole seconds in serde (`#[serde(with = "duration::seconds")]`):
 /// how requests that carry one cross the admin API.
 pub mod seconds {

@@ -10,7 +10,7 @@ use crate::domain::Role;
 use crate::service::{
     ActiveAlert, ApproveReport, FeedPage, Approvees, BlockSelector, BulkBlock, BulkUnblock, ChainNode, CodeView, EmailChange,
     Erased, ExportRow, FailedMail, InviteRun, Lookup, MailRetry, OperatorInfo, PartnerCodeSpec, PauseScope,
-    PersonExport, Report, RetriedMail, RevokeTarget, RevokedCode, SwitchState,
+    IssuedToken, PersonExport, Report, RetriedMail, RevokeTarget, RevokedCode, SwitchState, TokenInfo,
 };
 use crate::service::{Actor, Error, Result, Velvet};
 use crate::domain::Settings;
@@ -77,13 +77,13 @@ pub const MAX_FEED_WAIT_MS: u64 = 10_000;
 macro_rules! calls {
     ($(
         #[doc = $doc:literal]
-        $path:literal $([$get:ident])? => $name:ident { $($field:ident : $ty:ty),* $(,)? } -> $reply:ty
+        $path:literal $([$get:ident])? => $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? } -> $reply:ty
             = |$v:ident, $a:ident, $c:tt| $body:expr;
     )*) => {
         $(
             #[doc = $doc]
             #[derive(Clone, Debug, Serialize, Deserialize)]
-            pub struct $name { $(pub $field: $ty),* }
+            pub struct $name { $($(#[$fm])* pub $field: $ty),* }
 
             impl Call for $name {
                 const PATH: &'static str = $path;
@@ -226,4 +226,20 @@ calls! {
     /// Add an operator (an admin's).
     "operators/add" => AddOperator { name: String, role: Role } -> () =
         |v, a, c| v.add_operator_as(a, &c.name, c.role).await;
+    /// Change an operator's role (applies to their next call).
+    "operators/role" => SetRole { name: String, role: Role } -> () = |v, a, c| v.set_role(a, &c.name, c.role).await;
+    /// Remove an operator; their tokens die with them, their events keep the name.
+    "operators/remove" => RemoveOperator { name: String } -> usize = |v, a, c| v.remove_operator(a, &c.name).await;
+    /// Make a token for an operator (its text is in this answer only).
+    "tokens/issue" => IssueToken {
+        operator: String,
+        #[serde(with = "crate::domain::duration::seconds_opt")]
+        expires_in: Option<chrono::Duration>,
+        note: Option<String>,
+    } -> IssuedToken = |v, a, c| v.issue_token(a, &c.operator, c.expires_in, c.note.as_deref()).await;
+    /// Tokens, of everyone or of one operator (never their text).
+    "tokens" => Tokens { operator: Option<String> } -> Vec<TokenInfo> =
+        |v, a, c| v.tokens(a, c.operator.as_deref()).await;
+    /// Revoke a token: every server refuses it from the next call.
+    "tokens/revoke" => RevokeToken { id: i64 } -> TokenInfo = |v, a, c| v.revoke_token(a, c.id).await;
 }
