@@ -62,9 +62,8 @@ pub fn path() -> Result<PathBuf, String> {
 
 /// Names are what people type after --context: short, no spaces.
 pub fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    let ok =
+        !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     if ok { Ok(()) } else { Err(format!("context name '{name}' must be 1-64 letters, digits, '.', '_' or '-'")) }
 }
 
@@ -122,7 +121,8 @@ impl Contexts {
 #[cfg(unix)]
 fn check_private(file: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?.permissions().mode();
+    let mode =
+        std::fs::metadata(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(format!(
             "{} holds operator tokens but others can read or write it (mode {:o}); \

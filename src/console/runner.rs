@@ -183,24 +183,24 @@ impl Runner {
     async fn act(&self, action: Action) -> Result<Option<String>, String> {
         let ops = &self.ops;
         let done = match action {
-            Action::Approve(ids) => ops.call(call::Approve { who: call::ApproveWho::Ids(ids), dry_run: false }).await.map(|r| {
-                let skipped = if r.skipped > 0 {
-                    format!(" ({} skipped: no longer confirmed)", r.skipped)
-                } else {
-                    String::new()
-                };
-                format!("approved {}{skipped}", r.approved.len())
-            }),
-            Action::ApproveNext(n) => {
-                ops.call(call::Approve { who: call::ApproveWho::Next(n), dry_run: false })
-                    .await
-                    .map(|r| format!("approved {} (oldest confirmed first)", r.approved.len()))
+            Action::Approve(ids) => {
+                ops.call(call::Approve { who: call::ApproveWho::Ids(ids), dry_run: false }).await.map(|r| {
+                    let skipped = if r.skipped > 0 {
+                        format!(" ({} skipped: no longer confirmed)", r.skipped)
+                    } else {
+                        String::new()
+                    };
+                    format!("approved {}{skipped}", r.approved.len())
+                })
             }
-            Action::SendPastCap(n) => {
-                ops.call(call::SendInvites { limit: Some(n), past_cap: true })
-                    .await
-                    .map(|r| format!("{} invites queued past the cap", r.sent.len()))
-            }
+            Action::ApproveNext(n) => ops
+                .call(call::Approve { who: call::ApproveWho::Next(n), dry_run: false })
+                .await
+                .map(|r| format!("approved {} (oldest confirmed first)", r.approved.len())),
+            Action::SendPastCap(n) => ops
+                .call(call::SendInvites { limit: Some(n), past_cap: true })
+                .await
+                .map(|r| format!("{} invites queued past the cap", r.sent.len())),
             Action::Revoke(target) => ops
                 .call(call::Revoke { target, reason: Some("from the console".into()), dry_run: false })
                 .await
@@ -230,11 +230,10 @@ impl Runner {
                 .call(call::Erase { email })
                 .await
                 .map(|e| format!("erased: the person is {} now ({} codes revoked)", e.anonymous_id, e.codes_revoked)),
-            Action::UnblockBatch(id) => {
-                ops.call(call::UnblockBatch { batch: id })
-                    .await
-                    .map(|u| format!("unblocked {} from batch {id}", u.unblocked.len()))
-            }
+            Action::UnblockBatch(id) => ops
+                .call(call::UnblockBatch { batch: id })
+                .await
+                .map(|u| format!("unblocked {} from batch {id}", u.unblocked.len())),
             Action::Unblock(email) => ops
                 .call(call::Unblock { email: email.clone(), reason: None })
                 .await

@@ -75,9 +75,9 @@ pub mod seconds_opt {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         match Option::<i64>::deserialize(d)? {
-            Some(secs) => Duration::try_seconds(secs)
-                .map(Some)
-                .ok_or_else(|| serde::de::Error::custom("a duration out of range")),
+            Some(secs) => {
+                Duration::try_seconds(secs).map(Some).ok_or_else(|| serde::de::Error::custom("a duration out of range"))
+            }
             None => Ok(None),
         }
     }

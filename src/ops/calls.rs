@@ -7,13 +7,13 @@
 //! side and the server enforce the same table.
 
 use crate::domain::Role;
+use crate::domain::Settings;
 use crate::service::{
-    ActiveAlert, ApproveReport, FeedPage, Approvees, BlockSelector, BulkBlock, BulkUnblock, ChainNode, CodeView, EmailChange,
-    Erased, ExportRow, FailedMail, InviteRun, Lookup, MailRetry, OperatorInfo, PartnerCodeSpec, PauseScope,
-    IssuedToken, PersonExport, Report, RetriedMail, RevokeTarget, RevokedCode, SwitchState, TokenInfo,
+    ActiveAlert, ApproveReport, Approvees, BlockSelector, BulkBlock, BulkUnblock, ChainNode, CodeView, EmailChange,
+    Erased, ExportRow, FailedMail, FeedPage, InviteRun, IssuedToken, Lookup, MailRetry, OperatorInfo, PartnerCodeSpec,
+    PauseScope, PersonExport, Report, RetriedMail, RevokeTarget, RevokedCode, SwitchState, TokenInfo,
 };
 use crate::service::{Actor, Error, Result, Velvet};
-use crate::domain::Settings;
 use crate::store::{EventPage, EventRow, FeedState, ListedEntry, MinuteCount, OffenderCount};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;

@@ -140,7 +140,12 @@ impl EventFeed {
                 _ => gaps.push((*id, *id)),
             }
         }
-        FeedState { low_water: self.low_water, high: self.high, gaps, horizons: self.horizons.iter().copied().collect() }
+        FeedState {
+            low_water: self.low_water,
+            high: self.high,
+            gaps,
+            horizons: self.horizons.iter().copied().collect(),
+        }
     }
 
     /// The feed a state describes, on `store`; a state that does not hold

@@ -40,7 +40,11 @@ pub async fn contexts_command(command: &Command) -> Option<CliResult> {
 pub fn runs_next_to_the_database(command: &Command) -> bool {
     matches!(
         command,
-        Command::Serve { .. } | Command::Migrate { .. } | Command::Seed { .. } | Command::Demo { .. } | Command::Simulate { .. }
+        Command::Serve { .. }
+            | Command::Migrate { .. }
+            | Command::Seed { .. }
+            | Command::Demo { .. }
+            | Command::Simulate { .. }
     )
 }
 

@@ -137,9 +137,7 @@ pub(super) async fn simulate(
 
 pub(super) async fn console(ctx: &Ctx) -> CliResult {
     // On a database URL, in process as --as; with a context, over its server.
-    crate::console::run(ctx.ops().await?, None)
-        .await
-        .map_err(|e| CliError::failure(format!("terminal error: {e}")))
+    crate::console::run(ctx.ops().await?, None).await.map_err(|e| CliError::failure(format!("terminal error: {e}")))
 }
 
 pub(super) async fn seed(ctx: &Ctx, size: u64, seed: u64, extra_events: u64) -> CliResult {
