@@ -485,7 +485,10 @@ mod tests {
         assert_eq!((c.serve.public_answer_ms, c.serve.metrics), (5, false), "the older name still works");
         assert_eq!(d.limits.signup().ip.unwrap().to_string(), "10/10m");
         let a = d.limits.admin_auth;
-        assert_eq!((a.failures, a.window, a.duration), (20, chrono::Duration::minutes(1), chrono::Duration::minutes(15)));
+        assert_eq!(
+            (a.failures, a.window, a.duration),
+            (20, chrono::Duration::minutes(1), chrono::Duration::minutes(15))
+        );
         let c = Config::parse("[limits.admin_auth]\nduration = \"1h\"\n").unwrap();
         assert_eq!(c.limits.admin_auth.failures, 20, "a key left out keeps the admin lockout's own default");
         assert_eq!(c.limits.admin_auth.duration, chrono::Duration::hours(1));

@@ -283,7 +283,11 @@ impl Limiter {
     fn lockout_of(&self, key: &str, rule: String) -> Option<Denied> {
         let now = self.clock.now();
         let until = *self.lock().lockouts.get(key)?;
-        (until > now).then(|| Denied { retry_after: crate::domain::limits::seconds_until(until, now), rule, first: false })
+        (until > now).then(|| Denied {
+            retry_after: crate::domain::limits::seconds_until(until, now),
+            rule,
+            first: false,
+        })
     }
 
     /// Counts one failure under `key` (synced like the rate counters) and

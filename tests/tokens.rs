@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{TestDb, TEST_SECRET, velvet};
+use common::{TEST_SECRET, TestDb, velvet};
 use std::sync::Arc;
 use velvet::config::LimitsConfig;
 use velvet::domain::token::OperatorToken;
@@ -348,7 +348,10 @@ async fn only_admins_manage_tokens_and_bad_input_writes_nothing(db: TestDb) {
         assert!(v.remove_operator(actor, "vera").await.is_err());
     }
     let err = v.issue_token(&support, "sam", None, None).await.unwrap_err();
-    assert_eq!(err.to_string(), "operator 'sam' is a support and may not manage operators; an admin can change the role");
+    assert_eq!(
+        err.to_string(),
+        "operator 'sam' is a support and may not manage operators; an admin can change the role"
+    );
     let bad = [
         v.issue_token(&admin, "ghost", None, None).await.unwrap_err(),
         v.issue_token(&admin, "sam", Some(Duration::zero()), None).await.unwrap_err(),
@@ -440,7 +443,11 @@ async fn the_shell_manages_tokens_and_operators(db: TestDb) {
     assert!(!token.contains('\n'), "the token alone on stdout: {:?}", r.stdout);
     assert!(OperatorToken::parse(&token).is_some(), "{token}");
     assert!(r.stderr.starts_with("token 1 for ada (expires 20"), "{}", r.stderr);
-    assert!(r.stderr.contains("shown this once") && r.stderr.contains("velvet operator revoke-token 1"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("shown this once") && r.stderr.contains("velvet operator revoke-token 1"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains(&token));
     // The printed token is the operator's (on the wall clock the binary runs on).
     let now = Velvet::new(db.store.clone(), Arc::new(SystemClock));

@@ -561,7 +561,10 @@ mod tests {
         };
         assert_eq!(lifetime(&["velvet", "operator", "token", "ada"]).unwrap(), Some(Duration::days(90)));
         assert_eq!(lifetime(&["velvet", "operator", "token", "ada", "--expires", "never"]).unwrap(), None);
-        assert_eq!(lifetime(&["velvet", "operator", "token", "ada", "--expires", "12h"]).unwrap(), Some(Duration::hours(12)));
+        assert_eq!(
+            lifetime(&["velvet", "operator", "token", "ada", "--expires", "12h"]).unwrap(),
+            Some(Duration::hours(12))
+        );
         let e = lifetime(&["velvet", "operator", "token", "ada", "--expires", "soon"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("or never"), "{e}");

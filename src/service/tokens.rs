@@ -179,7 +179,9 @@ impl Velvet {
             return Err(already(at, row.revoked_by.as_deref()));
         }
         if !tx.revoke_operator_token(id, now, actor.name()).await? {
-            return Err(Error::Conflict(format!("token {id} was revoked meanwhile: `velvet operator tokens` shows it")));
+            return Err(Error::Conflict(format!(
+                "token {id} was revoked meanwhile: `velvet operator tokens` shows it"
+            )));
         }
         let detail = format!("token {id} of {}", row.operator);
         self.record(&mut tx, NewEvent { detail: Some(detail), ..event(EventKind::TokenRevoked, actor) }).await?;

@@ -87,7 +87,9 @@ impl Tx {
                 let sql = listed_tokens!("WHERE t.operator_id = $1 ORDER BY t.id");
                 on!(self, c => sqlx::query_as::<_, OperatorTokenRow>(sql).bind(id).fetch_all(c))?
             }
-            None => on!(self, c => sqlx::query_as::<_, OperatorTokenRow>(listed_tokens!("ORDER BY t.id")).fetch_all(c))?,
+            None => {
+                on!(self, c => sqlx::query_as::<_, OperatorTokenRow>(listed_tokens!("ORDER BY t.id")).fetch_all(c))?
+            }
         })
     }
 

@@ -53,7 +53,10 @@ pub(super) async fn operator(ctx: &Ctx, command: OperatorCommand) -> CliResult {
         OperatorCommand::Token { name, expires, note } => {
             let issued = ctx.velvet.issue_token(&ctx.actor().await?, &name, expires.0, note.as_deref()).await?;
             emit(&issued.token)?;
-            let expiry = issued.info.expires_at.map_or_else(|| "never expires".to_string(), |t| format!("expires {}", utc_minute(t)));
+            let expiry = issued
+                .info
+                .expires_at
+                .map_or_else(|| "never expires".to_string(), |t| format!("expires {}", utc_minute(t)));
             eprintln!(
                 "token {} for {} ({expiry}): shown this once, only its hash is kept; revoke it with `velvet operator revoke-token {}`",
                 issued.info.id, issued.info.operator, issued.info.id
