@@ -409,6 +409,8 @@ async fn auth_failures_lock_an_address_out_across_processes(db: TestDb) {
     assert_eq!(denied.retry_after, 15 * 60);
     assert!(denied.rule.starts_with("admin_auth 20 refused tokens/1m -> 15m"), "{}", denied.rule);
     assert!(b.auth_locked_out(ip).is_some());
+    let again = b.record_auth_failure(ip).await.unwrap().expect("still locked out");
+    assert!(!again.first, "one lockout, not one per further failure");
     assert!(b.auth_locked_out("198.51.100.8").is_none(), "another address is not locked");
     assert!(b.locked_out(ip, None).is_none(), "the bad-code cooldown is a separate lockout");
     assert!(a.auth_locked_out(ip).is_none(), "the other process learns it at its next sync");
