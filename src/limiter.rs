@@ -303,6 +303,11 @@ impl Limiter {
         if l.failures == 0 {
             return Ok(None);
         }
+        // Already locked out: no count and no write (a caller that did not
+        // check first must not turn a flood into database writes).
+        if let Some(d) = self.lockout_of(key, name.clone()) {
+            return Ok(Some(d));
+        }
         let now = self.clock.now();
         let rule = Rule { limit: l.failures, period: l.window };
         let counter_key = format!("f:{key}");

@@ -43,6 +43,20 @@ pub fn code_validity(text: &str) -> Result<Duration, String> {
     duration(Duration::hours(1), Duration::days(366))(text)
 }
 
+/// `operator token --expires`: 1 h to 10 y, or `never` (`None`).
+pub fn token_lifetime(text: &str) -> Result<TokenLifetime, String> {
+    if text.trim().eq_ignore_ascii_case("never") {
+        return Ok(TokenLifetime(None));
+    }
+    duration(Duration::hours(1), crate::domain::duration::MAX)(text)
+        .map(|d| TokenLifetime(Some(d)))
+        .map_err(|e| format!("{e}, or never"))
+}
+
+/// How long a new operator token lives; `None`: until revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenLifetime(pub Option<Duration>);
+
 /// `report --since`: 1 d to 366 d (counted in whole days, rounded up).
 pub fn report_span(text: &str) -> Result<Duration, String> {
     duration(Duration::days(1), Duration::days(366))(text)
@@ -450,6 +464,36 @@ pub enum OperatorCommand {
     },
     /// List operators
     List,
+    /// Issue a token for the admin API; prints it alone on stdout, once (only its hash is kept)
+    Token {
+        name: String,
+        /// How long it works, like 90d, 12h or 1y (1h to 10y), or never
+        #[arg(long, default_value = "90d", value_parser = token_lifetime)]
+        expires: TokenLifetime,
+        /// What it is for, shown in `velvet operator tokens` ("ada's laptop")
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List tokens (every operator's, or NAME's): id, hint, state, expiry, last use
+    Tokens {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one token: every server refuses it from its next call
+    RevokeToken {
+        /// The token id, as `velvet operator tokens` lists it
+        #[arg(value_parser = count::<i64>(1, MAX_ID))]
+        id: i64,
+    },
+    /// Change an operator's role (applies from their next call)
+    Role {
+        name: String,
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+    /// Remove an operator and every token of theirs; their past events keep the name
+    Remove { name: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -457,6 +501,20 @@ pub enum RoleArg {
     Viewer,
     Support,
     Admin,
+    /// The product's own backend: may only report activity
+    Product,
+}
+
+impl From<RoleArg> for crate::domain::Role {
+    fn from(r: RoleArg) -> crate::domain::Role {
+        use crate::domain::Role;
+        match r {
+            RoleArg::Viewer => Role::Viewer,
+            RoleArg::Support => Role::Support,
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Product => Role::Product,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -489,6 +547,7 @@ mod tests {
         (&["simulate", "--scenario", "steady"], "--duration"),
         (&["mail", "retry"], "--all"),
         (&["unblock"], "--batch"),
+        (&["operator", "token", "ada"], "--expires"),
     ];
 
     fn parse(before: &[&str], flag: &str, value: &str) -> Result<Cli, clap::Error> {
@@ -523,6 +582,22 @@ mod tests {
             panic!()
         };
         assert_eq!(since, Duration::days(7), "the default goes through the same parser");
+        let lifetime = |argv: &[&str]| match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Command::Operator(OperatorCommand::Token { expires, .. })) => Ok(expires.0),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(lifetime(&["velvet", "operator", "token", "ada"]).unwrap(), Some(Duration::days(90)));
+        assert_eq!(lifetime(&["velvet", "operator", "token", "ada", "--expires", "never"]).unwrap(), None);
+        assert_eq!(
+            lifetime(&["velvet", "operator", "token", "ada", "--expires", "12h"]).unwrap(),
+            Some(Duration::hours(12))
+        );
+        let e = lifetime(&["velvet", "operator", "token", "ada", "--expires", "soon"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("or never"), "{e}");
+        let e = lifetime(&["velvet", "operator", "token", "ada", "--expires", "30m"]).unwrap_err();
+        assert!(e.to_string().contains("out of range: use 1h to 10y"), "{e}");
     }
 
     proptest::proptest! {

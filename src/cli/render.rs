@@ -1,7 +1,7 @@
 //! Plain-text renderings for the terminal.
 
 use crate::domain::timefmt::relative;
-use crate::service::{ChainNode, CodeView, FailedMail, Lookup, RetriedMail, RevokedCode};
+use crate::service::{ChainNode, CodeView, FailedMail, Lookup, RetriedMail, RevokedCode, TokenInfo};
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
 
@@ -102,6 +102,32 @@ pub fn codes(list: &[CodeView], now: DateTime<Utc>) -> String {
             c.state,
             format!("{}/{}", c.uses, c.max_uses),
             relative(now, c.expires_at)
+        );
+    }
+    s
+}
+
+/// `velvet operator tokens`: one line a token, oldest first, the hint
+/// only (tokens are stored hashed).
+pub fn tokens(list: &[TokenInfo], now: DateTime<Utc>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<6} {:<20} {:<6} {:<8} {:<17} {:<12} {:<12} NOTE",
+        "ID", "OPERATOR", "HINT", "STATE", "CREATED", "EXPIRES", "LAST USED"
+    );
+    for t in list {
+        let _ = writeln!(
+            s,
+            "{:<6} {:<20} {:<6} {:<8} {:<17} {:<12} {:<12} {}",
+            t.id,
+            t.operator,
+            format!("…{}", t.hint),
+            t.state(now),
+            t.created_at.format("%Y-%m-%d %H:%M"),
+            t.expires_at.map_or_else(|| "never".to_string(), |at| relative(now, at)),
+            t.last_used_at.map_or_else(|| "never".to_string(), |at| relative(now, at)),
+            t.note.as_deref().unwrap_or("")
         );
     }
     s

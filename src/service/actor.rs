@@ -40,7 +40,7 @@ impl Actor {
 }
 
 /// An operator as listed by `operators()`.
-pub type OperatorInfo = crate::store::OperatorRow;
+pub type OperatorInfo = OperatorRow;
 
 pub fn check_operator_name(name: &str) -> Result<()> {
     let ok =
@@ -54,10 +54,14 @@ pub fn check_operator_name(name: &str) -> Result<()> {
 
 /// An operator's row as the actor it acts as; a role the code does not
 /// know is a corrupt row, never a guess.
-fn actor_of(op: crate::store::OperatorRow) -> Result<Actor> {
-    let role = Role::parse(&op.role)
-        .ok_or_else(|| crate::store::StoreError::Corrupt(format!("operator {} has role {}", op.name, op.role)))?;
+fn actor_of(op: OperatorRow) -> Result<Actor> {
+    let role = role_of(&op)?;
     Ok(Actor::Operator { name: op.name, role })
+}
+
+fn role_of(op: &OperatorRow) -> Result<Role> {
+    Ok(Role::parse(&op.role)
+        .ok_or_else(|| crate::store::StoreError::Corrupt(format!("operator {} has role {}", op.name, op.role)))?)
 }
 
 impl Velvet {
@@ -185,7 +189,7 @@ impl Velvet {
     /// The operator a management command names, with their role.
     async fn managed(tx: &mut Tx, name: &str) -> Result<(OperatorRow, Role)> {
         let op = tx.operator_by_name(name).await?.ok_or_else(|| no_such_operator(name))?;
-        let role = actor_of(op.clone())?.role().expect("an operator has a role");
+        let role = role_of(&op)?;
         Ok((op, role))
     }
 

@@ -99,11 +99,11 @@ impl Tx {
         Ok(exec!(self, c => sqlx::query(sql).bind(id).bind(now).bind(by).execute(c))? == 1)
     }
 
-    /// Records a use of a token unless one was recorded since `since`, so
+    /// Records a use of a token unless one was recorded after `since`, so
     /// a busy client costs one write a minute, not one per call.
     pub async fn touch_operator_token(&mut self, id: i64, now: DateTime<Utc>, since: DateTime<Utc>) -> Result<bool> {
         let sql = "UPDATE operator_tokens SET last_used_at = $2 \
-                   WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)";
+                   WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)";
         Ok(exec!(self, c => sqlx::query(sql).bind(id).bind(now).bind(since).execute(c))? == 1)
     }
 

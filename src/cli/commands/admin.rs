@@ -1,6 +1,7 @@
 //! Settings and operators.
 
 use super::*;
+use crate::domain::timefmt::utc_minute;
 
 pub(super) async fn settings(ctx: &Ctx, command: SettingsCommand) -> CliResult {
     let ops = ctx.ops().await?;
@@ -31,11 +32,7 @@ pub(super) async fn settings(ctx: &Ctx, command: SettingsCommand) -> CliResult {
 pub(super) async fn operator(ctx: &Ctx, command: OperatorCommand) -> CliResult {
     match command {
         OperatorCommand::Add { name, role } => {
-            let role = match role {
-                RoleArg::Viewer => Role::Viewer,
-                RoleArg::Support => Role::Support,
-                RoleArg::Admin => Role::Admin,
-            };
+            let role = Role::from(role);
             match ctx.local_velvet() {
                 // On a database, the first operator is made by whoever can
                 // open it (the bootstrap); after that, an admin adds them.
@@ -57,5 +54,60 @@ pub(super) async fn operator(ctx: &Ctx, command: OperatorCommand) -> CliResult {
             }
             Ok(())
         }
+        OperatorCommand::Token { name, expires, note } => {
+            let issued = ctx.ops().await?.call(call::IssueToken { operator: name, expires_in: expires.0, note }).await?;
+            emit(&issued.token)?;
+            let expiry = issued
+                .info
+                .expires_at
+                .map_or_else(|| "never expires".to_string(), |t| format!("expires {}", utc_minute(t)));
+            eprintln!(
+                "token {} for {} ({expiry}): shown this once, only its hash is kept; revoke it with `velvet operator revoke-token {}`",
+                issued.info.id, issued.info.operator, issued.info.id
+            );
+            Ok(())
+        }
+        OperatorCommand::Tokens { name, json } => {
+            let ops = ctx.ops().await?;
+            let tokens = ops.call(call::Tokens { operator: name }).await?;
+            let now = ops.now();
+            if json {
+                let rows: Vec<TokenRow> = tokens.iter().map(|t| TokenRow { state: t.state(now), info: t }).collect();
+                return print_json(&rows);
+            }
+            if tokens.is_empty() {
+                eprintln!("no tokens yet: `velvet operator token NAME` issues one");
+            }
+            emit_raw(&render::tokens(&tokens, now))
+        }
+        OperatorCommand::RevokeToken { id } => {
+            let t = ctx.ops().await?.call(call::RevokeToken { id }).await?;
+            eprintln!("token {} of {} revoked: no server accepts it any more", t.id, t.operator);
+            Ok(())
+        }
+        OperatorCommand::Role { name, role } => {
+            let role = Role::from(role);
+            ctx.ops().await?.call(call::SetRole { name: name.clone(), role }).await?;
+            eprintln!("operator {name} is now {role} (from their next call)");
+            Ok(())
+        }
+        OperatorCommand::Remove { name } => {
+            let revoked = ctx.ops().await?.call(call::RemoveOperator { name: name.clone() }).await?;
+            let tokens = match revoked {
+                0 => "no live token".to_string(),
+                1 => "1 token revoked".to_string(),
+                n => format!("{n} tokens revoked"),
+            };
+            eprintln!("operator {name} removed ({tokens}); their past events keep the name");
+            Ok(())
+        }
     }
+}
+
+/// One row of `velvet operator tokens --json`: the token and its state now.
+#[derive(serde::Serialize)]
+struct TokenRow<'a> {
+    #[serde(flatten)]
+    info: &'a crate::service::TokenInfo,
+    state: crate::service::TokenState,
 }

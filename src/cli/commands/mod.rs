@@ -2,8 +2,7 @@
 //! Data goes to stdout, commentary to stderr, so scripts can capture.
 
 use super::args::{
-    CodesCommand, Command, Format, InvitesCommand, MailCommand, OperatorCommand, PauseArgs, PauseWhat, RoleArg,
-    SettingsCommand,
+    CodesCommand, Command, Format, InvitesCommand, MailCommand, OperatorCommand, PauseArgs, PauseWhat, SettingsCommand,
 };
 use super::render;
 use super::{CliError, CliResult, Ctx};
