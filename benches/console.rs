@@ -20,7 +20,8 @@ use velvet::console::theme::Theme;
 use velvet::console::update::update;
 use velvet::console::view;
 use velvet::domain::{Role, SystemClock};
-use velvet::service::Velvet;
+use velvet::ops::{Ops, Remote, calls};
+use velvet::service::{Actor, Velvet};
 use velvet::sim::seed::{SeedSpec, seed};
 use velvet::store::{EventFilter, Store};
 
@@ -51,8 +52,181 @@ fn draw(s: &State) {
     t.draw(|f| view::draw(f, s, &Theme::plain())).unwrap();
 }
 
+/// What the console's list costs through one `Ops`: the figures DESIGN.md names.
+struct ListFigures {
+    first_frame: Duration,
+    full_load: Duration,
+    live_seed: Duration,
+    keystrokes: Vec<Duration>,
+    select: Vec<Duration>,
+    rss_before: f64,
+    rss_loaded: f64,
+}
+
+impl ListFigures {
+    fn print(&self, title: &str, first_frame_target: &str) {
+        println!();
+        println!("| {title} | measured | target |");
+        println!("|---|---|---|");
+        println!("| first frame (count + newest 200 + draw) | {} | {first_frame_target} |", ms(self.first_frame));
+        println!(
+            "| rest of the list loaded in the background | {:.1} s | (progress shown) |",
+            self.full_load.as_secs_f64()
+        );
+        println!("| fuzzy filter keystroke → redrawn, p50 | {} | |", ms(pct(&self.keystrokes, 0.5)));
+        println!("| fuzzy filter keystroke → redrawn, p95 | {} | < 50 ms |", ms(pct(&self.keystrokes, 0.95)));
+        println!(
+            "| Live pane's hour counted by the database (2 aggregates) + tail | {} | whole hour at any rate |",
+            ms(self.live_seed)
+        );
+        println!("| selecting a row → its detail drawn, p50 | {} | |", ms(pct(&self.select, 0.5)));
+        println!("| selecting a row → its detail drawn, p95 | {} | < 50 ms |", ms(pct(&self.select, 0.95)));
+        println!(
+            "| memory (RSS) with everything loaded | {:.0} MB (process before loading: {:.0} MB) | < 300 MB |",
+            self.rss_loaded, self.rss_before
+        );
+    }
+}
+
+/// The console's first frame, its background load, the Live pane's seed,
+/// selecting rows and typing a filter, all through `ops` (the same calls
+/// the console's runner makes).
+async fn list_figures(ops: &Ops, place: &str) -> (State, ListFigures) {
+    let rss_before = rss_mb();
+    let started = Instant::now();
+    let mut s = State::new(ops.now(), "bench".into(), Some(Role::Admin), place);
+    let count = ops.call(calls::CountEntries {}).await.unwrap() as u64;
+    let first = ops.call(calls::EntriesNewest { before: i64::MAX, limit: 200 }).await.unwrap();
+    let mut before = first.last().map(|e| e.id).unwrap_or(0);
+    update(
+        &mut s,
+        Input::Msg(Msg::Entries { rows: first.into_iter().map(entry_item).collect(), total: count, done: false }),
+    );
+    draw(&s);
+    let first_frame = started.elapsed();
+
+    // The rest loads in the background (here: measured in the foreground).
+    let started = Instant::now();
+    let mut pages = 0u64;
+    loop {
+        let page = ops.call(calls::EntriesNewest { before, limit: 25_000 }).await.unwrap();
+        let done = page.len() < 25_000;
+        before = page.last().map(|e| e.id).unwrap_or(before);
+        update(
+            &mut s,
+            Input::Msg(Msg::Entries { rows: page.into_iter().map(entry_item).collect(), total: count, done }),
+        );
+        pages += 1;
+        if pages % 10 == 0 {
+            eprintln!("  {place}: {} of {count} entries loaded", s.entries.len());
+        }
+        if done {
+            break;
+        }
+    }
+    let full_load = started.elapsed();
+    // The Live pane's hour (counted by the database) and the Events tail.
+    let started = Instant::now();
+    let (_feed, latest) = ops.tail(2_000).await.unwrap();
+    let cursor = latest.last().map(|e| e.id).unwrap_or(0);
+    update(&mut s, Input::Msg(Msg::Events { rows: latest, ticks: Vec::new() }));
+    let hour = ops.call(calls::LiveHourCall { up_to: cursor }).await.unwrap();
+    update(&mut s, Input::Msg(Msg::LiveHour { minutes: hour.minutes, offenders: hour.offenders }));
+    let live_seed = started.elapsed();
+    let rss_loaded = rss_mb();
+
+    // Selecting a row → its detail drawn: the lookup the console runs, the
+    // update and a frame, for rows all over the list.
+    eprintln!("  {place}: selecting rows...");
+    let mut select = Vec::new();
+    for k in 0..60 {
+        let i = (k * 104_729 + 17) % s.entries.len();
+        s.waitlist.selected = s.waitlist.rows.iter().position(|&r| r as usize == i).unwrap_or(0);
+        let email = s.selected_entry().unwrap().email.to_string();
+        let t = Instant::now();
+        let lookup = ops.call(calls::LookupCall { email }).await.unwrap();
+        let generation = s.detail_generation;
+        s.detail_for = s.selected_entry().map(|e| e.id);
+        update(&mut s, Input::Msg(Msg::Lookup { generation, lookup: Box::new(lookup) }));
+        draw(&s);
+        select.push(t.elapsed());
+    }
+    select.sort();
+
+    // Fuzzy filter: type real addresses one key at a time; each keystroke is
+    // the search (narrowing the previous answer) plus a redraw. The same
+    // over a context: the list is searched where it is drawn.
+    let mut keystrokes = Vec::new();
+    let picks: Vec<String> = (0..20).map(|i| s.entries[(i * 7919 * 13) % s.entries.len()].email.to_string()).collect();
+    for email in &picks {
+        let query: String = email.chars().take(10).collect();
+        let mut typed = String::new();
+        let mut answered = String::new();
+        let mut rows: Option<Vec<u32>> = None;
+        for c in query.chars() {
+            typed.push(c);
+            let t = Instant::now();
+            let within = if !answered.is_empty() && typed.starts_with(&answered) { rows.as_deref() } else { None };
+            let found = s.haystack.search(&typed, within);
+            s.waitlist.rows = found.clone();
+            s.waitlist.selected = 0;
+            draw(&s);
+            keystrokes.push(t.elapsed());
+            rows = Some(found);
+            answered = typed.clone();
+        }
+    }
+    keystrokes.sort();
+    let figures = ListFigures { first_frame, full_load, live_seed, keystrokes, select, rss_before, rss_loaded };
+    (s, figures)
+}
+
+/// Starts `velvet serve --admin-listen` on the bench database, gives the
+/// bench operator a token, and runs this bench again as the client alone
+/// (`VELVET_BENCH_CLIENT`), which prints the figures over the context.
+async fn over_a_context(velvet: &Velvet, actor: &Actor, url: &str) {
+    use std::io::BufRead;
+    let token = velvet.issue_token(actor, "bench", Some(chrono::Duration::hours(2)), Some("bench")).await.unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_velvet"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--mail", "log"])
+        .env("VELVET_DATABASE_URL", url)
+        .env("VELVET_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start velvet serve");
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let admin = line
+        .split("admin API and /metrics on ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| c.is_whitespace() || c == ')').next())
+        .unwrap_or_else(|| panic!("no admin address in {line:?}"))
+        .to_string();
+    eprintln!("over a context: velvet serve's admin API on {admin}; the client runs in its own process");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("VELVET_BENCH_CLIENT", format!("{admin} {}", token.token))
+        .status()
+        .expect("run the bench client");
+    assert!(status.success(), "the bench client failed");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// The client side of `over_a_context`: the console's list over HTTP.
+async fn context_client(spec: &str) {
+    let (admin, token) = spec.split_once(' ').expect("VELVET_BENCH_CLIENT is 'URL TOKEN'");
+    let ops = Ops::Remote(Arc::new(Remote::connect(Some("bench"), admin, token, false).await.unwrap()));
+    let total = ops.call(calls::CountEntries {}).await.unwrap();
+    let (_s, figures) = list_figures(&ops, admin).await;
+    figures.print(&format!("console over a context at {total} entries (loopback HTTP, client process)"), "< 1 s");
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if let Ok(spec) = std::env::var("VELVET_BENCH_CLIENT") {
+        context_client(&spec).await;
+        return;
+    }
     let entries = env_u64("VELVET_BENCH_ENTRIES", 1_000_000);
     let events_target = env_u64("VELVET_BENCH_EVENTS", 10_000_000);
     let keep = std::env::var("VELVET_BENCH_DB").ok();
@@ -87,87 +261,16 @@ async fn main() {
     };
     let total_entries = velvet.count_entries(&actor).await.unwrap();
     println!("database: {total_entries} entries, {total_events} events");
-    let rss_before = rss_mb();
 
-    // First frame: what `velvet console` does before its first draw with data.
-    let started = Instant::now();
-    let mut s = State::new(velvet.now(), "bench".into(), Some(Role::Admin), "sqlite");
-    let count = velvet.count_entries(&actor).await.unwrap() as u64;
-    let first = velvet.entries_newest(&actor, i64::MAX, 200).await.unwrap();
-    let mut before = first.last().map(|e| e.id).unwrap_or(0);
-    update(
-        &mut s,
-        Input::Msg(Msg::Entries { rows: first.into_iter().map(entry_item).collect(), total: count, done: false }),
-    );
-    draw(&s);
-    let first_frame = started.elapsed();
-
-    // The rest loads in the background (here: measured in the foreground).
-    let started = Instant::now();
-    loop {
-        let page = velvet.entries_newest(&actor, before, 25_000).await.unwrap();
-        let done = page.len() < 25_000;
-        before = page.last().map(|e| e.id).unwrap_or(before);
-        update(
-            &mut s,
-            Input::Msg(Msg::Entries { rows: page.into_iter().map(entry_item).collect(), total: count, done }),
-        );
-        if done {
-            break;
-        }
+    // Over a context first, in a child process of its own (so its memory is
+    // the console's alone), against `velvet serve` in another process.
+    if std::env::var("VELVET_BENCH_SKIP_CONTEXT").is_err() {
+        over_a_context(&velvet, &actor, &url).await;
     }
-    let full_load = started.elapsed();
-    // The Live pane's hour (counted by the database) and the Events tail.
-    let started = Instant::now();
-    let latest = velvet.latest_events(&actor, 2_000).await.unwrap();
-    let cursor = latest.last().map(|e| e.id).unwrap_or(0);
-    update(&mut s, Input::Msg(Msg::Events { rows: latest, ticks: Vec::new() }));
-    let (minutes, offenders) = velvet.live_hour(&actor, cursor).await.unwrap();
-    update(&mut s, Input::Msg(Msg::LiveHour { minutes, offenders }));
-    let live_seed = started.elapsed();
-    let rss_loaded = rss_mb();
 
-    // Selecting a row → its detail drawn: the lookup the console runs, the
-    // update and a frame, for rows all over the list.
-    eprintln!("selecting rows...");
-    let mut select = Vec::new();
-    for k in 0..60 {
-        let i = (k * 104_729 + 17) % s.entries.len();
-        s.waitlist.selected = s.waitlist.rows.iter().position(|&r| r as usize == i).unwrap_or(0);
-        let email = s.selected_entry().unwrap().email.to_string();
-        let t = Instant::now();
-        let lookup = velvet.lookup(&actor, &email).await.unwrap();
-        let generation = s.detail_generation;
-        s.detail_for = s.selected_entry().map(|e| e.id);
-        update(&mut s, Input::Msg(Msg::Lookup { generation, lookup: Box::new(lookup) }));
-        draw(&s);
-        select.push(t.elapsed());
-    }
-    select.sort();
-
-    // Fuzzy filter: type real addresses one key at a time; each keystroke is
-    // the search (narrowing the previous answer) plus a redraw.
-    let mut samples = Vec::new();
-    let picks: Vec<String> = (0..20).map(|i| s.entries[(i * 7919 * 13) % s.entries.len()].email.to_string()).collect();
-    for email in &picks {
-        let query: String = email.chars().take(10).collect();
-        let mut typed = String::new();
-        let mut answered = String::new();
-        let mut rows: Option<Vec<u32>> = None;
-        for c in query.chars() {
-            typed.push(c);
-            let t = Instant::now();
-            let within = if !answered.is_empty() && typed.starts_with(&answered) { rows.as_deref() } else { None };
-            let found = s.haystack.search(&typed, within);
-            s.waitlist.rows = found.clone();
-            s.waitlist.selected = 0;
-            draw(&s);
-            samples.push(t.elapsed());
-            rows = Some(found);
-            answered = typed.clone();
-        }
-    }
-    samples.sort();
+    let ops = Ops::local(velvet.clone(), actor.clone());
+    let (mut s, figures) = list_figures(&ops, "sqlite").await;
+    figures.print(&format!("console at {total_entries} entries / {total_events} events (local, in process)"), "< 300 ms");
 
     // Live refresh: read what came after the cursor and fold it in. Its cost
     // follows the new events, not the history: measured at this history and
@@ -207,23 +310,8 @@ async fn main() {
     }
     early.sort();
 
-    println!();
-    println!("| console at {total_entries} entries / {total_events} events | measured | target |");
+    println!("| console (local) | measured | target |");
     println!("|---|---|---|");
-    println!("| first frame (count + newest 200 + draw) | {} | < 300 ms |", ms(first_frame));
-    println!("| rest of the list loaded in the background | {:.1} s | (progress shown) |", full_load.as_secs_f64());
-    println!("| fuzzy filter keystroke → redrawn, p50 | {} | |", ms(pct(&samples, 0.5)));
-    println!("| fuzzy filter keystroke → redrawn, p95 | {} | < 50 ms |", ms(pct(&samples, 0.95)));
-    println!(
-        "| Live pane's hour counted by the database (2 aggregates) + tail | {} | whole hour at any rate |",
-        ms(live_seed)
-    );
-    println!("| selecting a row → its detail drawn, p50 | {} | |", ms(pct(&select, 0.5)));
-    println!("| selecting a row → its detail drawn, p95 | {} | < 50 ms |", ms(pct(&select, 0.95)));
-    println!(
-        "| memory (RSS) with everything loaded | {:.0} MB (process before loading: {:.0} MB) | < 300 MB |",
-        rss_loaded, rss_before
-    );
     println!(
         "| live refresh: 500 new events after the cursor, p50 | {} | independent of history |",
         ms(pct(&refresh, 0.5))
