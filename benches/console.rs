@@ -270,7 +270,8 @@ async fn main() {
 
     let ops = Ops::local(velvet.clone(), actor.clone());
     let (mut s, figures) = list_figures(&ops, "sqlite").await;
-    figures.print(&format!("console at {total_entries} entries / {total_events} events (local, in process)"), "< 300 ms");
+    figures
+        .print(&format!("console at {total_entries} entries / {total_events} events (local, in process)"), "< 300 ms");
 
     // Live refresh: read what came after the cursor and fold it in. Its cost
     // follows the new events, not the history: measured at this history and

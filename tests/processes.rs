@@ -249,6 +249,26 @@ async fn log_secrecy(db: TestDb) {
         let guess = velvet::domain::InviteCode::generate(None).unwrap().to_string();
         post("/v1/redeem", format!("{{\"code\":\"{guess}\",\"email\":\"{email}\"}}")).send().await.unwrap();
     }
+    // An operator at work over the admin API (beside the public routes
+    // here): good calls, a refusal, a wrong token.
+    db.velvet.add_operator("root", "sue", velvet::domain::Role::Support).await.unwrap();
+    let op_token = db.velvet.issue_token(&admin, "sue", None, None).await.unwrap().token;
+    let wrong_token = format!("{}0", &op_token[..op_token.len() - 1]);
+    for (t, path, body) in [
+        (&op_token, "lookup", format!("{{\"email\":\"{email}\"}}")),
+        (&op_token, "approve", "{\"who\":{\"next\":5},\"dry_run\":false}".to_string()),
+        (&wrong_token, "lookup", format!("{{\"email\":\"{email}\"}}")),
+    ] {
+        let r = http
+            .post(format!("{base}/v1/admin/{path}"))
+            .header("authorization", format!("Bearer {t}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().as_u16() < 500, "{path}: {}", r.status());
+    }
     // The webhook's delivery failure is the one thing worth a warning: wait for it.
     common::until("the failing webhook in the log", std::time::Duration::from_secs(15), || async {
         std::fs::read_to_string(&log).unwrap_or_default().contains("delivery failed")
@@ -266,6 +286,9 @@ async fn log_secrecy(db: TestDb) {
         "198.51.100.77",
         "device-secret-1",
         "whsec-do-not-log",
+        &op_token,
+        &op_token["velvet_op_".len()..],
+        &wrong_token,
     ] {
         assert!(!text.contains(secret), "the log contains {secret:?}:\n{text}");
     }

@@ -70,6 +70,8 @@ impl Velvet {
         let now = self.now();
         let mut tx = self.store.write().await?;
         let entry = self.entry_for(&mut tx, email).await?;
+        // The dispatcher's order: a message, then its code.
+        tx.lock_mail_of(entry.id).await?;
         let anon = anonymous_id()?;
         // Earlier addresses are in the email-change events ("old → new").
         let mut addresses = vec![entry.email.clone()];

@@ -2,7 +2,7 @@
 //! device hashes go, everywhere; ids, times and kinds stay, so counts and
 //! the event trail are whole. Every statement binds its values.
 
-use super::{Result, Tx, exec};
+use super::{Result, Tx, exec, on};
 use chrono::{DateTime, Utc};
 
 /// `%text%` for LIKE, with `\`, `%` and `_` escaped by `\`.
@@ -11,6 +11,19 @@ fn containing(text: &str) -> String {
 }
 
 impl Tx {
+    /// Locks the person's mail before anything else of theirs: the
+    /// dispatcher holds a claimed message while it mints the message's
+    /// code, so an erasure that revoked the code first and then waited for
+    /// the message would deadlock with it. (SQLite has one writer: nothing to do.)
+    pub async fn lock_mail_of(&mut self, entry_id: i64) -> Result<()> {
+        let sqlite = "SELECT id FROM outbox WHERE entry_id = $1";
+        let postgres = "SELECT id FROM outbox WHERE entry_id = $1 ORDER BY id FOR UPDATE";
+        on!(self, sqlite = sqlite, postgres = postgres, |sql, c| sqlx::query_scalar::<_, i64>(sql)
+            .bind(entry_id)
+            .fetch_all(c))?;
+        Ok(())
+    }
+
     /// The entry keeps its id, times and place in every count; its address
     /// becomes `anon`, the display form too, and note and device hash go. A
     /// waiting entry is blocked (reason `erased`) so nothing is sent to it.
