@@ -17,6 +17,7 @@ on_both_backends!(
     a_confirmation_after_the_sweep_confirms_without_joining,
     revoking_a_campaign_while_codes_are_issued_leaves_no_code_without_its_event,
     the_live_feed_delivers_an_event_that_commits_late_exactly_once,
+    the_live_hour_counts_an_event_in_flight_at_the_start_once,
     the_live_feed_delivers_every_event_of_a_bulk_transaction_that_commits_late,
     a_redemption_waits_for_a_confirmation_committing_meanwhile_and_joins,
 );
@@ -141,6 +142,45 @@ async fn revoking_a_campaign_while_codes_are_issued_leaves_no_code_without_its_e
     let without = db.count("SELECT COUNT(*) FROM invite_codes c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.kind = 'revoke' AND e.code_id = c.id)").await;
     assert_eq!(without, 0, "codes revoked with no event");
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'revoke'").await, revoked, "one event per code");
+}
+
+/// The review's finding: the Live pane's hour was counted up to the feed's
+/// cursor in a read of its own, after the tail; on PostgreSQL an event in
+/// flight below the cursor that committed in between was counted by that
+/// read and delivered again by the feed. Counted in the tail's snapshot,
+/// it is counted once, by the feed.
+async fn the_live_hour_counts_an_event_in_flight_at_the_start_once(db: TestDb) {
+    let v = &db.velvet;
+    let admin = db.admin().await;
+    v.signup("early@example.com", None, None, &meta()).await.unwrap();
+    let signup = NewEvent { kind: "signup", outcome: Some("ok"), actor: "public".into(), ..Default::default() };
+    let mut slow = db.store.write().await.unwrap();
+    let slow_id = slow.append_event(v.now(), &signup).await.unwrap();
+    let postgres = matches!(db.store, Store::Postgres(_));
+    let mut slow = Some(slow);
+    if postgres {
+        // A later signup commits first, so the slow one is below the cursor.
+        v.signup("later@example.com", None, None, &meta()).await.unwrap();
+    } else {
+        slow.take().unwrap().commit().await.unwrap();
+        v.signup("later@example.com", None, None, &meta()).await.unwrap();
+    }
+    let ops = velvet::ops::Ops::local(v.clone(), admin);
+    let (mut feed, _, hour) = ops.tail_and_hour(100).await.unwrap();
+    if let Some(slow) = slow {
+        slow.commit().await.unwrap();
+    }
+    let counted: i64 =
+        hour.minutes.iter().filter(|m| m.kind == "signup" && m.outcome.as_deref() == Some("ok")).map(|m| m.n).sum();
+    let mut delivered = Vec::new();
+    for _ in 0..3 {
+        delivered.extend(feed.poll(1_000, 0).await.unwrap());
+    }
+    let late = delivered.iter().filter(|e| e.kind == "signup").count() as i64;
+    if postgres {
+        assert!(delivered.iter().any(|e| e.id == slow_id), "the late commit arrives through the feed");
+    }
+    assert_eq!(counted + late, 3, "three signups, each counted once (hour {counted}, feed {late})");
 }
 
 /// Issue 10 item 7: on PostgreSQL an event's id is handed out at INSERT

@@ -106,16 +106,13 @@ impl Runner {
     /// entries changed by others (within about a second).
     pub async fn follow(self) {
         let mut feed = loop {
-            match self.ops.tail(EVENT_TAIL as i64).await {
-                Ok((feed, latest)) => {
-                    // The hour as the database counts it, up to the tail: the
-                    // feed brings everything after it (and what commits late).
-                    let cursor = feed.cursor();
+            // The hour as the database counts it, up to the tail and in its
+            // snapshot: the feed brings everything after it (and what
+            // commits late), so nothing is counted twice.
+            match self.ops.tail_and_hour(EVENT_TAIL as i64).await {
+                Ok((feed, latest, hour)) => {
                     self.send(Msg::Events { rows: latest, ticks: Vec::new() });
-                    match self.ops.call(call::LiveHourCall { up_to: cursor }).await {
-                        Ok(hour) => self.send(Msg::LiveHour { minutes: hour.minutes, offenders: hour.offenders }),
-                        Err(e) => self.send(Msg::Failed(format!("could not count the last hour: {e}"))),
-                    }
+                    self.send(Msg::LiveHour { minutes: hour.minutes, offenders: hour.offenders });
                     break feed;
                 }
                 Err(e) => {

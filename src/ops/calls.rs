@@ -10,11 +10,11 @@ use crate::domain::Role;
 use crate::domain::Settings;
 use crate::service::{
     ActiveAlert, ApproveReport, Approvees, BlockSelector, BulkBlock, BulkUnblock, ChainNode, CodeView, EmailChange,
-    Erased, ExportRow, FailedMail, FeedPage, InviteRun, IssuedToken, Lookup, MailRetry, OperatorInfo, PartnerCodeSpec,
-    PauseScope, PersonExport, Report, RetriedMail, RevokeTarget, RevokedCode, SwitchState, TokenInfo,
+    Erased, ExportRow, FailedMail, FeedPage, InviteRun, IssuedToken, LiveHour, Lookup, MailRetry, OperatorInfo,
+    PartnerCodeSpec, PauseScope, PersonExport, Report, RetriedMail, RevokeTarget, RevokedCode, SwitchState, TokenInfo,
 };
 use crate::service::{Actor, Error, Result, Velvet};
-use crate::store::{EventPage, EventRow, FeedState, ListedEntry, MinuteCount, OffenderCount};
+use crate::store::{EventPage, EventRow, FeedState, ListedEntry};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -44,13 +44,6 @@ pub trait Each {
 pub struct Whoami {
     pub operator: String,
     pub role: Role,
-}
-
-/// The Live pane's hour as the database counts it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct LiveHour {
-    pub minutes: Vec<MinuteCount>,
-    pub offenders: Vec<OffenderCount>,
 }
 
 /// Who an approval is for (owned: it crosses the wire).
@@ -125,8 +118,9 @@ calls! {
         }
         v.entries_by_ids(a, &c.ids).await
     };
-    /// The newest events and a feed position after them.
-    "feed/tail" => FeedTail { n: i64 } -> FeedPage = |v, a, c| v.feed_tail(a, c.n.clamp(0, 10_000)).await;
+    /// The newest events and a feed position after them (and the Live pane's hour up to it, with `hour`).
+    "feed/tail" => FeedTail { n: i64, hour: bool } -> FeedPage =
+        |v, a, c| v.feed_tail(a, c.n.clamp(0, 10_000), c.hour).await;
     /// Every event committed after a feed position, each once; held up to `wait_ms` for one to arrive.
     "feed/poll" => FeedPoll { state: FeedState, limit: i64, wait_ms: u64 } -> FeedPage = |v, a, c| {
         v.feed_poll(a, c.state, c.limit.clamp(1, 10_000), c.wait_ms.min(MAX_FEED_WAIT_MS)).await

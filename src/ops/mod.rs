@@ -22,7 +22,7 @@ pub use calls::{Call, Each, Whoami, every};
 pub use remote::Remote;
 
 use crate::domain::Role;
-use crate::service::{Actor, Result, Velvet};
+use crate::service::{Actor, LiveHour, Result, Velvet};
 use crate::store::{EventRow, FeedState};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -80,8 +80,16 @@ impl Ops {
 
     /// The newest `n` events and a feed of everything committed after them.
     pub async fn tail(&self, n: i64) -> Result<(Feed, Vec<EventRow>)> {
-        let page = self.call(calls::FeedTail { n }).await?;
+        let page = self.call(calls::FeedTail { n, hour: false }).await?;
         Ok((Feed { ops: self.clone(), state: page.state }, page.rows))
+    }
+
+    /// The tail, its feed, and the Live pane's hour up to the feed's
+    /// position, counted in the same snapshot (each event counted once).
+    pub async fn tail_and_hour(&self, n: i64) -> Result<(Feed, Vec<EventRow>, LiveHour)> {
+        let page = self.call(calls::FeedTail { n, hour: true }).await?;
+        let hour = page.hour.unwrap_or(LiveHour { minutes: Vec::new(), offenders: Vec::new() });
+        Ok((Feed { ops: self.clone(), state: page.state }, page.rows, hour))
     }
 }
 

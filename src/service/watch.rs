@@ -7,11 +7,21 @@ use crate::domain::{EventKind, Permission};
 use crate::store::{EventFeed, EventFilter, EventRow, ListedEntry, MinuteCount, NewEvent, OffenderCount, TrailQuery};
 use chrono::Duration;
 
-/// A feed's events and its position after them (see `store::FeedState`).
+/// A feed's events and its position after them (see `store::FeedState`),
+/// and at the start, when asked, the Live pane's hour up to that position.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FeedPage {
     pub rows: Vec<EventRow>,
     pub state: crate::store::FeedState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hour: Option<LiveHour>,
+}
+
+/// The Live pane's hour as the database counts it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LiveHour {
+    pub minutes: Vec<MinuteCount>,
+    pub offenders: Vec<OffenderCount>,
 }
 
 impl Velvet {
@@ -54,9 +64,16 @@ impl Velvet {
 
     /// The newest `n` events (oldest first) and the position of a feed after
     /// them, as data: what a client of the admin API holds (see `FeedState`).
-    pub async fn feed_tail(&self, actor: &Actor, n: i64) -> Result<FeedPage> {
-        let (feed, rows) = self.event_tail(actor, n).await?;
-        Ok(FeedPage { rows, state: feed.state() })
+    /// With `hour`, the Live pane's hour up to the position too, counted in
+    /// the tail's own snapshot (an event in flight is counted once, by the
+    /// feed, when it commits).
+    pub async fn feed_tail(&self, actor: &Actor, n: i64, hour: bool) -> Result<FeedPage> {
+        actor.require(Permission::Read)?;
+        let now = self.now();
+        let windows = hour.then(|| (now - Duration::minutes(60), now - Duration::minutes(10)));
+        let (feed, rows, counts) = EventFeed::tail_and_hour(&self.store, n, windows).await?;
+        let hour = counts.map(|(minutes, offenders)| LiveHour { minutes, offenders });
+        Ok(FeedPage { rows, state: feed.state(), hour })
     }
 
     /// Every event committed after the feed position `state` and not
@@ -76,7 +93,7 @@ impl Velvet {
         loop {
             let rows = feed.poll(limit).await?;
             if !rows.is_empty() || tokio::time::Instant::now() >= until {
-                return Ok(FeedPage { rows, state: feed.state() });
+                return Ok(FeedPage { rows, state: feed.state(), hour: None });
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }

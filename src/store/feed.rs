@@ -76,6 +76,17 @@ impl FeedState {
     }
 }
 
+/// The Live pane's hour as the database counts it (see `store::live`).
+pub type LiveCounts = (Vec<super::MinuteCount>, Vec<super::OffenderCount>);
+
+async fn live_counts(
+    tx: &mut super::Tx,
+    (minutes, offenders): (DateTime<Utc>, DateTime<Utc>),
+    up_to: i64,
+) -> Result<LiveCounts> {
+    Ok((tx.minute_counts(minutes, up_to).await?, tx.offender_counts(offenders, up_to).await?))
+}
+
 pub struct EventFeed {
     store: Store,
     /// Every id at or below this was delivered, or was never committed.
@@ -93,17 +104,37 @@ impl EventFeed {
     /// A feed that starts after the newest `n` events, and those events
     /// (oldest first): the tail, then everything after it, each once.
     pub async fn tail(store: &Store, n: i64) -> Result<(EventFeed, Vec<EventRow>)> {
+        let (feed, rows, _) = Self::tail_and_hour(store, n, None).await?;
+        Ok((feed, rows))
+    }
+
+    /// The tail and, when `hour` names the Live pane's two windows
+    /// (per-minute counts since the first, offenders since the second),
+    /// those counts up to the feed's cursor, read in the tail's own
+    /// snapshot on PostgreSQL: an event still in flight is neither counted
+    /// nor taken as delivered, so the feed brings it once, when it commits.
+    pub async fn tail_and_hour(
+        store: &Store,
+        n: i64,
+        hour: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Result<(EventFeed, Vec<EventRow>, Option<LiveCounts>)> {
         let tail_sql = concat!("SELECT ", event_columns!(), " FROM events ORDER BY id DESC LIMIT $1");
         match store {
             Store::Sqlite(pool) => {
+                // One writer at a time: what the tail did not see has a
+                // higher id than its cursor, which the counts stop at.
                 let mut rows = sqlx::query_as::<_, EventRow>(tail_sql).bind(n).fetch_all(pool).await?;
                 rows.reverse();
                 let high = rows.last().map_or(0, |e| e.id);
-                Ok((EventFeed::new(store, high), rows))
+                let counts = match hour {
+                    Some(windows) => Some(live_counts(&mut store.read().await?, windows, high).await?),
+                    None => None,
+                };
+                Ok((EventFeed::new(store, high), rows, counts))
             }
             Store::Postgres(pool) => {
-                // One snapshot for the tail and the ids below it, so nothing
-                // committing in between is taken as seen.
+                // One snapshot for the tail, the ids below it and the
+                // counts, so nothing committing in between is taken as seen.
                 let mut tx = pool.begin().await?;
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
                 let mut rows = sqlx::query_as::<_, EventRow>(tail_sql).bind(n).fetch_all(&mut *tx).await?;
@@ -116,13 +147,18 @@ impl EventFeed {
                     .fetch_all(&mut *tx)
                     .await?;
                 let at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()").fetch_one(&mut *tx).await?;
+                let mut tx = super::Tx::Postgres(tx);
+                let counts = match hour {
+                    Some(windows) => Some(live_counts(&mut tx, windows, high).await?),
+                    None => None,
+                };
                 tx.commit().await?;
                 let seen: BTreeSet<i64> = seen.into_iter().collect();
                 let mut feed = EventFeed::new(store, high);
                 feed.low_water = low_water;
                 feed.gaps = (low_water + 1..=high).filter(|id| !seen.contains(id)).collect();
                 feed.horizons.push_back((at, high));
-                Ok((feed, rows))
+                Ok((feed, rows, counts))
             }
         }
     }
