@@ -123,7 +123,7 @@ pub fn tokens(list: &[TokenInfo], now: DateTime<Utc>) -> String {
             t.id,
             t.operator,
             format!("…{}", t.hint),
-            t.state(now),
+            t.state(now).as_str(),
             t.created_at.format("%Y-%m-%d %H:%M"),
             t.expires_at.map_or_else(|| "never".to_string(), |at| relative(now, at)),
             t.last_used_at.map_or_else(|| "never".to_string(), |at| relative(now, at)),
