@@ -36,7 +36,7 @@ impl BlockSelector {
     /// The selector as stored and named (lowercased, trimmed), what to
     /// match on and the bound value; a precise error for bad input.
     fn query(&self) -> Result<(BlockSelector, MatchOn, String)> {
-        let like = |t: &str| t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let like = crate::store::like_literal;
         match self {
             BlockSelector::Domain(d) => {
                 let d = d.trim().trim_start_matches('@').to_ascii_lowercase();

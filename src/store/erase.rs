@@ -5,9 +5,9 @@
 use super::{Result, Tx, exec, on};
 use chrono::{DateTime, Utc};
 
-/// `%text%` for LIKE, with `\`, `%` and `_` escaped by `\`.
+/// `%text%` for LIKE.
 fn containing(text: &str) -> String {
-    format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+    format!("%{}%", super::like_literal(text))
 }
 
 impl Tx {

@@ -72,6 +72,13 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// `text` as a literal inside a LIKE pattern written with `ESCAPE '\\'`:
+/// `\\`, `%` and `_` escaped, so an address with an underscore matches
+/// only itself.
+pub fn like_literal(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 impl StoreError {
     /// The database could not be reached or is restarting, or (SQLite) is
     /// locked past the busy timeout: nothing about the request was wrong,
