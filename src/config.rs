@@ -120,6 +120,9 @@ pub struct ServeConfig {
     /// The admin API's own listener (then the public one serves no admin
     /// route and no `/metrics`): loopback, a VPN, or behind a TLS proxy.
     pub admin_listen: Option<String>,
+    /// With no `admin_listen`, serve the admin API beside the public routes
+    /// anyway (off by default: a public listener faces the internet).
+    pub admin_on_public: bool,
     /// Base of the links in mails; defaults to http://LISTEN.
     pub public_url: Option<String>,
     /// `log`, `file:DIR` or `smtp://[user:pass@]host[:port][?tls=starttls|required|tls|opportunistic|none]`:
@@ -158,6 +161,7 @@ impl Default for ServeConfig {
         ServeConfig {
             listen: "127.0.0.1:8080".into(),
             admin_listen: None,
+            admin_on_public: false,
             public_url: None,
             mail: "log".into(),
             mail_from: "velvet <beta@localhost>".into(),

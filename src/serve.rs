@@ -17,8 +17,10 @@ use tokio::task::JoinSet;
 /// A running server. Dropping it does not stop it; call `shutdown`.
 pub struct Running {
     pub addr: SocketAddr,
-    /// The admin listener, when `admin_listen` is set (else the admin API is on `addr`).
+    /// The admin listener, when `admin_listen` is set.
     pub admin_addr: Option<SocketAddr>,
+    /// The admin API is served beside the public routes (`admin_on_public`).
+    pub admin_on_public: bool,
     pub public_url: String,
     pub mail: String,
     stop: watch::Sender<bool>,
@@ -89,7 +91,7 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
         country_header: serve.country_header.clone(),
         // With an admin listener, /metrics is served there, not here.
         serve_metrics: serve.metrics && admin_listener.is_none(),
-        admin_on_public: admin_listener.is_none(),
+        admin_on_public: admin_listener.is_none() && serve.admin_on_public,
         wake_mailer: wake.clone(),
         cors_origins: serve.cors_origins.clone(),
         answer_floor: std::time::Duration::from_millis(serve.public_answer_ms.min(1_000)),
@@ -124,11 +126,12 @@ pub async fn start(velvet: Velvet, config: &Config) -> Result<Running, String> {
     tasks.spawn(worker::sweeper(velvet.clone(), limiter.clone(), stopped.clone()));
     tasks.spawn(worker::limiter_sync(velvet.clone(), limiter, stopped.clone()));
     if let Some(admin) = admin_listener {
-        tasks.spawn(accept_loop(admin, api::admin::router(app.clone()), stopped.clone()));
+        tasks.spawn(accept_loop(admin, api::admin::router(app.clone(), serve.metrics), stopped.clone()));
     }
     let router = api::router(app);
     tasks.spawn(accept_loop(listener, router, stopped));
-    Ok(Running { addr, admin_addr, public_url, mail: described, stop, tasks })
+    let admin_on_public = admin_addr.is_none() && serve.admin_on_public;
+    Ok(Running { addr, admin_addr, admin_on_public, public_url, mail: described, stop, tasks })
 }
 
 /// How long a client may take to send its request headers (slowloris).

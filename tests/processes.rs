@@ -199,7 +199,7 @@ async fn log_secrecy(db: TestDb) {
     let mail = dir.path().join("mail");
     let config = dir.path().join("velvet.toml");
     // Loopback is the "proxy"; the webhook points nowhere so its failures are logged.
-    std::fs::write(&config, "[serve]\ntrusted_proxies = [\"127.0.0.1/32\"]\nwebhook_url = \"http://127.0.0.1:9/hook\"\nwebhook_secret = \"whsec-do-not-log\"\n").unwrap();
+    std::fs::write(&config, "[serve]\nadmin_on_public = true\ntrusted_proxies = [\"127.0.0.1/32\"]\nwebhook_url = \"http://127.0.0.1:9/hook\"\nwebhook_secret = \"whsec-do-not-log\"\n").unwrap();
     db.velvet.set_setting(&admin, "webhook_events", "joined").await.unwrap();
     let code = db.partner_code("hn", 5).await;
     let log = dir.path().join("serve.log");

@@ -66,7 +66,8 @@ async fn whoami_answers_the_tokens_operator_and_every_bad_token_gets_one_401(db:
     db.velvet.remove_operator(&db.admin().await, "gone").await.unwrap();
     db.clock.advance(chrono::Duration::hours(2));
 
-    let wrong = format!("{}x", &good[..good.len() - 1]);
+    let last = if good.ends_with('0') { '1' } else { '0' };
+    let wrong = format!("{}{last}", &good[..good.len() - 1]);
     let mut answers = Vec::new();
     for t in [None, Some("not-a-token"), Some(wrong.as_str()), Some(&expiring.token), Some(&revoked), Some(&removed)] {
         answers.push(call(&http, &admin, "whoami", t, None).await);
@@ -78,6 +79,15 @@ async fn whoami_answers_the_tokens_operator_and_every_bad_token_gets_one_401(db:
     }
     // The good one still works; the text of no token is in any table.
     assert_eq!(call(&http, &admin, "whoami", Some(&good), None).await.0, 200);
+    let mut stored =
+        db.texts("SELECT token_hash || ' ' || hint || ' ' || COALESCE(note, '') FROM operator_tokens").await;
+    stored.extend(
+        db.texts("SELECT kind || ' ' || COALESCE(detail, '') || ' ' || COALESCE(reason, '') FROM events").await,
+    );
+    for t in [&good, &expiring.token, &revoked, &removed] {
+        let secret = &t["velvet_op_".len()..];
+        assert!(stored.iter().all(|row| !row.contains(secret)), "a token's text is stored");
+    }
     s.stop().await;
 }
 
@@ -93,6 +103,13 @@ async fn the_admin_listener_keeps_admin_routes_and_metrics_off_the_public_one(db
     // The public routes are not on the admin listener.
     let r = http.post(format!("{admin}/v1/waitlist")).body("{}").send().await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
+    // Without an admin listener there is no admin API unless asked for.
+    let plain = server::start(&db, |_| {}).await;
+    assert_eq!(call(&http, &plain.base, "whoami", Some(&good), None).await.0, 404);
+    plain.stop().await;
+    let beside = server::start(&db, |c| c.serve.admin_on_public = true).await;
+    assert_eq!(call(&http, &beside.base, "whoami", Some(&good), None).await.0, 200);
+    beside.stop().await;
     let spec = http.get(format!("{admin}/v1/admin/openapi.json")).send().await.unwrap().text().await.unwrap();
     let spec: Value = serde_json::from_str(&spec).unwrap();
     assert_eq!(spec["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
@@ -121,8 +138,39 @@ fn needs(path: &str) -> Option<Permission> {
         "operators/add" | "operators/role" | "operators/remove" | "tokens/issue" | "tokens" | "tokens/revoke" => {
             ManageOperators
         }
-        _ => Read,
+        "entries/count" | "entries/newest" | "entries/by-ids" | "feed/tail" | "feed/poll" | "live/hour" | "alerts"
+        | "switches" | "settings" | "invites/sent-today" | "lookup" | "chain" | "export/person" | "export/page"
+        | "report" | "codes/list" | "mail/failed" | "mail/failed/count" | "events/before" | "events/trail"
+        | "entries/id" | "operators" => Read,
+        other => panic!("no permission listed for {other}: add it to the role matrix"),
     })
+}
+
+/// The answers an allowed call may give besides 2xx, in the matrix's order
+/// (roles viewer, support, product, admin; each call once per role).
+fn may_refuse(path: &str) -> &'static [u16] {
+    match path {
+        // Support blocked bob (and unblocked him); the admin finds it done.
+        "block" | "unblock" => &[409],
+        // Support changed cat's address to kat: the admin finds no cat.
+        "change-email" => &[404],
+        // ann is confirmed, not invited: nothing to reissue.
+        "reissue" => &[409],
+        // The bulk block took nobody, so there is no batch 1.
+        "unblock/batch" => &[404],
+        // newbie was removed by then.
+        "tokens/issue" => &[404],
+        _ => &[],
+    }
+}
+
+/// Events the operator `actor` is named on.
+async fn events_by(db: &TestDb, actor: &str) -> i64 {
+    let sql = "SELECT COUNT(*) FROM events WHERE actor = $1";
+    match &db.store {
+        velvet::Store::Sqlite(p) => sqlx::query_scalar(sql).bind(actor).fetch_one(p).await.unwrap(),
+        velvet::Store::Postgres(p) => sqlx::query_scalar(sql).bind(actor).fetch_one(p).await.unwrap(),
+    }
 }
 
 /// A request for each call (`None`: a GET).
@@ -133,7 +181,7 @@ fn sample(path: &str) -> Option<Value> {
         | "mail/failed/count" | "operators" => return None,
         "entries/newest" => json!({"before": i64::MAX, "limit": 10}),
         "entries/by-ids" => json!({"ids": [1, 2]}),
-        "feed/tail" => json!({"n": 5}),
+        "feed/tail" => json!({"n": 5, "hour": true}),
         "feed/poll" => json!({"state": feed, "limit": 10, "wait_ms": 0}),
         "live/hour" => json!({"up_to": 0}),
         "settings/set" => json!({"key": "daily_invite_cap", "value": "60"}),
@@ -200,16 +248,17 @@ async fn each_role_may_make_exactly_the_calls_the_service_allows_and_a_refusal_w
         let body = sample(path);
         for (role, t) in &tokens {
             let allowed = needs(path).is_none_or(|p| p.roles().contains(role));
-            let events = db.events_total().await;
+            let me = format!("as-{role}");
+            let events = events_by(&db, &me).await;
             let (status, answer) = call(&http, &admin, path, Some(t), body.clone()).await;
             if allowed {
-                assert!(![401, 403].contains(&status), "{role} may call {path}: {status} {answer}");
-                assert!(status < 500, "{path} as {role}: {status} {answer}");
+                let expected = (200..300).contains(&status) || may_refuse(path).contains(&status);
+                assert!(expected, "{role} may call {path}: {status} {answer}");
             } else {
                 assert_eq!(status, 403, "{role} may not call {path}: {answer}");
                 assert_eq!(answer["error"], "forbidden");
                 assert!(answer["message"].as_str().unwrap().contains(&role.to_string()), "{answer}");
-                assert_eq!(db.events_total().await, events, "a refused {path} wrote nothing");
+                assert_eq!(events_by(&db, &me).await, events, "a refused {path} wrote nothing");
                 refused += 1;
             }
         }
@@ -221,20 +270,28 @@ async fn each_role_may_make_exactly_the_calls_the_service_allows_and_a_refusal_w
     s.stop().await;
 }
 
-async fn repeated_failed_logins_from_one_address_are_refused_for_a_while(db: TestDb) {
+async fn repeated_guesses_from_one_address_are_refused_for_a_while_but_not_a_valid_token(db: TestDb) {
     let (s, admin) = admin_server(&db).await;
     let good = token(&db, "ada", Role::Admin).await;
     let http = reqwest::Client::new();
+    // A console left open on a revoked token is not guessing: 401s, never a lockout.
+    let old = token(&db, "bob", Role::Support).await;
+    let id = db.velvet.tokens(&db.admin().await, Some("bob")).await.unwrap()[0].id;
+    db.velvet.revoke_token(&db.admin().await, id).await.unwrap();
+    for _ in 0..30 {
+        assert_eq!(call(&http, &admin, "whoami", Some(&old), None).await.0, 401);
+    }
+    let guess = |i: usize| format!("velvet_op_{:0>32}", i);
     let mut statuses = Vec::new();
     for i in 0..25 {
-        statuses.push(call(&http, &admin, "whoami", Some(&format!("velvet_op_guess{i}")), None).await.0);
+        statuses.push(call(&http, &admin, "whoami", Some(&guess(i)), None).await.0);
     }
     assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
     assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
-    // Locked out: even a good token waits.
-    let (status, body) = call(&http, &admin, "whoami", Some(&good), None).await;
-    assert_eq!(status, 429, "{body}");
-    assert_eq!(body["error"], "slow_down");
+    let (status, body) = call(&http, &admin, "whoami", Some("not even a token"), None).await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("slow_down")), "{body}");
+    // The office behind this address keeps working with its valid tokens.
+    assert_eq!(call(&http, &admin, "whoami", Some(&good), None).await.0, 200);
     s.stop().await;
 }
 
@@ -330,23 +387,23 @@ async fn the_feed_over_a_context_delivers_changes_by_others_exactly_once(db: Tes
     let (s, admin) = admin_server(&db).await;
     let t = token(&db, "vic", Role::Viewer).await;
     let remote = Ops::Remote(std::sync::Arc::new(Remote::connect(None, &admin, &t, false).await.unwrap()));
-    let before = db.events_total().await;
     let (mut feed, _) = remote.tail(10).await.unwrap();
+    let start = feed.cursor();
     // Someone else works on the list meanwhile: an operator and the public.
     let root = db.admin().await;
     for i in 0..30 {
         db.confirmed(&format!("p{i}@example.com")).await;
     }
     db.velvet.block(&root, "p3@example.com", Some("spam")).await.unwrap();
-    let expected = (db.events_total().await - before) as usize;
+    // Everything committed by now (the server's own workers may add more).
+    let wanted = db.texts("SELECT CAST(id AS TEXT) FROM events ORDER BY id").await;
+    let wanted: Vec<i64> = wanted.iter().map(|t| t.parse().unwrap()).filter(|id| *id > start).collect();
     let mut seen: Vec<i64> = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while seen.len() < expected {
-        assert!(std::time::Instant::now() < deadline, "only {} of {expected} events arrived", seen.len());
+    while !wanted.iter().all(|id| seen.contains(id)) {
+        assert!(std::time::Instant::now() < deadline, "only {} of {} events arrived", seen.len(), wanted.len());
         seen.extend(feed.poll(1000, 200).await.unwrap().iter().map(|e| e.id));
     }
-    assert!(feed.poll(1000, 0).await.unwrap().is_empty(), "nothing more, nothing twice");
-    assert_eq!(seen.len(), expected);
     let mut unique = seen.clone();
     unique.sort_unstable();
     unique.dedup();
@@ -359,7 +416,7 @@ on_both_backends!(
     whoami_answers_the_tokens_operator_and_every_bad_token_gets_one_401,
     the_admin_listener_keeps_admin_routes_and_metrics_off_the_public_one,
     each_role_may_make_exactly_the_calls_the_service_allows_and_a_refusal_writes_nothing,
-    repeated_failed_logins_from_one_address_are_refused_for_a_while,
+    repeated_guesses_from_one_address_are_refused_for_a_while_but_not_a_valid_token,
     a_revoked_token_is_refused_by_every_server_on_the_database_at_once,
     a_revoked_token_is_refused_by_a_second_serve_process,
     the_operator_interface_over_a_context_gives_the_same_answers_as_in_process,

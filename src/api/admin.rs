@@ -10,14 +10,14 @@
 //! GET  /v1/admin/openapi.json         the admin paths (bearer scheme)
 //! ```
 //!
-//! Served on `--admin-listen` (with /metrics) when set; otherwise beside
-//! the public routes.
+//! Served on `--admin-listen` (with /metrics) when set; beside the public
+//! routes only when `[serve] admin_on_public = true`; otherwise not at all.
 
 use super::client;
 use super::error::{Answer, Wants};
 use super::{App, count_requests, healthz, limit_headers, method_not_allowed, metrics, not_found, readyz};
 use crate::ops::{Call, Each, every};
-use crate::service::{Actor, Error};
+use crate::service::{Actor, Error, Login};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -43,11 +43,12 @@ pub fn routes() -> Router<Arc<App>> {
     routes.0.unwrap_or_default().route("/v1/admin/openapi.json", get(spec))
 }
 
-/// The admin listener's whole router: the admin API, /metrics and the
-/// health checks; nothing public.
-pub fn router(app: Arc<App>) -> Router {
-    routes()
-        .route("/metrics", get(metrics))
+/// The admin listener's whole router: the admin API, /metrics (unless
+/// `[serve] metrics = false`) and the health checks; nothing public.
+pub fn router(app: Arc<App>, serve_metrics: bool) -> Router {
+    let routes = routes();
+    let routes = if serve_metrics { routes.route("/metrics", get(metrics)) } else { routes };
+    routes
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
@@ -105,25 +106,33 @@ fn unauthorized() -> Response {
     r
 }
 
-/// The token's operator, or the answer refusing the request. Failures
-/// count against the caller's address on every server process; an address
-/// locked out is refused before its token is looked at.
+/// The token's operator, or the answer refusing the request. Guesses
+/// (malformed tokens, tokens velvet never issued) count against the
+/// caller's address on every server process; a token that was revoked or
+/// expired gets the same 401 without counting (a console left open is not
+/// an attack), and a valid token is let in even while its address is
+/// locked out (guessing 160 bits is hopeless; the lockout spares the
+/// database the guesses, it must not shut an office out).
 async fn authenticate(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Result<Actor, Response> {
     let ip = client::client_ip(peer, headers, &app.trusted_proxies, app.forwarded);
     let unit = client::limit_unit(ip);
-    if let Some(denied) = app.limiter.auth_locked_out(&unit) {
-        return Err(Answer::slow_down(denied.retry_after).render(Wants::Json));
-    }
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .unwrap_or("");
-    match app.velvet.authenticate(token).await {
-        Ok(actor) => Ok(actor),
-        Err(Error::Unauthorized) => {
+    let locked = app.limiter.auth_locked_out(&unit);
+    if locked.is_some() && crate::domain::token::OperatorToken::parse(token).is_none() {
+        // Not even shaped like a token: no database read while locked out.
+        return Err(Answer::slow_down(locked.map_or(60, |d| d.retry_after)).render(Wants::Json));
+    }
+    match app.velvet.login(token).await {
+        Ok(Login::Operator(actor)) => Ok(actor),
+        Ok(_) if locked.is_some() => Err(Answer::slow_down(locked.map_or(60, |d| d.retry_after)).render(Wants::Json)),
+        Ok(Login::Ended) => Err(unauthorized()),
+        Ok(Login::Unknown) => {
             // This one is answered as what it was; the lockout it may start
-            // refuses the next ones.
+            // refuses the next guesses.
             if let Err(e) = app.limiter.record_auth_failure(&unit).await {
                 tracing::warn!(error = %e, "could not count a failed admin login");
             }

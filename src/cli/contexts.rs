@@ -81,7 +81,15 @@ impl Contexts {
             Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
         };
         check_private(file)?;
-        toml::from_str(&text).map_err(|e| format!("{} is not a valid contexts file: {e}", file.display()))
+        // The parser's message quotes the line, which may hold a token:
+        // only where it is goes out.
+        toml::from_str(&text).map_err(|e: toml::de::Error| {
+            let line = e.span().map_or(0, |span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            format!(
+                "{} is not a valid contexts file (line {line}): mend it, or remove it and log in again",
+                file.display()
+            )
+        })
     }
 
     /// Writes the file whole (a temporary file renamed over it), 0600 in a
@@ -97,6 +105,8 @@ impl Contexts {
         make_private_dir(dir)?;
         let text = toml::to_string(self).map_err(|e| format!("cannot write contexts: {e}"))?;
         let tmp = dir.join(format!(".contexts.toml.{}", std::process::id()));
+        // One left by a crash (the pid came round again) is ours to replace.
+        let _ = std::fs::remove_file(&tmp);
         write_private(&tmp, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, file).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
@@ -210,6 +220,11 @@ mod tests {
         let refused = Contexts::load_from(&file).err().unwrap();
         assert!(refused.contains("chmod 600") && refused.contains("644"), "{refused}");
         assert!(format!("{:?}", back.contexts["prod"]).find("secret").is_none(), "Debug hides the token");
+        // A hand edit gone wrong: the message says where, never what.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&file, "[contexts.prod]\nurl = \"https://v.example\"\ntoken = velvet_op_secret\n").unwrap();
+        let broken = Contexts::load_from(&file).err().unwrap();
+        assert!(broken.contains("line 3") && !broken.contains("secret"), "{broken}");
     }
 
     #[test]

@@ -15,7 +15,6 @@ use crate::domain::SystemClock;
 use crate::ops::{Ops, Remote};
 use crate::service::{Actor, Error, Velvet};
 use crate::store::Store;
-use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -111,13 +110,18 @@ impl Ctx {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // A flag on the command line wins over the other one's environment variable.
+    let typed = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let flags = Typed { database_url: typed("database_url"), context: typed("context") };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -125,7 +129,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, flags)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.quiet => ExitCode::SUCCESS,
         Err(e) => {
@@ -135,7 +139,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> CliResult {
+/// Which of the two places was typed on the command line (rather than
+/// taken from the environment).
+#[derive(Clone, Copy)]
+struct Typed {
+    database_url: bool,
+    context: bool,
+}
+
+async fn run(cli: Cli, typed: Typed) -> CliResult {
     let (config_path, explicit) = match &cli.config {
         Some(p) => (p.clone(), true),
         None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
@@ -144,21 +156,27 @@ async fn run(cli: Cli) -> CliResult {
     if let Some(done) = commands::contexts_command(&cli.command).await {
         return done;
     }
-    let database_url = cli.database_url.clone().or(config.database_url.clone());
-    // A context: the one named, else (for operator commands, with no
-    // database URL given) the current one.
+    if typed.context && typed.database_url {
+        return Err(CliError::usage("give --context or --database-url, not both"));
+    }
+    // Where this runs, first match wins: --context, --database-url (typed);
+    // VELVET_CONTEXT; VELVET_DATABASE_URL or the config's database_url; the
+    // current context (`velvet use`); sqlite://velvet.db. Commands that run
+    // beside the database never take a context.
     let runs_here = commands::runs_next_to_the_database(&cli.command);
-    if runs_here && cli.context.is_some() {
+    if runs_here && typed.context {
         return Err(CliError::usage(
             "this command runs next to the database: give it --database-url, not --context".to_string(),
         ));
     }
-    let context = if runs_here || (cli.context.is_none() && database_url.is_some()) {
-        None
-    } else {
-        let named = cli.context.as_deref();
+    let database_url = cli.database_url.clone().or(config.database_url.clone());
+    let use_context =
+        !runs_here && !typed.database_url && (typed.context || cli.context.is_some() || database_url.is_none());
+    let context = if use_context {
         let contexts = contexts::Contexts::load().map_err(CliError::failure)?;
-        contexts.pick(named).map_err(CliError::usage)?
+        contexts.pick(cli.context.as_deref()).map_err(CliError::usage)?
+    } else {
+        None
     };
     if let Some((name, context)) = context {
         if cli.acting_as.is_some() {
@@ -167,9 +185,6 @@ async fn run(cli: Cli) -> CliResult {
                  server knows who you are from your token{}: drop --as, or log in with another operator's token",
                 context.operator.as_deref().map(|o| format!(" ({o})")).unwrap_or_default()
             )));
-        }
-        if database_url.is_some() && cli.database_url.is_some() {
-            return Err(CliError::usage("give --context or --database-url, not both"));
         }
         let ctx = Ctx { target: Target::Context { name, context }, acting_as: None, config };
         return commands::dispatch(&ctx, cli.command).await;

@@ -119,10 +119,10 @@ calls! {
         v.entries_by_ids(a, &c.ids).await
     };
     /// The newest events and a feed position after them (and the Live pane's hour up to it, with `hour`).
-    "feed/tail" => FeedTail { n: i64, hour: bool } -> FeedPage =
+    "feed/tail" => FeedTail { n: i64, #[serde(default)] hour: bool } -> FeedPage =
         |v, a, c| v.feed_tail(a, c.n.clamp(0, 10_000), c.hour).await;
     /// Every event committed after a feed position, each once; held up to `wait_ms` for one to arrive.
-    "feed/poll" => FeedPoll { state: FeedState, limit: i64, wait_ms: u64 } -> FeedPage = |v, a, c| {
+    "feed/poll" => FeedPoll { state: FeedState, limit: i64, #[serde(default)] wait_ms: u64 } -> FeedPage = |v, a, c| {
         v.feed_poll(a, c.state, c.limit.clamp(1, 10_000), c.wait_ms.min(MAX_FEED_WAIT_MS)).await
     };
     /// The Live pane's last hour, up to an event id.

@@ -68,6 +68,8 @@ impl Remote {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(ANSWER_TIMEOUT)
             .user_agent(concat!("velvet/", env!("CARGO_PKG_VERSION")))
+            // A redirect could carry the token to another scheme or host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Unreachable(format!("cannot set up HTTPS for {base}: {e}")))?;
         let mut remote = Remote {
@@ -144,7 +146,8 @@ impl Remote {
             "the TLS connection failed: check the URL is the admin listener's https address and its certificate is \
              valid for that name"
         } else if e.is_timeout() {
-            "no answer in time: check the server is up and not overloaded"
+            "no answer in time, so whether the call was done is unknown: check `velvet events --since 10m` \
+             before trying again"
         } else {
             "check that `velvet serve --admin-listen …` runs there and that the URL in `velvet contexts` is right"
         };
@@ -172,14 +175,28 @@ impl Remote {
                 message: format!(
                     "{} refuses this address for a while after too many failed logins; try again in {}",
                     self.named(),
-                    retry_after.map_or("a few minutes".into(), |s| format!("{} minutes", s.div_ceil(60)))
+                    match retry_after {
+                        Some(s) if s < 90 => format!("{s} seconds"),
+                        Some(s) => format!("{} minutes", s.div_ceil(60)),
+                        None => "a few minutes".into(),
+                    }
                 ),
             },
-            (500..=599, parsed) => Error::Unreachable(format!(
-                "{} failed ({status}{}); this call changed nothing — the server's log says why",
-                self.named(),
-                parsed.map(|b| format!(": {}", b.message)).unwrap_or_default()
+            // velvet's own 500 and 503: the transaction was rolled back.
+            (500..=599, Some(b)) if matches!(b.error.as_str(), "internal" | "unavailable") => {
+                Error::Unreachable(format!(
+                    "{} failed ({status}: {}); this call changed nothing, and the server's log says why",
+                    self.named(),
+                    b.message
+                ))
+            }
+            // A proxy's 502/504 and the like: the server may have done it.
+            (500..=599, _) => Error::Unreachable(format!(
+                "{} answered {status} from something in front of velvet (a proxy?); whether the call was done \
+                 is unknown: check `velvet events --since 10m` before trying again",
+                self.named()
             )),
+            (413, _) => Error::InvalidInput(format!("{} refused the request as too large", self.named())),
             (_, Some(b)) if matches!(b.error.as_str(), "invalid_input" | "invalid_email" | "invalid_code") => {
                 Error::InvalidInput(b.message)
             }

@@ -46,7 +46,7 @@ pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report, Week};
 pub use signup::{ConfirmOutcome, SignupOutcome};
 pub use switches::PauseScope;
-pub use tokens::{IssuedToken, LAST_USED_EVERY, MAX_TOKEN_NOTE, TokenInfo, TokenState};
+pub use tokens::{IssuedToken, LAST_USED_EVERY, Login, MAX_TOKEN_NOTE, TokenInfo, TokenState};
 pub use watch::{FeedPage, LiveHour};
 
 use crate::domain::{Clock, EntryStatus, EventKind, Settings, Transition};

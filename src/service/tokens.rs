@@ -113,6 +113,16 @@ fn expiry_text(at: Option<DateTime<Utc>>) -> String {
     at.map_or_else(|| "never expires".to_string(), |t| format!("expires {}", crate::domain::timefmt::utc_minute(t)))
 }
 
+/// What a bearer token turned out to be (see [`Velvet::login`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Login {
+    Operator(Actor),
+    /// Issued by velvet, but revoked or expired.
+    Ended,
+    /// Malformed, or no token velvet issued.
+    Unknown,
+}
+
 impl Velvet {
     /// Issues a token for operator `name`, valid for `expires_in` (`None`:
     /// until revoked). The text is returned once; only its hash is stored,
@@ -195,27 +205,44 @@ impl Velvet {
     /// or one whose operator was removed, is [`Error::Unauthorized`], the
     /// same for all. Nothing is cached: each call reads the database.
     pub async fn authenticate(&self, token: &str) -> Result<Actor> {
+        match self.login(token).await? {
+            Login::Operator(actor) => Ok(actor),
+            Login::Ended | Login::Unknown => Err(Error::Unauthorized),
+        }
+    }
+
+    /// What a bearer token is, for the admin API: its operator; a token
+    /// velvet issued that no longer lets anyone in (revoked, expired: a
+    /// console left open, not a guess); or nothing velvet knows (malformed
+    /// or never issued: what guessing looks like). All three get the same
+    /// answer; only guesses count toward a lockout.
+    pub async fn login(&self, token: &str) -> Result<Login> {
         let Some(token) = OperatorToken::parse(token) else {
-            return Err(Error::Unauthorized);
+            return Ok(Login::Unknown);
         };
         let now = self.now();
         let holder = self.store.read().await?.token_holder(&token.hash()).await?;
         let Some(h) = holder else {
-            return Err(Error::Unauthorized);
+            return Ok(Login::Unknown);
         };
         if h.revoked_at.is_some() || h.expires_at.is_some_and(|at| at <= now) {
-            return Err(Error::Unauthorized);
+            return Ok(Login::Ended);
         }
         let role = Role::parse(&h.role)
             .ok_or_else(|| StoreError::Corrupt(format!("operator {} has role {}", h.operator, h.role)))?;
         if h.last_used_at.is_none_or(|at| at <= now - LAST_USED_EVERY) {
-            // Recording the use is bookkeeping: if it fails the call still
-            // goes through, and the next one tries again.
-            if let Err(e) = self.touch_token(h.id, now).await {
-                tracing::warn!(token_id = h.id, error = %e, "could not record a token's last use");
-            }
+            // Bookkeeping, in the background: a read call never waits for
+            // the writer (SQLite's is busy during a bulk approve). If it
+            // fails, the next call tries again.
+            let velvet = self.clone();
+            let id = h.id;
+            tokio::spawn(async move {
+                if let Err(e) = velvet.touch_token(id, now).await {
+                    tracing::warn!(token_id = id, error = %e, "could not record a token's last use");
+                }
+            });
         }
-        Ok(Actor::Operator { name: h.operator, role })
+        Ok(Login::Operator(Actor::Operator { name: h.operator, role }))
     }
 
     async fn touch_token(&self, id: i64, now: DateTime<Utc>) -> Result<()> {

@@ -21,6 +21,8 @@ use super::{Result, Store};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, VecDeque};
 
+/// The newest event's id (0 with none).
+const NEWEST: &str = "SELECT COALESCE(MAX(id), 0) FROM events";
 /// How far below the tail a starting feed looks for events still in flight.
 const LOOKBACK: i64 = 10_000;
 /// Gaps asked for in one query, at most (a gap is rare: a transaction in
@@ -42,9 +44,11 @@ pub struct FeedState {
     pub horizons: Vec<(DateTime<Utc>, i64)>,
 }
 
-/// The most horizons a state may carry: one per poll that saw something
-/// new while a transaction stayed open.
-const MAX_HORIZONS: usize = 10_000;
+/// The most horizons a feed keeps (one per poll that saw something new
+/// while a transaction stayed open and a gap waited), and the most a state
+/// read back from a client may carry.
+const MAX_KEPT_HORIZONS: usize = 64;
+const MAX_HORIZONS: usize = 1_000;
 
 impl FeedState {
     /// Whether the event `id` was delivered by the feed this is the
@@ -69,7 +73,7 @@ impl FeedState {
             total += b - a + 1;
             last = *b;
         }
-        if total > 2 * MAX_JUMP || self.horizons.len() > MAX_HORIZONS {
+        if total > MAX_JUMP || self.horizons.len() > MAX_HORIZONS {
             return Err("the feed position is too large: start the feed again".into());
         }
         Ok(())
@@ -125,7 +129,11 @@ impl EventFeed {
                 // higher id than its cursor, which the counts stop at.
                 let mut rows = sqlx::query_as::<_, EventRow>(tail_sql).bind(n).fetch_all(pool).await?;
                 rows.reverse();
-                let high = rows.last().map_or(0, |e| e.id);
+                // No tail asked for (n = 0): the feed starts at the newest, not at the first.
+                let high = match rows.last() {
+                    Some(e) => e.id,
+                    None => sqlx::query_scalar::<_, i64>(NEWEST).fetch_one(pool).await?,
+                };
                 let counts = match hour {
                     Some(windows) => Some(live_counts(&mut store.read().await?, windows, high).await?),
                     None => None,
@@ -139,7 +147,10 @@ impl EventFeed {
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
                 let mut rows = sqlx::query_as::<_, EventRow>(tail_sql).bind(n).fetch_all(&mut *tx).await?;
                 rows.reverse();
-                let high = rows.last().map_or(0, |e| e.id);
+                let high = match rows.last() {
+                    Some(e) => e.id,
+                    None => sqlx::query_scalar::<_, i64>(NEWEST).fetch_one(&mut *tx).await?,
+                };
                 let low_water = (high - LOOKBACK).max(0);
                 let seen: Vec<i64> = sqlx::query_scalar("SELECT id FROM events WHERE id > $1 AND id <= $2")
                     .bind(low_water)
@@ -222,6 +233,9 @@ impl EventFeed {
                 let rows = sqlx::query_as::<_, EventRow>(after_sql).bind(self.high).bind(limit).fetch_all(pool).await?;
                 self.high = rows.last().map_or(self.high, |e| e.id);
                 self.low_water = self.high;
+                // One writer at a time: nothing below the cursor can still come.
+                self.gaps.clear();
+                self.horizons.clear();
                 return Ok(rows);
             }
             Store::Postgres(pool) => pool.clone(),
@@ -267,6 +281,12 @@ impl EventFeed {
             }
             self.high = last.id;
             self.horizons.push_back((at, last.id));
+            // A transaction left open for hours must not grow the position
+            // without end: dropping the oldest horizon only delays settling
+            // (a later one covers its ids, once its own transactions end).
+            while self.horizons.len() > MAX_KEPT_HORIZONS {
+                self.horizons.pop_front();
+            }
         }
         rows.extend(new);
         // 3. Give up the gaps the settled horizons cover: never committed.
@@ -276,6 +296,11 @@ impl EventFeed {
             }
             self.low_water = self.low_water.max(id);
             self.gaps = self.gaps.split_off(&(self.low_water + 1));
+        }
+        // Nothing below the cursor is missing: nothing is left to settle.
+        if self.gaps.is_empty() {
+            self.horizons.clear();
+            self.low_water = self.high;
         }
         Ok(rows)
     }

@@ -22,14 +22,13 @@ pub(super) async fn login(name: &str, url: &str, token_stdin: bool, insecure_htt
         name.to_string(),
         Context { url: url.clone(), token, insecure_http, operator: Some(who.operator.clone()), role: Some(who.role) },
     );
-    if saved.current.is_none() {
-        saved.current = Some(name.to_string());
-    }
+    // Not made the current one by itself: commands that ran on the local
+    // database must not start going to a server unannounced.
     saved.save_to(&path).map_err(CliError::failure)?;
     let current = if saved.current.as_deref() == Some(name) {
         " (the current context)".to_string()
     } else {
-        format!("; `velvet use {name}` makes it the current one")
+        format!("; use it with --context {name}, or `velvet use {name}` to make it the default")
     };
     let verb = if replaced { "replaced" } else { "saved" };
     eprintln!(
@@ -58,6 +57,14 @@ fn token_from_prompt(url: &str) -> CliResult<String> {
     }
     eprint!("Token for {url} (not shown): ");
     terminal::enable_raw_mode().map_err(|e| CliError::failure(format!("cannot read the terminal: {e}")))?;
+    /// Gives the terminal back however this ends (a panic too).
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = ratatui::crossterm::terminal::disable_raw_mode();
+        }
+    }
+    let restore = Restore;
     let mut token = String::new();
     let read = loop {
         match event::read() {
@@ -77,7 +84,7 @@ fn token_from_prompt(url: &str) -> CliResult<String> {
             Err(e) => break Err(CliError::failure(format!("cannot read the terminal: {e}"))),
         }
     };
-    let _ = terminal::disable_raw_mode();
+    drop(restore);
     eprintln!();
     read.map(|()| token.trim().to_string())
 }

@@ -35,7 +35,8 @@ pub(super) async fn serve(
     let running = crate::serve::start(velvet.clone(), &config).await.map_err(CliError::usage)?;
     let admin = match running.admin_addr {
         Some(a) => format!("admin API and /metrics on http://{a}"),
-        None => "admin API here too (--admin-listen keeps it apart)".to_string(),
+        None if running.admin_on_public => "admin API here too (admin_on_public)".to_string(),
+        None => "no admin API: --admin-listen ADDR serves it for `velvet login`".to_string(),
     };
     emit(&format!(
         "velvet serve: listening on http://{} ({} database, mail: {}, links: {}; {admin})",
