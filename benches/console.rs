@@ -117,7 +117,7 @@ async fn list_figures(ops: &Ops, place: &str) -> (State, ListFigures) {
             Input::Msg(Msg::Entries { rows: page.into_iter().map(entry_item).collect(), total: count, done }),
         );
         pages += 1;
-        if pages % 10 == 0 {
+        if pages.is_multiple_of(10) {
             eprintln!("  {place}: {} of {count} entries loaded", s.entries.len());
         }
         if done {
