@@ -135,7 +135,13 @@ async fn each_rule_fires_once_and_resolves_with_its_figures(db: TestDb) {
     let id = {
         let now = v.now();
         let mut tx = db.store.write().await.unwrap();
-        let m = NewMail { kind: "webhook", entry_id: None, code_id: None, recipient: "webhook", payload: Some("{}") };
+        let m = NewMail {
+            kind: velvet::domain::MailKind::Webhook,
+            entry_id: None,
+            code_id: None,
+            recipient: "webhook",
+            payload: Some("{}"),
+        };
         let id = tx.enqueue(m, now).await.unwrap();
         tx.commit().await.unwrap();
         id
@@ -174,7 +180,13 @@ async fn each_rule_fires_once_and_resolves_with_its_figures(db: TestDb) {
     {
         let now = v.now();
         let mut tx = db.store.write().await.unwrap();
-        let m = NewMail { kind: "webhook", entry_id: None, code_id: None, recipient: "webhook", payload: Some("{}") };
+        let m = NewMail {
+            kind: velvet::domain::MailKind::Webhook,
+            entry_id: None,
+            code_id: None,
+            recipient: "webhook",
+            payload: Some("{}"),
+        };
         let id = tx.enqueue(m, now).await.unwrap();
         tx.mark_mail_failed(id, "gone for good", None, now).await.unwrap();
         tx.commit().await.unwrap();

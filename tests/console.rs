@@ -156,8 +156,8 @@ fn dennis() -> velvet::service::Lookup {
         codes: vec![],
         mail: vec![velvet::service::MailView {
             id: 1,
-            kind: "confirm".into(),
-            status: "failed".into(),
+            kind: velvet::domain::MailKind::Confirm,
+            status: velvet::domain::MailStatus::Failed,
             attempts: 8,
             created_at: at,
             sent_at: None,

@@ -1,5 +1,6 @@
 //! Plain-text renderings for the terminal.
 
+use crate::domain::MailStatus;
 use crate::domain::timefmt::relative;
 use crate::service::{ChainNode, CodeView, FailedMail, Lookup, RetriedMail, RevokedCode, TokenInfo};
 use chrono::{DateTime, Utc};
@@ -57,7 +58,8 @@ pub fn lookup(l: &Lookup, now: DateTime<Utc>) -> String {
         let _ = writeln!(s, "mail");
         for m in &l.mail {
             let err = m.last_error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default();
-            let retry = if m.status == "failed" { format!("  -> velvet mail retry {}", m.id) } else { String::new() };
+            let retry =
+                if m.status == MailStatus::Failed { format!("  -> velvet mail retry {}", m.id) } else { String::new() };
             let _ = writeln!(
                 s,
                 "  {}  #{:<6} {:<8} {:<7} {} attempt(s){err}{retry}",

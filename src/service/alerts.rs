@@ -6,6 +6,7 @@
 //! evaluators can never both record one firing.
 
 use super::{Actor, Result, Velvet, event};
+use crate::domain::MailKind;
 use crate::domain::alerts::{AlertRules, Counted, Signals, first_command};
 use crate::domain::{EventKind, Permission};
 use crate::store::{NewEvent, NewMail, Tx};
@@ -215,7 +216,7 @@ impl Velvet {
     async fn queue_page(tx: &mut Tx, page: &AlertPage, now: DateTime<Utc>) -> Result<()> {
         let payload = serde_json::to_string(page).map_err(|e| super::Error::InvalidInput(e.to_string()))?;
         let mail = NewMail {
-            kind: "alert",
+            kind: MailKind::Alert,
             entry_id: None,
             code_id: None,
             recipient: ALERT_RECIPIENT,

@@ -5,6 +5,7 @@
 use super::codes::CodeView;
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::{EventKind, Permission};
+use crate::domain::{MailKind, MailStatus};
 use crate::store::{CodeScope, EntryRow, EventRow, NewEvent, RedemptionRow};
 use chrono::{DateTime, Utc};
 
@@ -21,9 +22,9 @@ pub struct Erased {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PersonMail {
     pub id: i64,
-    pub kind: String,
+    pub kind: MailKind,
     pub recipient: String,
-    pub status: String,
+    pub status: MailStatus,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,

@@ -1,6 +1,7 @@
 //! Sending invites under the daily cap (the pacing valve), and reissuing.
 
 use super::{Actor, Error, Result, Velvet, event};
+use crate::domain::MailKind;
 use crate::domain::code::CodeKind;
 use crate::domain::settings::{day_start, remaining_today};
 use crate::domain::{EntryStatus, EventKind, Permission, Standing, Switch, Transition};
@@ -158,7 +159,7 @@ impl Velvet {
             })
             .await?;
         let mail = NewMail {
-            kind: "invite",
+            kind: MailKind::Invite,
             entry_id: Some(entry.id),
             code_id: Some(code_id),
             recipient: &entry.email,

@@ -3,6 +3,7 @@
 //! expired unused, send the entry back to the approved queue.
 
 use super::{Actor, Error, Result, Velvet, event};
+use crate::domain::MailKind;
 use crate::domain::code::CodeKind;
 use crate::domain::timefmt::utc_minute;
 use crate::domain::{Email, EntryStatus, EventKind, Permission, Standing, Transition};
@@ -142,7 +143,7 @@ impl Velvet {
             for (code_id, entry_id, email, expires_at, _) in tx.codes_due_reminder(now, now + lead, SWEEP_BATCH).await?
             {
                 let mail = NewMail {
-                    kind: "invite",
+                    kind: MailKind::Invite,
                     entry_id: Some(entry_id),
                     code_id: Some(code_id),
                     recipient: &email,

@@ -7,6 +7,7 @@ use crate::domain::code::{CodeKind, CodeState as Now};
 use crate::domain::explain::{CodeState, MailState, Situation, explain};
 use crate::domain::settings::remaining_today;
 use crate::domain::{EventKind, Permission, Switch};
+use crate::domain::{MailKind, MailStatus};
 use crate::store::{CodeRow, EntryRow, OutboxRow, Tx};
 use chrono::{DateTime, Utc};
 
@@ -40,8 +41,8 @@ pub struct TimelineEvent {
 pub struct MailView {
     /// The outbox id: `velvet mail retry ID` sends a failed one again.
     pub id: i64,
-    pub kind: String,
-    pub status: String,
+    pub kind: MailKind,
+    pub status: MailStatus,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -184,9 +185,9 @@ impl Velvet {
             Now::Used => CodeState::Used,
             _ => CodeState::Active { expires_at: c.expires_at },
         });
-        let last_mail = mail.iter().rfind(|m| m.kind != "webhook").map(|m| match m.status.as_str() {
-            "sent" => MailState::Sent { at: m.sent_at.unwrap_or(m.created_at) },
-            status if status == "failed" || m.last_error.is_some() => {
+        let last_mail = mail.iter().rfind(|m| m.kind != MailKind::Webhook).map(|m| match m.status {
+            MailStatus::Sent => MailState::Sent { at: m.sent_at.unwrap_or(m.created_at) },
+            status if status == MailStatus::Failed || m.last_error.is_some() => {
                 MailState::Failed { at: m.next_attempt_at, error: m.last_error.clone().unwrap_or_default() }
             }
             _ => MailState::Queued,

@@ -7,6 +7,7 @@ use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::code::CodeState;
 use crate::domain::token::ConfirmToken;
 use crate::domain::{EntryStatus, EventKind, InviteCode, Permission};
+use crate::domain::{MailKind, MailStatus};
 use crate::store::{INTERRUPTED, NewEvent, OutboxRow, Tx};
 use chrono::{DateTime, Duration, Utc};
 
@@ -27,20 +28,20 @@ pub const MAX_ATTEMPTS: i64 = 8;
 /// reaches its 1 h cap after 7 tries; 31 waits add up to about 25 h).
 pub const WEBHOOK_MAX_ATTEMPTS: i64 = 32;
 /// The kinds of message in the outbox.
-pub const MAIL_KINDS: &[&str] = &["confirm", "invite", "referral", "webhook", "already_joined", "alert"];
+pub const MAIL_KINDS: [MailKind; 6] = MailKind::ALL;
 /// The most failed messages one listing or `retry --all` handles.
 pub const MAX_FAILED_LISTED: i64 = 10_000;
 
 /// Attempts a message of `kind` gets before it is marked failed.
-pub fn max_attempts(kind: &str) -> i64 {
-    if kind == "webhook" { WEBHOOK_MAX_ATTEMPTS } else { MAX_ATTEMPTS }
+pub fn max_attempts(kind: MailKind) -> i64 {
+    if kind == MailKind::Webhook { WEBHOOK_MAX_ATTEMPTS } else { MAX_ATTEMPTS }
 }
 
 /// A message that gave up, as `velvet mail failed` shows it.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FailedMail {
     pub id: i64,
-    pub kind: String,
+    pub kind: MailKind,
     pub entry_id: Option<i64>,
     /// The address (as every operator view shows it), or `webhook`.
     pub recipient: String,
@@ -53,7 +54,7 @@ impl FailedMail {
     fn from_row(r: &OutboxRow) -> FailedMail {
         FailedMail {
             id: r.id,
-            kind: r.kind.clone(),
+            kind: r.kind,
             entry_id: r.entry_id,
             recipient: r.recipient.clone(),
             attempts: r.attempts,
@@ -75,7 +76,7 @@ pub enum MailRetry {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RetriedMail {
     pub id: i64,
-    pub kind: String,
+    pub kind: MailKind,
     pub recipient: String,
     /// Queued again; otherwise `skipped` says why not.
     pub retried: bool,
@@ -88,7 +89,7 @@ pub const LEASE: Duration = Duration::minutes(5);
 pub struct OutgoingMail {
     pub outbox_id: i64,
     pub entry_id: Option<i64>,
-    pub kind: String,
+    pub kind: MailKind,
     pub to: String,
     pub subject: String,
     pub body: String,
@@ -175,15 +176,15 @@ impl Velvet {
     async fn render_row(&self, tx: &mut Tx, row: &OutboxRow, public_url: &str) -> Result<Rendered> {
         let now = self.now();
         let settings = Self::load_settings(tx).await?;
-        let (subject, body) = match row.kind.as_str() {
-            "confirm" => {
+        let (subject, body) = match row.kind {
+            MailKind::Confirm => {
                 let Some(entry_id) = row.entry_id else { return Ok(Rendered::Failed(NO_TARGET)) };
                 let token = ConfirmToken::generate();
                 tx.insert_token(entry_id, &token.hash(), now, now + settings.confirm_token_ttl()).await?;
                 let link = format!("{}/v1/confirm/{}", public_url.trim_end_matches('/'), token.as_str());
                 render(CONFIRM_TEMPLATE, &[("link", &link), ("hours", &settings.confirm_token_hours.to_string())])
             }
-            "invite" if row.payload.as_deref() == Some(REMINDER) => {
+            MailKind::Invite if row.payload.as_deref() == Some(REMINDER) => {
                 let Some(code_id) = row.code_id else { return Ok(Rendered::Failed(NO_TARGET)) };
                 let Some(stored) = tx.code_by_id(code_id).await? else { return Ok(Rendered::Failed(NO_TARGET)) };
                 if stored.state(now) != CodeState::Active {
@@ -192,17 +193,21 @@ impl Velvet {
                 }
                 render(REMINDER_TEMPLATE, &[("expires", &crate::domain::timefmt::utc_minute(stored.expires_at))])
             }
-            "invite" | "referral" => {
+            MailKind::Invite | MailKind::Referral => {
                 let Some(code_id) = row.code_id else { return Ok(Rendered::Failed(NO_TARGET)) };
                 let Some(stored) = tx.code_by_id(code_id).await? else { return Ok(Rendered::Failed(NO_TARGET)) };
                 let code = InviteCode::generate(stored.prefix.as_deref())?;
-                let ttl = if row.kind == "invite" { settings.access_code_ttl() } else { settings.referral_code_ttl() };
+                let ttl = if row.kind == MailKind::Invite {
+                    settings.access_code_ttl()
+                } else {
+                    settings.referral_code_ttl()
+                };
                 let expires = now + ttl;
                 if !tx.mint_code(code_id, &code.hash().0, &code.hint(), expires).await? {
                     let used = tx.code_by_id(code_id).await?.is_some_and(|c| c.uses > 0);
                     return Ok(if used { Rendered::Delivered } else { Rendered::Failed(REVOKED) });
                 }
-                let template = if row.kind == "invite" { INVITE_TEMPLATE } else { REFERRAL_TEMPLATE };
+                let template = if row.kind == MailKind::Invite { INVITE_TEMPLATE } else { REFERRAL_TEMPLATE };
                 render(
                     template,
                     &[("code", &code.to_string()), ("expires", &crate::domain::timefmt::utc_minute(expires))],
@@ -210,13 +215,13 @@ impl Velvet {
             }
             // A joined person redeemed a code again (the redeem answer was
             // the unconfirmed one, so it could not tell a prober anything).
-            "already_joined" => render(ALREADY_JOINED_TEMPLATE, &[]),
-            _ => (String::new(), row.payload.clone().unwrap_or_default()),
+            MailKind::AlreadyJoined => render(ALREADY_JOINED_TEMPLATE, &[]),
+            MailKind::Webhook | MailKind::Alert => (String::new(), row.payload.clone().unwrap_or_default()),
         };
         Ok(Rendered::Mail(OutgoingMail {
             outbox_id: row.id,
             entry_id: row.entry_id,
-            kind: row.kind.clone(),
+            kind: row.kind,
             to: row.recipient.clone(),
             subject,
             body,
@@ -256,7 +261,7 @@ impl Velvet {
         let entry_id = mail.entry_id;
         let now = self.now();
         let error: String = error.chars().take(300).collect();
-        let give_up = mail.attempts >= max_attempts(&mail.kind);
+        let give_up = mail.attempts >= max_attempts(mail.kind);
         let retry_at = (!give_up).then(|| now + backoff(mail.attempts));
         let mut tx = self.store.write().await?;
         tx.mark_mail_failed(mail.outbox_id, &error, retry_at, now).await?;
@@ -264,7 +269,7 @@ impl Velvet {
             let e = NewEvent {
                 entry_id,
                 reason: Some(error),
-                detail: Some(mail.kind.clone()),
+                detail: Some(mail.kind.to_string()),
                 ..event(EventKind::MailFailed, &Actor::System("mailer"))
             };
             self.record(&mut tx, e).await?;
@@ -309,7 +314,7 @@ impl Velvet {
                         None => {
                             Error::NotFound(format!("no message #{id}; `velvet mail failed` lists the failed ones"))
                         }
-                        Some(r) if r.status != "failed" => {
+                        Some(r) if r.status != MailStatus::Failed => {
                             Error::Conflict(format!("message #{id} is {}, not failed: nothing to retry", r.status))
                         }
                         Some(r) => Error::Conflict(format!(
@@ -332,13 +337,7 @@ impl Velvet {
                 return Err(Error::Conflict(format!("message #{} cannot be sent again: {why}", row.id)));
             }
             let retried = skipped.is_none() && self.requeue_audited(&mut tx, row, actor, now).await?;
-            out.push(RetriedMail {
-                id: row.id,
-                kind: row.kind.clone(),
-                recipient: row.recipient.clone(),
-                retried,
-                skipped,
-            });
+            out.push(RetriedMail { id: row.id, kind: row.kind, recipient: row.recipient.clone(), retried, skipped });
         }
         tx.commit().await?;
         Ok(out)
@@ -346,8 +345,8 @@ impl Velvet {
 
     /// Why a failed message would fail again at once, if it would.
     async fn why_not_retry(&self, tx: &mut Tx, row: &OutboxRow) -> Result<Option<String>> {
-        match row.kind.as_str() {
-            "invite" | "referral" => {
+        match row.kind {
+            MailKind::Invite | MailKind::Referral => {
                 let Some(code) = (match row.code_id {
                     Some(id) => tx.code_by_id(id).await?,
                     None => None,
@@ -362,7 +361,7 @@ impl Velvet {
                     None
                 })
             }
-            "confirm" => {
+            MailKind::Confirm => {
                 let entry = match row.entry_id {
                     Some(id) => tx.entry_by_id(id).await?,
                     None => None,
@@ -385,7 +384,10 @@ impl Velvet {
         let now = self.now();
         let mut n = 0;
         for row in tx.mail_of_entry(entry_id).await? {
-            if row.kind != "referral" || row.status != "failed" || self.why_not_retry(tx, &row).await?.is_some() {
+            if row.kind != MailKind::Referral
+                || row.status != MailStatus::Failed
+                || self.why_not_retry(tx, &row).await?.is_some()
+            {
                 continue;
             }
             if self.requeue_audited(tx, &row, actor, now).await? {
@@ -413,12 +415,11 @@ impl Velvet {
     }
 }
 
-fn check_kind(kind: &str) -> Result<&str> {
-    MAIL_KINDS
-        .iter()
-        .copied()
-        .find(|k| *k == kind)
-        .ok_or_else(|| Error::InvalidInput(format!("--kind must be one of {}, not '{kind}'", MAIL_KINDS.join(", "))))
+fn check_kind(kind: &str) -> Result<MailKind> {
+    MailKind::parse(kind).ok_or_else(|| {
+        let known: Vec<&str> = MailKind::ALL.iter().map(|k| k.as_str()).collect();
+        Error::InvalidInput(format!("--kind must be one of {}, not '{kind}'", known.join(", ")))
+    })
 }
 
 #[cfg(test)]
@@ -438,9 +439,9 @@ mod tests {
 
     #[test]
     fn webhooks_keep_trying_for_a_day_and_mail_for_an_hour() {
-        let waited = |kind: &str| (1..max_attempts(kind)).map(backoff).fold(Duration::zero(), |a, b| a + b);
-        assert!(waited("webhook") >= Duration::hours(24), "{:?}", waited("webhook"));
-        assert!(waited("webhook") <= Duration::hours(26));
-        assert_eq!(waited("invite"), Duration::seconds(30 + 60 + 120 + 240 + 480 + 960 + 1920));
+        let waited = |kind: MailKind| (1..max_attempts(kind)).map(backoff).fold(Duration::zero(), |a, b| a + b);
+        assert!(waited(MailKind::Webhook) >= Duration::hours(24), "{:?}", waited(MailKind::Webhook));
+        assert!(waited(MailKind::Webhook) <= Duration::hours(26));
+        assert_eq!(waited(MailKind::Invite), Duration::seconds(30 + 60 + 120 + 240 + 480 + 960 + 1920));
     }
 }

@@ -3,6 +3,7 @@
 //! unusable code gets the same public answer; the reason is logged.
 
 use super::{Actor, Error, RequestMeta, Result, Velvet, event};
+use crate::domain::MailKind;
 use crate::domain::code::CodeKind;
 use crate::domain::settings::day_start;
 use crate::domain::{Email, EntryStatus, EventKind, InviteCode, Outcome, Switch, Transition};
@@ -250,7 +251,7 @@ impl Velvet {
         let mailed = joined && self.already_joined_due(&mut tx, entry).await?;
         if mailed {
             let mail = NewMail {
-                kind: "already_joined",
+                kind: MailKind::AlreadyJoined,
                 entry_id: Some(entry.id),
                 code_id: None,
                 recipient: &entry.email,
@@ -283,7 +284,7 @@ impl Velvet {
     /// the resend window.
     async fn already_joined_due(&self, tx: &mut Tx, entry: &EntryRow) -> Result<bool> {
         let window = Self::load_settings(tx).await?.resend_window();
-        Ok(match tx.last_mail(entry.id, "already_joined").await? {
+        Ok(match tx.last_mail(entry.id, MailKind::AlreadyJoined).await? {
             Some(m) => m.created_at + window <= self.now(),
             None => true,
         })
@@ -357,7 +358,7 @@ impl Velvet {
         })
         .to_string();
         let mail = NewMail {
-            kind: "webhook",
+            kind: MailKind::Webhook,
             entry_id: Some(entry.id),
             code_id: Some(code.id),
             recipient: "webhook",
@@ -394,7 +395,7 @@ impl Velvet {
                 })
                 .await?;
             let mail = NewMail {
-                kind: "referral",
+                kind: MailKind::Referral,
                 entry_id: Some(entry.id),
                 code_id: Some(code_id),
                 recipient: &entry.email,

@@ -1,6 +1,7 @@
 //! Joining the waitlist and confirming the email (double opt-in).
 
 use super::{Actor, Error, RequestMeta, Result, Velvet, event};
+use crate::domain::MailKind;
 use crate::domain::settings::day_start;
 use crate::domain::token::token_hash;
 use crate::domain::{Email, EntryStatus, EventKind, Outcome, Standing, Switch, Transition};
@@ -170,7 +171,7 @@ impl Velvet {
     /// True when no confirmation mail went to `entry` within the resend window.
     async fn confirmation_due(&self, tx: &mut Tx, entry: &EntryRow) -> Result<bool> {
         let window = Self::load_settings(tx).await?.resend_window();
-        Ok(match tx.last_mail(entry.id, "confirm").await? {
+        Ok(match tx.last_mail(entry.id, MailKind::Confirm).await? {
             Some(m) => m.created_at + window <= self.now(),
             None => true,
         })
@@ -178,7 +179,7 @@ impl Velvet {
 
     pub(crate) async fn queue_confirmation(&self, tx: &mut Tx, entry: &EntryRow) -> Result<()> {
         let mail = NewMail {
-            kind: "confirm",
+            kind: MailKind::Confirm,
             entry_id: Some(entry.id),
             code_id: None,
             recipient: &entry.email,

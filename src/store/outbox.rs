@@ -2,6 +2,7 @@
 //! confirmation tokens are minted when a message is delivered.
 
 use super::{Result, Tx, exec, on};
+use crate::domain::{MailKind, MailStatus};
 use chrono::{DateTime, Utc};
 
 macro_rules! outbox_columns {
@@ -13,12 +14,14 @@ macro_rules! outbox_columns {
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: MailKind,
     pub entry_id: Option<i64>,
     pub code_id: Option<i64>,
     pub recipient: String,
     pub payload: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: MailStatus,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -27,7 +30,7 @@ pub struct OutboxRow {
 }
 
 pub struct NewMail<'a> {
-    pub kind: &'a str,
+    pub kind: MailKind,
     pub entry_id: Option<i64>,
     pub code_id: Option<i64>,
     pub recipient: &'a str,
@@ -44,7 +47,7 @@ impl Tx {
         let sql = "INSERT INTO outbox (kind, entry_id, code_id, recipient, payload, next_attempt_at, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql)
-            .bind(m.kind).bind(m.entry_id).bind(m.code_id).bind(m.recipient).bind(m.payload).bind(now)
+            .bind(m.kind.as_str()).bind(m.entry_id).bind(m.code_id).bind(m.recipient).bind(m.payload).bind(now)
             .fetch_one(c))?)
     }
 
@@ -54,13 +57,13 @@ impl Tx {
     }
 
     /// The newest message of `kind` to an entry (resend window checks).
-    pub async fn last_mail(&mut self, entry_id: i64, kind: &str) -> Result<Option<OutboxRow>> {
+    pub async fn last_mail(&mut self, entry_id: i64, kind: MailKind) -> Result<Option<OutboxRow>> {
         let sql = concat!(
             "SELECT ",
             outbox_columns!(),
             " FROM outbox WHERE entry_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1"
         );
-        Ok(on!(self, c => sqlx::query_as::<_, OutboxRow>(sql).bind(entry_id).bind(kind).fetch_optional(c))?)
+        Ok(on!(self, c => sqlx::query_as::<_, OutboxRow>(sql).bind(entry_id).bind(kind.as_str()).fetch_optional(c))?)
     }
 
     /// Claims due messages for delivery: marks them `sending` with a lease
@@ -130,7 +133,8 @@ impl Tx {
     /// Failed messages that still matter, oldest first: not replaced by a
     /// newer message of the same kind to the same person (a reissued
     /// invite, a fresh confirmation link). `id` picks one; `kind` filters.
-    pub async fn failed_mail(&mut self, id: Option<i64>, kind: Option<&str>, limit: i64) -> Result<Vec<OutboxRow>> {
+    pub async fn failed_mail(&mut self, id: Option<i64>, kind: Option<MailKind>, limit: i64) -> Result<Vec<OutboxRow>> {
+        let kind = kind.map(MailKind::as_str);
         let sql = concat!(
             "SELECT ",
             outbox_columns!(),

@@ -5,6 +5,7 @@
 
 pub mod transport;
 
+use crate::domain::MailKind;
 use crate::limiter::{Limiter, SYNC_EVERY};
 use crate::service::Velvet;
 use lettre::message::Mailbox;
@@ -117,7 +118,7 @@ impl Dispatcher {
                 }
                 break;
             }
-            let result = if mail.kind == "webhook" {
+            let result = if mail.kind == MailKind::Webhook {
                 match &self.webhook {
                     Some(w) => w.send(&mail.body, self.velvet.now()).await,
                     None => Err("no webhook_url is configured in [serve]".to_string()),
