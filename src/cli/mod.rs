@@ -150,7 +150,9 @@ async fn run(cli: Cli) -> CliResult {
     let runs_here = commands::runs_next_to_the_database(&cli.command);
     if runs_here && cli.context.is_some() {
         return Err(CliError::usage(
-            "this command runs next to the database: give it --database-url, not --context".to_string(),
+            "this command runs next to the database: give it --database-url, not a context \
+             (--context, or VELVET_CONTEXT in the environment)"
+                .to_string(),
         ));
     }
     let context = if runs_here || (cli.context.is_none() && database_url.is_some()) {
@@ -169,7 +171,10 @@ async fn run(cli: Cli) -> CliResult {
             )));
         }
         if database_url.is_some() && cli.database_url.is_some() {
-            return Err(CliError::usage("give --context or --database-url, not both"));
+            return Err(CliError::usage(
+                "give a context or a database URL, not both: --context (or VELVET_CONTEXT) and --database-url \
+                 (or VELVET_DATABASE_URL) are both set",
+            ));
         }
         let ctx = Ctx { target: Target::Context { name, context }, acting_as: None, config };
         return commands::dispatch(&ctx, cli.command).await;
