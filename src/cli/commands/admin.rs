@@ -55,7 +55,8 @@ pub(super) async fn operator(ctx: &Ctx, command: OperatorCommand) -> CliResult {
             Ok(())
         }
         OperatorCommand::Token { name, expires, note } => {
-            let issued = ctx.ops().await?.call(call::IssueToken { operator: name, expires_in: expires.0, note }).await?;
+            let issued =
+                ctx.ops().await?.call(call::IssueToken { operator: name, expires_in: expires.0, note }).await?;
             emit(&issued.token)?;
             let expiry = issued
                 .info
