@@ -509,6 +509,7 @@ async fn every_operator_command_over_a_context_is_the_same_as_over_the_database_
     w.both("sam", 0, &["codes", "list", "--json"]).await;
     w.both("sam", 0, &["codes", "list", "--campaign", "hn", "--kind", "partner", "--limit", "1"]).await;
     w.both("sam", 2, &["codes", "list", "--kind", "coupon"]).await;
+    w.both("sam", 0, &["codes", "list", "--batch", "2", "--json"]).await;
     let batch = |world: &World| -> String {
         let r = w.run(world, "ada", &["codes", "list", "--campaign", "hn", "--json"]);
         let list: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -566,6 +567,11 @@ async fn every_operator_command_over_a_context_is_the_same_as_over_the_database_
     let r = w.both("ada", 0, &["block", "--domain", "spam.example", "--dry-run"]).await;
     assert_eq!(r.stdout, "x1@spam.example\nx2@spam.example\n");
     w.both("ada", 0, &["block", "--domain", "nobody.example"]).await;
+    let r = w.both("ada", 0, &["block", "--source", "ph", "--dry-run"]).await;
+    assert_eq!(r.stdout, "pat@example.com\n");
+    let r = w.both("ada", 0, &["block", "--prefix", "x", "--status", "confirmed", "--dry-run"]).await;
+    assert_eq!(r.stdout, "x1@spam.example\nx2@spam.example\n");
+    w.both("ada", 2, &["block", "--domain", "spam.example", "--status", "gone", "--dry-run"]).await;
     w.both("ada", 2, &["block", "--prefix", "a@b"]).await;
     let r = w.both("ada", 0, &["block", "--domain", "spam.example", "--reason", "bots"]).await;
     let blocked = r.stderr.split("as batch ").nth(1).and_then(|t| t.split(';').next()).unwrap().to_string();
@@ -637,6 +643,8 @@ async fn every_operator_command_over_a_context_is_the_same_as_over_the_database_
     assert_eq!(r.stderr, "operator vic added as viewer\n");
     w.both("ada", 1, &["operator", "add", "vic", "--role", "viewer"]).await;
     w.both("ada", 2, &["operator", "add", "Vic Smith", "--role", "viewer"]).await;
+    let r = w.both("ada", 0, &["operator", "add", "shop", "--role", "product"]).await;
+    assert_eq!(r.stderr, "operator shop added as product\n");
     let r = w.both("ada", 0, &["operator", "token", "vic", "--expires", "never", "--note", "vic's laptop"]).await;
     assert!(r.stdout.starts_with("velvet_op_") && r.stdout.lines().count() == 1, "{}", r.stdout);
     w.both("ada", 0, &["operator", "token", "vic", "--expires", "12h"]).await;
@@ -673,6 +681,17 @@ async fn every_operator_command_over_a_context_is_the_same_as_over_the_database_
     w.both("sam", 0, &["events", "--kind", "signup", "--since", "1s"]).await;
     w.both("sam", 2, &["events", "--kind", "alerts"]).await;
     w.both("sam", 1, &["events", "--entry", "ghost@example.com", "--since", "1d"]).await;
+
+    // The rest of the confirmed, all at once; then nobody is left waiting.
+    let r = w.both("ada", 0, &["approve", "--next", "50", "--dry-run"]).await;
+    assert!(r.stderr.contains("all the confirmed entries that were waiting"), "{}", r.stderr);
+    w.both("ada", 0, &["approve", "--next", "50"]).await;
+    let r = w.both("ada", 0, &["approve", "--next", "5"]).await;
+    assert_eq!(r.stderr, "no confirmed entries are waiting (asked for 5)\n");
+    w.both("ada", 0, &["settings", "set", "auto_approve_domains", "example.com, example.org"]).await;
+    w.both("ada", 2, &["settings", "set", "auto_approve_per_day", "lots"]).await;
+    w.both("sam", 0, &["settings", "show"]).await;
+    w.both("sam", 0, &["export", "--status", "approved", "--format", "json"]).await;
 
     for world in [w.a, w.b] {
         drop(world.serve);
