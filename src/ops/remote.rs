@@ -142,7 +142,22 @@ impl Remote {
             source = s.source();
         }
         let lower = chain.to_ascii_lowercase();
-        let check = if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        // rustls reaches us as an I/O error of kind InvalidData, perhaps
+        // inside another (a server that answers https without TLS:
+        // "received corrupt message").
+        let mut source = std::error::Error::source(e);
+        let mut tls_io = false;
+        while let Some(s) = source {
+            let mut io = s.downcast_ref::<std::io::Error>();
+            while let Some(i) = io {
+                tls_io |= i.kind() == std::io::ErrorKind::InvalidData;
+                io = i.get_ref().and_then(|inner| inner.downcast_ref::<std::io::Error>());
+            }
+            source = s.source();
+        }
+        let tls = self.base.starts_with("https://")
+            && (tls_io || lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake"));
+        let check = if tls {
             "the TLS connection failed: check the URL is the admin listener's https address and its certificate is \
              valid for that name"
         } else if e.is_timeout() {

@@ -331,16 +331,48 @@ pub fn spawn_serve(
     log_level: Option<&str>,
     stderr: std::process::Stdio,
 ) -> (Killed, String) {
+    let (child, line) = spawn_serve_with(db_url, config, mail, log_level, stderr, &[], None);
+    (child, url_after(&line, "listening on http://"))
+}
+
+/// `spawn_serve` with the admin API on a listener of its own
+/// (`--admin-listen 127.0.0.1:0`), logging warnings, with the test secret
+/// on either backend (two servers on two databases hash devices alike):
+/// the child, the public base URL and the admin base URL, both read from
+/// the line it prints when it listens.
+pub fn spawn_admin_serve(
+    db_url: &str,
+    config: &std::path::Path,
+    mail: &str,
+    stderr: std::process::Stdio,
+) -> (Killed, String, String) {
+    let admin = ["--admin-listen", "127.0.0.1:0"];
+    let (child, line) = spawn_serve_with(db_url, config, mail, Some("warn"), stderr, &admin, Some(TEST_SECRET));
+    let public = url_after(&line, "listening on http://");
+    let admin = url_after(&line, "admin API and /metrics on http://");
+    (child, public, admin)
+}
+
+fn spawn_serve_with(
+    db_url: &str,
+    config: &std::path::Path,
+    mail: &str,
+    log_level: Option<&str>,
+    stderr: std::process::Stdio,
+    extra: &[&str],
+    secret: Option<&str>,
+) -> (Killed, String) {
     use std::io::BufRead;
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_velvet"));
     command
         .args(["--config", config.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--mail", mail])
+        .args(extra)
         .env("VELVET_DATABASE_URL", db_url)
         .stdout(std::process::Stdio::piped())
         .stderr(stderr);
-    match db_url.starts_with("postgres") {
-        true => command.env("VELVET_SECRET", TEST_SECRET),
-        false => command.env_remove("VELVET_SECRET"),
+    match secret.or(db_url.starts_with("postgres").then_some(TEST_SECRET)) {
+        Some(secret) => command.env("VELVET_SECRET", secret),
+        None => command.env_remove("VELVET_SECRET"),
     };
     match log_level {
         Some(level) => command.env("VELVET_LOG", level),
@@ -349,13 +381,17 @@ pub fn spawn_serve(
     let mut child = command.spawn().expect("start velvet serve");
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the listening line");
+    (Killed(child), line)
+}
+
+/// `http://ADDR` for the address that follows `marker` in `line`.
+fn url_after(line: &str, marker: &str) -> String {
     let addr = line
-        .split("http://")
+        .split(marker)
         .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    (Killed(child), format!("http://{addr}"))
+        .and_then(|r| r.split(|c: char| c.is_whitespace() || c == ')' || c == ';').next())
+        .unwrap_or_else(|| panic!("no address after {marker:?} in {line:?}"));
+    format!("http://{addr}")
 }
 
 /// Plays a dispatcher whose every delivery of `kind` fails with `error`
