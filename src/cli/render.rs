@@ -1,7 +1,7 @@
 //! Plain-text renderings for the terminal.
 
 use crate::domain::timefmt::relative;
-use crate::service::{ChainNode, CodeView, FailedMail, Lookup, RetriedMail, RevokedCode};
+use crate::service::{ChainNode, CodeTotals, CodeTreeGroup, CodeView, FailedMail, Lookup, RetriedMail, RevokedCode};
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
 
@@ -103,6 +103,40 @@ pub fn codes(list: &[CodeView], now: DateTime<Utc>) -> String {
             format!("{}/{}", c.uses, c.max_uses),
             relative(now, c.expires_at)
         );
+    }
+    s
+}
+
+/// `codes tree`: each campaign (then the access and referral codes) with
+/// its batches below it, one line each with its totals.
+pub fn code_tree(tree: &[CodeTreeGroup]) -> String {
+    let mut s = String::new();
+    let line = |s: &mut String, name: &str, t: &CodeTotals| {
+        let uses = format!("{}/{}", t.uses, t.max_uses);
+        let _ = writeln!(
+            s,
+            "{name:<36} {:>8} {:>15} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            t.issued, uses, t.active, t.used, t.expired, t.revoked, t.joined
+        );
+    };
+    let _ = writeln!(
+        s,
+        "{:<36} {:>8} {:>15} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "CAMPAIGN / BATCH", "ISSUED", "USES", "ACTIVE", "USED", "EXPIRED", "REVOKED", "JOINED"
+    );
+    if tree.is_empty() {
+        let _ = writeln!(s, "(no codes yet: `velvet codes issue --campaign NAME` makes partner codes)");
+    }
+    for g in tree {
+        let paused = if g.paused { "  (paused)" } else { "" };
+        line(&mut s, &format!("{}{paused}", g.group.label()), &g.totals);
+        for b in &g.batches {
+            let made = match (b.created_at, &b.created_by) {
+                (Some(at), Some(by)) => format!(" {} {by}", at.format("%Y-%m-%d")),
+                _ => String::new(),
+            };
+            line(&mut s, &format!("  {}{made}", b.label()), &b.totals);
+        }
     }
     s
 }
