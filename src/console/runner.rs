@@ -260,17 +260,21 @@ impl Runner {
                 return;
             }
             Effect::LoadCodes => {
-                match v.list_codes(a, None, None, None, 10_000).await {
-                    Ok(c) => self.send(Msg::Codes(c)),
-                    Err(e) => self.send(Msg::Failed(e.to_string())),
+                match v.code_tree(a).await {
+                    Ok(tree) => self.send(Msg::CodeTree(tree)),
+                    Err(e) => self.send(Msg::CodeTreeFailed(e.to_string())),
+                }
+                return;
+            }
+            Effect::CodesPage { branch, before, limit } => {
+                match v.codes_page(a, &branch, before, limit).await {
+                    Ok(codes) => self.send(Msg::CodesPage { branch, before, limit, codes }),
+                    Err(e) => self.send(Msg::CodesPageFailed { branch, error: e.to_string() }),
                 }
                 return;
             }
             Effect::Refresh => {
                 self.refresh().await;
-                if let Ok(c) = v.list_codes(a, None, None, None, 10_000).await {
-                    self.send(Msg::Codes(c));
-                }
                 return;
             }
             Effect::PreviewBlock { selector, status } => {
