@@ -350,7 +350,8 @@ pub(in crate::console) fn tree_arrived(s: &mut State, groups: Vec<CodeTreeGroup>
     let mut effects = Vec::new();
     for leaf in t.leaves.iter_mut().filter(|l| !l.loading) {
         leaf.loading = true;
-        let limit = (leaf.codes.len() as i64).clamp(CODE_PAGE, CODES_HELD as i64);
+        // One more than were read: a batch read to its end stays so.
+        let limit = (leaf.codes.len() as i64 + 1).clamp(CODE_PAGE, CODES_HELD as i64);
         effects.push(Effect::CodesPage { branch: leaf.branch.clone(), before: i64::MAX, limit });
     }
     relist_codes_at(s, key);
