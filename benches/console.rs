@@ -301,7 +301,7 @@ async fn codes_view(n: u64) {
         inviter_entry_id: None,
         bound_entry_id: None,
         max_uses: 1,
-        uses: (i % 3 == 0) as i64,
+        uses: i.is_multiple_of(3) as i64,
         expires_at: now + chrono::Duration::days(14 - (i % 20) as i64),
         created_at: now,
         created_by: "bench",

@@ -830,10 +830,8 @@ fn an_open_batch_reads_its_codes_a_page_at_a_time_as_the_cursor_nears_the_last()
     let mut t = tree(false);
     (t[0].totals, t[0].batches[0].totals) = (big, big);
     update(&mut s, Input::Msg(Msg::CodeTree(t)));
-    let many: Vec<CodeView> = (1..=450)
-        .rev()
-        .map(|id| CodeView { batch_id: Some(1), ..code(id, "hn", "active", 0) })
-        .collect();
+    let many: Vec<CodeView> =
+        (1..=450).rev().map(|id| CodeView { batch_id: Some(1), ..code(id, "hn", "active", 0) }).collect();
     let effects = keys(&mut s, &[Command::Expand, Command::Down, Command::Expand]);
     assert!(answer_pages(&mut s, effects, &many).is_empty(), "the cursor is far from the last code read");
     assert_eq!(s.codes.leaves[0].codes.len(), 200);
@@ -900,7 +898,10 @@ fn r_on_a_batch_or_a_campaign_asks_with_exactly_how_many_codes_it_revokes() {
     keys(&mut s, &[Command::Top, Command::Revoke]);
     let Some(Modal::Confirm { title, .. }) = &s.modal else { panic!("{:?}", s.modal) };
     assert_eq!(title, "Revoke every code of campaign hn?");
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(RevokeTarget::Campaign("hn".into())))]);
+    assert_eq!(
+        update(&mut s, Input::Char('y')),
+        vec![Effect::Act(Action::Revoke(RevokeTarget::Campaign("hn".into())))]
+    );
     // The command line asks with the same count.
     command_line(&mut s, "revoke batch 1");
     let Some(Modal::Confirm { lines, .. }) = s.modal.take() else { panic!() };
@@ -937,10 +938,7 @@ fn p_on_a_campaign_row_pauses_or_resumes_that_campaign() {
     let Some(Modal::Confirm { title, lines, .. }) = &s.modal else { panic!("{:?}", s.modal) };
     assert_eq!(title, "Pause redemption for campaign hn?");
     assert_eq!(lines[0], "Redemption stops at once, on every server, for its 1 active code; nothing is revoked.");
-    assert_eq!(
-        update(&mut s, Input::Char('y')),
-        vec![Effect::Act(Action::Pause(PauseScope::Campaign("hn".into())))]
-    );
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Pause(PauseScope::Campaign("hn".into())))]);
     // Counted as paused: the row says so, and p resumes it.
     update(&mut s, Input::Msg(Msg::CodeTree(tree(true))));
     let row = screen(&s, 120, 40).lines().find(|l| l.contains("▸ hn")).unwrap().to_string();
@@ -948,10 +946,7 @@ fn p_on_a_campaign_row_pauses_or_resumes_that_campaign() {
     keys(&mut s, &[Command::PauseRedemption]);
     let Some(Modal::Confirm { title, .. }) = &s.modal else { panic!("{:?}", s.modal) };
     assert_eq!(title, "Resume redemption for campaign hn?");
-    assert_eq!(
-        update(&mut s, Input::Char('y')),
-        vec![Effect::Act(Action::Resume(PauseScope::Campaign("hn".into())))]
-    );
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Resume(PauseScope::Campaign("hn".into())))]);
     // On any other row, p is about all redemption, as everywhere.
     keys(&mut s, &[Command::Bottom, Command::PauseRedemption]);
     let Some(Modal::Confirm { title, .. }) = &s.modal else { panic!("{:?}", s.modal) };
@@ -971,7 +966,11 @@ fn the_codes_are_counted_again_when_they_change_keeping_open_rows_and_the_cursor
     keys(&mut s, &[Command::Down, Command::Down]);
     assert_eq!(s.selected_code().map(|c| c.id), Some(1));
     // Someone revokes code 1 elsewhere: the feed's event names the code.
-    let revoke = |id: i64, code: i64| EventRow { code_id: Some(code), actor: "bo".into(), ..event(id, 0, "revoke", "ok", None, None) };
+    let revoke = |id: i64, code: i64| EventRow {
+        code_id: Some(code),
+        actor: "bo".into(),
+        ..event(id, 0, "revoke", "ok", None, None)
+    };
     // (Counts are at least a second apart: the view counted on opening.)
     assert!(update(&mut s, Input::Tick(now() + Duration::seconds(1))).is_empty(), "nothing changed: no count");
     let effects = update(&mut s, Input::Msg(Msg::Events { rows: vec![revoke(41, 1)], ticks: vec![] }));
@@ -1007,7 +1006,10 @@ fn the_codes_are_counted_again_when_they_change_keeping_open_rows_and_the_cursor
     let effects = update(&mut s, Input::Msg(Msg::CodeTree(tree(false))));
     assert_eq!(effects.len(), 1, "the open batch is read again: {effects:?}");
     // An action done here counts at once.
-    assert_eq!(update(&mut s, Input::Msg(Msg::Done("revoked 1 codes".into()))), vec![Effect::Refresh, Effect::LoadCodes]);
+    assert_eq!(
+        update(&mut s, Input::Msg(Msg::Done("revoked 1 codes".into()))),
+        vec![Effect::Refresh, Effect::LoadCodes]
+    );
 }
 
 #[test]
@@ -1406,7 +1408,11 @@ fn export_asks_the_runner_to_write_exactly_the_rows_the_view_lists() {
             &[Cell::Static("code"), Cell::Text("hn".into()), Cell::Number(1), Cell::Text("K001".into())][..],
         ]
     );
-    assert_eq!(table.rows[0][9..], [2, 1, 0, 0, 1, 14].map(Cell::Number), "issued, active, used, expired, revoked, joined");
+    assert_eq!(
+        table.rows[0][9..],
+        [2, 1, 0, 0, 1, 14].map(Cell::Number),
+        "issued, active, used, expired, revoked, joined"
+    );
     assert_eq!(table.rows[2][5..8], [Cell::Text("active".into()), Cell::Number(12), Cell::Number(50)]);
     keys(&mut s, &[Command::Back]);
 

@@ -83,7 +83,8 @@ async fn every_key_offered_to_a_role_is_one_the_service_allows(db: TestDb) {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let runner = Runner { velvet: db.velvet.clone(), actor: actor.clone(), tx };
         // The Waitlist, then the Codes view's rows: hn, its batch, a code, the access codes.
-        for (view, row) in [(View::Waitlist, 0), (View::Codes, 0), (View::Codes, 1), (View::Codes, 2), (View::Codes, 5)] {
+        for (view, row) in [(View::Waitlist, 0), (View::Codes, 0), (View::Codes, 1), (View::Codes, 2), (View::Codes, 5)]
+        {
             let mut s = State::new(db.velvet.now(), actor.name().to_string(), actor.role(), "test");
             let rows = db.velvet.entries_newest(&actor, i64::MAX, 100).await.unwrap();
             velvet::console::rows::add_page(&mut s, rows.into_iter().map(entry_item).collect());

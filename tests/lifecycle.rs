@@ -866,7 +866,9 @@ async fn a_branch_of_the_tree_is_paged_newest_first_down_the_primary_key(db: Tes
     let typed = branch(CodeGroup::Campaign(" HN ".into()), TreeBatch::Batch(b));
     assert_eq!(v.codes_page(&viewer, &typed, i64::MAX, 10).await.unwrap().len(), 2);
     let bad = branch(CodeGroup::Campaign("no such!".into()), TreeBatch::All);
-    assert!(matches!(v.codes_page(&viewer, &bad, i64::MAX, 10).await, Err(Error::InvalidInput(m)) if m.contains("letters, digits")));
+    assert!(
+        matches!(v.codes_page(&viewer, &bad, i64::MAX, 10).await, Err(Error::InvalidInput(m)) if m.contains("letters, digits"))
+    );
     assert!(matches!(
         v.codes_page(&velvet::service::Actor::Public, &hn(TreeBatch::All), i64::MAX, 10).await,
         Err(Error::NotAnOperator(_))
@@ -879,7 +881,10 @@ async fn the_code_tree_from_the_shell(db: TestDb) {
     let r = velvet(&db, &["--as", "vi", "codes", "tree"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lines: Vec<Vec<&str>> = r.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
-    assert_eq!(lines[0], ["CAMPAIGN", "/", "BATCH", "ISSUED", "USES", "ACTIVE", "USED", "EXPIRED", "REVOKED", "JOINED"]);
+    assert_eq!(
+        lines[0],
+        ["CAMPAIGN", "/", "BATCH", "ISSUED", "USES", "ACTIVE", "USED", "EXPIRED", "REVOKED", "JOINED"]
+    );
     assert_eq!(lines[1], ["hn", "(paused)", "5", "3/8", "3", "1", "0", "1", "3"]);
     let batch = |id: i64| format!("{id}");
     assert_eq!(lines[2][..2], ["batch", batch(b).as_str()]);

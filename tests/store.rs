@@ -121,7 +121,7 @@ async fn the_code_tree_reads_its_index_once_and_its_pages_walk_it(db: TestDb) {
         inviter_entry_id: None,
         bound_entry_id: None,
         max_uses: 1,
-        uses: (n % 3 == 0) as i64,
+        uses: n.is_multiple_of(3) as i64,
         expires_at: now + Duration::days(9),
         created_at: now,
         created_by: "root",
@@ -172,10 +172,18 @@ async fn the_code_tree_reads_its_index_once_and_its_pages_walk_it(db: TestDb) {
     }
     let plan = tx.query_plan(CODE_TREE_JOINED, &[]).await.unwrap();
     assert!(plan.contains("entries_joined_code"), "who joined, from the people who joined with a code:\n{plan}");
-    assert!(!scans(&plan, "entries") && !scans(&plan, "e") && !scans(&plan, "invite_codes") && !scans(&plan, "c"), "{plan}");
+    assert!(
+        !scans(&plan, "entries") && !scans(&plan, "e") && !scans(&plan, "invite_codes") && !scans(&plan, "c"),
+        "{plan}"
+    );
 
     let branches = [
-        (CodeGroup::Campaign("big".into()), TreeBatch::Batch(batch), "invite_codes_tree", vec![7, batch, i64::MAX, 200]),
+        (
+            CodeGroup::Campaign("big".into()),
+            TreeBatch::Batch(batch),
+            "invite_codes_tree",
+            vec![7, batch, i64::MAX, 200],
+        ),
         (CodeGroup::Campaign("big".into()), TreeBatch::Unbatched, "invite_codes_tree", vec![7, i64::MAX, 200]),
         (CodeGroup::Access, TreeBatch::Batch(run), "invite_codes_tree", vec![run, i64::MAX, 200]),
         (CodeGroup::Access, TreeBatch::Unbatched, "invite_codes_tree", vec![i64::MAX, 200]),

@@ -4,8 +4,8 @@
 //! task, from the runner). CSV cells are defused like `velvet export`'s.
 
 use super::state::{CodeLine, State, View};
-use crate::service::{CodeGroup, TreeBatch};
 use crate::service::defuse;
+use crate::service::{CodeGroup, TreeBatch};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,8 +65,21 @@ pub const PEOPLE_COLUMNS: &[&str] = &["email", "status", "source", "signed_up", 
 /// One row per listed row of the tree: a campaign (or group) or batch with
 /// its totals, or a code.
 pub const CODE_COLUMNS: &[&str] = &[
-    "row", "campaign", "batch", "hint", "kind", "state", "uses", "max_uses", "expires_at", "issued", "active", "used",
-    "expired", "revoked", "joined",
+    "row",
+    "campaign",
+    "batch",
+    "hint",
+    "kind",
+    "state",
+    "uses",
+    "max_uses",
+    "expires_at",
+    "issued",
+    "active",
+    "used",
+    "expired",
+    "revoked",
+    "joined",
 ];
 pub const EVENT_COLUMNS: &[&str] = &["id", "at", "kind", "outcome", "actor", "ip_prefix", "rule", "reason", "detail"];
 

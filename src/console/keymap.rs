@@ -118,7 +118,10 @@ pub const BINDINGS: &[Binding] = &[
         ),
         "open",
     ),
-    codes(b(&[KeyCode::Char('h'), KeyCode::Left], "h/←", Command::Collapse, "Codes: close the campaign or batch"), "close"),
+    codes(
+        b(&[KeyCode::Char('h'), KeyCode::Left], "h/←", Command::Collapse, "Codes: close the campaign or batch"),
+        "close",
+    ),
     b(&[KeyCode::Tab], "Tab", Command::NextPane, "next pane (list, detail, live)"),
     Binding {
         keys: &[KeyCode::Char('o')],
@@ -279,7 +282,12 @@ pub fn footer(s: &State) -> Vec<(&'static str, &'static str)> {
     let about_a_person = |c: Command| {
         matches!(
             c,
-            Command::Mark | Command::Approve | Command::Reissue | Command::Block | Command::Unblock | Command::ChangeEmail
+            Command::Mark
+                | Command::Approve
+                | Command::Reissue
+                | Command::Block
+                | Command::Unblock
+                | Command::ChangeEmail
         )
     };
     BINDINGS

@@ -114,9 +114,7 @@ impl CodesTree {
     /// or the end of a list, stands for the row it is listed under).
     pub fn branch_of(&self, line: CodeLine) -> Option<CodeBranch> {
         match line {
-            CodeLine::Group(g) => {
-                Some(CodeBranch { group: self.groups.get(g)?.group.clone(), batch: TreeBatch::All })
-            }
+            CodeLine::Group(g) => Some(CodeBranch { group: self.groups.get(g)?.group.clone(), batch: TreeBatch::All }),
             CodeLine::Batch(g, b) => {
                 let group = self.groups.get(g)?;
                 Some(CodeBranch { group: group.group.clone(), batch: group.batches.get(b)?.batch })

@@ -212,7 +212,9 @@ impl Velvet {
     ) -> Result<Vec<CodeView>> {
         actor.require(Permission::Read)?;
         let branch = match &branch.group {
-            CodeGroup::Campaign(c) => CodeBranch { group: CodeGroup::Campaign(check_campaign(c)?), batch: branch.batch },
+            CodeGroup::Campaign(c) => {
+                CodeBranch { group: CodeGroup::Campaign(check_campaign(c)?), batch: branch.batch }
+            }
             _ => branch.clone(),
         };
         let now = self.now();

@@ -128,14 +128,7 @@ pub const CODE_TREE_JOINED: &str = "SELECT c.kind, c.campaign, \
 
 macro_rules! branch_page {
     ($where:literal, $limit:literal) => {
-        concat!(
-            "SELECT ",
-            code_columns!(),
-            " FROM invite_codes WHERE ",
-            $where,
-            " ORDER BY id DESC LIMIT ",
-            $limit
-        )
+        concat!("SELECT ", code_columns!(), " FROM invite_codes WHERE ", $where, " ORDER BY id DESC LIMIT ", $limit)
     };
 }
 
@@ -150,7 +143,9 @@ pub fn branch_page_sql(branch: &CodeBranch) -> &'static str {
         (CodeGroup::Campaign(_), TreeBatch::Unbatched) => {
             branch_page!("kind = 'partner' AND campaign = $1 AND batch_id IS NULL AND id < $2", "$3")
         }
-        (CodeGroup::Campaign(_), TreeBatch::All) => branch_page!("kind = 'partner' AND campaign = $1 AND id < $2", "$3"),
+        (CodeGroup::Campaign(_), TreeBatch::All) => {
+            branch_page!("kind = 'partner' AND campaign = $1 AND id < $2", "$3")
+        }
         (CodeGroup::Access, TreeBatch::Batch(_)) => {
             branch_page!("kind = 'access' AND campaign IS NULL AND batch_id = $1 AND id < $2", "$3")
         }
@@ -158,7 +153,9 @@ pub fn branch_page_sql(branch: &CodeBranch) -> &'static str {
             branch_page!("kind = 'access' AND campaign IS NULL AND batch_id IS NULL AND id < $1", "$2")
         }
         (CodeGroup::Access, TreeBatch::All) => branch_page!("kind = 'access' AND campaign IS NULL AND id < $1", "$2"),
-        (CodeGroup::Referral, TreeBatch::Batch(_)) => branch_page!("kind = 'referral' AND batch_id = $1 AND id < $2", "$3"),
+        (CodeGroup::Referral, TreeBatch::Batch(_)) => {
+            branch_page!("kind = 'referral' AND batch_id = $1 AND id < $2", "$3")
+        }
         (CodeGroup::Referral, TreeBatch::Unbatched) => {
             branch_page!("kind = 'referral' AND batch_id IS NULL AND id < $1", "$2")
         }
@@ -169,7 +166,9 @@ pub fn branch_page_sql(branch: &CodeBranch) -> &'static str {
 impl Tx {
     /// Totals of every (kind, campaign, batch) at `now`.
     pub async fn code_tree_totals(&mut self, now: DateTime<Utc>) -> Result<Vec<TreeTotalsRow>> {
-        Ok(on!(self, c => sqlx::query_as::<_, TreeTotalsRow>(CODE_TREE_TOTALS).bind(now).bind(EXPIRED_UNUSED).fetch_all(c))?)
+        Ok(
+            on!(self, c => sqlx::query_as::<_, TreeTotalsRow>(CODE_TREE_TOTALS).bind(now).bind(EXPIRED_UNUSED).fetch_all(c))?,
+        )
     }
 
     /// People who joined through each (kind, campaign, batch).

@@ -75,11 +75,7 @@ fn depth(line: CodeLine, t: &CodesTree) -> usize {
         CodeLine::Group(_) => 0,
         CodeLine::Batch(..) => 1,
         CodeLine::Code(l, _) | CodeLine::More(l) => {
-            if t.leaves.get(l).is_some_and(|l| l.branch.batch == TreeBatch::All) {
-                1
-            } else {
-                2
-            }
+            if t.leaves.get(l).is_some_and(|l| l.branch.batch == TreeBatch::All) { 1 } else { 2 }
         }
     }
 }
@@ -97,7 +93,13 @@ fn hay(t: &CodesTree, line: CodeLine) -> String {
         }
         CodeLine::Code(l, i) => {
             let c = &t.leaves[l].codes[i];
-            format!("{} {} {} {}", c.hint.as_deref().unwrap_or(""), c.kind, c.state, c.campaign.as_deref().unwrap_or(""))
+            format!(
+                "{} {} {} {}",
+                c.hint.as_deref().unwrap_or(""),
+                c.kind,
+                c.state,
+                c.campaign.as_deref().unwrap_or("")
+            )
         }
         CodeLine::More(_) => String::new(),
     }
@@ -112,8 +114,11 @@ fn filtered(s: &State) -> Vec<u32> {
         return (0..t.lines.len() as u32).collect();
     }
     let n = t.lines.len();
-    let hit: Vec<bool> =
-        t.lines.iter().map(|&l| !matches!(l, CodeLine::More(_)) && matches_text(&q, &hay(t, l).to_ascii_lowercase())).collect();
+    let hit: Vec<bool> = t
+        .lines
+        .iter()
+        .map(|&l| !matches!(l, CodeLine::More(_)) && matches_text(&q, &hay(t, l).to_ascii_lowercase()))
+        .collect();
     // Each row's parent: the nearest row above it one level up.
     let mut parent = vec![usize::MAX; n];
     let mut stack: Vec<(usize, usize)> = Vec::new();

@@ -341,11 +341,7 @@ fn revoke_in_tree(s: &mut State) -> Vec<Effect> {
     }
     let (title, totals, action) = if let Some(g) = s.selected_campaign() {
         let name = g.group.label().to_string();
-        (
-            format!("Revoke every code of campaign {name}?"),
-            g.totals,
-            Action::Revoke(RevokeTarget::Campaign(name)),
-        )
+        (format!("Revoke every code of campaign {name}?"), g.totals, Action::Revoke(RevokeTarget::Campaign(name)))
     } else if let Some((g, b)) = s.selected_batch()
         && let crate::service::TreeBatch::Batch(id) = b.batch
     {

@@ -181,7 +181,10 @@ fn code<'a>(s: &'a State, theme: &Theme) -> Vec<Line<'a>> {
         let what = match &g.group {
             CodeGroup::Campaign(c) => format!("campaign {c} · {}", count_of(g.batches.len(), "batch", "batches")),
             CodeGroup::Access => {
-                format!("access codes: one per invited person · {}", count_of(g.batches.len(), "invite run", "invite runs"))
+                format!(
+                    "access codes: one per invited person · {}",
+                    count_of(g.batches.len(), "invite run", "invite runs")
+                )
             }
             CodeGroup::Referral => "referral codes: given to people who joined".to_string(),
         };

@@ -80,7 +80,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
                 } else {
                     "Counting the codes…"
                 };
-                f.render_widget(Paragraph::new(Line::styled(text, theme.muted())).block(block(title, focused, theme)), area);
+                f.render_widget(
+                    Paragraph::new(Line::styled(text, theme.muted())).block(block(title, focused, theme)),
+                    area,
+                );
             } else {
                 f.render_widget(Table::new(rows, widths).header(header).block(block(title, focused, theme)), area);
             }
@@ -182,7 +185,8 @@ fn code_row<'a>(s: &'a State, line: CodeLine, theme: &Theme) -> Row<'a> {
         CodeLine::Group(g) => {
             let g = &t.groups[g];
             let all = CodeBranch { group: g.group.clone(), batch: TreeBatch::All };
-            let mut name = vec![Span::raw(arrow(t.open.contains(&all))), Span::styled(g.group.label(), theme.important())];
+            let mut name =
+                vec![Span::raw(arrow(t.open.contains(&all))), Span::styled(g.group.label(), theme.important())];
             if g.paused {
                 name.push(Span::styled("  paused", theme.warn()));
             }
@@ -246,7 +250,7 @@ fn thousands(n: i64) -> String {
     let digits = n.abs().to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
