@@ -6,6 +6,13 @@
 //!     cargo bench --bench console                      # 1,000,000 entries, 10,000,000 events
 //!     VELVET_BENCH_ENTRIES=100000 VELVET_BENCH_EVENTS=1000000 cargo bench --bench console
 //!     VELVET_BENCH_DB=/tmp/big.db cargo bench --bench console   # keep and reuse the database
+//!     VELVET_BENCH_ONLY=codes cargo bench --bench console      # only the Codes view, below
+//!
+//! Then the Codes view on a database of its own: a campaign of
+//! `VELVET_BENCH_CODES` codes (default 1,000,000, in two batches) beside a
+//! small campaign, an invite run and referral codes: opening the view (the
+//! tree's totals counted and drawn), opening the big batch (its first page),
+//! and a page deep in it.
 //!
 //! Prints each figure beside its target from DESIGN.md.
 
@@ -13,9 +20,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use velvet::console::action::{Input, Msg};
+use velvet::console::action::{Effect, Input, Msg};
+use velvet::console::keymap::Command;
 use velvet::console::runner::{entry_item, tick_of};
-use velvet::console::state::State;
+use velvet::console::state::{State, View};
 use velvet::console::theme::Theme;
 use velvet::console::update::update;
 use velvet::console::view;
@@ -227,6 +235,10 @@ async fn main() {
         context_client(&spec).await;
         return;
     }
+    if std::env::var("VELVET_BENCH_ONLY").as_deref() == Ok("codes") {
+        codes_view(env_u64("VELVET_BENCH_CODES", 1_000_000)).await;
+        return;
+    }
     let entries = env_u64("VELVET_BENCH_ENTRIES", 1_000_000);
     let events_target = env_u64("VELVET_BENCH_EVENTS", 10_000_000);
     let keep = std::env::var("VELVET_BENCH_DB").ok();
@@ -339,6 +351,141 @@ async fn main() {
         100.0 * big / reference
     );
     drop(dir);
+    codes_view(env_u64("VELVET_BENCH_CODES", 1_000_000)).await;
+}
+
+/// Writes `rows` in one transaction and empties it.
+async fn write_codes(store: &Store, rows: &mut Vec<velvet::store::SeedCode>) {
+    let mut tx = store.write().await.unwrap();
+    tx.bulk_codes(rows).await.unwrap();
+    tx.commit().await.unwrap();
+    rows.clear();
+}
+
+/// The Codes view with a campaign of `n` codes, on a SQLite database of its
+/// own: the time from pressing `2` to the tree's totals drawn, opening the
+/// big batch (its newest page drawn), and a page from deep in it.
+async fn codes_view(n: u64) {
+    use velvet::domain::code::CodeKind;
+    use velvet::store::SeedCode;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("codes.db").display())).await.unwrap();
+    let velvet = Velvet::new(store.clone(), Arc::new(SystemClock));
+    velvet.add_operator("bench", "bench", Role::Admin).await.unwrap();
+    let actor = velvet.operator("bench").await.unwrap();
+    let now = velvet.now();
+    let started = Instant::now();
+    let mut tx = store.write().await.unwrap();
+    let older = tx.insert_batch(CodeKind::Partner, Some("big"), now, "bench").await.unwrap();
+    let newer = tx.insert_batch(CodeKind::Partner, Some("big"), now, "bench").await.unwrap();
+    let small = tx.insert_batch(CodeKind::Partner, Some("small"), now, "bench").await.unwrap();
+    let run = tx.insert_batch(CodeKind::Access, None, now, "pacer").await.unwrap();
+    tx.commit().await.unwrap();
+    let code = |i: u64, kind: &'static str, campaign: Option<&'static str>, batch: Option<i64>| SeedCode {
+        hash: format!("{kind}-{}-{i}", campaign.unwrap_or("")),
+        hint: format!("{:04}", i % 10_000),
+        kind,
+        campaign,
+        batch_id: batch,
+        inviter_entry_id: None,
+        bound_entry_id: None,
+        max_uses: 1,
+        uses: i.is_multiple_of(3) as i64,
+        expires_at: now + chrono::Duration::days(14 - (i % 20) as i64),
+        created_at: now,
+        created_by: "bench",
+    };
+    // A small campaign, an invite run and referral codes, then the big
+    // campaign in two batches (40 % then 60 %): the newest, listed first.
+    let mut rows: Vec<SeedCode> = Vec::with_capacity(121_000);
+    rows.extend((0..1_000).map(|i| code(i, "partner", Some("small"), Some(small))));
+    rows.extend((0..20_000).map(|i| code(i, "access", None, Some(run))));
+    rows.extend((0..100_000).map(|i| code(i, "referral", None, None)));
+    write_codes(&store, &mut rows).await;
+    for i in 0..n {
+        rows.push(code(i, "partner", Some("big"), Some(if i < n * 2 / 5 { older } else { newer })));
+        if rows.len() == 50_000 {
+            write_codes(&store, &mut rows).await;
+            if (i + 1).is_multiple_of(200_000) {
+                eprintln!("codes: {}/{n} seeded ({:.0} s)", i + 1, started.elapsed().as_secs_f64());
+            }
+        }
+    }
+    write_codes(&store, &mut rows).await;
+    let total = n + 121_000;
+    println!();
+    println!(
+        "seeded a campaign of {n} codes (and 121,000 others: a small campaign, an invite run, referral codes) in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Pressing 2: the tree counted by the database, folded in, drawn.
+    let mut open = Vec::new();
+    let mut s = State::new(velvet.now(), "bench".into(), Some(Role::Admin), "sqlite");
+    for _ in 0..10 {
+        s = State::new(velvet.now(), "bench".into(), Some(Role::Admin), "sqlite");
+        let t = Instant::now();
+        let effects = update(&mut s, Input::Command(Command::View(View::Codes)));
+        assert!(effects.contains(&Effect::LoadCodes));
+        let tree = velvet.code_tree(&actor).await.unwrap();
+        update(&mut s, Input::Msg(Msg::CodeTree(tree)));
+        draw(&s);
+        open.push(t.elapsed());
+    }
+    open.sort();
+    assert_eq!(s.codes.groups[0].totals.issued as u64, n, "the big campaign first, counted whole");
+    // Opening the campaign, then its newest batch: the first page read, folded in, drawn.
+    update(&mut s, Input::Command(Command::Expand));
+    update(&mut s, Input::Command(Command::Down));
+    let mut batch = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let effects = update(&mut s, Input::Command(Command::Expand));
+        let [Effect::CodesPage { branch, before, limit }] = &effects[..] else { panic!("{effects:?}") };
+        let codes = velvet.codes_page(&actor, branch, *before, *limit).await.unwrap();
+        update(&mut s, Input::Msg(Msg::CodesPage { branch: branch.clone(), before: *before, limit: *limit, codes }));
+        draw(&s);
+        batch.push(t.elapsed());
+        update(&mut s, Input::Command(Command::Collapse));
+    }
+    batch.sort();
+    // A page from the middle of the big batch (the cursor far down it).
+    let branch = velvet::service::CodeBranch {
+        group: velvet::service::CodeGroup::Campaign("big".into()),
+        batch: velvet::service::TreeBatch::Batch(older),
+    };
+    // (The older batch's ids follow the 121,000 others.)
+    let middle = 121_000 + (n / 5) as i64;
+    let step = (n / 5 / 25) as i64;
+    let mut deep = Vec::new();
+    for k in 0..20 {
+        let t = Instant::now();
+        let page = velvet.codes_page(&actor, &branch, middle - k * step, 200).await.unwrap();
+        assert_eq!(page.len(), 200);
+        deep.push(t.elapsed());
+    }
+    deep.sort();
+    // What the view read before it was a tree: the newest 10,000 codes, no totals.
+    let t = Instant::now();
+    velvet.list_codes(&actor, None, None, None, 10_000).await.unwrap();
+    let flat = t.elapsed();
+
+    println!();
+    println!("| Codes view, a campaign of {n} codes ({total} codes in all, SQLite) | measured | |");
+    println!("|---|---|---|");
+    println!(
+        "| pressing 2 → the tree's totals counted and drawn, p50 / max of 10 | {} / {} | one pass over `invite_codes_tree` |",
+        ms(pct(&open, 0.5)),
+        ms(pct(&open, 1.0))
+    );
+    println!(
+        "| opening its newest batch ({} codes) → first 200 drawn, p50 / p95 | {} / {} | |",
+        n - n * 2 / 5,
+        ms(pct(&batch, 0.5)),
+        ms(pct(&batch, 0.95))
+    );
+    println!("| a page of 200 from the middle of the older batch, p50 | {} | |", ms(pct(&deep, 0.5)));
+    println!("| (before: the newest 10,000 codes as a flat list, no totals) | {} | |", ms(flat));
 }
 
 /// Signs up 400 new people with known links, then confirms them one after

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of `velvet console` as a person uses it: the real binary
-# in tmux. It types keys (search, approve, pause, revoke), waits for text on
-# the screen (no fixed sleeps), and checks the database afterwards with the
-# CLI.
+# in tmux on a seeded SQLite database. It types keys (search, approve,
+# pause, open the codes' tree, revoke), waits for text on the screen (no
+# fixed sleeps), and checks the database afterwards with the CLI.
 #
 #   scripts/console-e2e.sh [path/to/velvet]             on a seeded SQLite database
 #   scripts/console-e2e.sh --context [path/to/velvet]   over a context: `velvet login`
@@ -250,38 +250,62 @@ wait_for "PAUSED: redemption"
 "$VELVET" settings show | grep -q "paused: redemption"
 step "paused redemption in two keys: the database agrees"
 
+# The Codes view is a tree: campaign → batch → codes, each row with its totals.
 tmux send-keys -t "$session" 2
 wait_for "Codes 1/"
+wait_for "CAMPAIGN / BATCH / CODE"
 tmux send-keys -t "$session" / leak Enter
-wait_for "Codes 1/3"
+wait_for "Codes 1/1"
+tmux send-keys -t "$session" l
+wait_for "batch $leak_batch"
+tmux send-keys -t "$session" j
+tmux send-keys -t "$session" l
+wait_for "Codes 2/5"
+step "opened campaign leak and its batch $leak_batch: its 3 codes were read"
+
+# r on the batch's row asks with exactly how many codes it revokes; Esc leaves it.
+tmux send-keys -t "$session" r
+wait_for "Revoke batch $leak_batch (leak)?"
+wait_for "3 codes stop working at once"
+tmux send-keys -t "$session" Escape
+wait_for "CAMPAIGN / BATCH / CODE"
+screen | grep -qF "Revoke batch" && { echo "console-e2e: Esc did not close the confirmation:" >&2; screen >&2; exit 1; }
+[ "$("$VELVET" codes list --campaign leak --json | grep -c '"state": "revoked"')" = 0 ]
+step "r on batch $leak_batch asked to revoke exactly 3 codes; Esc revoked nothing"
+
+tmux send-keys -t "$session" j
 tmux send-keys -t "$session" r
 wait_for "Revoke code"
 tmux send-keys -t "$session" y
 wait_for "revoked 1 codes"
 "$VELVET" codes list --campaign leak --json | grep -q '"state": "revoked"'
-wait_for "Codes 1/3"
-step "revoked the leaked code: the database agrees, and the codes filter holds after the refresh"
+wait_for "revoked by ada"
+wait_for "Codes 3/5"
+step "revoked the leaked code: the database agrees, and the cursor and open rows hold after the recount"
 
-# The leak drill: the rest of its batch, then its campaign, by command line.
+# The leak drill: the rest of its batch by command line, then its campaign by p on its row.
 tmux send-keys -t "$session" ":revoke batch $leak_batch" Enter
 wait_for "Revoke batch $leak_batch?"
+wait_for "2 codes stop working at once"
 tmux send-keys -t "$session" y
 wait_for "revoked 2 codes"
 [ "$("$VELVET" codes list --campaign leak --json | grep -c '"state": "revoked"')" = 3 ]
-tmux send-keys -t "$session" ":pause campaign leak" Enter
+tmux send-keys -t "$session" g
+tmux send-keys -t "$session" p
 wait_for "Pause redemption for campaign leak?"
 tmux send-keys -t "$session" y
 wait_for "paused redemption for campaign leak"
+wait_for "▾ leak  paused"
 "$VELVET" settings show | grep -q "paused: campaign:leak"
-step "revoked batch $leak_batch and paused campaign leak from the command line: the database agrees"
+step "revoked batch $leak_batch and paused campaign leak (p on its row): the database agrees"
 
-# What the view lists, to a file: the three leaked codes, as filtered.
+# What the view lists, to a file: the campaign, its batch and its three codes, as filtered.
 tmux send-keys -t "$session" ":export $work/leak.csv" Enter
-wait_for "exported 3 codes to $work/leak.csv"
-[ "$(wc -l < "$work/leak.csv")" = 4 ] && head -n 1 "$work/leak.csv" | grep -q "^kind,campaign,batch,hint,state"
+wait_for "exported 5 rows of codes to $work/leak.csv"
+[ "$(wc -l < "$work/leak.csv")" = 6 ] && head -n 1 "$work/leak.csv" | grep -q "^row,campaign,batch,hint,kind,state"
 tmux send-keys -t "$session" ":export $work/no-such-folder/x.csv" Enter
 wait_for "does not exist"
-step "exported the filtered codes as CSV; a missing folder is named in the toast"
+step "exported the filtered rows of codes as CSV; a missing folder is named in the toast"
 
 # The person's timeline in the detail pane: its position, and o for time order.
 # (Escape and a key sent together read as Alt+key: keys go one by one here.)

@@ -8,12 +8,15 @@ use ratatui::backend::TestBackend;
 use velvet::console::action::{Effect, Input, Msg};
 use velvet::console::keymap::Command;
 use velvet::console::live::Tick;
-use velvet::console::state::{EntryItem, Modal, State, View};
+use velvet::console::state::{CodeLine, EntryItem, Modal, Pane, State, View};
 use velvet::console::theme::Theme;
 use velvet::console::update::update;
 use velvet::console::view;
 use velvet::domain::{Role, Settings};
-use velvet::service::{Action, BlockSelector, BulkBlock, CodeView, PauseScope, RevokeTarget};
+use velvet::service::{
+    Action, BlockSelector, BulkBlock, CodeBranch, CodeGroup, CodeTotals, CodeTreeBatch, CodeTreeGroup, CodeView,
+    PauseScope, RevokeTarget, TreeBatch,
+};
 use velvet::store::EventRow;
 
 fn now() -> DateTime<Utc> {
@@ -74,6 +77,119 @@ fn code(id: i64, campaign: &str, state: &str, uses: i64) -> CodeView {
     }
 }
 
+/// Totals of a tree row: what is not active, used, expired or revoked is
+/// active; what is not revoked may be (`revocable`).
+fn totals(issued: i64, used: i64, expired: i64, revoked: i64, uses: (i64, i64), joined: i64) -> CodeTotals {
+    CodeTotals {
+        issued,
+        active: issued - used - expired - revoked,
+        used,
+        expired,
+        revoked,
+        uses: uses.0,
+        max_uses: uses.1,
+        joined,
+        revocable: issued - revoked,
+    }
+}
+
+fn batch(id: i64, days_ago: i64, t: CodeTotals) -> CodeTreeBatch {
+    CodeTreeBatch {
+        batch: TreeBatch::Batch(id),
+        created_at: Some(now() - Duration::days(days_ago)),
+        created_by: Some("ada".into()),
+        totals: t,
+    }
+}
+
+fn group(group: CodeGroup, paused: bool, batches: Vec<CodeTreeBatch>, t: CodeTotals) -> CodeTreeGroup {
+    CodeTreeGroup { group, totals: t, paused, batches, newest: 0 }
+}
+
+fn campaign(name: &str) -> CodeGroup {
+    CodeGroup::Campaign(name.into())
+}
+
+/// What the database counts for `world`'s codes: hn's batch 1 (codes 1
+/// and 2), producthunt's batch 2 (code 3), an invite run, referral codes.
+fn tree(hn_paused: bool) -> Vec<CodeTreeGroup> {
+    let hn = totals(2, 0, 0, 1, (15, 100), 14);
+    let ph = totals(1, 0, 0, 0, (49, 50), 49);
+    let run = totals(3, 2, 0, 0, (2, 3), 2);
+    let referral = totals(4, 0, 0, 0, (0, 4), 0);
+    vec![
+        group(campaign("hn"), hn_paused, vec![batch(1, 5, hn)], hn),
+        group(campaign("producthunt"), false, vec![batch(2, 3, ph)], ph),
+        group(CodeGroup::Access, false, vec![batch(7, 1, run)], run),
+        group(CodeGroup::Referral, false, vec![], referral),
+    ]
+}
+
+fn branch(group: CodeGroup, batch: TreeBatch) -> CodeBranch {
+    CodeBranch { group, batch }
+}
+
+/// Answers the code pages among `effects` as the runner would, from `codes`
+/// (newest first), and returns what the answers asked for next.
+fn answer_pages(s: &mut State, effects: Vec<Effect>, codes: &[CodeView]) -> Vec<Effect> {
+    let mut next = Vec::new();
+    for e in effects {
+        match e {
+            Effect::CodesPage { branch, before, limit } => {
+                let page: Vec<CodeView> = codes
+                    .iter()
+                    .filter(|c| c.id < before && c.batch_id == Some(batch_id(&branch)))
+                    .take(limit as usize)
+                    .cloned()
+                    .collect();
+                next.extend(update(s, Input::Msg(Msg::CodesPage { branch, before, limit, codes: page })));
+            }
+            other => next.push(other),
+        }
+    }
+    next
+}
+
+fn batch_id(b: &CodeBranch) -> i64 {
+    match b.batch {
+        TreeBatch::Batch(id) => id,
+        _ => 0,
+    }
+}
+
+/// `world`'s codes, newest first.
+fn codes() -> Vec<CodeView> {
+    vec![code(3, "producthunt", "active", 49), code(2, "hn", "revoked", 3), code(1, "hn", "active", 12)]
+}
+
+/// The Codes view with campaign hn open, its batch 1 open and read: the
+/// cursor on the batch's row.
+fn open_hn_batch(s: &mut State) {
+    let effects = keys(s, &[Command::View(View::Codes)]);
+    assert!(effects.contains(&Effect::LoadCodes), "the view counts the codes: {effects:?}");
+    update(s, Input::Msg(Msg::CodeTree(tree(false))));
+    assert!(keys(s, &[Command::Top, Command::Expand]).is_empty(), "a campaign lists its batches: nothing to read");
+    let effects = keys(s, &[Command::Down, Command::Expand]);
+    assert_eq!(
+        effects,
+        vec![Effect::CodesPage { branch: branch(campaign("hn"), TreeBatch::Batch(1)), before: i64::MAX, limit: 200 }]
+    );
+    assert!(answer_pages(s, effects, &codes()).is_empty());
+}
+
+/// The Codes view's rows as shown at 120x40: the first column of each.
+fn code_rows(s: &State) -> Vec<String> {
+    let text = screen(s, 120, 40);
+    let mut lines = text.lines().skip_while(|l| !l.contains("CAMPAIGN / BATCH / CODE"));
+    let header = lines.next().expect("the Codes view's header");
+    let width = header[..header.find("ISSUED").expect("an ISSUED column")].chars().count();
+    lines
+        .take_while(|l| !l.contains('└'))
+        .map(|l| l.chars().take(width).skip(2).collect::<String>().trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 /// A small beta: people in every state, a referral chain, codes, events.
 fn world(role: Role) -> State {
     let mut s = State::new(now(), "ada".into(), Some(role), "sqlite");
@@ -112,14 +228,7 @@ fn world(role: Role) -> State {
         evs.push(e);
     }
     update(&mut s, Input::Msg(Msg::Events { rows: evs, ticks }));
-    update(
-        &mut s,
-        Input::Msg(Msg::Codes(vec![
-            code(1, "hn", "active", 12),
-            code(2, "hn", "revoked", 3),
-            code(3, "producthunt", "active", 49),
-        ])),
-    );
+    update(&mut s, Input::Msg(Msg::CodeTree(tree(false))));
     switches(&mut s, vec![], 12, 0);
     // Answer the lookups the loading asked for (one runs at a time).
     let mut generation = s.detail_generation;
@@ -332,8 +441,8 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
         update(&mut s, Input::Char('y')),
         vec![Effect::Act(Action::Revoke(RevokeTarget::Inviter("dennis@example.com".into())))]
     );
-    keys(&mut s, &[Command::View(View::Codes)]);
-    keys(&mut s, &[Command::Revoke]);
+    open_hn_batch(&mut s);
+    keys(&mut s, &[Command::Down, Command::Down, Command::Revoke]);
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(RevokeTarget::CodeId(1)))]);
     keys(&mut s, &[Command::Block]);
     assert!(s.modal.is_none(), "no person selected in the Codes view");
@@ -468,16 +577,12 @@ fn snapshot_views(name: &str, role: Role) {
         let mut s = world(role);
         s.width = w;
         for v in View::ALL {
-            update(&mut s, Input::Command(Command::View(v)));
             if v == View::Codes {
-                update(
-                    &mut s,
-                    Input::Msg(Msg::Codes(vec![
-                        code(1, "hn", "active", 12),
-                        code(2, "hn", "revoked", 3),
-                        code(3, "producthunt", "active", 49),
-                    ])),
-                );
+                // hn open, its batch open and read, the cursor on its first code.
+                open_hn_batch(&mut s);
+                keys(&mut s, &[Command::Down]);
+            } else {
+                update(&mut s, Input::Command(Command::View(v)));
             }
             insta::assert_snapshot!(format!("{name}_{}_{w}x{h}", v.title().to_lowercase()), screen(&s, w, h));
         }
@@ -634,21 +739,277 @@ fn long_addresses_are_shown_whole_at_120_and_80_columns() {
 #[test]
 fn the_codes_filter_and_cursor_hold_when_the_codes_are_read_again() {
     let mut s = world(Role::Support);
-    keys(&mut s, &[Command::View(View::Codes), Command::Filter]);
+    open_hn_batch(&mut s);
+    keys(&mut s, &[Command::Filter]);
     typed(&mut s, "producthunt");
     update(&mut s, Input::Submit);
-    assert_eq!(s.codes_list.rows.len(), 1);
-    // After an action the console reads the codes again (Refresh).
-    update(
-        &mut s,
-        Input::Msg(Msg::Codes(vec![
-            code(4, "hn", "active", 0),
-            code(1, "hn", "active", 12),
-            code(3, "producthunt", "revoked", 49),
-        ])),
+    assert_eq!(code_rows(&s), ["▸ producthunt"], "a campaign matches by name");
+    keys(&mut s, &[Command::Back]);
+    keys(&mut s, &[Command::Filter]);
+    typed(&mut s, "revoked");
+    update(&mut s, Input::Submit);
+    assert_eq!(code_rows(&s), ["▾ hn", "▾ batch 1 · 5 d ago", "…K002 revoked"], "a code, with the rows it is under");
+    keys(&mut s, &[Command::Bottom]);
+    assert_eq!(s.selected_code().map(|c| c.id), Some(2));
+    // After an action the console counts again and reads the open batch again.
+    let effects = update(&mut s, Input::Msg(Msg::CodeTree(tree(false))));
+    let mut again = codes();
+    let mut fourth = code(4, "hn", "revoked", 0);
+    fourth.batch_id = Some(1);
+    again.insert(0, fourth);
+    assert!(answer_pages(&mut s, effects, &again).is_empty());
+    assert_eq!(code_rows(&s), ["▾ hn", "▾ batch 1 · 5 d ago", "…K004 revoked", "…K002 revoked"], "still filtered");
+    assert_eq!(s.selected_code().map(|c| c.id), Some(2), "still on the same code");
+}
+
+/// The key bound to `c`, as the terminal would send it.
+fn key(c: char) -> ratatui::crossterm::event::KeyEvent {
+    ratatui::crossterm::event::KeyEvent::new(
+        ratatui::crossterm::event::KeyCode::Char(c),
+        ratatui::crossterm::event::KeyModifiers::NONE,
+    )
+}
+
+#[test]
+fn the_codes_view_opens_and_closes_campaigns_and_batches() {
+    use velvet::console::keymap::lookup;
+    let mut s = world(Role::Viewer);
+    assert!(lookup(key('h'), &s).is_none() && lookup(key('l'), &s).is_none(), "h and l mean nothing in the Waitlist");
+    let effects = keys(&mut s, &[Command::View(View::Codes)]);
+    assert_eq!(effects, vec![Effect::LoadCodes]);
+    assert_eq!(
+        code_rows(&s),
+        ["▸ hn", "▸ producthunt", "▸ access codes", "▸ referral codes"],
+        "the last count stays on screen while it counts again"
     );
-    assert_eq!(s.codes_list.rows.len(), 1, "still filtered");
-    assert_eq!(s.selected_code().map(|c| c.id), Some(3), "still on the same code");
+    assert_eq!(lookup(key('l'), &s).map(|b| b.command), Some(Command::Expand));
+    update(&mut s, Input::Msg(Msg::CodeTree(tree(false))));
+    // Enter opens a campaign onto its batches; l on an open row goes into it.
+    assert!(keys(&mut s, &[Command::Detail]).is_empty());
+    assert_eq!(code_rows(&s)[..3], ["▾ hn", "▸ batch 1 · 5 d ago", "▸ producthunt"]);
+    assert_eq!(s.pane, Pane::List, "Enter on a campaign opens it, not the detail");
+    keys(&mut s, &[Command::Expand]);
+    assert_eq!(s.selected_code_line(), Some(CodeLine::Batch(0, 0)));
+    let effects = keys(&mut s, &[Command::Expand]);
+    assert!(answer_pages(&mut s, effects, &codes()).is_empty());
+    assert_eq!(code_rows(&s)[..5], ["▾ hn", "▾ batch 1 · 5 d ago", "…K002 revoked", "…K001 active", "▸ producthunt"]);
+    assert!(!screen(&s, 120, 40).contains("more below"), "both codes read: nothing more");
+    // h on a code closes its batch (the cursor on the batch's row)...
+    keys(&mut s, &[Command::Down, Command::Down, Command::Collapse]);
+    assert_eq!(code_rows(&s)[..3], ["▾ hn", "▸ batch 1 · 5 d ago", "▸ producthunt"]);
+    assert_eq!(s.selected_code_line(), Some(CodeLine::Batch(0, 0)));
+    assert!(s.codes.leaves.is_empty(), "the codes read for it are let go");
+    // ... on a closed batch, its campaign; on a closed campaign, nothing.
+    keys(&mut s, &[Command::Collapse]);
+    assert_eq!(code_rows(&s)[..2], ["▸ hn", "▸ producthunt"]);
+    assert_eq!(s.selected_code_line(), Some(CodeLine::Group(0)));
+    keys(&mut s, &[Command::Collapse]);
+    assert_eq!(code_rows(&s).len(), 4);
+    // The referral codes have no batch level: they open onto their codes.
+    let effects = keys(&mut s, &[Command::Bottom, Command::Expand]);
+    assert_eq!(
+        effects,
+        vec![Effect::CodesPage { branch: branch(CodeGroup::Referral, TreeBatch::All), before: i64::MAX, limit: 200 }]
+    );
+    assert_eq!(code_rows(&s)[3..], ["▾ referral codes", "… reading codes"]);
+    // Enter on an open row closes it.
+    keys(&mut s, &[Command::Detail]);
+    assert_eq!(code_rows(&s)[3..], ["▸ referral codes"]);
+    // The detail of a campaign's row is its totals in words.
+    keys(&mut s, &[Command::Top]);
+    let shown = screen(&s, 120, 40);
+    assert!(shown.contains("campaign hn · 1 batch"), "{shown}");
+    assert!(shown.contains("2 codes · 15/100 uses taken") && shown.contains("14 joined through it"), "{shown}");
+}
+
+#[test]
+fn an_open_batch_reads_its_codes_a_page_at_a_time_as_the_cursor_nears_the_last() {
+    let mut s = world(Role::Viewer);
+    keys(&mut s, &[Command::View(View::Codes)]);
+    let big = totals(450, 0, 0, 0, (0, 450), 0);
+    let mut t = tree(false);
+    (t[0].totals, t[0].batches[0].totals) = (big, big);
+    update(&mut s, Input::Msg(Msg::CodeTree(t)));
+    let many: Vec<CodeView> =
+        (1..=450).rev().map(|id| CodeView { batch_id: Some(1), ..code(id, "hn", "active", 0) }).collect();
+    let effects = keys(&mut s, &[Command::Expand, Command::Down, Command::Expand]);
+    assert!(answer_pages(&mut s, effects, &many).is_empty(), "the cursor is far from the last code read");
+    assert_eq!(s.codes.leaves[0].codes.len(), 200);
+    keys(&mut s, &[Command::Bottom]);
+    assert!(screen(&s, 120, 40).contains("… 250 more below"), "the last row of the batch says what is left");
+    keys(&mut s, &[Command::Top, Command::Down]);
+    // Down the list: 40 codes before the last one read, the next page.
+    let mut moves = 0;
+    let effects = loop {
+        moves += 1;
+        let e = keys(&mut s, &[Command::Down]);
+        if !e.is_empty() || moves > 300 {
+            break e;
+        }
+    };
+    let hn = branch(campaign("hn"), TreeBatch::Batch(1));
+    assert_eq!(effects, vec![Effect::CodesPage { branch: hn.clone(), before: 251, limit: 200 }]);
+    let Some(CodeLine::Code(_, at)) = s.selected_code_line() else { panic!() };
+    assert_eq!(200 - at, 40);
+    assert!(keys(&mut s, &[Command::Down]).is_empty(), "one page at a time");
+    let selected = s.selected_code().map(|c| c.id);
+    assert!(answer_pages(&mut s, effects, &many).is_empty());
+    assert_eq!(s.selected_code().map(|c| c.id), selected, "the page comes in below the cursor");
+    assert_eq!(s.codes.leaves[0].codes.len(), 400);
+    // The last page is short: nothing more to read, no last row.
+    let effects = loop {
+        let e = keys(&mut s, &[Command::PageDown]);
+        if !e.is_empty() {
+            break e;
+        }
+    };
+    assert_eq!(effects, vec![Effect::CodesPage { branch: hn, before: 51, limit: 200 }]);
+    assert!(s.codes.leaves[0].loading);
+    assert!(answer_pages(&mut s, effects, &many).is_empty());
+    assert_eq!(s.codes.leaves[0].codes.len(), 450);
+    assert!(s.codes.leaves[0].done && !s.codes.lines.iter().any(|l| matches!(l, CodeLine::More(_))));
+    // Above producthunt, access and referral codes: the oldest code, the last one read.
+    assert!(keys(&mut s, &[Command::Bottom, Command::Up, Command::Up, Command::Up]).is_empty());
+    assert_eq!(s.selected_code().map(|c| c.id), Some(1));
+}
+
+#[test]
+fn r_on_a_batch_or_a_campaign_asks_with_exactly_how_many_codes_it_revokes() {
+    use velvet::console::keymap::lookup;
+    let mut s = world(Role::Admin);
+    open_hn_batch(&mut s);
+    keys(&mut s, &[Command::Revoke]);
+    let Some(Modal::Confirm { title, lines, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(title, "Revoke batch 1 (hn)?");
+    assert_eq!(
+        lines[..3],
+        [
+            "1 code stops working at once, on every server:",
+            "1 active, 0 used up, 0 past their date.",
+            "1 already revoked or ended stay so; 14 who joined stay in."
+        ]
+    );
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(RevokeTarget::Batch(1)))]);
+    keys(&mut s, &[Command::Revoke]);
+    s.width = 80;
+    insta::assert_snapshot!("confirm_revoke_batch_80x24", screen(&s, 80, 24));
+    update(&mut s, Input::Cancel);
+    s.width = 120;
+    keys(&mut s, &[Command::Top, Command::Revoke]);
+    let Some(Modal::Confirm { title, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(title, "Revoke every code of campaign hn?");
+    assert_eq!(
+        update(&mut s, Input::Char('y')),
+        vec![Effect::Act(Action::Revoke(RevokeTarget::Campaign("hn".into())))]
+    );
+    // The command line asks with the same count.
+    command_line(&mut s, "revoke batch 1");
+    let Some(Modal::Confirm { lines, .. }) = s.modal.take() else { panic!() };
+    assert!(lines[0].starts_with("1 code stops working"), "{lines:?}");
+    // The access group names no scope: r says what it revokes instead.
+    keys(&mut s, &[Command::Bottom, Command::Up, Command::Revoke]);
+    assert!(s.modal.is_none());
+    assert!(s.toasts.last().unwrap().text.starts_with("r revokes a campaign, a batch or one code"));
+    // Nothing left to revoke: a sentence, no question.
+    let mut spent = tree(false);
+    spent[0].batches[0].totals = totals(2, 0, 0, 2, (15, 100), 14);
+    update(&mut s, Input::Msg(Msg::CodeTree(spent)));
+    keys(&mut s, &[Command::Top, Command::Expand, Command::Revoke]);
+    assert!(s.modal.is_none());
+    assert_eq!(s.toasts.last().unwrap().text, "nothing to revoke: all 2 codes there are revoked already");
+
+    // Support revokes one code, not a batch: r is not offered on the batch's row.
+    let mut s = world(Role::Support);
+    open_hn_batch(&mut s);
+    assert!(lookup(key('r'), &s).is_none());
+    keys(&mut s, &[Command::Revoke]);
+    assert_eq!(s.toasts.last().unwrap().text, "your role may not revoke codes in bulk");
+    keys(&mut s, &[Command::Down]);
+    assert_eq!(lookup(key('r'), &s).map(|b| b.command), Some(Command::Revoke));
+    keys(&mut s, &[Command::Revoke]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(RevokeTarget::CodeId(2)))]);
+}
+
+#[test]
+fn p_on_a_campaign_row_pauses_or_resumes_that_campaign() {
+    let mut s = world(Role::Support);
+    keys(&mut s, &[Command::View(View::Codes)]);
+    keys(&mut s, &[Command::PauseRedemption]);
+    let Some(Modal::Confirm { title, lines, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(title, "Pause redemption for campaign hn?");
+    assert_eq!(lines[0], "Redemption stops at once, on every server, for its 1 active code; nothing is revoked.");
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Pause(PauseScope::Campaign("hn".into())))]);
+    // Counted as paused: the row says so, and p resumes it.
+    update(&mut s, Input::Msg(Msg::CodeTree(tree(true))));
+    let row = screen(&s, 120, 40).lines().find(|l| l.contains("▸ hn")).unwrap().to_string();
+    assert!(row.contains("▸ hn  paused"), "{row}");
+    keys(&mut s, &[Command::PauseRedemption]);
+    let Some(Modal::Confirm { title, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(title, "Resume redemption for campaign hn?");
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Resume(PauseScope::Campaign("hn".into())))]);
+    // On any other row, p is about all redemption, as everywhere.
+    keys(&mut s, &[Command::Bottom, Command::PauseRedemption]);
+    let Some(Modal::Confirm { title, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(title, "Pause all redemption?");
+    update(&mut s, Input::Cancel);
+    // A viewer is not offered it.
+    let mut s = world(Role::Viewer);
+    keys(&mut s, &[Command::View(View::Codes), Command::PauseRedemption]);
+    assert!(s.modal.is_none());
+    assert_eq!(s.toasts.last().unwrap().text, "your role may not pause or resume");
+}
+
+#[test]
+fn the_codes_are_counted_again_when_they_change_keeping_open_rows_and_the_cursor() {
+    let mut s = world(Role::Admin);
+    open_hn_batch(&mut s);
+    keys(&mut s, &[Command::Down, Command::Down]);
+    assert_eq!(s.selected_code().map(|c| c.id), Some(1));
+    // Someone revokes code 1 elsewhere: the feed's event names the code.
+    let revoke = |id: i64, code: i64| EventRow {
+        code_id: Some(code),
+        actor: "bo".into(),
+        ..event(id, 0, "revoke", "ok", None, None)
+    };
+    // (Counts are at least a second apart: the view counted on opening.)
+    assert!(update(&mut s, Input::Tick(now() + Duration::seconds(1))).is_empty(), "nothing changed: no count");
+    let effects = update(&mut s, Input::Msg(Msg::Events { rows: vec![revoke(41, 1)], ticks: vec![] }));
+    assert_eq!(effects, vec![Effect::LoadCodes]);
+    assert!(screen(&s, 120, 40).contains("counting…"));
+    // More changes while it counts: one count at a time, the next after it.
+    assert!(update(&mut s, Input::Msg(Msg::Events { rows: vec![revoke(42, 2)], ticks: vec![] })).is_empty());
+    let mut after = tree(false);
+    after[0].batches[0].totals = totals(2, 0, 0, 2, (15, 100), 14);
+    after[0].totals = after[0].batches[0].totals;
+    let effects = update(&mut s, Input::Msg(Msg::CodeTree(after)));
+    let hn = branch(campaign("hn"), TreeBatch::Batch(1));
+    assert_eq!(
+        effects,
+        vec![Effect::CodesPage { branch: hn, before: i64::MAX, limit: 200 }],
+        "the open batch reads its newest codes again; the next count waits its second"
+    );
+    let revoked: Vec<CodeView> = codes().into_iter().map(|c| CodeView { state: "revoked".into(), ..c }).collect();
+    assert!(answer_pages(&mut s, effects, &revoked).is_empty());
+    assert_eq!(code_rows(&s)[..4], ["▾ hn", "▾ batch 1 · 5 d ago", "…K002 revoked", "…K001 revoked"]);
+    assert_eq!(s.selected_code().map(|c| (c.id, c.state.as_str())), Some((1, "revoked")), "the cursor stays");
+    assert_eq!(update(&mut s, Input::Tick(now() + Duration::seconds(2))), vec![Effect::LoadCodes]);
+    let effects = update(&mut s, Input::Msg(Msg::CodeTree(tree(false))));
+    assert!(answer_pages(&mut s, effects, &codes()).is_empty());
+    // Events about no code count nothing.
+    let signup = event(43, 0, "signup", "ok", None, None);
+    assert!(update(&mut s, Input::Msg(Msg::Events { rows: vec![signup], ticks: vec![] })).is_empty());
+    // Another view counts nothing; coming back counts at once.
+    keys(&mut s, &[Command::View(View::Events)]);
+    update(&mut s, Input::Tick(now() + Duration::seconds(5)));
+    assert!(update(&mut s, Input::Msg(Msg::Events { rows: vec![revoke(44, 2)], ticks: vec![] })).is_empty());
+    assert_eq!(keys(&mut s, &[Command::View(View::Codes)]), vec![Effect::LoadCodes]);
+    let effects = update(&mut s, Input::Msg(Msg::CodeTree(tree(false))));
+    assert_eq!(effects.len(), 1, "the open batch is read again: {effects:?}");
+    // An action done here counts at once.
+    assert_eq!(
+        update(&mut s, Input::Msg(Msg::Done("revoked 1 codes".into()))),
+        vec![Effect::Refresh, Effect::LoadCodes]
+    );
 }
 
 #[test]
@@ -1029,15 +1390,31 @@ fn export_asks_the_runner_to_write_exactly_the_rows_the_view_lists() {
     );
     assert!(s.busy > 0, "a spinner while it writes");
 
-    // The Codes view: its filtered codes.
-    keys(&mut s, &[Command::View(View::Codes), Command::Filter]);
-    typed(&mut s, "producthunt");
+    // The Codes view: the rows it lists, as filtered (each with its totals, or a code).
+    open_hn_batch(&mut s);
+    keys(&mut s, &[Command::Filter]);
+    typed(&mut s, "K001");
     update(&mut s, Input::Submit);
     let effects = command_line(&mut s, "export codes.json");
     let [Effect::Export { table, .. }] = &effects[..] else { panic!("{effects:?}") };
-    assert_eq!(table.what, "codes");
-    assert_eq!(table.rows.len(), 1);
-    assert_eq!(table.rows[0][..3], [Cell::Text("partner".into()), Cell::Text("producthunt".into()), Cell::Number(2)]);
+    assert_eq!(table.what, "rows of codes");
+    assert_eq!(&table.columns[..3], ["row", "campaign", "batch"]);
+    let rows: Vec<&[Cell]> = table.rows.iter().map(|r| &r[..4]).collect();
+    assert_eq!(
+        rows,
+        [
+            &[Cell::Static("campaign"), Cell::Text("hn".into()), Cell::Empty, Cell::Empty][..],
+            &[Cell::Static("batch"), Cell::Text("hn".into()), Cell::Number(1), Cell::Empty][..],
+            &[Cell::Static("code"), Cell::Text("hn".into()), Cell::Number(1), Cell::Text("K001".into())][..],
+        ]
+    );
+    assert_eq!(
+        table.rows[0][9..],
+        [2, 1, 0, 0, 1, 14].map(Cell::Number),
+        "issued, active, used, expired, revoked, joined"
+    );
+    assert_eq!(table.rows[2][5..8], [Cell::Text("active".into()), Cell::Number(12), Cell::Number(50)]);
+    keys(&mut s, &[Command::Back]);
 
     // The Events view: newest first, as listed.
     keys(&mut s, &[Command::View(View::Events)]);

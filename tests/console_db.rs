@@ -4,6 +4,8 @@ mod common;
 
 use common::TestDb;
 use std::collections::HashMap;
+use velvet::console::action::Input;
+use velvet::console::keymap::Command;
 
 on_both_backends!(
     two_consoles_approving_one_marked_batch_invite_each_entry_once,
@@ -13,6 +15,7 @@ on_both_backends!(
     the_live_pane_starts_with_the_whole_hour_at_any_rate,
     the_runner_exports_the_listed_rows_in_the_background,
     older_events_page_down_the_primary_key_with_the_filter_in_the_database,
+    the_codes_view_counts_pages_and_revokes_a_batch_through_the_runner,
 );
 
 async fn two_consoles_approving_one_marked_batch_invite_each_entry_once(db: TestDb) {
@@ -59,29 +62,50 @@ async fn the_console_reads_follow_the_event_cursor(db: TestDb) {
     assert_eq!(db.velvet.count_entries(&admin).await.unwrap(), 2);
 }
 
-/// Walks the whole keymap for each role in the Waitlist and Codes views:
-/// a key is offered exactly when the service, asked through the console's
-/// own runner, does what it produces instead of refusing the role.
+/// Walks the whole keymap for each role in the Waitlist view and on each
+/// kind of row of the Codes view (a campaign, a batch, a code, the access
+/// codes' group): a key is offered exactly when the service, asked through
+/// the console's own runner, does what it produces instead of refusing the role.
 async fn every_key_offered_to_a_role_is_one_the_service_allows(db: TestDb) {
     use velvet::console::action::{Effect, Msg};
     use velvet::console::keymap::{BINDINGS, action_of, offered};
     use velvet::console::runner::{Runner, entry_item};
-    use velvet::console::state::{State, View};
+    use velvet::console::state::{CodeLine, State, View};
     use velvet::domain::Role;
     let admin = db.admin().await;
     db.velvet.issue_partner_codes(&admin, &common::partner("hn", 50, 3)).await.unwrap();
+    db.confirmed("invitee@example.com").await;
+    db.velvet.approve_one(&admin, "invitee@example.com", false).await.unwrap();
+    db.velvet.send_invites(&admin, None, false).await.unwrap();
     for (i, role) in [Role::Viewer, Role::Support, Role::Admin].into_iter().enumerate() {
         let actor = db.operator(&format!("op{i}"), role).await;
         db.confirmed(&format!("person{i}@example.com")).await;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let runner = Runner { ops: velvet::ops::Ops::local(db.velvet.clone(), actor.clone()), tx };
-        for view in [View::Waitlist, View::Codes] {
+        // The Waitlist, then the Codes view's rows: hn, its batch, a code, the access codes.
+        for (view, row) in [(View::Waitlist, 0), (View::Codes, 0), (View::Codes, 1), (View::Codes, 2), (View::Codes, 5)]
+        {
             let mut s = State::new(db.velvet.now(), actor.name().to_string(), actor.role(), "test");
             let rows = db.velvet.entries_newest(&actor, i64::MAX, 100).await.unwrap();
             velvet::console::rows::add_page(&mut s, rows.into_iter().map(entry_item).collect());
-            s.codes = db.velvet.list_codes(&actor, None, None, None, 100).await.unwrap();
-            s.codes_list.rows = (0..s.codes.len() as u32).collect();
-            s.view = view;
+            if view == View::Codes {
+                // As the console does: count, open hn and its batch, read it.
+                let mut effects = velvet::console::update::update(&mut s, Input::Command(Command::View(View::Codes)));
+                effects.extend(keys(&mut s, &[Command::Expand, Command::Down, Command::Expand]));
+                while let Some(effect) = effects.pop() {
+                    runner.spawn(effect, None);
+                    let msg = rx.recv().await.unwrap();
+                    assert!(matches!(msg, Msg::CodeTree(_) | Msg::CodesPage { .. }), "{msg:?}");
+                    effects.extend(velvet::console::update::update(&mut s, Input::Msg(msg)));
+                }
+                keys(&mut s, &[Command::Top]);
+                for _ in 0..row {
+                    keys(&mut s, &[Command::Down]);
+                }
+                let line = s.selected_code_line();
+                let expected = [CodeLine::Group(0), CodeLine::Batch(0, 0), CodeLine::Code(0, 0), CodeLine::Group(1)];
+                assert!(line.is_some_and(|l| expected.contains(&l)), "{role} on row {row}: {line:?}");
+            }
             for b in BINDINGS {
                 let Some(action) = action_of(b.command, &s) else { continue };
                 runner.spawn(Effect::Act(action.clone()), None);
@@ -93,13 +117,17 @@ async fn every_key_offered_to_a_role_is_one_the_service_allows(db: TestDb) {
                 assert_eq!(
                     offered(b, &s),
                     !refused,
-                    "{role} in {view:?}: key {} ({action:?}) offered = {}, service refused = {refused}",
+                    "{role} in {view:?} on row {row}: key {} ({action:?}) offered = {}, service refused = {refused}",
                     b.shown,
                     offered(b, &s)
                 );
             }
         }
     }
+}
+
+fn keys(s: &mut velvet::console::state::State, commands: &[Command]) -> Vec<velvet::console::action::Effect> {
+    commands.iter().flat_map(|c| velvet::console::update::update(s, Input::Command(*c))).collect()
 }
 
 async fn listed_entries_carry_their_campaign_and_code_hints(db: TestDb) {
@@ -270,4 +298,90 @@ async fn older_events_page_down_the_primary_key_with_the_filter_in_the_database(
         (far - velvet::store::HISTORY_SCAN, false),
         "the next page goes on from there"
     );
+}
+
+/// Runs `effects` through the runner as the console's loop does, feeding
+/// each answer back to `update`, until nothing more is asked.
+async fn drive(
+    s: &mut velvet::console::state::State,
+    runner: &velvet::console::runner::Runner,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<velvet::console::action::Msg>,
+    mut effects: Vec<velvet::console::action::Effect>,
+) {
+    while !effects.is_empty() {
+        let asked = effects.len();
+        for e in effects.drain(..) {
+            runner.spawn(e, None);
+        }
+        // Each of these effects answers with one message.
+        for _ in 0..asked {
+            let msg = rx.recv().await.unwrap();
+            if let velvet::console::action::Msg::Failed(text) = &msg {
+                panic!("{text}");
+            }
+            effects.extend(velvet::console::update::update(s, Input::Msg(msg)));
+        }
+    }
+}
+
+/// The Codes view against a real database: the tree as counted, a batch of
+/// 250 read a page at a time, `r` on its row asking with exactly 250 and
+/// revoking them, `p` on the campaign's row pausing it; open rows and the
+/// cursor stay through every count.
+async fn the_codes_view_counts_pages_and_revokes_a_batch_through_the_runner(db: TestDb) {
+    use velvet::console::state::{CodeLine, Modal, State, View};
+    let admin = db.admin().await;
+    let first = db.velvet.issue_partner_codes(&admin, &common::partner("hn", 2, 3)).await.unwrap();
+    let big = db.velvet.issue_partner_codes(&admin, &common::partner("hn", 1, 250)).await.unwrap();
+    db.confirmed("joiner@example.com").await;
+    db.velvet.redeem(&first.codes[0].to_string(), "joiner@example.com", &common::meta()).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = velvet::console::runner::Runner { ops: velvet::ops::Ops::local(db.velvet.clone(), admin.clone()), tx };
+    let mut s = State::new(db.velvet.now(), admin.name().to_string(), admin.role(), "test");
+    let effects = keys(&mut s, &[Command::View(View::Codes)]);
+    drive(&mut s, &runner, &mut rx, effects).await;
+    let hn = &s.codes.groups[0];
+    assert_eq!((hn.group.label(), hn.totals.issued, hn.totals.uses, hn.totals.joined), ("hn", 253, 1, 1));
+    assert_eq!(hn.batches.len(), 2);
+
+    // Open hn, then its newest batch: 200 codes, then the rest as the cursor nears them.
+    let effects = keys(&mut s, &[Command::Expand, Command::Down, Command::Expand]);
+    drive(&mut s, &runner, &mut rx, effects).await;
+    assert_eq!(s.codes.leaves[0].codes.len(), 200);
+    let effects = loop {
+        let e = keys(&mut s, &[Command::PageDown]);
+        if !e.is_empty() {
+            break e;
+        }
+    };
+    drive(&mut s, &runner, &mut rx, effects).await;
+    let leaf = &s.codes.leaves[0];
+    assert_eq!((leaf.codes.len(), leaf.done), (250, true));
+    let ids: Vec<i64> = leaf.codes.iter().map(|c| c.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first, none twice");
+
+    // r on the batch's row: exactly its 250 codes, then revoked.
+    keys(&mut s, &[Command::Top, Command::Down, Command::Revoke]);
+    let Some(Modal::Confirm { title, lines, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(title, &format!("Revoke batch {} (hn)?", big.batch_id));
+    assert_eq!(lines[0], "250 codes stop working at once, on every server:");
+    let effects = velvet::console::update::update(&mut s, Input::Char('y'));
+    drive(&mut s, &runner, &mut rx, effects).await;
+    assert_eq!(s.toasts.last().unwrap().text, "revoked 250 codes");
+    let (_, batch) = s.selected_batch().expect("the cursor stays on the batch's row");
+    assert_eq!((batch.totals.revoked, batch.totals.active, batch.totals.revocable), (250, 0, 0));
+    assert!(s.codes.leaves[0].codes.iter().all(|c| c.state == "revoked"), "its codes were read again");
+    assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'revoke'").await, 250);
+
+    // p on the campaign's row pauses that campaign's redemption.
+    keys(&mut s, &[Command::Top, Command::PauseRedemption]);
+    let Some(Modal::Confirm { title, .. }) = &s.modal else { panic!("{:?}", s.modal) };
+    assert_eq!(title, "Pause redemption for campaign hn?");
+    let effects = velvet::console::update::update(&mut s, Input::Char('y'));
+    drive(&mut s, &runner, &mut rx, effects).await;
+    assert!(s.codes.groups[0].paused);
+    assert_eq!(s.selected_code_line(), Some(CodeLine::Group(0)));
+    assert_eq!(s.codes.lines.len(), 1 + 2 + 250 + 1, "hn, its two batches, the open one's codes, the referral codes");
+    assert!(!s.codes.lines.iter().any(|l| matches!(l, CodeLine::More(_))), "read to its end, and still so");
+    assert_eq!(db.count("SELECT COUNT(*) FROM switches WHERE scope = 'campaign:hn'").await, 1);
 }

@@ -1,6 +1,7 @@
 //! The person's lifecycle (issue 15): an email changed once, invites that
-//! remind and expire unused, bulk blocks with an undo. Through the service
-//! and through the built binary, on both backends.
+//! remind and expire unused, bulk blocks with an undo, erasure, and the
+//! codes as a tree by campaign and batch. Through the service and through
+//! the built binary, on both backends.
 
 mod common;
 
@@ -22,6 +23,9 @@ on_both_backends!(
     a_bulk_block_and_its_undo_from_the_shell,
     erasure_leaves_no_trace_of_the_person_and_keeps_the_counts,
     erasure_and_access_from_the_shell,
+    the_code_tree_counts_each_batch_and_sums_each_campaign,
+    a_branch_of_the_tree_is_paged_newest_first_down_the_primary_key,
+    the_code_tree_from_the_shell,
 );
 
 // ---- 1. Change an email, once ----
@@ -687,4 +691,218 @@ async fn erasure_and_access_from_the_shell(db: TestDb) {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let page = std::fs::read_to_string(&out).unwrap();
     assert!(!page.contains("ada@"));
+}
+
+// ---- 5. The Codes view by campaign and batch ----
+
+/// A campaign with two batches (one code used up, one used once, one
+/// revoked), a campaign whose code expired, an invite run whose unused
+/// codes the sweeper ended, and the referral codes of everyone who joined.
+async fn codes_world(db: &TestDb) -> (i64, i64, i64, i64) {
+    let v = &db.velvet;
+    let admin = db.admin().await;
+    let a = v.issue_partner_codes(&admin, &common::partner("hn", 2, 3)).await.unwrap();
+    let short = velvet::service::PartnerCodeSpec { expires_in: Duration::hours(1), ..common::partner("ph", 1, 1) };
+    let p = v.issue_partner_codes(&admin, &short).await.unwrap();
+    let b = v.issue_partner_codes(&admin, &common::partner("hn", 1, 2)).await.unwrap();
+    let codes = invited(db, &["ivy@example.com", "jo@example.com", "kim@example.com"]).await;
+    assert!(matches!(v.redeem(&codes[2], "kim@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }));
+    for (code, who) in [(0, "p1@example.com"), (0, "p2@example.com"), (1, "p3@example.com")] {
+        db.confirmed(who).await;
+        let joined = v.redeem(&a.codes[code].to_string(), who, &meta()).await.unwrap();
+        assert!(matches!(joined, RedeemOutcome::Joined { .. }), "{joined:?}");
+    }
+    let target = velvet::service::RevokeTarget::Code(b.codes[1].to_string());
+    assert_eq!(v.revoke(&admin, &target, None, false).await.unwrap().len(), 1);
+    v.pause(&admin, &velvet::service::PauseScope::Campaign("hn".into()), None).await.unwrap();
+    // A week on: ph's code is past its hour, ivy's and jo's invites expired unused.
+    db.clock.advance(Duration::days(7) + Duration::hours(1));
+    assert_eq!(v.sweep_invites().await.unwrap().expired.len(), 2);
+    let access = db.count("SELECT MIN(batch_id) FROM invite_codes WHERE kind = 'access'").await;
+    (a.batch_id, p.batch_id, b.batch_id, access)
+}
+
+async fn the_code_tree_counts_each_batch_and_sums_each_campaign(db: TestDb) {
+    use velvet::service::{CodeGroup, CodeTotals, TreeBatch};
+    let (a, p, b, access) = codes_world(&db).await;
+    let viewer = db.operator("vi", Role::Viewer).await;
+    let tree = db.velvet.code_tree(&viewer).await.unwrap();
+    let groups: Vec<(&CodeGroup, bool)> = tree.iter().map(|g| (&g.group, g.paused)).collect();
+    assert_eq!(
+        groups,
+        [
+            (&CodeGroup::Campaign("hn".into()), true),
+            (&CodeGroup::Campaign("ph".into()), false),
+            (&CodeGroup::Access, false),
+            (&CodeGroup::Referral, false)
+        ],
+        "campaigns newest first (hn's second batch is the newest), then access, then referral codes"
+    );
+    let t = |issued, active, used, expired, revoked, uses, max_uses, joined, revocable| CodeTotals {
+        issued,
+        active,
+        used,
+        expired,
+        revoked,
+        uses,
+        max_uses,
+        joined,
+        revocable,
+    };
+    let hn = &tree[0];
+    let batches: Vec<(TreeBatch, CodeTotals)> = hn.batches.iter().map(|x| (x.batch, x.totals)).collect();
+    assert_eq!(
+        batches,
+        [
+            // Two single-use codes, one revoked.
+            (TreeBatch::Batch(b), t(2, 1, 0, 0, 1, 0, 2, 0, 1)),
+            // Three of two uses: one used up by two people, one used once.
+            (TreeBatch::Batch(a), t(3, 2, 1, 0, 0, 3, 6, 3, 3)),
+        ]
+    );
+    assert_eq!(hn.totals, t(5, 3, 1, 0, 1, 3, 8, 3, 4), "the campaign is the sum of its batches");
+    assert_eq!(hn.batches[0].created_by.as_deref(), Some("root"));
+    assert_eq!(hn.batches[0].created_at, Some(db.velvet.now() - Duration::days(7) - Duration::hours(1)));
+    let ph = &tree[1];
+    assert_eq!(ph.batches.iter().map(|x| x.batch).collect::<Vec<_>>(), [TreeBatch::Batch(p)]);
+    assert_eq!(ph.totals, t(1, 0, 0, 1, 0, 0, 1, 0, 1), "past its expiry: expired, not yet revoked");
+    // The invite run: ivy's and jo's ended unused (revoked by the sweeper, but
+    // expired, not revoked, to an operator); kim's, used, is past its date too
+    // (as its own row says: a code's expiry comes before its uses).
+    assert_eq!(tree[2].batches.iter().map(|x| x.batch).collect::<Vec<_>>(), [TreeBatch::Batch(access)]);
+    assert_eq!(tree[2].totals, t(3, 0, 0, 3, 0, 1, 3, 1, 1));
+    // One referral code for each of the four who joined, not yet mailed:
+    // usable once it is, so active.
+    let referral = &tree[3];
+    assert!(referral.batches.is_empty(), "referral codes are listed without a batch level");
+    assert_eq!(referral.totals, t(4, 4, 0, 0, 0, 0, 4, 0, 4));
+    // Each number is the database's: the same counts by hand.
+    assert_eq!(db.count("SELECT COUNT(*) FROM invite_codes").await, 5 + 1 + 3 + 4);
+    assert_eq!(db.count("SELECT COUNT(*) FROM entries WHERE joined_code_id IS NOT NULL").await, 3 + 1);
+    // A revoke of a batch changes exactly its revocable codes.
+    let admin = db.admin().await;
+    let revoked = db.velvet.revoke(&admin, &velvet::service::RevokeTarget::Batch(a), None, false).await.unwrap();
+    assert_eq!(revoked.len() as i64, hn.batches[1].totals.revocable);
+    let after = db.velvet.code_tree(&viewer).await.unwrap();
+    assert_eq!(after[0].batches[1].totals, t(3, 0, 0, 0, 3, 3, 6, 3, 0), "joined through it stays");
+    // Nobody outside the operators reads it.
+    assert!(matches!(db.velvet.code_tree(&velvet::service::Actor::Public).await, Err(Error::NotAnOperator(_))));
+}
+
+async fn a_branch_of_the_tree_is_paged_newest_first_down_the_primary_key(db: TestDb) {
+    use velvet::service::{CodeBranch, CodeGroup, TreeBatch};
+    let (a, _, b, access) = codes_world(&db).await;
+    // Two hn codes from before batches existed (seeded), and one such access code.
+    let now = db.velvet.now();
+    let seeded = |n: i64, kind: &'static str, campaign: Option<&'static str>| velvet::store::SeedCode {
+        hash: format!("seeded-{n}"),
+        hint: format!("S{n:03}"),
+        kind,
+        campaign,
+        batch_id: None,
+        inviter_entry_id: None,
+        bound_entry_id: None,
+        max_uses: 1,
+        uses: 0,
+        expires_at: now + Duration::days(3),
+        created_at: now,
+        created_by: "seed",
+    };
+    let mut tx = db.store.write().await.unwrap();
+    tx.bulk_codes(&[seeded(1, "partner", Some("hn")), seeded(2, "partner", Some("hn")), seeded(3, "access", None)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let viewer = db.operator("vi", Role::Viewer).await;
+    let v = &db.velvet;
+    let branch = |group: CodeGroup, batch: TreeBatch| CodeBranch { group, batch };
+    let hn = |batch| branch(CodeGroup::Campaign("hn".into()), batch);
+    let ids = |codes: &[velvet::service::CodeView]| codes.iter().map(|c| c.id).collect::<Vec<i64>>();
+
+    // Batch a, two at a time: newest first, each page below the last id of the one before.
+    let all = db.ints("SELECT id FROM invite_codes WHERE batch_id = $1 ORDER BY id DESC", &[a]).await;
+    assert_eq!(all.len(), 3);
+    let first = v.codes_page(&viewer, &hn(TreeBatch::Batch(a)), i64::MAX, 2).await.unwrap();
+    assert_eq!(ids(&first), all[..2]);
+    let second = v.codes_page(&viewer, &hn(TreeBatch::Batch(a)), first[1].id, 2).await.unwrap();
+    assert_eq!(ids(&second), all[2..], "the rest, none twice");
+    assert!(v.codes_page(&viewer, &hn(TreeBatch::Batch(a)), second[0].id, 2).await.unwrap().is_empty());
+    assert!(first.iter().all(|c| c.campaign.as_deref() == Some("hn") && c.batch_id == Some(a)));
+    assert_eq!(second[0].state, "used", "a code as operators see it: its state, never the plaintext");
+
+    // The campaign's codes without a batch are a branch of their own, listed last.
+    let tree = v.code_tree(&viewer).await.unwrap();
+    let batches: Vec<TreeBatch> = tree[0].batches.iter().map(|x| x.batch).collect();
+    assert_eq!(batches, [TreeBatch::Batch(b), TreeBatch::Batch(a), TreeBatch::Unbatched]);
+    assert_eq!(tree[0].batches[2].label(), "no batch");
+    let unbatched = v.codes_page(&viewer, &hn(TreeBatch::Unbatched), i64::MAX, 10).await.unwrap();
+    assert_eq!(unbatched.iter().map(|c| c.hint.clone().unwrap()).collect::<Vec<_>>(), ["S002", "S001"]);
+    let access_batches: Vec<TreeBatch> = tree[2].batches.iter().map(|x| x.batch).collect();
+    assert_eq!(access_batches, [TreeBatch::Batch(access), TreeBatch::Unbatched]);
+    let seeded_access = branch(CodeGroup::Access, TreeBatch::Unbatched);
+    let seeded_access = v.codes_page(&viewer, &seeded_access, i64::MAX, 10).await.unwrap();
+    assert_eq!(seeded_access.iter().map(|c| c.hint.clone().unwrap()).collect::<Vec<_>>(), ["S003"]);
+    let run = v.codes_page(&viewer, &branch(CodeGroup::Access, TreeBatch::Batch(access)), i64::MAX, 10).await.unwrap();
+    assert_eq!(run.iter().map(|c| c.state.as_str()).collect::<Vec<_>>(), ["expired", "expired", "expired"]);
+    assert_eq!(run.iter().map(|c| c.uses).collect::<Vec<_>>(), [1, 0, 0], "kim's, ivy's, jo's");
+
+    // Referral codes, whoever gave them, newest first; a page never mixes in other kinds.
+    let referral = db.ints("SELECT id FROM invite_codes WHERE kind = 'referral' ORDER BY id DESC", &[]).await;
+    let mut paged = Vec::new();
+    let mut before = i64::MAX;
+    loop {
+        let page = v.codes_page(&viewer, &branch(CodeGroup::Referral, TreeBatch::All), before, 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        before = page.last().unwrap().id;
+        assert!(page.iter().all(|c| c.kind == "referral"));
+        paged.extend(ids(&page));
+    }
+    assert_eq!(paged, referral);
+    assert_eq!(paged.len(), 4);
+
+    // The campaign as typed; a name that cannot be one is refused with the rule.
+    let typed = branch(CodeGroup::Campaign(" HN ".into()), TreeBatch::Batch(b));
+    assert_eq!(v.codes_page(&viewer, &typed, i64::MAX, 10).await.unwrap().len(), 2);
+    let bad = branch(CodeGroup::Campaign("no such!".into()), TreeBatch::All);
+    assert!(
+        matches!(v.codes_page(&viewer, &bad, i64::MAX, 10).await, Err(Error::InvalidInput(m)) if m.contains("letters, digits"))
+    );
+    assert!(matches!(
+        v.codes_page(&velvet::service::Actor::Public, &hn(TreeBatch::All), i64::MAX, 10).await,
+        Err(Error::NotAnOperator(_))
+    ));
+}
+
+async fn the_code_tree_from_the_shell(db: TestDb) {
+    let (a, _, b, _) = codes_world(&db).await;
+    db.operator("vi", Role::Viewer).await;
+    let r = velvet(&db, &["--as", "vi", "codes", "tree"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<Vec<&str>> = r.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        lines[0],
+        ["CAMPAIGN", "/", "BATCH", "ISSUED", "USES", "ACTIVE", "USED", "EXPIRED", "REVOKED", "JOINED"]
+    );
+    assert_eq!(lines[1], ["hn", "(paused)", "5", "3/8", "3", "1", "0", "1", "3"]);
+    let batch = |id: i64| format!("{id}");
+    assert_eq!(lines[2][..2], ["batch", batch(b).as_str()]);
+    assert_eq!(lines[2][4..], ["2", "0/2", "1", "0", "0", "1", "0"], "{}", r.stdout);
+    assert_eq!(lines[3][..2], ["batch", batch(a).as_str()]);
+    assert_eq!(lines[3][4..], ["3", "3/6", "2", "1", "0", "0", "3"]);
+    assert_eq!(lines[4][..2], ["ph", "1"]);
+    assert!(r.stdout.contains("\naccess codes ") && r.stdout.contains("\nreferral codes "), "{}", r.stdout);
+    let r = velvet(&db, &["--as", "vi", "codes", "tree", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).expect("codes tree --json is JSON");
+    assert_eq!(json[0]["group"], serde_json::json!({"campaign": "hn"}));
+    assert_eq!(json[0]["paused"], true);
+    assert_eq!(json[0]["totals"]["joined"], 3);
+    assert_eq!(json[0]["batches"][1]["batch"], serde_json::json!({"batch": a}));
+    assert_eq!(json[3]["group"], "referral");
+    let tree: Vec<velvet::service::CodeTreeGroup> = serde_json::from_str(&r.stdout).expect("reads back as the tree");
+    assert_eq!(tree.len(), 4);
+    let r = velvet(&db, &["--as", "nobody-known", "codes", "tree"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
 }

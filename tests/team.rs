@@ -141,7 +141,7 @@ fn needs(path: &str) -> Option<Permission> {
         "entries/count" | "entries/newest" | "entries/by-ids" | "feed/tail" | "feed/poll" | "live/hour" | "alerts"
         | "switches" | "settings" | "invites/sent-today" | "lookup" | "chain" | "export/person" | "export/page"
         | "report" | "codes/list" | "mail/failed" | "mail/failed/count" | "events/before" | "events/trail"
-        | "entries/id" | "operators" => Read,
+        | "entries/id" | "operators" | "codes/tree" | "codes/page" => Read,
         other => panic!("no permission listed for {other}: add it to the role matrix"),
     })
 }
@@ -178,7 +178,7 @@ fn sample(path: &str) -> Option<Value> {
     let feed = json!({"low_water": 0, "high": 0, "gaps": [], "horizons": []});
     Some(match path {
         "whoami" | "entries/count" | "alerts" | "switches" | "settings" | "invites/sent-today"
-        | "mail/failed/count" | "operators" => return None,
+        | "mail/failed/count" | "operators" | "codes/tree" => return None,
         "entries/newest" => json!({"before": i64::MAX, "limit": 10}),
         "entries/by-ids" => json!({"ids": [1, 2]}),
         "feed/tail" => json!({"n": 5, "hour": true}),
@@ -204,6 +204,9 @@ fn sample(path: &str) -> Option<Value> {
         }
         "codes/revoke" => json!({"target": {"campaign": "hn"}, "reason": "matrix", "dry_run": false}),
         "codes/list" => json!({"campaign": null, "batch": null, "kind": null, "limit": 10}),
+        "codes/page" => {
+            json!({"branch": {"group": {"campaign": "hn"}, "batch": "all"}, "before": i64::MAX, "limit": 10})
+        }
         "pause" => json!({"scope": "signups", "reason": "matrix"}),
         "resume" => json!({"scope": "signups"}),
         "mail/failed" => json!({"kind": null}),

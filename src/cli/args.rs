@@ -395,6 +395,11 @@ pub enum CodesCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The codes by campaign and batch, each with its totals (what the console's Codes view shows)
+    Tree {
+        #[arg(long)]
+        json: bool,
+    },
     /// List codes, newest first (hints only: codes are stored hashed)
     List {
         #[arg(long)]

@@ -2,7 +2,9 @@
 
 use crate::domain::MailStatus;
 use crate::domain::timefmt::relative;
-use crate::service::{ChainNode, CodeView, FailedMail, Lookup, RetriedMail, RevokedCode, TokenInfo};
+use crate::service::{
+    ChainNode, CodeTotals, CodeTreeGroup, CodeView, FailedMail, Lookup, RetriedMail, RevokedCode, TokenInfo,
+};
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
 
@@ -131,6 +133,40 @@ pub fn tokens(list: &[TokenInfo], now: DateTime<Utc>) -> String {
             t.last_used_at.map_or_else(|| "never".to_string(), |at| relative(now, at)),
             t.note.as_deref().unwrap_or("")
         );
+    }
+    s
+}
+
+/// `codes tree`: each campaign (then the access and referral codes) with
+/// its batches below it, one line each with its totals.
+pub fn code_tree(tree: &[CodeTreeGroup]) -> String {
+    let mut s = String::new();
+    let line = |s: &mut String, name: &str, t: &CodeTotals| {
+        let uses = format!("{}/{}", t.uses, t.max_uses);
+        let _ = writeln!(
+            s,
+            "{name:<36} {:>8} {:>15} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            t.issued, uses, t.active, t.used, t.expired, t.revoked, t.joined
+        );
+    };
+    let _ = writeln!(
+        s,
+        "{:<36} {:>8} {:>15} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "CAMPAIGN / BATCH", "ISSUED", "USES", "ACTIVE", "USED", "EXPIRED", "REVOKED", "JOINED"
+    );
+    if tree.is_empty() {
+        let _ = writeln!(s, "(no codes yet: `velvet codes issue --campaign NAME` makes partner codes)");
+    }
+    for g in tree {
+        let paused = if g.paused { "  (paused)" } else { "" };
+        line(&mut s, &format!("{}{paused}", g.group.label()), &g.totals);
+        for b in &g.batches {
+            let made = match (b.created_at, &b.created_by) {
+                (Some(at), Some(by)) => format!(" {} {by}", at.format("%Y-%m-%d")),
+                _ => String::new(),
+            };
+            line(&mut s, &format!("  {}{made}", b.label()), &b.totals);
+        }
     }
     s
 }

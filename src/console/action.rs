@@ -6,7 +6,7 @@ use super::keymap::Command;
 use super::live::Tick;
 use super::state::EntryItem;
 use crate::domain::Settings;
-use crate::service::{Action, BlockSelector, BulkBlock, CodeView, Lookup, SwitchState};
+use crate::service::{Action, BlockSelector, BulkBlock, CodeBranch, CodeTreeGroup, CodeView, Lookup, SwitchState};
 use crate::store::EventRow;
 use chrono::{DateTime, Utc};
 
@@ -48,7 +48,22 @@ pub enum Msg {
         generation: u64,
         error: String,
     },
-    Codes(Vec<CodeView>),
+    /// The Codes view's tree, counted by the database.
+    CodeTree(Vec<CodeTreeGroup>),
+    /// Counting it failed.
+    CodeTreeFailed(String),
+    /// A page of `branch`'s codes below `before` (asked with `limit`), newest first.
+    CodesPage {
+        branch: CodeBranch,
+        before: i64,
+        limit: i64,
+        codes: Vec<CodeView>,
+    },
+    /// Reading that page failed: it may be asked again.
+    CodesPageFailed {
+        branch: CodeBranch,
+        error: String,
+    },
     /// The Live pane's hour, counted by the database.
     LiveHour {
         minutes: Vec<crate::store::MinuteCount>,
@@ -101,7 +116,14 @@ pub enum Effect {
         generation: u64,
         email: String,
     },
+    /// Count the Codes view's tree (`Velvet::code_tree`).
     LoadCodes,
+    /// A page of one open row's codes below `before` (`Velvet::codes_page`).
+    CodesPage {
+        branch: CodeBranch,
+        before: i64,
+        limit: i64,
+    },
     /// A change, done by the service as the operator.
     Act(Action),
     /// Count who a bulk block would take (changes nothing).
@@ -109,7 +131,8 @@ pub enum Effect {
         selector: BlockSelector,
         status: Option<String>,
     },
-    /// Re-read switches, settings and codes after a change.
+    /// Re-read switches and settings after a change (the Codes view asks
+    /// for its own count).
     Refresh,
     /// An older page of events below `before` matching `words` (the Events
     /// view's filter), for `generation`.

@@ -4,9 +4,9 @@
 use super::action::Effect;
 use super::export::view_table;
 use super::state::{State, ToastKind};
-use super::update::{approve_next_modal, change_email_modal, confirm, erase_modal};
+use super::update::{approve_next_modal, change_email_modal, confirm, erase_modal, revoke_scope_modal};
 use crate::domain::Permission;
-use crate::service::{Action, BlockSelector, PauseScope, RevokeTarget};
+use crate::service::{Action, BlockSelector, PauseScope, RevokeTarget, TreeBatch};
 
 /// `:` commands. Destructive ones still ask first.
 pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
@@ -38,24 +38,18 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
         },
         ["revoke", "batch", n] => match number(Some(n)) {
             Some(b) => {
-                let count = s.codes.iter().filter(|c| c.batch_id == Some(b) && c.state == "active").count();
-                let known = if s.codes.is_empty() {
-                    "codes not loaded: open Codes (2) to see them".to_string()
-                } else {
-                    format!("{count} active codes in it (as loaded)")
-                };
-                s.modal =
-                    Some(confirm(format!("Revoke batch {b}?"), vec![known], Action::Revoke(RevokeTarget::Batch(b))));
+                let title = format!("Revoke batch {b}?");
+                let action = Action::Revoke(RevokeTarget::Batch(b));
+                let counted = s.codes.groups.iter().flat_map(|g| &g.batches).find(|x| x.batch == TreeBatch::Batch(b));
+                revoke_counted(s, title, counted.map(|x| x.totals), action);
             }
             None => s.toast(":revoke batch needs a batch number", ToastKind::Error),
         },
         ["revoke", "campaign", c] => {
-            let count = s.codes.iter().filter(|x| x.campaign.as_deref() == Some(*c) && x.state == "active").count();
-            s.modal = Some(confirm(
-                format!("Revoke every code of campaign {c}?"),
-                vec![format!("{count} active codes (as loaded)")],
-                Action::Revoke(RevokeTarget::Campaign(c.to_string())),
-            ));
+            let title = format!("Revoke every code of campaign {c}?");
+            let action = Action::Revoke(RevokeTarget::Campaign(c.to_string()));
+            let counted = s.codes.campaign(&c.to_ascii_lowercase()).map(|g| g.totals);
+            revoke_counted(s, title, counted, action);
         }
         ["revoke", "inviter", e] => {
             s.modal = Some(confirm(
@@ -166,6 +160,22 @@ fn action_for(words: &[&str]) -> Option<Action> {
         ["erase", ..] => Some(Action::Erase(String::new())),
         _ => None,
     }
+}
+
+/// A batch or campaign revoke from the command line: exactly how many codes
+/// when the Codes view has counted them, else what the service will decide.
+fn revoke_counted(s: &mut State, title: String, counted: Option<crate::service::CodeTotals>, action: Action) {
+    let modal = match counted {
+        Some(t) => match revoke_scope_modal(title, &t, action) {
+            Ok(m) => m,
+            Err(why) => return s.toast(why, ToastKind::Info),
+        },
+        None if s.codes.loaded => {
+            confirm(title, vec!["Not among the codes counted: the service says what it revokes.".into()], action)
+        }
+        None => confirm(title, vec!["Codes not counted yet: open Codes (2) to see how many.".into()], action),
+    };
+    s.modal = Some(modal);
 }
 
 /// `:export FILE`: the rows the view lists, written in the background.

@@ -3,8 +3,9 @@
 //! (pure, in `update`); `write` puts them in the file (in a background
 //! task, from the runner). CSV cells are defused like `velvet export`'s.
 
-use super::state::{State, View};
+use super::state::{CodeLine, State, View};
 use crate::service::defuse;
+use crate::service::{CodeGroup, TreeBatch};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -54,14 +55,32 @@ impl Cell {
 /// The rows of one view, as listed (filtered, in the order shown).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExportTable {
-    /// What the rows are, for the toast: "people", "codes", "events".
+    /// What the rows are, for the toast: "people", "rows of codes", "events".
     pub what: &'static str,
     pub columns: &'static [&'static str],
     pub rows: Vec<Vec<Cell>>,
 }
 
 pub const PEOPLE_COLUMNS: &[&str] = &["email", "status", "source", "signed_up", "campaign"];
-pub const CODE_COLUMNS: &[&str] = &["kind", "campaign", "batch", "hint", "state", "uses", "max_uses", "expires_at"];
+/// One row per listed row of the tree: a campaign (or group) or batch with
+/// its totals, or a code.
+pub const CODE_COLUMNS: &[&str] = &[
+    "row",
+    "campaign",
+    "batch",
+    "hint",
+    "kind",
+    "state",
+    "uses",
+    "max_uses",
+    "expires_at",
+    "issued",
+    "active",
+    "used",
+    "expired",
+    "revoked",
+    "joined",
+];
 pub const EVENT_COLUMNS: &[&str] = &["id", "at", "kind", "outcome", "actor", "ip_prefix", "rule", "reason", "detail"];
 
 /// The rows the current view lists, exactly as filtered and ordered.
@@ -89,25 +108,69 @@ pub fn view_table(s: &State) -> ExportTable {
             ExportTable { what: "people", columns: PEOPLE_COLUMNS, rows }
         }
         View::Codes => {
+            let t = &s.codes;
+            let totals = |row: &'static str, campaign: &str, batch: Cell, x: &crate::service::CodeTotals| {
+                vec![
+                    Cell::Static(row),
+                    Cell::Text(campaign.to_string()),
+                    batch,
+                    Cell::Empty,
+                    Cell::Empty,
+                    Cell::Empty,
+                    Cell::Number(x.uses),
+                    Cell::Number(x.max_uses),
+                    Cell::Empty,
+                    Cell::Number(x.issued),
+                    Cell::Number(x.active),
+                    Cell::Number(x.used),
+                    Cell::Number(x.expired),
+                    Cell::Number(x.revoked),
+                    Cell::Number(x.joined),
+                ]
+            };
             let rows = s
                 .codes_list
                 .rows
                 .iter()
-                .filter_map(|&i| s.codes.get(i as usize))
-                .map(|c| {
-                    vec![
-                        Cell::Text(c.kind.clone()),
-                        Cell::text(c.campaign.as_deref()),
-                        c.batch_id.map_or(Cell::Empty, Cell::Number),
-                        Cell::text(c.hint.as_deref()),
-                        Cell::Text(c.state.clone()),
-                        Cell::Number(c.uses),
-                        Cell::Number(c.max_uses),
-                        Cell::Time(c.expires_at),
-                    ]
+                .filter_map(|&i| t.lines.get(i as usize))
+                .filter_map(|&line| match line {
+                    CodeLine::Group(g) => {
+                        let g = &t.groups[g];
+                        let row = if matches!(g.group, CodeGroup::Campaign(_)) { "campaign" } else { "group" };
+                        Some(totals(row, g.group.label(), Cell::Empty, &g.totals))
+                    }
+                    CodeLine::Batch(g, b) => {
+                        let (g, b) = (&t.groups[g], &t.groups[g].batches[b]);
+                        let id = match b.batch {
+                            TreeBatch::Batch(id) => Cell::Number(id),
+                            _ => Cell::Empty,
+                        };
+                        Some(totals("batch", g.group.label(), id, &b.totals))
+                    }
+                    CodeLine::Code(l, i) => {
+                        let c = &t.leaves[l].codes[i];
+                        Some(vec![
+                            Cell::Static("code"),
+                            Cell::text(c.campaign.as_deref()),
+                            c.batch_id.map_or(Cell::Empty, Cell::Number),
+                            Cell::text(c.hint.as_deref()),
+                            Cell::Text(c.kind.clone()),
+                            Cell::Text(c.state.clone()),
+                            Cell::Number(c.uses),
+                            Cell::Number(c.max_uses),
+                            Cell::Time(c.expires_at),
+                            Cell::Empty,
+                            Cell::Empty,
+                            Cell::Empty,
+                            Cell::Empty,
+                            Cell::Empty,
+                            Cell::Empty,
+                        ])
+                    }
+                    CodeLine::More(_) => None,
                 })
                 .collect();
-            ExportTable { what: "codes", columns: CODE_COLUMNS, rows }
+            ExportTable { what: "rows of codes", columns: CODE_COLUMNS, rows }
         }
         View::Events => {
             let rows = s

@@ -5,7 +5,7 @@
 //! (`action_of` → `Action::permission`), not by a table of our own.
 
 use super::state::{Pane, State, View};
-use crate::service::{Action, PauseScope, RevokeTarget};
+use crate::service::{Action, CodeGroup, PauseScope, RevokeTarget, TreeBatch};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// What a key asks for.
@@ -37,6 +37,10 @@ pub enum Command {
     PauseRedemption,
     ChangeEmail,
     TimelineOrder,
+    /// Codes view: open the campaign or batch (its batches or codes listed under it).
+    Expand,
+    /// Codes view: close it.
+    Collapse,
 }
 
 pub struct Binding {
@@ -53,10 +57,12 @@ pub struct Binding {
     pub footer: bool,
     /// Offered only while the detail pane has focus.
     pub in_detail: bool,
+    /// Offered only in this view (in the footer; the help lists it always).
+    pub view: Option<View>,
 }
 
 const fn b(keys: &'static [KeyCode], shown: &'static str, command: Command, help: &'static str) -> Binding {
-    Binding { keys, shown, short: "", command, help, confirms: false, footer: false, in_detail: false }
+    Binding { keys, shown, short: "", command, help, confirms: false, footer: false, in_detail: false, view: None }
 }
 
 const fn act(
@@ -67,7 +73,15 @@ const fn act(
     help: &'static str,
     confirms: bool,
 ) -> Binding {
-    Binding { keys, shown, short, command, help, confirms, footer: true, in_detail: false }
+    Binding { keys, shown, short, command, help, confirms, footer: true, in_detail: false, view: None }
+}
+
+/// A Codes-view key, in the footer there.
+const fn codes(mut x: Binding, short: &'static str) -> Binding {
+    x.footer = true;
+    x.short = short;
+    x.view = Some(View::Codes);
+    x
 }
 
 const fn foot(mut x: Binding, short: &'static str) -> Binding {
@@ -95,6 +109,19 @@ pub const BINDINGS: &[Binding] = &[
     b(&[KeyCode::Char('2')], "2", Command::View(View::Codes), "Codes (by campaign and batch)"),
     b(&[KeyCode::Char('3')], "3", Command::View(View::Chains), "Chains view (invite tree)"),
     b(&[KeyCode::Char('4')], "4", Command::View(View::Events), "Events view (live tail)"),
+    codes(
+        b(
+            &[KeyCode::Char('l'), KeyCode::Right],
+            "l/→",
+            Command::Expand,
+            "Codes: open a campaign or batch (codes come a page at a time)",
+        ),
+        "open",
+    ),
+    codes(
+        b(&[KeyCode::Char('h'), KeyCode::Left], "h/←", Command::Collapse, "Codes: close the campaign or batch"),
+        "close",
+    ),
     b(&[KeyCode::Tab], "Tab", Command::NextPane, "next pane (list, detail, live)"),
     Binding {
         keys: &[KeyCode::Char('o')],
@@ -105,8 +132,9 @@ pub const BINDINGS: &[Binding] = &[
         confirms: false,
         footer: true,
         in_detail: true,
+        view: None,
     },
-    b(&[KeyCode::Enter], "Enter", Command::Detail, "detail of the selected row"),
+    b(&[KeyCode::Enter], "Enter", Command::Detail, "detail of the selected row; in Codes, open or close it"),
     foot(b(&[KeyCode::Char('/')], "/", Command::Filter, FILTER_HELP), "filter"),
     b(
         &[KeyCode::Char(':')],
@@ -139,7 +167,7 @@ pub const BINDINGS: &[Binding] = &[
         "r",
         "revoke",
         Command::Revoke,
-        "revoke the selected code, or every code of the selected person",
+        "revoke the selected code, batch or campaign (Codes), or every code of the selected person",
         true,
     ),
     act(
@@ -161,8 +189,16 @@ pub const BINDINGS: &[Binding] = &[
         confirms: true,
         footer: false,
         in_detail: false,
+        view: None,
     },
-    act(&[KeyCode::Char('p')], "p", "pause", Command::PauseRedemption, "pause or resume all redemption", true),
+    act(
+        &[KeyCode::Char('p')],
+        "p",
+        "pause",
+        Command::PauseRedemption,
+        "pause or resume all redemption (on a campaign's row in Codes: that campaign's)",
+        true,
+    ),
     foot(
         b(&[KeyCode::Esc], "Esc", Command::Back, "back: close, clear the filter, leave the detail (never quits)"),
         "back",
@@ -192,14 +228,27 @@ pub fn action_of(c: Command, s: &State) -> Option<Action> {
         Command::Approve => Action::Approve(s.approvees()),
         Command::ApproveNext => Action::ApproveNext(0),
         Command::SendNow => Action::SendPastCap(0),
-        Command::Revoke if s.view == View::Codes => {
-            Action::Revoke(RevokeTarget::CodeId(s.selected_code().map(|c| c.id).unwrap_or(0)))
-        }
+        // The row's scope: a campaign, a batch, one code. Rows that name no
+        // scope (the access or referral group, codes of no batch) ask as for
+        // one code, which `update` then explains.
+        Command::Revoke if s.view == View::Codes => Action::Revoke(if let Some(c) = s.selected_code() {
+            RevokeTarget::CodeId(c.id)
+        } else if let Some(CodeGroup::Campaign(c)) = s.selected_campaign().map(|g| &g.group) {
+            RevokeTarget::Campaign(c.clone())
+        } else if let Some(TreeBatch::Batch(b)) = s.selected_batch().map(|(_, b)| b.batch) {
+            RevokeTarget::Batch(b)
+        } else {
+            RevokeTarget::CodeId(0)
+        }),
         Command::Revoke => Action::Revoke(RevokeTarget::Inviter(person())),
         Command::Reissue => Action::Reissue(person()),
         Command::Block => Action::Block(person(), None),
         Command::Unblock => Action::Unblock(person()),
         Command::ChangeEmail => Action::ChangeEmail { old: person(), new: String::new() },
+        Command::PauseRedemption if let Some(g) = s.selected_campaign() => {
+            let scope = PauseScope::Campaign(g.group.label().to_string());
+            if g.paused { Action::Resume(scope) } else { Action::Pause(scope) }
+        }
         Command::PauseRedemption if s.redemption_paused() => Action::Resume(PauseScope::Redemption),
         Command::PauseRedemption => Action::Pause(PauseScope::Redemption),
         _ => return None,
@@ -222,12 +271,31 @@ pub fn offered(b: &Binding, s: &State) -> bool {
 /// Whether the key means something where the focus is now (the footer
 /// lists only those; the help lists them all).
 fn here(b: &Binding, s: &State) -> bool {
-    !b.in_detail || (s.pane == Pane::Detail && matches!(s.view, View::Waitlist | View::Chains))
+    (!b.in_detail || (s.pane == Pane::Detail && matches!(s.view, View::Waitlist | View::Chains)))
+        && b.view.is_none_or(|v| v == s.view)
 }
 
-/// Footer hints: only keys offered here.
+/// Footer hints: only keys offered here. The Codes view lists no person,
+/// so its footer leaves out the keys about the selected person (pressed
+/// there, they say to select one), making room for its own.
 pub fn footer(s: &State) -> Vec<(&'static str, &'static str)> {
-    BINDINGS.iter().filter(|b| b.footer && offered(b, s) && here(b, s)).map(|b| (b.shown, b.short)).collect()
+    let about_a_person = |c: Command| {
+        matches!(
+            c,
+            Command::Mark
+                | Command::Approve
+                | Command::Reissue
+                | Command::Block
+                | Command::Unblock
+                | Command::ChangeEmail
+        )
+    };
+    BINDINGS
+        .iter()
+        .filter(|b| b.footer && offered(b, s) && here(b, s))
+        .filter(|b| !(s.view == View::Codes && about_a_person(b.command)))
+        .map(|b| (b.shown, b.short))
+        .collect()
 }
 
 /// Help lines: what each key does, and why some are missing.

@@ -71,11 +71,6 @@ pub fn tick_of(e: &EventRow) -> Tick {
     }
 }
 
-/// What the Codes view lists: the newest codes.
-fn codes_listed() -> call::ListCodes {
-    call::ListCodes { campaign: None, batch: None, kind: None, limit: 10_000 }
-}
-
 impl Runner {
     fn send(&self, m: Msg) {
         let _ = self.tx.send(m);
@@ -290,17 +285,21 @@ impl Runner {
                 return;
             }
             Effect::LoadCodes => {
-                match ops.call(codes_listed()).await {
-                    Ok(c) => self.send(Msg::Codes(c)),
-                    Err(e) => self.send(Msg::Failed(e.to_string())),
+                match ops.call(call::CodeTree {}).await {
+                    Ok(tree) => self.send(Msg::CodeTree(tree)),
+                    Err(e) => self.send(Msg::CodeTreeFailed(e.to_string())),
+                }
+                return;
+            }
+            Effect::CodesPage { branch, before, limit } => {
+                match ops.call(call::CodesPage { branch: branch.clone(), before, limit }).await {
+                    Ok(codes) => self.send(Msg::CodesPage { branch, before, limit, codes }),
+                    Err(e) => self.send(Msg::CodesPageFailed { branch, error: e.to_string() }),
                 }
                 return;
             }
             Effect::Refresh => {
                 self.refresh().await;
-                if let Ok(c) = ops.call(codes_listed()).await {
-                    self.send(Msg::Codes(c));
-                }
                 return;
             }
             Effect::PreviewBlock { selector, status } => {

@@ -4,7 +4,7 @@
 use super::filter::Haystack;
 use super::live::LiveStats;
 use crate::domain::{Role, Settings};
-use crate::service::{Action, CodeView, Lookup, SwitchState};
+use crate::service::{Action, CodeBranch, CodeGroup, CodeTreeGroup, CodeView, Lookup, SwitchState, TreeBatch};
 use crate::store::EventRow;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -32,6 +32,110 @@ pub struct EventHistory {
     pub generation: u64,
     /// Nothing older is left (for this filter).
     pub done: bool,
+}
+
+/// Codes one page of an open batch asks for.
+pub const CODE_PAGE: i64 = 200;
+/// Codes one open batch holds at most (`velvet codes list --batch N` lists them all).
+pub const CODES_HELD: usize = 20_000;
+/// The next page is read when the cursor is this close to the last code read.
+pub const CODES_AHEAD: usize = 40;
+/// The least time between two counts of the tree while codes keep changing.
+pub const CODES_RECOUNT: chrono::Duration = chrono::Duration::seconds(1);
+
+/// The Codes view: campaigns (then the access and the referral codes) →
+/// batches → codes. The totals are the database's (`Velvet::code_tree`);
+/// an open batch reads its codes a page at a time (`Velvet::codes_page`).
+#[derive(Clone, Debug, Default)]
+pub struct CodesTree {
+    /// As the database last counted them.
+    pub groups: Vec<CodeTreeGroup>,
+    /// The tree has arrived at least once.
+    pub loaded: bool,
+    /// A count is running...
+    pub counting: bool,
+    /// ... and codes changed since it was asked for: count again.
+    pub stale: bool,
+    /// When the last count was asked for (counts are at most `CODES_RECOUNT` apart).
+    pub asked_at: Option<DateTime<Utc>>,
+    /// Open rows: groups (as `TreeBatch::All`) and batches.
+    pub open: BTreeSet<CodeBranch>,
+    /// The codes read for each open row that lists codes (a batch, or the
+    /// referral group, which has no batch level).
+    pub leaves: Vec<CodeLeaf>,
+    /// The rows shown, in order; `State::codes_list` indexes them.
+    pub lines: Vec<CodeLine>,
+    /// The limit of a held branch was told once.
+    pub told_held: bool,
+}
+
+/// An open row's codes, newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodeLeaf {
+    pub branch: CodeBranch,
+    pub codes: Vec<CodeView>,
+    /// The next page reads below this id.
+    pub before: i64,
+    /// A page is being read.
+    pub loading: bool,
+    /// Nothing older is left.
+    pub done: bool,
+}
+
+impl CodeLeaf {
+    pub fn new(branch: CodeBranch) -> CodeLeaf {
+        CodeLeaf { branch, codes: Vec::new(), before: i64::MAX, loading: false, done: false }
+    }
+}
+
+/// One row of the Codes view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeLine {
+    /// `CodesTree::groups[g]`.
+    Group(usize),
+    /// Batch `b` of group `g`.
+    Batch(usize, usize),
+    /// Code `i` of leaf `l`.
+    Code(usize, usize),
+    /// Below the last code read of leaf `l`: more are being read or left.
+    More(usize),
+}
+
+impl CodesTree {
+    pub fn leaf(&self, branch: &CodeBranch) -> Option<&CodeLeaf> {
+        self.leaves.iter().find(|l| &l.branch == branch)
+    }
+
+    pub fn leaf_mut(&mut self, branch: &CodeBranch) -> Option<&mut CodeLeaf> {
+        self.leaves.iter_mut().find(|l| &l.branch == branch)
+    }
+
+    /// The branch a row stands for (a group is `TreeBatch::All`; a code,
+    /// or the end of a list, stands for the row it is listed under).
+    pub fn branch_of(&self, line: CodeLine) -> Option<CodeBranch> {
+        match line {
+            CodeLine::Group(g) => Some(CodeBranch { group: self.groups.get(g)?.group.clone(), batch: TreeBatch::All }),
+            CodeLine::Batch(g, b) => {
+                let group = self.groups.get(g)?;
+                Some(CodeBranch { group: group.group.clone(), batch: group.batches.get(b)?.batch })
+            }
+            CodeLine::Code(l, _) | CodeLine::More(l) => self.leaves.get(l).map(|l| l.branch.clone()),
+        }
+    }
+
+    /// The group and batch rows of a branch, as they are listed now.
+    pub fn totals_of(&self, branch: &CodeBranch) -> Option<&crate::service::CodeTotals> {
+        let g = self.groups.iter().find(|g| g.group == branch.group)?;
+        match branch.batch {
+            TreeBatch::All => Some(&g.totals),
+            b => g.batches.iter().find(|x| x.batch == b).map(|x| &x.totals),
+        }
+    }
+
+    /// The group of a campaign's name, if listed.
+    pub fn campaign(&self, name: &str) -> Option<&CodeTreeGroup> {
+        self.groups.iter().find(|g| matches!(&g.group, CodeGroup::Campaign(c) if c == name))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -271,7 +375,7 @@ pub struct State {
     pub lookup_running: bool,
     pub lookup_waiting: Option<super::action::Effect>,
 
-    pub codes: Vec<CodeView>,
+    pub codes: CodesTree,
     pub codes_list: Listing,
     pub chains: Vec<ChainLine>,
     pub chains_list: Listing,
@@ -324,7 +428,7 @@ impl State {
             timeline_oldest_first: false,
             lookup_running: false,
             lookup_waiting: None,
-            codes: Vec::new(),
+            codes: CodesTree::default(),
             codes_list: Listing::default(),
             chains: Vec::new(),
             chains_list: Listing::default(),
@@ -383,8 +487,37 @@ impl State {
         }
     }
 
+    /// The row under the cursor in the Codes view.
+    pub fn selected_code_line(&self) -> Option<CodeLine> {
+        (self.view == View::Codes).then(|| self.codes_list.current().and_then(|i| self.codes.lines.get(i).copied()))?
+    }
+
+    /// The code under the cursor (Codes view, on a code row).
     pub fn selected_code(&self) -> Option<&CodeView> {
-        (self.view == View::Codes).then(|| self.codes_list.current().and_then(|i| self.codes.get(i))).flatten()
+        match self.selected_code_line()? {
+            CodeLine::Code(l, i) => self.codes.leaves.get(l)?.codes.get(i),
+            _ => None,
+        }
+    }
+
+    /// The campaign whose row is under the cursor (Codes view): the one
+    /// `p` pauses and `r` revokes.
+    pub fn selected_campaign(&self) -> Option<&CodeTreeGroup> {
+        match self.selected_code_line()? {
+            CodeLine::Group(g) => self.codes.groups.get(g).filter(|g| matches!(g.group, CodeGroup::Campaign(_))),
+            _ => None,
+        }
+    }
+
+    /// The batch whose row is under the cursor (Codes view), with its group.
+    pub fn selected_batch(&self) -> Option<(&CodeTreeGroup, &crate::service::CodeTreeBatch)> {
+        match self.selected_code_line()? {
+            CodeLine::Batch(g, b) => {
+                let group = self.codes.groups.get(g)?;
+                Some((group, group.batches.get(b)?))
+            }
+            _ => None,
+        }
     }
 
     pub fn redemption_paused(&self) -> bool {

@@ -9,9 +9,10 @@
 use crate::domain::Role;
 use crate::domain::Settings;
 use crate::service::{
-    ActiveAlert, ApproveReport, Approvees, BlockSelector, BulkBlock, BulkUnblock, ChainNode, CodeView, EmailChange,
-    Erased, ExportRow, FailedMail, FeedPage, InviteRun, IssuedToken, LiveHour, Lookup, MailRetry, OperatorInfo,
-    PartnerCodeSpec, PauseScope, PersonExport, Report, RetriedMail, RevokeTarget, RevokedCode, SwitchState, TokenInfo,
+    ActiveAlert, ApproveReport, Approvees, BlockSelector, BulkBlock, BulkUnblock, ChainNode, CodeBranch, CodeTreeGroup,
+    CodeView, EmailChange, Erased, ExportRow, FailedMail, FeedPage, InviteRun, IssuedToken, LiveHour, Lookup,
+    MailRetry, OperatorInfo, PartnerCodeSpec, PauseScope, PersonExport, Report, RetriedMail, RevokeTarget, RevokedCode,
+    SwitchState, TokenInfo,
 };
 use crate::service::{Actor, Error, Result, Velvet};
 use crate::store::{EventPage, EventRow, FeedState, ListedEntry};
@@ -190,6 +191,11 @@ calls! {
     /// Revoke one code, a batch, a campaign or an inviter's codes (or preview it).
     "codes/revoke" => Revoke { target: RevokeTarget, reason: Option<String>, dry_run: bool } -> Vec<RevokedCode> =
         |v, a, c| v.revoke(a, &c.target, c.reason.as_deref(), c.dry_run).await;
+    /// Every campaign (then the access and referral codes) with its batches, each with its totals.
+    "codes/tree" [get] => CodeTree {} -> Vec<CodeTreeGroup> = |v, a, _c| v.code_tree(a).await;
+    /// A page of one branch's codes (a group, or one batch of it), newest first, below a code id.
+    "codes/page" => CodesPage { branch: CodeBranch, before: i64, limit: i64 } -> Vec<CodeView> =
+        |v, a, c| v.codes_page(a, &c.branch, c.before, c.limit).await;
     /// Codes, newest first.
     "codes/list" => ListCodes { campaign: Option<String>, batch: Option<i64>, kind: Option<String>, limit: i64 }
         -> Vec<CodeView> =

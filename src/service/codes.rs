@@ -65,7 +65,7 @@ pub struct RevokedCode {
 }
 
 /// A code as operators see it: never the plaintext.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CodeView {
     pub id: i64,
     pub kind: String,

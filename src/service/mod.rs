@@ -7,6 +7,7 @@ mod action;
 mod actor;
 mod alerts;
 mod approve;
+mod code_tree;
 mod codes;
 mod erase;
 mod error;
@@ -28,6 +29,7 @@ pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};
 pub use alerts::{ALERT_RECIPIENT, ActiveAlert, AlertMemo, AlertPage, EVALUATOR_LEASE, EVALUATOR_TTL, Evaluation};
 pub use approve::{ApproveReport, Approved, Approvees, MAX_APPROVE_AT_ONCE};
+pub use code_tree::{CodeBranch, CodeGroup, CodeTotals, CodeTreeBatch, CodeTreeGroup, TreeBatch};
 pub use codes::{
     CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode,
 };

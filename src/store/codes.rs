@@ -13,6 +13,7 @@ macro_rules! code_columns {
          daily_cap, day_uses, uses_day, status, expires_at, created_at, created_by, revoked_at, revoked_by, revoke_reason"
     };
 }
+pub(super) use code_columns;
 macro_rules! select_codes {
     ($tail:literal) => {
         concat!("SELECT ", code_columns!(), " FROM invite_codes ", $tail)

@@ -9,6 +9,7 @@
 
 mod alerts;
 mod bulk;
+mod code_tree;
 mod codes;
 mod entries;
 mod erase;
@@ -24,6 +25,9 @@ mod tokens;
 
 pub use alerts::{ACTIVE_ALERTS, ActiveAlertRow};
 pub use bulk::{SeedCode, SeedEntry};
+pub use code_tree::{
+    CODE_TREE_JOINED, CODE_TREE_TOTALS, CodeBranch, CodeGroup, TreeBatch, TreeJoinedRow, TreeTotalsRow, branch_page_sql,
+};
 pub use codes::{CodeRow, CodeScope, EXPIRED_UNUSED, NewCode, RedemptionRow, scope_sql};
 pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, MatchOn, NewEntry, StatusStamps};
 pub use events::{

@@ -216,6 +216,26 @@ impl TestDb {
         }
     }
 
+    /// The integer column of a one-column query, its `$N` bound to `binds`.
+    pub async fn ints(&self, sql: &'static str, binds: &[i64]) -> Vec<i64> {
+        match &self.store {
+            Store::Sqlite(p) => {
+                let mut q = sqlx::query_scalar(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.fetch_all(p).await.unwrap()
+            }
+            Store::Postgres(p) => {
+                let mut q = sqlx::query_scalar(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.fetch_all(p).await.unwrap()
+            }
+        }
+    }
+
     /// The text column of a one-column query (NULLs skipped).
     pub async fn texts(&self, sql: &'static str) -> Vec<String> {
         let rows: Vec<Option<String>> = match &self.store {

@@ -1,4 +1,4 @@
-//! Partner codes (issue, revoke, list) and pauses.
+//! Partner codes (issue, revoke, list, the tree of totals) and pauses.
 
 use super::*;
 
@@ -34,6 +34,10 @@ pub(super) async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
             let verb = if dry_run { "would revoke" } else { "revoked" };
             eprintln!("{verb} {} codes", revoked.len());
             Ok(())
+        }
+        CodesCommand::Tree { json } => {
+            let tree = ops.call(call::CodeTree {}).await?;
+            if json { print_json(&tree) } else { emit_raw(&render::code_tree(&tree)) }
         }
         CodesCommand::List { campaign, batch, kind, limit, json } => {
             let list = ops.call(call::ListCodes { campaign, batch, kind, limit }).await?;

@@ -74,24 +74,10 @@ pub(in crate::console) fn matches_text(query: &str, hay: &str) -> bool {
     q.is_empty() || crate::console::filter::subsequence(&q, hay.as_bytes())
 }
 
-/// The Codes view's filter: hint, campaign, kind and state.
+/// The Codes view's filter: campaign or group, batch, and the hint, kind
+/// and state of the codes read so far (a match is listed with its rows).
 pub(in crate::console) fn filter_codes(s: &mut State) {
-    let q = s.filter.query.to_ascii_lowercase();
-    s.codes_list.rows = (0..s.codes.len() as u32)
-        .filter(|&i| {
-            let c = &s.codes[i as usize];
-            let hay = format!(
-                "{} {} {} {}",
-                c.hint.as_deref().unwrap_or(""),
-                c.campaign.as_deref().unwrap_or(""),
-                c.kind,
-                c.state
-            )
-            .to_ascii_lowercase();
-            matches_text(&q, &hay)
-        })
-        .collect();
-    s.codes_list.clamp();
+    relist_codes(s);
 }
 
 pub(in crate::console) fn events_rows(s: &mut State) {

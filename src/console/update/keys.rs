@@ -48,9 +48,14 @@ pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
             vec![]
         }
         Command::Detail => {
+            if let Some(effects) = toggle_row(s) {
+                return effects;
+            }
             s.pane = Pane::Detail;
             lookup_selected(s)
         }
+        Command::Expand => open_row(s),
+        Command::Collapse => close_row(s),
         Command::Back => match back(s) {
             Some(effects) => effects,
             None => {
@@ -135,6 +140,10 @@ pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
             None => vec![],
         },
         Command::PauseRedemption => {
+            if let Some(g) = s.selected_campaign() {
+                s.modal = Some(pause_campaign_modal(g));
+                return vec![];
+            }
             s.modal = Some(if s.redemption_paused() {
                 confirm(
                     "Resume redemption?".into(),
@@ -217,6 +226,10 @@ pub(in crate::console) fn move_by(s: &mut State, delta: i64) -> Vec<Effect> {
     if s.view == View::Events && delta > 0 && s.events_list.selected as i64 == max {
         return older_events(s);
     }
+    // Near the last code read of an open batch: its next page.
+    if s.view == View::Codes {
+        return codes_moved(s);
+    }
     lookup_selected(s)
 }
 
@@ -237,7 +250,7 @@ pub(in crate::console) fn switch_view(s: &mut State, v: View) -> Vec<Effect> {
 
 pub(in crate::console) fn view_effects(s: &mut State, v: View) -> Vec<Effect> {
     match v {
-        View::Codes => vec![Effect::LoadCodes],
+        View::Codes => count_codes(s),
         View::Chains => {
             build_chains(s);
             lookup_selected(s)
@@ -299,17 +312,8 @@ pub(in crate::console) fn approve_next_modal(s: &State, n: i64) -> Modal {
 }
 
 pub(in crate::console) fn revoke_selected(s: &mut State) -> Vec<Effect> {
-    if let Some(c) = s.selected_code() {
-        let hint = c.hint.clone().unwrap_or_else(|| "----".into());
-        let mut lines = vec![format!("{} code …{hint}, {} of {} uses taken, {}.", c.kind, c.uses, c.max_uses, c.state)];
-        if let Some(camp) = &c.campaign {
-            lines.push(format!(
-                "Campaign {camp}, batch {}. (:revoke batch N revokes the whole batch.)",
-                c.batch_id.unwrap_or(0)
-            ));
-        }
-        s.modal = Some(confirm(format!("Revoke code …{hint}?"), lines, Action::Revoke(RevokeTarget::CodeId(c.id))));
-        return vec![];
+    if s.view == View::Codes {
+        return revoke_in_tree(s);
     }
     with_person(s, |e| {
         confirm(
@@ -318,4 +322,89 @@ pub(in crate::console) fn revoke_selected(s: &mut State) -> Vec<Effect> {
             Action::Revoke(RevokeTarget::Inviter(e.email.to_string())),
         )
     })
+}
+
+/// `r` in the Codes view: the code, batch or campaign of the row, asking
+/// with exactly how many codes it changes (the database's count).
+fn revoke_in_tree(s: &mut State) -> Vec<Effect> {
+    if let Some(c) = s.selected_code() {
+        let hint = c.hint.clone().unwrap_or_else(|| "----".into());
+        let mut lines = vec![format!("{} code …{hint}, {} of {} uses taken, {}.", c.kind, c.uses, c.max_uses, c.state)];
+        if let Some(camp) = &c.campaign {
+            lines.push(format!(
+                "Campaign {camp}, batch {} (r on the batch's row revokes the whole batch).",
+                c.batch_id.map_or("-".to_string(), |b| b.to_string())
+            ));
+        }
+        s.modal = Some(confirm(format!("Revoke code …{hint}?"), lines, Action::Revoke(RevokeTarget::CodeId(c.id))));
+        return vec![];
+    }
+    let (title, totals, action) = if let Some(g) = s.selected_campaign() {
+        let name = g.group.label().to_string();
+        (format!("Revoke every code of campaign {name}?"), g.totals, Action::Revoke(RevokeTarget::Campaign(name)))
+    } else if let Some((g, b)) = s.selected_batch()
+        && let crate::service::TreeBatch::Batch(id) = b.batch
+    {
+        (format!("Revoke batch {id} ({})?", g.group.label()), b.totals, Action::Revoke(RevokeTarget::Batch(id)))
+    } else {
+        s.toast(
+            "r revokes a campaign, a batch or one code: select one (access and referral codes go by batch or one by one)",
+            ToastKind::Info,
+        );
+        return vec![];
+    };
+    match revoke_scope_modal(title, &totals, action) {
+        Ok(m) => s.modal = Some(m),
+        Err(why) => s.toast(why, ToastKind::Info),
+    }
+    vec![]
+}
+
+/// The confirmation of a batch or campaign revoke: exactly how many codes
+/// change, as the database counted them (an error sentence when none would).
+pub(in crate::console) fn revoke_scope_modal(
+    title: String,
+    t: &crate::service::CodeTotals,
+    action: Action,
+) -> Result<Modal, String> {
+    let n = t.revocable;
+    if n == 0 {
+        return Err(format!("nothing to revoke: all {} codes there are revoked already", t.issued));
+    }
+    let verb = if n == 1 { "stops" } else { "stop" };
+    let lines = vec![
+        format!("{} {verb} working at once, on every server:", plural(n, "code")),
+        format!("{} active, {} used up, {} past their date.", t.active, t.used, n - t.active - t.used),
+        format!("{} already revoked or ended stay so; {} who joined stay in.", t.issued - n, t.joined),
+        "(as the database counted them; one audited event per code)".into(),
+    ];
+    Ok(confirm(title, lines, action))
+}
+
+/// `p` on a campaign's row: pause or resume that campaign's redemption.
+fn pause_campaign_modal(g: &crate::service::CodeTreeGroup) -> Modal {
+    let name = g.group.label().to_string();
+    let scope = PauseScope::Campaign(name.clone());
+    let active = plural(g.totals.active, "active code");
+    if g.paused {
+        confirm(
+            format!("Resume redemption for campaign {name}?"),
+            vec![format!("Redemption works again at once, on every server, for its {active}.")],
+            Action::Resume(scope),
+        )
+    } else {
+        confirm(
+            format!("Pause redemption for campaign {name}?"),
+            vec![
+                format!("Redemption stops at once, on every server, for its {active}; nothing is revoked."),
+                "p on its row again resumes it.".into(),
+            ],
+            Action::Pause(scope),
+        )
+    }
+}
+
+/// "1 active code", "3 active codes".
+pub(in crate::console) fn plural(n: i64, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }

@@ -74,25 +74,13 @@ pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
             }
             lookup_done(s)
         }
-        Msg::Codes(codes) => {
-            // The cursor stays on its code, and an active filter stays applied.
-            let selected = s.selected_code().map(|c| c.id);
-            s.codes = codes;
-            if s.view == View::Codes && !s.filter.query.is_empty() {
-                filter_codes(s);
-            } else {
-                s.codes_list.rows = (0..s.codes.len() as u32).collect();
-            }
-            if let Some(id) = selected
-                && let Some(pos) = s.codes_list.rows.iter().position(|&i| s.codes[i as usize].id == id)
-            {
-                s.codes_list.selected = pos;
-            }
-            s.codes_list.clamp();
-            vec![]
-        }
+        Msg::CodeTree(groups) => tree_arrived(s, groups),
+        Msg::CodeTreeFailed(error) => tree_failed(s, error),
+        Msg::CodesPage { branch, before, limit, codes } => page_arrived(s, branch, before, limit, codes),
+        Msg::CodesPageFailed { branch, error } => page_failed(s, branch, error),
         Msg::Events { rows, ticks } => {
             let mut changed: Vec<i64> = Vec::new();
+            let codes = rows.iter().any(touches_codes);
             if s.event_history.tail_floor == 0
                 && let Some(first) = rows.iter().map(|e| e.id).min()
             {
@@ -126,7 +114,7 @@ pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
                 s.live.ingest(t);
             }
             // The person on screen changed: read their detail again.
-            match s.detail_for {
+            let mut effects = match s.detail_for {
                 Some(id) if changed.contains(&id) => {
                     match s.entry_index.get(id).map(|i| s.entries[i].email.to_string()) {
                         Some(email) => request_lookup(s, email),
@@ -134,7 +122,11 @@ pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
                     }
                 }
                 _ => vec![],
+            };
+            if codes {
+                effects.extend(codes_changed(s));
             }
+            effects
         }
         Msg::OlderEvents { generation, page } => {
             s.busy = s.busy.saturating_sub(1);
@@ -178,7 +170,12 @@ pub(in crate::console) fn message(s: &mut State, m: Msg) -> Vec<Effect> {
         Msg::Done(text) => {
             s.busy = s.busy.saturating_sub(1);
             s.toast(text, ToastKind::Info);
-            vec![Effect::Refresh]
+            let mut effects = vec![Effect::Refresh];
+            // The Codes view counts what the action changed at once.
+            if s.view == View::Codes {
+                effects.extend(count_codes(s));
+            }
+            effects
         }
         Msg::Quit => {
             s.quit = true;

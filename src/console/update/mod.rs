@@ -43,16 +43,18 @@ pub fn wants_text(s: &State) -> bool {
         )
 }
 
+mod codes;
 mod detail;
 mod filter;
 mod keys;
 mod messages;
 mod modal;
 
+use codes::*;
 use detail::*;
 use filter::*;
 use keys::*;
-pub(in crate::console) use keys::{approve_next_modal, confirm};
+pub(in crate::console) use keys::{approve_next_modal, confirm, revoke_scope_modal};
 use messages::*;
 use modal::*;
 pub(in crate::console) use modal::{change_email_modal, erase_modal};
@@ -61,5 +63,6 @@ pub(in crate::console) fn tick(s: &mut State, now: chrono::DateTime<chrono::Utc>
     s.now = now;
     s.live.roll(now);
     s.toasts.retain(|t| t.until > now);
-    vec![]
+    // Codes that changed during the last count are counted again now.
+    recount_codes(s)
 }

@@ -2,10 +2,10 @@
 //! answers "where's my invite?", then codes, mail and the timeline.
 
 use super::block;
-use crate::console::state::{Pane, State, View};
+use crate::console::state::{CodeLine, Pane, State, View};
 use crate::console::theme::Theme;
 use crate::domain::timefmt::relative;
-use crate::service::{Lookup, TimelineEvent};
+use crate::service::{CodeGroup, CodeTotals, Lookup, TimelineEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -65,7 +65,7 @@ fn split(inner: Rect, header: &[Line]) -> [Rect; 2] {
 }
 
 /// Lines a greedy word wrap takes for `line` at `width` (at least 1).
-fn wrapped_height(line: &Line, width: u16) -> u16 {
+pub(super) fn wrapped_height(line: &Line, width: u16) -> u16 {
     let width = width.max(1) as usize;
     let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
     let (mut lines, mut used) = (1usize, 0usize);
@@ -156,7 +156,54 @@ fn person_header<'a>(s: &State, l: &'a Lookup, theme: &Theme) -> Vec<Line<'a>> {
     lines
 }
 
+fn count_of(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+}
+
+/// The totals of a campaign (or group) or batch row, in words.
+fn totals_lines<'a>(t: &CodeTotals, theme: &Theme) -> Vec<Line<'a>> {
+    vec![
+        Line::raw(format!("{} codes · {}/{} uses taken", t.issued, t.uses, t.max_uses)),
+        Line::from(vec![
+            Span::styled(format!("{} active", t.active), theme.good()),
+            Span::raw(format!(" · {} used up · {} expired · ", t.used, t.expired)),
+            Span::styled(format!("{} revoked", t.revoked), if t.revoked > 0 { theme.bad() } else { theme.muted() }),
+        ]),
+        Line::raw(format!("{} joined through it", t.joined)),
+    ]
+}
+
 fn code<'a>(s: &'a State, theme: &Theme) -> Vec<Line<'a>> {
+    if let Some(g) = s.selected_code_line().and_then(|l| match l {
+        CodeLine::Group(g) => s.codes.groups.get(g),
+        _ => None,
+    }) {
+        let what = match &g.group {
+            CodeGroup::Campaign(c) => format!("campaign {c} · {}", count_of(g.batches.len(), "batch", "batches")),
+            CodeGroup::Access => {
+                format!(
+                    "access codes: one per invited person · {}",
+                    count_of(g.batches.len(), "invite run", "invite runs")
+                )
+            }
+            CodeGroup::Referral => "referral codes: given to people who joined".to_string(),
+        };
+        let mut lines = vec![Line::styled(what, theme.important())];
+        if g.paused {
+            lines.push(Line::styled("redemption paused for this campaign (p resumes it)", theme.warn()));
+        }
+        lines.extend(totals_lines(&g.totals, theme));
+        return lines;
+    }
+    if let Some((g, b)) = s.selected_batch() {
+        let made = match (b.created_at, &b.created_by) {
+            (Some(at), Some(by)) => format!(" · made {} by {by}", relative(s.now, at)),
+            _ => " · seeded or imported".to_string(),
+        };
+        let mut lines = vec![Line::styled(format!("{} of {}{made}", b.label(), g.group.label()), theme.important())];
+        lines.extend(totals_lines(&b.totals, theme));
+        return lines;
+    }
     let Some(c) = s.selected_code() else {
         return vec![Line::styled("No code selected.", theme.muted())];
     };

@@ -1,9 +1,10 @@
 //! The list of the current view; rows are built only for the visible window.
 
 use super::block;
-use crate::console::state::{EntryItem, Pane, State, View};
+use crate::console::state::{CodeLine, EntryItem, Pane, State, View};
 use crate::console::theme::Theme;
 use crate::domain::timefmt::relative;
+use crate::service::{CodeBranch, CodeTotals, TreeBatch};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
@@ -54,35 +55,38 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
         }
         View::Codes => {
             let rows = window.map(|(pos, &i)| {
-                let c = &s.codes[i as usize];
-                let state_style = match c.state.as_str() {
-                    "active" => theme.good(),
-                    "revoked" | "expired" => theme.bad(),
-                    _ => theme.muted(),
-                };
-                let row = Row::new(vec![
-                    Cell::from(c.kind.as_str()),
-                    Cell::from(c.campaign.as_deref().unwrap_or("-")),
-                    Cell::from(c.batch_id.map(|b| b.to_string()).unwrap_or_else(|| "-".into())),
-                    Cell::from(format!("…{}", c.hint.as_deref().unwrap_or("----"))),
-                    Cell::from(Span::styled(c.state.as_str(), state_style)),
-                    Cell::from(format!("{}/{}", c.uses, c.max_uses)),
-                    Cell::from(relative(s.now, c.expires_at)),
-                ]);
+                let row = code_row(s, s.codes.lines[i as usize], theme);
                 if pos == l.selected { row.style(theme.selected()) } else { row }
             });
             let widths = [
-                Constraint::Length(8),
                 Constraint::Fill(1),
-                Constraint::Length(6),
                 Constraint::Length(7),
-                Constraint::Length(8),
-                Constraint::Length(9),
-                Constraint::Length(11),
+                Constraint::Length(13),
+                Constraint::Length(7),
+                Constraint::Length(7),
+                Constraint::Length(7),
+                Constraint::Length(6),
             ];
-            let header =
-                Row::new(["KIND", "CAMPAIGN", "BATCH", "HINT", "STATE", "USES", "EXPIRES"]).style(theme.muted());
-            f.render_widget(Table::new(rows, widths).header(header).block(block(title, focused, theme)), area);
+            let header = Row::new(
+                ["CAMPAIGN / BATCH / CODE", "ISSUED", "USES", "ACTIVE", "EXPIRED", "REVOKED", "JOINED"]
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, h)| Cell::from(if i == 0 { Line::raw(h) } else { Line::raw(h).right_aligned() })),
+            )
+            .style(theme.muted());
+            if s.codes.lines.is_empty() {
+                let text = if s.codes.loaded {
+                    "No codes yet: `velvet codes issue --campaign NAME` makes partner codes."
+                } else {
+                    "Counting the codes…"
+                };
+                f.render_widget(
+                    Paragraph::new(Line::styled(text, theme.muted())).block(block(title, focused, theme)),
+                    area,
+                );
+            } else {
+                f.render_widget(Table::new(rows, widths).header(header).block(block(title, focused, theme)), area);
+            }
         }
         View::Chains => {
             let lines: Vec<Line> = window
@@ -151,6 +155,109 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
     }
 }
 
+/// One row of the Codes view: a campaign (or the access or referral
+/// codes), a batch, a code, or the end of an open batch's codes.
+///
+/// ```text
+/// ▾ hn  paused                 5      3/8       3       0       1      3
+///   ▾ batch 12 · 3 d ago       2      0/2       1       0       1      0
+///       …K7QX active                  0/1           in 9 d
+///       … 1,998 more below
+/// ▸ access codes              40    22/40      18       0       0     22
+/// ```
+fn code_row<'a>(s: &'a State, line: CodeLine, theme: &Theme) -> Row<'a> {
+    let t = &s.codes;
+    let arrow = |open: bool| if open { "▾ " } else { "▸ " };
+    let num = |text: String, style: ratatui::style::Style| Cell::from(Line::styled(text, style).right_aligned());
+    let plain = ratatui::style::Style::default();
+    let totals = |name: Line<'a>, x: &CodeTotals| {
+        Row::new(vec![
+            Cell::from(name),
+            num(count(x.issued), plain),
+            num(format!("{}/{}", count(x.uses), count(x.max_uses)), plain),
+            num(count(x.active), theme.good()),
+            num(count(x.expired), plain),
+            num(count(x.revoked), if x.revoked > 0 { theme.bad() } else { theme.muted() }),
+            num(count(x.joined), plain),
+        ])
+    };
+    match line {
+        CodeLine::Group(g) => {
+            let g = &t.groups[g];
+            let all = CodeBranch { group: g.group.clone(), batch: TreeBatch::All };
+            let mut name =
+                vec![Span::raw(arrow(t.open.contains(&all))), Span::styled(g.group.label(), theme.important())];
+            if g.paused {
+                name.push(Span::styled("  paused", theme.warn()));
+            }
+            totals(Line::from(name), &g.totals)
+        }
+        CodeLine::Batch(g, b) => {
+            let (g, b) = (&t.groups[g], &t.groups[g].batches[b]);
+            let open = t.open.contains(&CodeBranch { group: g.group.clone(), batch: b.batch });
+            let mut name = vec![Span::raw("  "), Span::raw(arrow(open)), Span::raw(b.label())];
+            if let Some(at) = b.created_at {
+                name.push(Span::styled(format!(" · {}", relative(s.now, at)), theme.muted()));
+            }
+            totals(Line::from(name), &b.totals)
+        }
+        CodeLine::Code(l, i) => {
+            let leaf = &t.leaves[l];
+            let c = &leaf.codes[i];
+            let indent = if leaf.branch.batch == TreeBatch::All { "    " } else { "      " };
+            let state = match c.state.as_str() {
+                "active" => theme.good(),
+                "revoked" | "expired" => theme.bad(),
+                _ => theme.muted(),
+            };
+            Row::new(vec![
+                Cell::from(Line::from(vec![
+                    Span::raw(format!("{indent}…{} ", c.hint.as_deref().unwrap_or("----"))),
+                    Span::styled(c.state.as_str(), state),
+                ])),
+                Cell::from(""),
+                num(format!("{}/{}", c.uses, c.max_uses), plain),
+                Cell::from(""),
+                // A code's own expiry, under the count of expired ones.
+                num(relative(s.now, c.expires_at), theme.muted()),
+                Cell::from(""),
+                Cell::from(""),
+            ])
+        }
+        CodeLine::More(l) => {
+            let leaf = &t.leaves[l];
+            let indent = if leaf.branch.batch == TreeBatch::All { "    " } else { "      " };
+            let left = t.totals_of(&leaf.branch).map_or(0, |x| x.issued - leaf.codes.len() as i64);
+            let text = if leaf.loading {
+                format!("{indent}… reading codes")
+            } else if left > 0 {
+                format!("{indent}… {} more below", thousands(left))
+            } else {
+                format!("{indent}… more below")
+            };
+            Row::new(vec![Cell::from(Span::styled(text, theme.muted()))])
+        }
+    }
+}
+
+/// A count in a 7-column cell: exact up to 9,999,999.
+fn count(n: i64) -> String {
+    if n < 10_000_000 { n.to_string() } else { format!("{:.1}M", n as f64 / 1e6) }
+}
+
+/// 1234567 → "1,234,567".
+fn thousands(n: i64) -> String {
+    let digits = n.abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
 /// The Waitlist's columns for `width`: the email gets the width its
 /// longest shown address needs first; then the signup age, the source and
 /// the inviter, each only when it still fits (the inviter takes the rest).
@@ -190,7 +297,10 @@ fn title(s: &State) -> String {
                 if s.entries_done { String::new() } else { format!(" · loading {}/{}", s.entries.len(), total) };
             format!(" Waitlist {pos}/{}{loading} ", l.rows.len())
         }
-        View::Codes => format!(" Codes {pos}/{} (newest first) ", l.rows.len()),
+        View::Codes => {
+            let counting = if s.codes.counting { " · counting…" } else { "" };
+            format!(" Codes {pos}/{} · campaign → batch → code{counting} ", l.rows.len())
+        }
         View::Chains => format!(" Chains {pos}/{} ", l.rows.len()),
         View::Events => {
             let h = &s.event_history;

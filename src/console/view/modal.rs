@@ -58,11 +58,13 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, m: &Modal, theme: &Theme) {
                 Span::styled(" n ", theme.key()),
                 Span::raw("cancel"),
             ]));
-            let h = body.len() as u16 + 2;
+            // Tall enough for lines that wrap, so "y do it" always shows.
+            let inner = modal_width(area).saturating_sub(2);
+            let h = body.iter().map(|l| super::detail::wrapped_height(l, inner)).sum::<u16>() + 2;
             (format!(" {title} "), body, h)
         }
     };
-    let width = area.width.saturating_sub(4).min(96);
+    let width = modal_width(area);
     let height = height.min(area.height.saturating_sub(2));
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [rect] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
@@ -72,4 +74,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, m: &Modal, theme: &Theme) {
         .border_style(theme.important())
         .title(Span::styled(title, theme.title()));
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), rect);
+}
+
+fn modal_width(area: Rect) -> u16 {
+    area.width.saturating_sub(4).min(96)
 }
