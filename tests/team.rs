@@ -316,32 +316,17 @@ async fn a_revoked_token_is_refused_by_every_server_on_the_database_at_once(db: 
 
 /// `velvet serve` as its own process with an admin listener: the
 /// process and its admin API's base URL.
-fn serve_process(db: &TestDb) -> (common::Killed, String) {
-    use std::io::BufRead;
-    let mut command = common::velvet_cli(&db.url);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--mail", "log"])
-        .env("VELVET_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    if db.url.starts_with("postgres") {
-        command.env("VELVET_SECRET", common::TEST_SECRET);
-    }
-    let mut child = command.spawn().expect("start velvet serve");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let admin = line
-        .split("admin API and /metrics on ")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| c.is_whitespace() || c == ')').next())
-        .unwrap_or_else(|| panic!("no admin address in {line:?}"))
-        .to_string();
-    (common::Killed(child), admin)
+fn serve_process(db: &TestDb, dir: &std::path::Path) -> (common::Killed, String) {
+    let config = dir.join("velvet.toml");
+    std::fs::write(&config, "").unwrap();
+    let (child, _public, admin) = common::spawn_admin_serve(&db.url, &config, "log", std::process::Stdio::null());
+    (child, admin)
 }
 
 async fn a_revoked_token_is_refused_by_a_second_serve_process(db: TestDb) {
-    let (one, admin_one) = serve_process(&db);
-    let (two, admin_two) = serve_process(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let (one, admin_one) = serve_process(&db, dir.path());
+    let (two, admin_two) = serve_process(&db, dir.path());
     let t = token(&db, "sam", Role::Support).await;
     let http = reqwest::Client::new();
     for admin in [&admin_one, &admin_two] {
