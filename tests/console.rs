@@ -1562,3 +1562,26 @@ fn the_events_filter_is_asked_of_the_database_and_a_new_filter_starts_again() {
 fn found_again() -> Vec<EventRow> {
     vec![event(600, 500, "redeem", "failed", None, None)]
 }
+
+/// At 100 columns the Live pane takes 42 of them: the Codes view's name
+/// column was cut to one letter ("p", "h"). The counts that matter least
+/// give way instead, and every campaign is named whole.
+#[test]
+fn a_narrow_codes_view_names_every_campaign_whole() {
+    let mut s = world(Role::Admin);
+    keys(&mut s, &[Command::View(View::Codes)]);
+    update(&mut s, Input::Msg(Msg::CodeTree(tree(false))));
+    let text = screen(&s, 100, 30);
+    for name in ["producthunt", "hn"] {
+        assert!(text.lines().any(|l| l.contains(&format!("▸ {name}"))), "{name} named whole:\n{text}");
+    }
+    let header = text.lines().find(|l| l.contains("CAMPAIGN")).unwrap();
+    assert!(header.contains("ISSUED") && header.contains("USES") && header.contains("JOINED"), "{header}");
+    assert!(!header.contains("ACTIVE"), "the first to give way: {header}");
+    // Wide enough, every column is there.
+    let wide = screen(&s, 160, 30);
+    let header = wide.lines().find(|l| l.contains("CAMPAIGN")).unwrap();
+    for col in ["ISSUED", "USES", "ACTIVE", "EXPIRED", "REVOKED", "JOINED"] {
+        assert!(header.contains(col), "{col} at 160 columns: {header}");
+    }
+}

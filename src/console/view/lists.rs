@@ -54,25 +54,23 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
             f.render_widget(Table::new(rows, columns).header(header).block(block(title, focused, theme)), area);
         }
         View::Codes => {
+            let shown = code_columns(area.width.saturating_sub(2));
             let rows = window.map(|(pos, &i)| {
-                let row = code_row(s, s.codes.lines[i as usize], theme);
+                let row = Row::new(pick(code_row(s, s.codes.lines[i as usize], theme), &shown));
                 if pos == l.selected { row.style(theme.selected()) } else { row }
             });
-            let widths = [
-                Constraint::Fill(1),
-                Constraint::Length(7),
-                Constraint::Length(13),
-                Constraint::Length(7),
-                Constraint::Length(7),
-                Constraint::Length(7),
-                Constraint::Length(6),
-            ];
-            let header = Row::new(
+            let widths: Vec<Constraint> = shown
+                .iter()
+                .map(|&i| if i == 0 { Constraint::Fill(1) } else { Constraint::Length(CODE_WIDTHS[i]) })
+                .collect();
+            let header = Row::new(pick(
                 ["CAMPAIGN / BATCH / CODE", "ISSUED", "USES", "ACTIVE", "EXPIRED", "REVOKED", "JOINED"]
                     .into_iter()
                     .enumerate()
-                    .map(|(i, h)| Cell::from(if i == 0 { Line::raw(h) } else { Line::raw(h).right_aligned() })),
-            )
+                    .map(|(i, h)| Cell::from(if i == 0 { Line::raw(h) } else { Line::raw(h).right_aligned() }))
+                    .collect(),
+                &shown,
+            ))
             .style(theme.muted());
             if s.codes.lines.is_empty() {
                 let text = if s.codes.loaded {
@@ -165,13 +163,39 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, theme: &Theme) {
 ///       … 1,998 more below
 /// ▸ access codes              40    22/40      18       0       0     22
 /// ```
-fn code_row<'a>(s: &'a State, line: CodeLine, theme: &Theme) -> Row<'a> {
+/// The widths of the Codes columns after the name.
+const CODE_WIDTHS: [u16; 7] = [0, 7, 13, 7, 7, 7, 6];
+/// The name column never gets narrower than this (a campaign's tag is up to 32).
+const CODE_NAME_MIN: u16 = 20;
+
+/// The Codes columns that fit `width` (inside the borders): the name first,
+/// then the totals; on a narrow pane (100 columns with the Live pane open)
+/// ACTIVE gives way first, then EXPIRED, then REVOKED, so a campaign's name
+/// is never cut to a letter.
+fn code_columns(width: u16) -> Vec<usize> {
+    let mut shown: Vec<usize> = (0..CODE_WIDTHS.len()).collect();
+    for gives_way in [3, 4, 5] {
+        let totals: u16 = shown.iter().skip(1).map(|&i| CODE_WIDTHS[i] + 1).sum();
+        if width.saturating_sub(totals) >= CODE_NAME_MIN {
+            break;
+        }
+        shown.retain(|&i| i != gives_way);
+    }
+    shown
+}
+
+/// The cells of the columns shown.
+fn pick<'a>(cells: Vec<Cell<'a>>, shown: &[usize]) -> Vec<Cell<'a>> {
+    cells.into_iter().enumerate().filter(|(i, _)| shown.contains(i)).map(|(_, c)| c).collect()
+}
+
+fn code_row<'a>(s: &'a State, line: CodeLine, theme: &Theme) -> Vec<Cell<'a>> {
     let t = &s.codes;
     let arrow = |open: bool| if open { "▾ " } else { "▸ " };
     let num = |text: String, style: ratatui::style::Style| Cell::from(Line::styled(text, style).right_aligned());
     let plain = ratatui::style::Style::default();
     let totals = |name: Line<'a>, x: &CodeTotals| {
-        Row::new(vec![
+        vec![
             Cell::from(name),
             num(count(x.issued), plain),
             num(format!("{}/{}", count(x.uses), count(x.max_uses)), plain),
@@ -179,7 +203,7 @@ fn code_row<'a>(s: &'a State, line: CodeLine, theme: &Theme) -> Row<'a> {
             num(count(x.expired), plain),
             num(count(x.revoked), if x.revoked > 0 { theme.bad() } else { theme.muted() }),
             num(count(x.joined), plain),
-        ])
+        ]
     };
     match line {
         CodeLine::Group(g) => {
@@ -210,7 +234,7 @@ fn code_row<'a>(s: &'a State, line: CodeLine, theme: &Theme) -> Row<'a> {
                 "revoked" | "expired" => theme.bad(),
                 _ => theme.muted(),
             };
-            Row::new(vec![
+            vec![
                 Cell::from(Line::from(vec![
                     Span::raw(format!("{indent}…{} ", c.hint.as_deref().unwrap_or("----"))),
                     Span::styled(c.state.as_str(), state),
@@ -222,7 +246,7 @@ fn code_row<'a>(s: &'a State, line: CodeLine, theme: &Theme) -> Row<'a> {
                 num(relative(s.now, c.expires_at), theme.muted()),
                 Cell::from(""),
                 Cell::from(""),
-            ])
+            ]
         }
         CodeLine::More(l) => {
             let leaf = &t.leaves[l];
@@ -235,7 +259,7 @@ fn code_row<'a>(s: &'a State, line: CodeLine, theme: &Theme) -> Row<'a> {
             } else {
                 format!("{indent}… more below")
             };
-            Row::new(vec![Cell::from(Span::styled(text, theme.muted()))])
+            vec![Cell::from(Span::styled(text, theme.muted()))]
         }
     }
 }
