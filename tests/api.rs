@@ -10,7 +10,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use velvet::config::{Config, RuleText};
 use velvet::domain::limits::Rule;
-use velvet::service::{PauseScope, RevokeTarget};
+use velvet::domain::{CodeRef, CodeSet};
+use velvet::service::PauseScope;
 
 on_both_backends!(
     the_journey_over_http,
@@ -107,7 +108,7 @@ async fn answers_do_not_enumerate(db: TestDb) {
 
     // Every unusable code: one answer.
     let revoked = db.partner_code("hn", 5).await;
-    db.velvet.revoke(&admin, &RevokeTarget::Code(revoked.clone()), None, false).await.unwrap();
+    db.velvet.revoke(&admin, &CodeSet::Code(CodeRef::Typed(revoked.clone())), None, false).await.unwrap();
     let paused = db.partner_code("ph", 5).await;
     db.velvet.pause(&admin, &PauseScope::Campaign("ph".into()), None).await.unwrap();
     let good = db.partner_code("hn", 5).await;

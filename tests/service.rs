@@ -4,8 +4,8 @@ mod common;
 
 use chrono::Duration;
 use common::{TestDb, code_for, meta, partner, token_for};
-use velvet::domain::Role;
-use velvet::service::{ConfirmOutcome, Error, PauseScope, RedeemOutcome, RevokeTarget, SignupOutcome};
+use velvet::domain::{CodeRef, CodeSet, Role};
+use velvet::service::{ConfirmOutcome, Error, PauseScope, RedeemOutcome, SignupOutcome};
 
 on_both_backends!(
     one_approve_for_one_a_marked_set_and_the_next_n,
@@ -177,7 +177,7 @@ async fn roles_are_enforced_by_the_service(db: TestDb) {
     );
     assert!(matches!(v.approve_one(&support, "x@example.com", false).await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.pause(&viewer, &PauseScope::Redemption, None).await, Err(Error::Forbidden { .. })));
-    assert!(matches!(v.revoke(&support, &RevokeTarget::Batch(1), None, false).await, Err(Error::Forbidden { .. })));
+    assert!(matches!(v.revoke(&support, &CodeSet::Batch(1), None, false).await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.issue_partner_codes(&support, &partner("hn", 1, 1)).await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.set_setting(&support, "daily_invite_cap", "5").await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.add_operator("sam", "eve", Role::Admin).await, Err(Error::Forbidden { .. })));
@@ -233,7 +233,7 @@ async fn unusable_codes_get_one_answer_and_a_private_reason(db: TestDb) {
     assert!(matches!(v.redeem("HN-12", "c@example.com", &meta()).await, Err(Error::InvalidCode(_))));
     assert!(matches!(v.redeem(&a, "not email", &meta()).await, Err(Error::InvalidEmail(_))));
 
-    v.revoke(&admin, &RevokeTarget::Code(b.clone()), Some("leaked"), false).await.unwrap();
+    v.revoke(&admin, &CodeSet::Code(CodeRef::Typed(b.clone())), Some("leaked"), false).await.unwrap();
     assert!(matches!(v.redeem(&b, "c@example.com", &meta()).await, Err(Error::CodeUnusable)));
 
     v.pause(&admin, &PauseScope::Campaign("hn".into()), None).await.unwrap();
@@ -400,16 +400,16 @@ async fn revoke_by_batch_campaign_and_inviter(db: TestDb) {
     let first = v.issue_partner_codes(&admin, &partner("hn", 5, 3)).await.unwrap();
     let second = v.issue_partner_codes(&admin, &partner("hn", 5, 2)).await.unwrap();
     v.issue_partner_codes(&admin, &partner("ph", 5, 4)).await.unwrap();
-    let dry = v.revoke(&admin, &RevokeTarget::Batch(first.batch_id), None, true).await.unwrap();
+    let dry = v.revoke(&admin, &CodeSet::Batch(first.batch_id), None, true).await.unwrap();
     assert_eq!(dry.len(), 3);
     assert_eq!(
         db.count("SELECT COUNT(*) FROM invite_codes WHERE status = 'revoked'").await,
         0,
         "dry run changes nothing"
     );
-    assert_eq!(v.revoke(&admin, &RevokeTarget::Batch(first.batch_id), Some("leak"), false).await.unwrap().len(), 3);
+    assert_eq!(v.revoke(&admin, &CodeSet::Batch(first.batch_id), Some("leak"), false).await.unwrap().len(), 3);
     assert_eq!(
-        v.revoke(&admin, &RevokeTarget::Campaign("HN".into()), None, false).await.unwrap().len(),
+        v.revoke(&admin, &CodeSet::Campaign("HN".into()), None, false).await.unwrap().len(),
         2,
         "only what was still active"
     );
@@ -422,7 +422,7 @@ async fn revoke_by_batch_campaign_and_inviter(db: TestDb) {
     let code = db.partner_code("ph", 5).await;
     v.redeem(&code, "inv@example.com", &meta()).await.unwrap();
     db.deliver().await;
-    let revoked = v.revoke(&admin, &RevokeTarget::Inviter("inv@example.com".into()), None, false).await.unwrap();
+    let revoked = v.revoke(&admin, &CodeSet::Inviter("inv@example.com".into()), None, false).await.unwrap();
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].kind, "referral");
 }

@@ -5,7 +5,8 @@
 //! (`action_of` → `Action::permission`), not by a table of our own.
 
 use super::state::{Pane, State, View};
-use crate::service::{Action, CodeGroup, PauseScope, RevokeTarget, TreeBatch};
+use crate::domain::{CodeRef, CodeSet};
+use crate::service::{Action, CodeGroup, PauseScope, TreeBatch};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// What a key asks for.
@@ -232,15 +233,15 @@ pub fn action_of(c: Command, s: &State) -> Option<Action> {
         // scope (the access or referral group, codes of no batch) ask as for
         // one code, which `update` then explains.
         Command::Revoke if s.view == View::Codes => Action::Revoke(if let Some(c) = s.selected_code() {
-            RevokeTarget::CodeId(c.id)
+            CodeSet::Code(CodeRef::Id(c.id))
         } else if let Some(CodeGroup::Campaign(c)) = s.selected_campaign().map(|g| &g.group) {
-            RevokeTarget::Campaign(c.clone())
+            CodeSet::Campaign(c.clone())
         } else if let Some(TreeBatch::Batch(b)) = s.selected_batch().map(|(_, b)| b.batch) {
-            RevokeTarget::Batch(b)
+            CodeSet::Batch(b)
         } else {
-            RevokeTarget::CodeId(0)
+            CodeSet::Code(CodeRef::Id(0))
         }),
-        Command::Revoke => Action::Revoke(RevokeTarget::Inviter(person())),
+        Command::Revoke => Action::Revoke(CodeSet::Inviter(person())),
         Command::Reissue => Action::Reissue(person()),
         Command::Block => Action::Block(person(), None),
         Command::Unblock => Action::Unblock(person()),

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod clock;
 pub mod code;
+pub mod code_set;
 pub mod duration;
 pub mod email;
 pub mod event;
@@ -20,6 +21,7 @@ pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{CodeError, CodeHash, InviteCode};
+pub use code_set::{CodeRef, CodeSet};
 pub use email::{Email, EmailError};
 pub use event::{EventKind, Outcome};
 pub use mail::{MailKind, MailStatus};

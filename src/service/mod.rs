@@ -30,9 +30,7 @@ pub use actor::{Actor, OperatorInfo, check_operator_name};
 pub use alerts::{ALERT_RECIPIENT, ActiveAlert, AlertMemo, AlertPage, EVALUATOR_LEASE, EVALUATOR_TTL, Evaluation};
 pub use approve::{ApproveReport, Approved, Approvees, MAX_APPROVE_AT_ONCE};
 pub use code_tree::{CodeBranch, CodeGroup, CodeTotals, CodeTreeBatch, CodeTreeGroup, TreeBatch};
-pub use codes::{
-    CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode,
-};
+pub use codes::{CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokedCode};
 pub use erase::{Erased, PersonExport, PersonMail};
 pub use error::{Error, Result};
 pub use export::{ExportRow, defuse};

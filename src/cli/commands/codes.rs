@@ -21,10 +21,10 @@ pub(super) async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
         }
         CodesCommand::Revoke { code, batch, campaign, inviter, reason, dry_run } => {
             let target = match (code, batch, campaign, inviter) {
-                (Some(c), None, None, None) => RevokeTarget::Code(c),
-                (None, Some(b), None, None) => RevokeTarget::Batch(b),
-                (None, None, Some(c), None) => RevokeTarget::Campaign(c),
-                (None, None, None, Some(e)) => RevokeTarget::Inviter(e),
+                (Some(c), None, None, None) => CodeSet::Code(CodeRef::Typed(c)),
+                (None, Some(b), None, None) => CodeSet::Batch(b),
+                (None, None, Some(c), None) => CodeSet::Campaign(c),
+                (None, None, None, Some(e)) => CodeSet::Inviter(e),
                 _ => return Err(CliError::usage("give exactly one of CODE, --batch, --campaign, --inviter")),
             };
             let revoked = ops.call(call::Revoke { target, reason, dry_run }).await?;
