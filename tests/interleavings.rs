@@ -7,9 +7,9 @@
 mod common;
 
 use common::{TestDb, meta};
-use velvet::domain::CodeSet;
+use velvet::domain::{CodeSet, Switch};
 use velvet::domain::{EntryStatus, Role, Transition};
-use velvet::service::PauseScope;
+
 use velvet::sim::rng::Rng;
 use velvet::store::EventFilter;
 
@@ -57,9 +57,9 @@ async fn random_interleavings_keep_the_invariants(db: TestDb) {
                         4 => v.revoke(&admin, &CodeSet::Batch(*r.pick(&batches)), None, false).await.map(|_| ()),
                         5 => {
                             if r.chance(0.5) {
-                                v.pause(&support, &PauseScope::Campaign("hn".into()), None).await.map(|_| ())
+                                v.pause(&support, &Switch::Campaign("hn".into()), None).await.map(|_| ())
                             } else {
-                                v.resume(&support, &PauseScope::Campaign("hn".into())).await.map(|_| ())
+                                v.resume(&support, &Switch::Campaign("hn".into())).await.map(|_| ())
                             }
                         }
                         6 => v.block(&support, &email, Some("test")).await,

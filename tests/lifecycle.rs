@@ -7,7 +7,7 @@ mod common;
 
 use chrono::Duration;
 use common::{TestDb, code_for, meta, token_for, velvet};
-use velvet::domain::{CodeRef, CodeSet, Role};
+use velvet::domain::{CodeRef, CodeSet, Role, Switch};
 use velvet::service::{BlockSelector, ConfirmOutcome, Error, RedeemOutcome, SignupOutcome};
 
 on_both_backends!(
@@ -714,7 +714,7 @@ async fn codes_world(db: &TestDb) -> (i64, i64, i64, i64) {
     }
     let target = CodeSet::Code(CodeRef::Typed(b.codes[1].to_string()));
     assert_eq!(v.revoke(&admin, &target, None, false).await.unwrap().len(), 1);
-    v.pause(&admin, &velvet::service::PauseScope::Campaign("hn".into()), None).await.unwrap();
+    v.pause(&admin, &Switch::Campaign("hn".into()), None).await.unwrap();
     // A week on: ph's code is past its hour, ivy's and jo's invites expired unused.
     db.clock.advance(Duration::days(7) + Duration::hours(1));
     assert_eq!(v.sweep_invites().await.unwrap().expired.len(), 2);

@@ -4,8 +4,8 @@ mod common;
 
 use chrono::Duration;
 use common::{TestDb, code_for, meta, partner, token_for};
-use velvet::domain::{CodeRef, CodeSet, Role};
-use velvet::service::{ConfirmOutcome, Error, PauseScope, RedeemOutcome, SignupOutcome};
+use velvet::domain::{CodeRef, CodeSet, Role, Switch};
+use velvet::service::{ConfirmOutcome, Error, RedeemOutcome, SignupOutcome};
 
 on_both_backends!(
     one_approve_for_one_a_marked_set_and_the_next_n,
@@ -176,7 +176,7 @@ async fn roles_are_enforced_by_the_service(db: TestDb) {
         "operator 'vera' is a viewer and may not approve entries; an admin can change the role"
     );
     assert!(matches!(v.approve_one(&support, "x@example.com", false).await, Err(Error::Forbidden { .. })));
-    assert!(matches!(v.pause(&viewer, &PauseScope::Redemption, None).await, Err(Error::Forbidden { .. })));
+    assert!(matches!(v.pause(&viewer, &Switch::Redemption, None).await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.revoke(&support, &CodeSet::Batch(1), None, false).await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.issue_partner_codes(&support, &partner("hn", 1, 1)).await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.set_setting(&support, "daily_invite_cap", "5").await, Err(Error::Forbidden { .. })));
@@ -185,7 +185,7 @@ async fn roles_are_enforced_by_the_service(db: TestDb) {
     assert_eq!(db.count("SELECT COUNT(*) FROM entries WHERE status = 'approved'").await, 0);
     // What they may do, they can.
     assert!(v.lookup(&viewer, "x@example.com").await.is_ok());
-    assert!(v.pause(&support, &PauseScope::Signups, Some("maintenance")).await.unwrap());
+    assert!(v.pause(&support, &Switch::Signups, Some("maintenance")).await.unwrap());
     assert!(v.block(&support, "x@example.com", Some("bot")).await.is_ok());
     assert!(matches!(v.operator("nobody").await, Err(Error::UnknownOperator(_))));
 }
@@ -236,13 +236,13 @@ async fn unusable_codes_get_one_answer_and_a_private_reason(db: TestDb) {
     v.revoke(&admin, &CodeSet::Code(CodeRef::Typed(b.clone())), Some("leaked"), false).await.unwrap();
     assert!(matches!(v.redeem(&b, "c@example.com", &meta()).await, Err(Error::CodeUnusable)));
 
-    v.pause(&admin, &PauseScope::Campaign("hn".into()), None).await.unwrap();
+    v.pause(&admin, &Switch::Campaign("hn".into()), None).await.unwrap();
     assert!(matches!(v.redeem(&a, "c@example.com", &meta()).await, Err(Error::CodeUnusable)));
-    v.resume(&admin, &PauseScope::Campaign("hn".into())).await.unwrap();
+    v.resume(&admin, &Switch::Campaign("hn".into())).await.unwrap();
 
-    v.pause(&admin, &PauseScope::Redemption, None).await.unwrap();
+    v.pause(&admin, &Switch::Redemption, None).await.unwrap();
     assert!(matches!(v.redeem(&a, "c@example.com", &meta()).await, Err(Error::Paused(_))));
-    v.resume(&admin, &PauseScope::Redemption).await.unwrap();
+    v.resume(&admin, &Switch::Redemption).await.unwrap();
 
     assert!(matches!(v.redeem(&a, "c@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }));
     assert!(matches!(v.redeem(&a, "d@example.com", &meta()).await, Err(Error::CodeUnusable)), "used up");
@@ -535,7 +535,7 @@ async fn settings_are_validated_and_audited(db: TestDb) {
     };
     assert_eq!(detail, "daily_invite_cap: 50 -> 80");
     // Signups paused: a calm refusal, nothing stored.
-    v.pause(&admin, &PauseScope::Signups, None).await.unwrap();
+    v.pause(&admin, &Switch::Signups, None).await.unwrap();
     assert!(matches!(v.signup("late@example.com", None, None, &meta()).await, Err(Error::Paused(_))));
     assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 0);
 }

@@ -5,8 +5,8 @@ use super::action::Effect;
 use super::export::view_table;
 use super::state::{State, ToastKind};
 use super::update::{approve_next_modal, change_email_modal, confirm, erase_modal, revoke_scope_modal};
-use crate::domain::{CodeSet, Permission};
-use crate::service::{Action, BlockSelector, PauseScope, TreeBatch};
+use crate::domain::{CodeSet, Permission, Switch};
+use crate::service::{Action, BlockSelector, TreeBatch};
 
 /// `:` commands. Destructive ones still ask first.
 pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
@@ -60,10 +60,10 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
         }
         [verb @ ("pause" | "resume"), rest @ ..] => {
             let scope = match rest {
-                [] | ["redemption"] => Some(PauseScope::Redemption),
-                ["signups"] => Some(PauseScope::Signups),
-                ["campaign", c] => Some(PauseScope::Campaign(c.to_string())),
-                ["inviter", e] => Some(PauseScope::Inviter(e.to_string())),
+                [] | ["redemption"] => Some(Switch::Redemption),
+                ["signups"] => Some(Switch::Signups),
+                ["campaign", c] => Some(Switch::Campaign(c.to_string())),
+                ["inviter", e] => Some(Switch::Inviter(e.to_string())),
                 _ => None,
             };
             match scope {
@@ -149,8 +149,8 @@ fn action_for(words: &[&str]) -> Option<Action> {
         ["revoke", "batch", _] => Some(Action::Revoke(CodeSet::Batch(0))),
         ["revoke", "campaign", c] => Some(Action::Revoke(CodeSet::Campaign(c.to_string()))),
         ["revoke", "inviter", e] => Some(Action::Revoke(CodeSet::Inviter(e.to_string()))),
-        ["pause", ..] => Some(Action::Pause(PauseScope::Redemption)),
-        ["resume", ..] => Some(Action::Resume(PauseScope::Redemption)),
+        ["pause", ..] => Some(Action::Pause(Switch::Redemption)),
+        ["resume", ..] => Some(Action::Resume(Switch::Redemption)),
         ["cap" | "invites", _] => Some(Action::Set(String::new(), String::new())),
         ["email", ..] => Some(Action::ChangeEmail { old: String::new(), new: String::new() }),
         ["block", ..] => {

@@ -5,8 +5,8 @@
 //! (`action_of` → `Action::permission`), not by a table of our own.
 
 use super::state::{Pane, State, View};
-use crate::domain::{CodeRef, CodeSet};
-use crate::service::{Action, CodeGroup, PauseScope, TreeBatch};
+use crate::domain::{CodeRef, CodeSet, Switch};
+use crate::service::{Action, CodeGroup, TreeBatch};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// What a key asks for.
@@ -247,11 +247,11 @@ pub fn action_of(c: Command, s: &State) -> Option<Action> {
         Command::Unblock => Action::Unblock(person()),
         Command::ChangeEmail => Action::ChangeEmail { old: person(), new: String::new() },
         Command::PauseRedemption if let Some(g) = s.selected_campaign() => {
-            let scope = PauseScope::Campaign(g.group.label().to_string());
+            let scope = Switch::Campaign(g.group.label().to_string());
             if g.paused { Action::Resume(scope) } else { Action::Pause(scope) }
         }
-        Command::PauseRedemption if s.redemption_paused() => Action::Resume(PauseScope::Redemption),
-        Command::PauseRedemption => Action::Pause(PauseScope::Redemption),
+        Command::PauseRedemption if s.redemption_paused() => Action::Resume(Switch::Redemption),
+        Command::PauseRedemption => Action::Pause(Switch::Redemption),
         _ => return None,
     })
 }

@@ -28,4 +28,4 @@ pub use mail::{MailKind, MailStatus};
 pub use role::{Permission, Role};
 pub use settings::Settings;
 pub use status::{EntryStatus, IllegalTransition, Standing, Transition};
-pub use switch::Switch;
+pub use switch::{Switch, SwitchState};

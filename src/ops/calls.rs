@@ -7,12 +7,11 @@
 //! side and the server enforce the same table.
 
 use crate::domain::Settings;
-use crate::domain::{CodeRef, CodeSet, Role};
+use crate::domain::{CodeRef, CodeSet, Role, Switch, SwitchState};
 use crate::service::{
     ActiveAlert, ApproveReport, Approvees, BlockSelector, BulkBlock, BulkUnblock, ChainNode, CodeBranch, CodeTreeGroup,
     CodeView, EmailChange, Erased, ExportRow, FailedMail, FeedPage, InviteRun, IssuedToken, LiveHour, Lookup,
-    MailRetry, OperatorInfo, PartnerCodeSpec, PauseScope, PersonExport, Report, RetriedMail, RevokedCode, SwitchState,
-    TokenInfo,
+    MailRetry, OperatorInfo, PartnerCodeSpec, PersonExport, Report, RetriedMail, RevokedCode, TokenInfo,
 };
 use crate::service::{Actor, Error, Result, Velvet};
 use crate::store::{EventPage, EventRow, FeedState, ListedEntry};
@@ -201,10 +200,10 @@ calls! {
         -> Vec<CodeView> =
         |v, a, c| v.list_codes(a, c.campaign.as_deref(), c.batch, c.kind.as_deref(), c.limit).await;
     /// Pause redemption, signups, a campaign or an inviter.
-    "pause" => Pause { scope: PauseScope, reason: Option<String> } -> bool =
+    "pause" => Pause { scope: Switch<String>, reason: Option<String> } -> bool =
         |v, a, c| v.pause(a, &c.scope, c.reason.as_deref()).await;
     /// Resume what a pause stopped.
-    "resume" => Resume { scope: PauseScope } -> bool = |v, a, c| v.resume(a, &c.scope).await;
+    "resume" => Resume { scope: Switch<String> } -> bool = |v, a, c| v.resume(a, &c.scope).await;
     /// Messages that gave up.
     "mail/failed" => FailedMailCall { kind: Option<String> } -> Vec<FailedMail> =
         |v, a, c| v.failed_mail(a, c.kind.as_deref()).await;

@@ -4,8 +4,8 @@
 //! decided by `Action::permission`, and the runner performs the action
 //! through the same use cases the shell calls.
 
-use super::{BlockSelector, PauseScope};
-use crate::domain::{CodeRef, CodeSet, Permission};
+use super::BlockSelector;
+use crate::domain::{CodeRef, CodeSet, Permission, Switch};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -30,8 +30,8 @@ pub enum Action {
     UnblockBatch(i64),
     /// Erase a person's data (the address, typed back by the operator).
     Erase(String),
-    Pause(PauseScope),
-    Resume(PauseScope),
+    Pause(Switch<String>),
+    Resume(Switch<String>),
     /// Change one setting: key, value.
     Set(String, String),
     /// Correct a person's address (once).

@@ -129,7 +129,7 @@ impl Velvet {
     /// today's cap, unless redemption is paused (a code nobody can use yet
     /// would only start its expiry clock).
     pub async fn pace(&self) -> Result<InviteRun> {
-        let paused = self.store.read().await?.is_paused(Switch::Redemption).await?;
+        let paused = self.store.read().await?.is_paused(&Switch::Redemption).await?;
         if paused {
             return Ok(InviteRun::default());
         }

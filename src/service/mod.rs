@@ -24,7 +24,6 @@ mod switches;
 mod tokens;
 mod watch;
 
-pub use crate::store::SwitchState;
 pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};
 pub use alerts::{ALERT_RECIPIENT, ActiveAlert, AlertMemo, AlertPage, EVALUATOR_LEASE, EVALUATOR_TTL, Evaluation};
@@ -45,7 +44,6 @@ pub use moderation::{BULK_PREVIEW, BlockSelector, BulkBlock, BulkUnblock, MAX_BU
 pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report, Week};
 pub use signup::{ConfirmOutcome, SignupOutcome};
-pub use switches::PauseScope;
 pub use tokens::{IssuedToken, LAST_USED_EVERY, Login, MAX_TOKEN_NOTE, TokenInfo, TokenState};
 pub use watch::{FeedPage, LiveHour};
 

@@ -38,7 +38,6 @@ pub use live::{MinuteCount, OffenderCount};
 pub use operator_tokens::{NewOperatorToken, OperatorTokenRow, TokenHolderRow};
 pub use operators::OperatorRow;
 pub use outbox::{INTERRUPTED, NewMail, OutboxRow};
-pub use switches::SwitchState;
 pub use tokens::TokenRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -148,7 +148,7 @@ pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
                 confirm(
                     "Resume redemption?".into(),
                     vec!["Codes work again at once, on every server.".into()],
-                    Action::Resume(PauseScope::Redemption),
+                    Action::Resume(Switch::Redemption),
                 )
             } else {
                 confirm(
@@ -157,7 +157,7 @@ pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
                         "Every code stops working at once, on every server (503 paused).".into(),
                         "The pacer stops sending invites until you resume (p).".into(),
                     ],
-                    Action::Pause(PauseScope::Redemption),
+                    Action::Pause(Switch::Redemption),
                 )
             });
             vec![]
@@ -385,7 +385,7 @@ pub(in crate::console) fn revoke_scope_modal(
 /// `p` on a campaign's row: pause or resume that campaign's redemption.
 fn pause_campaign_modal(g: &crate::service::CodeTreeGroup) -> Modal {
     let name = g.group.label().to_string();
-    let scope = PauseScope::Campaign(name.clone());
+    let scope = Switch::Campaign(name.clone());
     let active = plural(g.totals.active, "active code");
     if g.paused {
         confirm(
