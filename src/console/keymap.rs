@@ -229,8 +229,8 @@ pub fn action_of(c: Command, s: &State) -> Option<Action> {
         Command::Approve => Action::Approve(s.approvees()),
         Command::ApproveNext => Action::ApproveNext(0),
         Command::SendNow => Action::SendPastCap(0),
-        // The row's scope: a campaign, a batch, one code. Rows that name no
-        // scope (the access or referral group, codes of no batch) ask as for
+        // The row's set of codes: a campaign, a batch, one code. Rows that
+        // name no set (the access or referral group, codes of no batch) ask as for
         // one code, which `update` then explains.
         Command::Revoke if s.view == View::Codes => Action::Revoke(if let Some(c) = s.selected_code() {
             CodeSet::Code(CodeRef::Id(c.id))
