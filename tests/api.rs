@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use velvet::config::{Config, RuleText};
 use velvet::domain::limits::Rule;
-use velvet::service::{PauseScope, RevokeTarget};
+use velvet::domain::{CodeRef, CodeSet, Switch};
 
 on_both_backends!(
     the_journey_over_http,
@@ -107,9 +107,9 @@ async fn answers_do_not_enumerate(db: TestDb) {
 
     // Every unusable code: one answer.
     let revoked = db.partner_code("hn", 5).await;
-    db.velvet.revoke(&admin, &RevokeTarget::Code(revoked.clone()), None, false).await.unwrap();
+    db.velvet.revoke(&admin, &CodeSet::Code(CodeRef::Typed(revoked.clone())), None, false).await.unwrap();
     let paused = db.partner_code("ph", 5).await;
-    db.velvet.pause(&admin, &PauseScope::Campaign("ph".into()), None).await.unwrap();
+    db.velvet.pause(&admin, &Switch::Campaign("ph".into()), None).await.unwrap();
     let good = db.partner_code("hn", 5).await;
     let unknown = velvet::domain::InviteCode::generate(Some("HN")).unwrap().to_string();
     let cases = [
@@ -207,17 +207,17 @@ async fn pauses_over_http(db: TestDb) {
     let admin = db.admin().await;
     db.confirmed("p@example.com").await;
     let code = db.partner_code("hn", 5).await;
-    db.velvet.pause(&admin, &PauseScope::Campaign("hn".into()), None).await.unwrap();
+    db.velvet.pause(&admin, &Switch::Campaign("hn".into()), None).await.unwrap();
     let r = s.post("/v1/redeem", json!({ "code": code, "email": "p@example.com" }), "p1").await;
     assert_eq!((r.status.as_u16(), r.json()["error"].as_str()), (400, Some("code_unusable")));
-    db.velvet.resume(&admin, &PauseScope::Campaign("hn".into())).await.unwrap();
-    db.velvet.pause(&admin, &PauseScope::Redemption, None).await.unwrap();
+    db.velvet.resume(&admin, &Switch::Campaign("hn".into())).await.unwrap();
+    db.velvet.pause(&admin, &Switch::Redemption, None).await.unwrap();
     let r = s.post("/v1/redeem", json!({ "code": code, "email": "p@example.com" }), "p1").await;
     assert_eq!((r.status.as_u16(), r.json()["error"].as_str()), (503, Some("paused")));
-    db.velvet.pause(&admin, &PauseScope::Signups, None).await.unwrap();
+    db.velvet.pause(&admin, &Switch::Signups, None).await.unwrap();
     let r = s.post("/v1/waitlist", json!({ "email": "late@example.com" }), "p1").await;
     assert_eq!((r.status.as_u16(), r.json()["error"].as_str()), (503, Some("paused")));
-    db.velvet.resume(&admin, &PauseScope::Redemption).await.unwrap();
+    db.velvet.resume(&admin, &Switch::Redemption).await.unwrap();
     let r = s.post("/v1/redeem", json!({ "code": code, "email": "p@example.com" }), "p1").await;
     assert_eq!(r.status.as_u16(), 200);
     s.stop().await;
@@ -328,7 +328,7 @@ async fn two_servers_share_their_limits(db: TestDb) {
 
 async fn the_pacer_waits_while_redemption_is_paused(db: TestDb) {
     let admin = db.admin().await;
-    db.velvet.pause(&admin, &PauseScope::Redemption, Some("incident")).await.unwrap();
+    db.velvet.pause(&admin, &Switch::Redemption, Some("incident")).await.unwrap();
     db.confirmed("patient@example.com").await;
     db.velvet.approve_one(&admin, "patient@example.com", false).await.unwrap();
     let s = start(&db, |_| {}).await;
@@ -338,7 +338,7 @@ async fn the_pacer_waits_while_redemption_is_paused(db: TestDb) {
     s.mail_to("probe@example.com", "confirm").await;
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
     assert_eq!(db.count("SELECT COUNT(*) FROM events WHERE kind = 'invite_sent'").await, 0, "no invite while paused");
-    db.velvet.resume(&admin, &PauseScope::Redemption).await.unwrap();
+    db.velvet.resume(&admin, &Switch::Redemption).await.unwrap();
     let invite = s.mail_to("patient@example.com", "invite").await;
     assert!(invite.contains("Invite code: "));
     s.stop().await;

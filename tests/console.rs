@@ -12,10 +12,10 @@ use velvet::console::state::{CodeLine, EntryItem, Modal, Pane, State, View};
 use velvet::console::theme::Theme;
 use velvet::console::update::update;
 use velvet::console::view;
-use velvet::domain::{Role, Settings};
+use velvet::domain::{CodeRef, CodeSet, Role, Settings, Switch, SwitchState};
 use velvet::service::{
     Action, BlockSelector, BulkBlock, CodeBranch, CodeGroup, CodeTotals, CodeTreeBatch, CodeTreeGroup, CodeView,
-    PauseScope, RevokeTarget, TreeBatch,
+    TreeBatch,
 };
 use velvet::store::EventRow;
 
@@ -288,7 +288,7 @@ fn dennis() -> velvet::service::Lookup {
 }
 
 /// What the runner's refresh reads: pauses, settings, today's invites, failed mail.
-fn switches(s: &mut State, switches: Vec<velvet::store::SwitchState>, sent_today: u64, failed_mail: u64) {
+fn switches(s: &mut State, switches: Vec<SwitchState>, sent_today: u64, failed_mail: u64) {
     update(s, Input::Msg(Msg::Switches { switches, settings: Box::new(Settings::default()), sent_today, failed_mail }));
 }
 
@@ -415,16 +415,11 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
     assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::SendPastCap(5))]);
 
     keys(&mut s, &[Command::PauseRedemption]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Pause(PauseScope::Redemption))]);
-    let paused = velvet::store::SwitchState {
-        scope: "redemption".into(),
-        paused_at: now(),
-        paused_by: "ada".into(),
-        reason: None,
-    };
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Pause(Switch::Redemption))]);
+    let paused = SwitchState { switch: Switch::Redemption, paused_at: now(), paused_by: "ada".into(), reason: None };
     switches(&mut s, vec![paused], 0, 0);
     keys(&mut s, &[Command::PauseRedemption]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Resume(PauseScope::Redemption))]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Resume(Switch::Redemption))]);
 
     keys(&mut s, &[Command::Block]);
     typed(&mut s, "signup bot");
@@ -439,11 +434,11 @@ fn send_now_pause_block_unblock_reissue_and_revoke() {
     keys(&mut s, &[Command::Revoke]);
     assert_eq!(
         update(&mut s, Input::Char('y')),
-        vec![Effect::Act(Action::Revoke(RevokeTarget::Inviter("dennis@example.com".into())))]
+        vec![Effect::Act(Action::Revoke(CodeSet::Inviter("dennis@example.com".into())))]
     );
     open_hn_batch(&mut s);
     keys(&mut s, &[Command::Down, Command::Down, Command::Revoke]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(RevokeTarget::CodeId(1)))]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(CodeSet::Code(CodeRef::Id(1))))]);
     keys(&mut s, &[Command::Block]);
     assert!(s.modal.is_none(), "no person selected in the Codes view");
     assert_eq!(s.toasts.last().unwrap().text, "select a person first (Waitlist or Chains view)");
@@ -460,10 +455,10 @@ fn command_line_covers_the_batch_actions() {
         }
     };
     assert_eq!(run(&mut s, "approve 50"), Some(Action::ApproveNext(50)));
-    assert_eq!(run(&mut s, "revoke batch 12"), Some(Action::Revoke(RevokeTarget::Batch(12))));
-    assert_eq!(run(&mut s, "revoke campaign hn"), Some(Action::Revoke(RevokeTarget::Campaign("hn".into()))));
-    assert_eq!(run(&mut s, "pause campaign hn"), Some(Action::Pause(PauseScope::Campaign("hn".into()))));
-    assert_eq!(run(&mut s, "resume signups"), Some(Action::Resume(PauseScope::Signups)));
+    assert_eq!(run(&mut s, "revoke batch 12"), Some(Action::Revoke(CodeSet::Batch(12))));
+    assert_eq!(run(&mut s, "revoke campaign hn"), Some(Action::Revoke(CodeSet::Campaign("hn".into()))));
+    assert_eq!(run(&mut s, "pause campaign hn"), Some(Action::Pause(Switch::Campaign("hn".into()))));
+    assert_eq!(run(&mut s, "resume signups"), Some(Action::Resume(Switch::Signups)));
     assert_eq!(run(&mut s, "cap 80"), Some(Action::Set("daily_invite_cap".into(), "80".into())));
     assert_eq!(run(&mut s, "invites 2"), Some(Action::Set("invites_per_user".into(), "2".into())));
     assert_eq!(run(&mut s, "send 3"), Some(Action::SendPastCap(3)));
@@ -889,7 +884,7 @@ fn r_on_a_batch_or_a_campaign_asks_with_exactly_how_many_codes_it_revokes() {
             "1 already revoked or ended stay so; 14 who joined stay in."
         ]
     );
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(RevokeTarget::Batch(1)))]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(CodeSet::Batch(1)))]);
     keys(&mut s, &[Command::Revoke]);
     s.width = 80;
     insta::assert_snapshot!("confirm_revoke_batch_80x24", screen(&s, 80, 24));
@@ -898,10 +893,7 @@ fn r_on_a_batch_or_a_campaign_asks_with_exactly_how_many_codes_it_revokes() {
     keys(&mut s, &[Command::Top, Command::Revoke]);
     let Some(Modal::Confirm { title, .. }) = &s.modal else { panic!("{:?}", s.modal) };
     assert_eq!(title, "Revoke every code of campaign hn?");
-    assert_eq!(
-        update(&mut s, Input::Char('y')),
-        vec![Effect::Act(Action::Revoke(RevokeTarget::Campaign("hn".into())))]
-    );
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(CodeSet::Campaign("hn".into())))]);
     // The command line asks with the same count.
     command_line(&mut s, "revoke batch 1");
     let Some(Modal::Confirm { lines, .. }) = s.modal.take() else { panic!() };
@@ -927,7 +919,7 @@ fn r_on_a_batch_or_a_campaign_asks_with_exactly_how_many_codes_it_revokes() {
     keys(&mut s, &[Command::Down]);
     assert_eq!(lookup(key('r'), &s).map(|b| b.command), Some(Command::Revoke));
     keys(&mut s, &[Command::Revoke]);
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(RevokeTarget::CodeId(2)))]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Revoke(CodeSet::Code(CodeRef::Id(2))))]);
 }
 
 #[test]
@@ -938,7 +930,7 @@ fn p_on_a_campaign_row_pauses_or_resumes_that_campaign() {
     let Some(Modal::Confirm { title, lines, .. }) = &s.modal else { panic!("{:?}", s.modal) };
     assert_eq!(title, "Pause redemption for campaign hn?");
     assert_eq!(lines[0], "Redemption stops at once, on every server, for its 1 active code; nothing is revoked.");
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Pause(PauseScope::Campaign("hn".into())))]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Pause(Switch::Campaign("hn".into())))]);
     // Counted as paused: the row says so, and p resumes it.
     update(&mut s, Input::Msg(Msg::CodeTree(tree(true))));
     let row = screen(&s, 120, 40).lines().find(|l| l.contains("▸ hn")).unwrap().to_string();
@@ -946,7 +938,7 @@ fn p_on_a_campaign_row_pauses_or_resumes_that_campaign() {
     keys(&mut s, &[Command::PauseRedemption]);
     let Some(Modal::Confirm { title, .. }) = &s.modal else { panic!("{:?}", s.modal) };
     assert_eq!(title, "Resume redemption for campaign hn?");
-    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Resume(PauseScope::Campaign("hn".into())))]);
+    assert_eq!(update(&mut s, Input::Char('y')), vec![Effect::Act(Action::Resume(Switch::Campaign("hn".into())))]);
     // On any other row, p is about all redemption, as everywhere.
     keys(&mut s, &[Command::Bottom, Command::PauseRedemption]);
     let Some(Modal::Confirm { title, .. }) = &s.modal else { panic!("{:?}", s.modal) };

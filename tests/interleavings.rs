@@ -7,8 +7,9 @@
 mod common;
 
 use common::{TestDb, meta};
+use velvet::domain::{CodeSet, Switch};
 use velvet::domain::{EntryStatus, Role, Transition};
-use velvet::service::{PauseScope, RevokeTarget};
+
 use velvet::sim::rng::Rng;
 use velvet::store::EventFilter;
 
@@ -53,12 +54,12 @@ async fn random_interleavings_keep_the_invariants(db: TestDb) {
                         0 => v.approve_next(&admin, 1 + r.below(4) as i64, false).await.map(|_| ()),
                         1 => v.send_invites(&admin, None, false).await.map(|_| ()),
                         2 | 3 => v.redeem(r.pick(&codes).as_str(), &email, &meta()).await.map(|_| ()),
-                        4 => v.revoke(&admin, &RevokeTarget::Batch(*r.pick(&batches)), None, false).await.map(|_| ()),
+                        4 => v.revoke(&admin, &CodeSet::Batch(*r.pick(&batches)), None, false).await.map(|_| ()),
                         5 => {
                             if r.chance(0.5) {
-                                v.pause(&support, &PauseScope::Campaign("hn".into()), None).await.map(|_| ())
+                                v.pause(&support, &Switch::Campaign("hn".into()), None).await.map(|_| ())
                             } else {
-                                v.resume(&support, &PauseScope::Campaign("hn".into())).await.map(|_| ())
+                                v.resume(&support, &Switch::Campaign("hn".into())).await.map(|_| ())
                             }
                         }
                         6 => v.block(&support, &email, Some("test")).await,

@@ -7,7 +7,7 @@ mod common;
 
 use chrono::Duration;
 use common::{TestDb, code_for, meta, token_for, velvet};
-use velvet::domain::Role;
+use velvet::domain::{CodeRef, CodeSet, Role, Switch};
 use velvet::service::{BlockSelector, ConfirmOutcome, Error, RedeemOutcome, SignupOutcome};
 
 on_both_backends!(
@@ -582,7 +582,7 @@ async fn ada(db: &TestDb) {
     v.redeem(&referral, "bo@example.com", &meta()).await.unwrap();
     db.confirmed("cy@example.com").await;
     v.block(&support, "cy@example.com", Some("asked by ada@example.com")).await.unwrap();
-    v.revoke(&admin, &velvet::service::RevokeTarget::Inviter("ada@example.com".into()), None, false).await.unwrap();
+    v.revoke(&admin, &CodeSet::Inviter("ada@example.com".into()), None, false).await.unwrap();
     // An operator typing her address in another case.
     db.confirmed("di@example.com").await;
     v.block(&support, "di@example.com", Some("friend of ADA@Example.COM, same bot")).await.unwrap();
@@ -712,9 +712,9 @@ async fn codes_world(db: &TestDb) -> (i64, i64, i64, i64) {
         let joined = v.redeem(&a.codes[code].to_string(), who, &meta()).await.unwrap();
         assert!(matches!(joined, RedeemOutcome::Joined { .. }), "{joined:?}");
     }
-    let target = velvet::service::RevokeTarget::Code(b.codes[1].to_string());
+    let target = CodeSet::Code(CodeRef::Typed(b.codes[1].to_string()));
     assert_eq!(v.revoke(&admin, &target, None, false).await.unwrap().len(), 1);
-    v.pause(&admin, &velvet::service::PauseScope::Campaign("hn".into()), None).await.unwrap();
+    v.pause(&admin, &Switch::Campaign("hn".into()), None).await.unwrap();
     // A week on: ph's code is past its hour, ivy's and jo's invites expired unused.
     db.clock.advance(Duration::days(7) + Duration::hours(1));
     assert_eq!(v.sweep_invites().await.unwrap().expired.len(), 2);
@@ -781,7 +781,7 @@ async fn the_code_tree_counts_each_batch_and_sums_each_campaign(db: TestDb) {
     assert_eq!(db.count("SELECT COUNT(*) FROM entries WHERE joined_code_id IS NOT NULL").await, 3 + 1);
     // A revoke of a batch changes exactly its revocable codes.
     let admin = db.admin().await;
-    let revoked = db.velvet.revoke(&admin, &velvet::service::RevokeTarget::Batch(a), None, false).await.unwrap();
+    let revoked = db.velvet.revoke(&admin, &CodeSet::Batch(a), None, false).await.unwrap();
     assert_eq!(revoked.len() as i64, hn.batches[1].totals.revocable);
     let after = db.velvet.code_tree(&viewer).await.unwrap();
     assert_eq!(after[0].batches[1].totals, t(3, 0, 0, 0, 3, 3, 6, 3, 0), "joined through it stays");

@@ -9,6 +9,7 @@ mod common;
 use chrono::Duration;
 use common::{TestDb, meta, partner, token_for};
 use velvet::Store;
+use velvet::domain::CodeSet;
 use velvet::service::{ConfirmOutcome, RedeemOutcome};
 use velvet::store::NewEvent;
 
@@ -126,14 +127,10 @@ async fn revoking_a_campaign_while_codes_are_issued_leaves_no_code_without_its_e
     });
     let mut reported = 0;
     while !issuing.is_finished() {
-        reported +=
-            v.revoke(&admin, &velvet::service::RevokeTarget::Campaign("leak".into()), None, false).await.unwrap().len()
-                as i64;
+        reported += v.revoke(&admin, &CodeSet::Campaign("leak".into()), None, false).await.unwrap().len() as i64;
     }
     issuing.await.unwrap();
-    reported +=
-        v.revoke(&admin, &velvet::service::RevokeTarget::Campaign("leak".into()), None, false).await.unwrap().len()
-            as i64;
+    reported += v.revoke(&admin, &CodeSet::Campaign("leak".into()), None, false).await.unwrap().len() as i64;
 
     assert_eq!(db.count("SELECT COUNT(*) FROM invite_codes WHERE status = 'active'").await, 0);
     let revoked = db.count("SELECT COUNT(*) FROM invite_codes WHERE status = 'revoked'").await;

@@ -4,8 +4,8 @@ mod common;
 
 use chrono::Duration;
 use common::{TestDb, code_for, meta, partner, token_for};
-use velvet::domain::Role;
-use velvet::service::{ConfirmOutcome, Error, PauseScope, RedeemOutcome, RevokeTarget, SignupOutcome};
+use velvet::domain::{CodeRef, CodeSet, Role, Switch};
+use velvet::service::{ConfirmOutcome, Error, RedeemOutcome, SignupOutcome};
 
 on_both_backends!(
     one_approve_for_one_a_marked_set_and_the_next_n,
@@ -176,8 +176,8 @@ async fn roles_are_enforced_by_the_service(db: TestDb) {
         "operator 'vera' is a viewer and may not approve entries; an admin can change the role"
     );
     assert!(matches!(v.approve_one(&support, "x@example.com", false).await, Err(Error::Forbidden { .. })));
-    assert!(matches!(v.pause(&viewer, &PauseScope::Redemption, None).await, Err(Error::Forbidden { .. })));
-    assert!(matches!(v.revoke(&support, &RevokeTarget::Batch(1), None, false).await, Err(Error::Forbidden { .. })));
+    assert!(matches!(v.pause(&viewer, &Switch::Redemption, None).await, Err(Error::Forbidden { .. })));
+    assert!(matches!(v.revoke(&support, &CodeSet::Batch(1), None, false).await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.issue_partner_codes(&support, &partner("hn", 1, 1)).await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.set_setting(&support, "daily_invite_cap", "5").await, Err(Error::Forbidden { .. })));
     assert!(matches!(v.add_operator("sam", "eve", Role::Admin).await, Err(Error::Forbidden { .. })));
@@ -185,7 +185,7 @@ async fn roles_are_enforced_by_the_service(db: TestDb) {
     assert_eq!(db.count("SELECT COUNT(*) FROM entries WHERE status = 'approved'").await, 0);
     // What they may do, they can.
     assert!(v.lookup(&viewer, "x@example.com").await.is_ok());
-    assert!(v.pause(&support, &PauseScope::Signups, Some("maintenance")).await.unwrap());
+    assert!(v.pause(&support, &Switch::Signups, Some("maintenance")).await.unwrap());
     assert!(v.block(&support, "x@example.com", Some("bot")).await.is_ok());
     assert!(matches!(v.operator("nobody").await, Err(Error::UnknownOperator(_))));
 }
@@ -233,16 +233,16 @@ async fn unusable_codes_get_one_answer_and_a_private_reason(db: TestDb) {
     assert!(matches!(v.redeem("HN-12", "c@example.com", &meta()).await, Err(Error::InvalidCode(_))));
     assert!(matches!(v.redeem(&a, "not email", &meta()).await, Err(Error::InvalidEmail(_))));
 
-    v.revoke(&admin, &RevokeTarget::Code(b.clone()), Some("leaked"), false).await.unwrap();
+    v.revoke(&admin, &CodeSet::Code(CodeRef::Typed(b.clone())), Some("leaked"), false).await.unwrap();
     assert!(matches!(v.redeem(&b, "c@example.com", &meta()).await, Err(Error::CodeUnusable)));
 
-    v.pause(&admin, &PauseScope::Campaign("hn".into()), None).await.unwrap();
+    v.pause(&admin, &Switch::Campaign("hn".into()), None).await.unwrap();
     assert!(matches!(v.redeem(&a, "c@example.com", &meta()).await, Err(Error::CodeUnusable)));
-    v.resume(&admin, &PauseScope::Campaign("hn".into())).await.unwrap();
+    v.resume(&admin, &Switch::Campaign("hn".into())).await.unwrap();
 
-    v.pause(&admin, &PauseScope::Redemption, None).await.unwrap();
+    v.pause(&admin, &Switch::Redemption, None).await.unwrap();
     assert!(matches!(v.redeem(&a, "c@example.com", &meta()).await, Err(Error::Paused(_))));
-    v.resume(&admin, &PauseScope::Redemption).await.unwrap();
+    v.resume(&admin, &Switch::Redemption).await.unwrap();
 
     assert!(matches!(v.redeem(&a, "c@example.com", &meta()).await.unwrap(), RedeemOutcome::Joined { .. }));
     assert!(matches!(v.redeem(&a, "d@example.com", &meta()).await, Err(Error::CodeUnusable)), "used up");
@@ -400,16 +400,16 @@ async fn revoke_by_batch_campaign_and_inviter(db: TestDb) {
     let first = v.issue_partner_codes(&admin, &partner("hn", 5, 3)).await.unwrap();
     let second = v.issue_partner_codes(&admin, &partner("hn", 5, 2)).await.unwrap();
     v.issue_partner_codes(&admin, &partner("ph", 5, 4)).await.unwrap();
-    let dry = v.revoke(&admin, &RevokeTarget::Batch(first.batch_id), None, true).await.unwrap();
+    let dry = v.revoke(&admin, &CodeSet::Batch(first.batch_id), None, true).await.unwrap();
     assert_eq!(dry.len(), 3);
     assert_eq!(
         db.count("SELECT COUNT(*) FROM invite_codes WHERE status = 'revoked'").await,
         0,
         "dry run changes nothing"
     );
-    assert_eq!(v.revoke(&admin, &RevokeTarget::Batch(first.batch_id), Some("leak"), false).await.unwrap().len(), 3);
+    assert_eq!(v.revoke(&admin, &CodeSet::Batch(first.batch_id), Some("leak"), false).await.unwrap().len(), 3);
     assert_eq!(
-        v.revoke(&admin, &RevokeTarget::Campaign("HN".into()), None, false).await.unwrap().len(),
+        v.revoke(&admin, &CodeSet::Campaign("HN".into()), None, false).await.unwrap().len(),
         2,
         "only what was still active"
     );
@@ -422,7 +422,7 @@ async fn revoke_by_batch_campaign_and_inviter(db: TestDb) {
     let code = db.partner_code("ph", 5).await;
     v.redeem(&code, "inv@example.com", &meta()).await.unwrap();
     db.deliver().await;
-    let revoked = v.revoke(&admin, &RevokeTarget::Inviter("inv@example.com".into()), None, false).await.unwrap();
+    let revoked = v.revoke(&admin, &CodeSet::Inviter("inv@example.com".into()), None, false).await.unwrap();
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].kind, "referral");
 }
@@ -535,7 +535,7 @@ async fn settings_are_validated_and_audited(db: TestDb) {
     };
     assert_eq!(detail, "daily_invite_cap: 50 -> 80");
     // Signups paused: a calm refusal, nothing stored.
-    v.pause(&admin, &PauseScope::Signups, None).await.unwrap();
+    v.pause(&admin, &Switch::Signups, None).await.unwrap();
     assert!(matches!(v.signup("late@example.com", None, None, &meta()).await, Err(Error::Paused(_))));
     assert_eq!(db.count("SELECT COUNT(*) FROM entries").await, 0);
 }

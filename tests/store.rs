@@ -71,13 +71,14 @@ async fn per_person_reads_use_their_indexes(db: TestDb) {
         );
     }
     // Revoke and reissue read and change one scope of codes on its index.
-    use velvet::store::{CodeScope, scope_sql};
+    use velvet::domain::CodeSet;
+    use velvet::store::code_set_sql;
     for (scope, index) in [
-        (CodeScope::Batch(3), "invite_codes_batch"),
-        (CodeScope::Inviter(3), "invite_codes_inviter"),
-        (CodeScope::BoundTo(3), "invite_codes_bound"),
+        (CodeSet::Batch(3), "invite_codes_batch"),
+        (CodeSet::Inviter(3), "invite_codes_inviter"),
+        (CodeSet::BoundTo(3), "invite_codes_bound"),
     ] {
-        let (read, _) = scope_sql(&scope);
+        let (read, _) = code_set_sql(&scope);
         let plan = tx.query_plan(read, &[3]).await.unwrap();
         assert!(plan.contains(index), "{scope:?} must use {index}; plan:\n{plan}");
     }

@@ -9,9 +9,9 @@ use common::{TEST_SECRET, TestDb, velvet};
 use std::sync::Arc;
 use velvet::config::LimitsConfig;
 use velvet::domain::token::OperatorToken;
-use velvet::domain::{Permission, Role, SystemClock};
+use velvet::domain::{Permission, Role, Switch, SystemClock};
 use velvet::limiter::Limiter;
-use velvet::service::{Actor, Error, PauseScope, TokenState, Velvet};
+use velvet::service::{Actor, Error, TokenState, Velvet};
 
 on_both_backends!(
     an_issued_token_authenticates_as_its_operator,
@@ -115,7 +115,7 @@ async fn a_role_change_applies_to_the_next_call(db: TestDb) {
     v.set_role(&admin, "ada", Role::Viewer).await.unwrap();
     let ada = v.authenticate(&token).await.unwrap();
     assert_eq!(ada, operator("ada", Role::Viewer));
-    assert!(matches!(v.pause(&ada, &PauseScope::Signups, None).await, Err(Error::Forbidden { .. })));
+    assert!(matches!(v.pause(&ada, &Switch::Signups, None).await, Err(Error::Forbidden { .. })));
     v.set_role(&admin, "ada", Role::Admin).await.unwrap();
     assert_eq!(v.authenticate(&token).await.unwrap().role(), Some(Role::Admin));
     let events = db.count("SELECT COUNT(*) FROM events WHERE kind = 'operator_role_changed'").await;
@@ -186,7 +186,7 @@ async fn removing_an_operator_kills_its_tokens_and_keeps_its_events(db: TestDb) 
     let v = &db.velvet;
     let admin = db.admin().await;
     let ada = db.operator("ada", Role::Support).await;
-    v.pause(&ada, &PauseScope::Signups, Some("maintenance")).await.unwrap();
+    v.pause(&ada, &Switch::Signups, Some("maintenance")).await.unwrap();
     let live = v.issue_token(&admin, "ada", None, Some("laptop")).await.unwrap();
     let live2 = v.issue_token(&admin, "ada", Some(Duration::days(30)), None).await.unwrap();
     let revoked = v.issue_token(&admin, "ada", None, None).await.unwrap();

@@ -5,8 +5,8 @@
 use super::keymap::Command;
 use super::live::Tick;
 use super::state::EntryItem;
-use crate::domain::Settings;
-use crate::service::{Action, BlockSelector, BulkBlock, CodeBranch, CodeTreeGroup, CodeView, Lookup, SwitchState};
+use crate::domain::{Settings, SwitchState};
+use crate::service::{Action, BlockSelector, BulkBlock, CodeBranch, CodeTreeGroup, CodeView, Lookup};
 use crate::store::EventRow;
 use chrono::{DateTime, Utc};
 

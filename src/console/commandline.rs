@@ -5,8 +5,8 @@ use super::action::Effect;
 use super::export::view_table;
 use super::state::{State, ToastKind};
 use super::update::{approve_next_modal, change_email_modal, confirm, erase_modal, revoke_scope_modal};
-use crate::domain::Permission;
-use crate::service::{Action, BlockSelector, PauseScope, RevokeTarget, TreeBatch};
+use crate::domain::{CodeSet, Permission, Switch};
+use crate::service::{Action, BlockSelector, TreeBatch};
 
 /// `:` commands. Destructive ones still ask first.
 pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
@@ -39,7 +39,7 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
         ["revoke", "batch", n] => match number(Some(n)) {
             Some(b) => {
                 let title = format!("Revoke batch {b}?");
-                let action = Action::Revoke(RevokeTarget::Batch(b));
+                let action = Action::Revoke(CodeSet::Batch(b));
                 let counted = s.codes.groups.iter().flat_map(|g| &g.batches).find(|x| x.batch == TreeBatch::Batch(b));
                 revoke_counted(s, title, counted.map(|x| x.totals), action);
             }
@@ -47,7 +47,7 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
         },
         ["revoke", "campaign", c] => {
             let title = format!("Revoke every code of campaign {c}?");
-            let action = Action::Revoke(RevokeTarget::Campaign(c.to_string()));
+            let action = Action::Revoke(CodeSet::Campaign(c.to_string()));
             let counted = s.codes.campaign(&c.to_ascii_lowercase()).map(|g| g.totals);
             revoke_counted(s, title, counted, action);
         }
@@ -55,15 +55,15 @@ pub fn run_command(s: &mut State, text: &str) -> Vec<Effect> {
             s.modal = Some(confirm(
                 format!("Revoke every code {e} gives out?"),
                 vec![],
-                Action::Revoke(RevokeTarget::Inviter(e.to_string())),
+                Action::Revoke(CodeSet::Inviter(e.to_string())),
             ));
         }
         [verb @ ("pause" | "resume"), rest @ ..] => {
             let scope = match rest {
-                [] | ["redemption"] => Some(PauseScope::Redemption),
-                ["signups"] => Some(PauseScope::Signups),
-                ["campaign", c] => Some(PauseScope::Campaign(c.to_string())),
-                ["inviter", e] => Some(PauseScope::Inviter(e.to_string())),
+                [] | ["redemption"] => Some(Switch::Redemption),
+                ["signups"] => Some(Switch::Signups),
+                ["campaign", c] => Some(Switch::Campaign(c.to_string())),
+                ["inviter", e] => Some(Switch::Inviter(e.to_string())),
                 _ => None,
             };
             match scope {
@@ -146,11 +146,11 @@ fn action_for(words: &[&str]) -> Option<Action> {
     match words {
         ["approve", _] => Some(Action::ApproveNext(0)),
         ["send", _] => Some(Action::SendPastCap(0)),
-        ["revoke", "batch", _] => Some(Action::Revoke(RevokeTarget::Batch(0))),
-        ["revoke", "campaign", c] => Some(Action::Revoke(RevokeTarget::Campaign(c.to_string()))),
-        ["revoke", "inviter", e] => Some(Action::Revoke(RevokeTarget::Inviter(e.to_string()))),
-        ["pause", ..] => Some(Action::Pause(PauseScope::Redemption)),
-        ["resume", ..] => Some(Action::Resume(PauseScope::Redemption)),
+        ["revoke", "batch", _] => Some(Action::Revoke(CodeSet::Batch(0))),
+        ["revoke", "campaign", c] => Some(Action::Revoke(CodeSet::Campaign(c.to_string()))),
+        ["revoke", "inviter", e] => Some(Action::Revoke(CodeSet::Inviter(e.to_string()))),
+        ["pause", ..] => Some(Action::Pause(Switch::Redemption)),
+        ["resume", ..] => Some(Action::Resume(Switch::Redemption)),
         ["cap" | "invites", _] => Some(Action::Set(String::new(), String::new())),
         ["email", ..] => Some(Action::ChangeEmail { old: String::new(), new: String::new() }),
         ["block", ..] => {

@@ -5,7 +5,8 @@
 //! (`action_of` → `Action::permission`), not by a table of our own.
 
 use super::state::{Pane, State, View};
-use crate::service::{Action, CodeGroup, PauseScope, RevokeTarget, TreeBatch};
+use crate::domain::{CodeRef, CodeSet, Switch};
+use crate::service::{Action, CodeGroup, TreeBatch};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// What a key asks for.
@@ -228,29 +229,29 @@ pub fn action_of(c: Command, s: &State) -> Option<Action> {
         Command::Approve => Action::Approve(s.approvees()),
         Command::ApproveNext => Action::ApproveNext(0),
         Command::SendNow => Action::SendPastCap(0),
-        // The row's scope: a campaign, a batch, one code. Rows that name no
-        // scope (the access or referral group, codes of no batch) ask as for
+        // The row's set of codes: a campaign, a batch, one code. Rows that
+        // name no set (the access or referral group, codes of no batch) ask as for
         // one code, which `update` then explains.
         Command::Revoke if s.view == View::Codes => Action::Revoke(if let Some(c) = s.selected_code() {
-            RevokeTarget::CodeId(c.id)
+            CodeSet::Code(CodeRef::Id(c.id))
         } else if let Some(CodeGroup::Campaign(c)) = s.selected_campaign().map(|g| &g.group) {
-            RevokeTarget::Campaign(c.clone())
+            CodeSet::Campaign(c.clone())
         } else if let Some(TreeBatch::Batch(b)) = s.selected_batch().map(|(_, b)| b.batch) {
-            RevokeTarget::Batch(b)
+            CodeSet::Batch(b)
         } else {
-            RevokeTarget::CodeId(0)
+            CodeSet::Code(CodeRef::Id(0))
         }),
-        Command::Revoke => Action::Revoke(RevokeTarget::Inviter(person())),
+        Command::Revoke => Action::Revoke(CodeSet::Inviter(person())),
         Command::Reissue => Action::Reissue(person()),
         Command::Block => Action::Block(person(), None),
         Command::Unblock => Action::Unblock(person()),
         Command::ChangeEmail => Action::ChangeEmail { old: person(), new: String::new() },
         Command::PauseRedemption if let Some(g) = s.selected_campaign() => {
-            let scope = PauseScope::Campaign(g.group.label().to_string());
+            let scope = Switch::Campaign(g.group.label().to_string());
             if g.paused { Action::Resume(scope) } else { Action::Pause(scope) }
         }
-        Command::PauseRedemption if s.redemption_paused() => Action::Resume(PauseScope::Redemption),
-        Command::PauseRedemption => Action::Pause(PauseScope::Redemption),
+        Command::PauseRedemption if s.redemption_paused() => Action::Resume(Switch::Redemption),
+        Command::PauseRedemption => Action::Pause(Switch::Redemption),
         _ => return None,
     })
 }

@@ -3,8 +3,8 @@
 
 use super::filter::Haystack;
 use super::live::LiveStats;
-use crate::domain::{Role, Settings};
-use crate::service::{Action, CodeBranch, CodeGroup, CodeTreeGroup, CodeView, Lookup, SwitchState, TreeBatch};
+use crate::domain::{Role, Settings, Switch, SwitchState};
+use crate::service::{Action, CodeBranch, CodeGroup, CodeTreeGroup, CodeView, Lookup, TreeBatch};
 use crate::store::EventRow;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -521,7 +521,7 @@ impl State {
     }
 
     pub fn redemption_paused(&self) -> bool {
-        self.switches.iter().any(|s| s.scope == crate::domain::Switch::Redemption.key())
+        self.switches.iter().any(|s| s.switch == Switch::Redemption)
     }
 
     pub fn toast(&mut self, text: impl Into<String>, kind: ToastKind) {

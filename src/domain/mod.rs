@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod clock;
 pub mod code;
+pub mod code_set;
 pub mod duration;
 pub mod email;
 pub mod event;
@@ -20,10 +21,11 @@ pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{CodeError, CodeHash, InviteCode};
+pub use code_set::{CodeRef, CodeSet};
 pub use email::{Email, EmailError};
 pub use event::{EventKind, Outcome};
 pub use mail::{MailKind, MailStatus};
 pub use role::{Permission, Role};
 pub use settings::Settings;
 pub use status::{EntryStatus, IllegalTransition, Standing, Transition};
-pub use switch::Switch;
+pub use switch::{Switch, SwitchState};

@@ -6,13 +6,12 @@
 //! with `actor.require(..)`): the router adds no rule, and the in-process
 //! side and the server enforce the same table.
 
-use crate::domain::Role;
 use crate::domain::Settings;
+use crate::domain::{CodeRef, CodeSet, Role, Switch, SwitchState};
 use crate::service::{
     ActiveAlert, ApproveReport, Approvees, BlockSelector, BulkBlock, BulkUnblock, ChainNode, CodeBranch, CodeTreeGroup,
     CodeView, EmailChange, Erased, ExportRow, FailedMail, FeedPage, InviteRun, IssuedToken, LiveHour, Lookup,
-    MailRetry, OperatorInfo, PartnerCodeSpec, PauseScope, PersonExport, Report, RetriedMail, RevokeTarget, RevokedCode,
-    SwitchState, TokenInfo,
+    MailRetry, OperatorInfo, PartnerCodeSpec, PersonExport, Report, RetriedMail, RevokedCode, TokenInfo,
 };
 use crate::service::{Actor, Error, Result, Velvet};
 use crate::store::{EventPage, EventRow, FeedState, ListedEntry};
@@ -189,7 +188,7 @@ calls! {
         Ok(IssuedCodes { batch_id: issued.batch_id, codes: issued.codes.iter().map(|c| c.to_string()).collect() })
     };
     /// Revoke one code, a batch, a campaign or an inviter's codes (or preview it).
-    "codes/revoke" => Revoke { target: RevokeTarget, reason: Option<String>, dry_run: bool } -> Vec<RevokedCode> =
+    "codes/revoke" => Revoke { target: CodeSet<CodeRef, String>, reason: Option<String>, dry_run: bool } -> Vec<RevokedCode> =
         |v, a, c| v.revoke(a, &c.target, c.reason.as_deref(), c.dry_run).await;
     /// Every campaign (then the access and referral codes) with its batches, each with its totals.
     "codes/tree" [get] => CodeTree {} -> Vec<CodeTreeGroup> = |v, a, _c| v.code_tree(a).await;
@@ -201,10 +200,10 @@ calls! {
         -> Vec<CodeView> =
         |v, a, c| v.list_codes(a, c.campaign.as_deref(), c.batch, c.kind.as_deref(), c.limit).await;
     /// Pause redemption, signups, a campaign or an inviter.
-    "pause" => Pause { scope: PauseScope, reason: Option<String> } -> bool =
+    "pause" => Pause { scope: Switch<String>, reason: Option<String> } -> bool =
         |v, a, c| v.pause(a, &c.scope, c.reason.as_deref()).await;
     /// Resume what a pause stopped.
-    "resume" => Resume { scope: PauseScope } -> bool = |v, a, c| v.resume(a, &c.scope).await;
+    "resume" => Resume { scope: Switch<String> } -> bool = |v, a, c| v.resume(a, &c.scope).await;
     /// Messages that gave up.
     "mail/failed" => FailedMailCall { kind: Option<String> } -> Vec<FailedMail> =
         |v, a, c| v.failed_mail(a, c.kind.as_deref()).await;

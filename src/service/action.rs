@@ -4,8 +4,8 @@
 //! decided by `Action::permission`, and the runner performs the action
 //! through the same use cases the shell calls.
 
-use super::{BlockSelector, PauseScope, RevokeTarget};
-use crate::domain::Permission;
+use super::BlockSelector;
+use crate::domain::{CodeRef, CodeSet, Permission, Switch};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -15,7 +15,7 @@ pub enum Action {
     ApproveNext(i64),
     /// Send N invites now, past today's cap.
     SendPastCap(u64),
-    Revoke(RevokeTarget),
+    Revoke(CodeSet<CodeRef, String>),
     Reissue(String),
     /// Block one person: email, reason.
     Block(String, Option<String>),
@@ -30,8 +30,8 @@ pub enum Action {
     UnblockBatch(i64),
     /// Erase a person's data (the address, typed back by the operator).
     Erase(String),
-    Pause(PauseScope),
-    Resume(PauseScope),
+    Pause(Switch<String>),
+    Resume(Switch<String>),
     /// Change one setting: key, value.
     Set(String, String),
     /// Correct a person's address (once).

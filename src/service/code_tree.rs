@@ -128,7 +128,7 @@ fn batch_of(group: &CodeGroup, batch_id: Option<i64>) -> TreeBatch {
 /// Builds the tree from the database's rows: batches under their group,
 /// each group the sum of its batches, campaigns newest first, then the
 /// access codes, then the referral codes.
-fn assemble(totals: &[TreeTotalsRow], joined: &[TreeJoinedRow], paused: &[String]) -> Vec<CodeTreeGroup> {
+fn assemble(totals: &[TreeTotalsRow], joined: &[TreeJoinedRow], paused: &[Switch<i64>]) -> Vec<CodeTreeGroup> {
     let mut through: HashMap<(CodeGroup, TreeBatch), i64> = HashMap::new();
     for j in joined {
         if let Some(g) = group_of(&j.kind, j.campaign.as_deref()) {
@@ -146,7 +146,7 @@ fn assemble(totals: &[TreeTotalsRow], joined: &[TreeJoinedRow], paused: &[String
             Some(i) => i,
             None => {
                 let paused = match &group {
-                    CodeGroup::Campaign(c) => paused.contains(&Switch::Campaign(c).key()),
+                    CodeGroup::Campaign(c) => paused.contains(&Switch::Campaign(c.clone())),
                     _ => false,
                 };
                 groups.push(CodeTreeGroup {
@@ -196,7 +196,7 @@ impl Velvet {
         let mut tx = self.store.read().await?;
         let totals = tx.code_tree_totals(now).await?;
         let joined = tx.code_tree_joined().await?;
-        let paused: Vec<String> = tx.switches().await?.into_iter().map(|s| s.scope).collect();
+        let paused: Vec<Switch<i64>> = tx.switches().await?.into_iter().map(|s| s.switch).collect();
         Ok(assemble(&totals, &joined, &paused))
     }
 

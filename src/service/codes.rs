@@ -2,8 +2,8 @@
 
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::code::{CodeKind, MAX_PREFIX_LEN, normalize_prefix};
-use crate::domain::{Email, EventKind, InviteCode, Permission};
-use crate::store::{CodeRow, CodeScope, NewCode, NewEvent};
+use crate::domain::{CodeRef, CodeSet, Email, EventKind, InviteCode, Permission};
+use crate::store::{CodeRow, NewCode, NewEvent, Tx};
 use chrono::{DateTime, Duration, Utc};
 
 pub const MAX_CODES_AT_ONCE: u32 = 10_000;
@@ -29,30 +29,6 @@ pub struct PartnerCodeSpec {
 pub struct IssuedCodes {
     pub batch_id: i64,
     pub codes: Vec<InviteCode>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RevokeTarget {
-    /// A code as typed.
-    Code(String),
-    /// A code by its id (operators never see the plaintext).
-    CodeId(i64),
-    Batch(i64),
-    Campaign(String),
-    /// Every code a person gives out.
-    Inviter(String),
-}
-
-impl RevokeTarget {
-    /// One code is support's to revoke; a batch, a campaign or everything
-    /// one person gives out needs an admin.
-    pub fn permission(&self) -> Permission {
-        match self {
-            RevokeTarget::Code(_) | RevokeTarget::CodeId(_) => Permission::RevokeOne,
-            RevokeTarget::Batch(_) | RevokeTarget::Campaign(_) | RevokeTarget::Inviter(_) => Permission::RevokeMany,
-        }
-    }
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -191,42 +167,21 @@ impl Velvet {
     pub async fn revoke(
         &self,
         actor: &Actor,
-        target: &RevokeTarget,
+        codes: &CodeSet<CodeRef, String>,
         reason: Option<&str>,
         dry_run: bool,
     ) -> Result<Vec<RevokedCode>> {
-        actor.require(target.permission())?;
+        actor.require(codes.permission())?;
         let now = self.now();
         let mut tx = self.store.write().await?;
-        let (scope, rule) = match target {
-            RevokeTarget::Code(text) => {
-                let code = InviteCode::parse(text)?;
-                let row = tx.code_by_hash(&code.hash().0).await?.ok_or_else(|| {
-                    Error::NotFound(format!("no code …{} is known; check it was copied whole", code.hint()))
-                })?;
-                (CodeScope::One(row.id), "code".to_string())
-            }
-            RevokeTarget::CodeId(id) => {
-                let row = tx.code_by_id(*id).await?.ok_or_else(|| Error::NotFound(format!("no code #{id}")))?;
-                (CodeScope::One(row.id), "code".to_string())
-            }
-            RevokeTarget::Batch(b) => (CodeScope::Batch(*b), format!("batch {b}")),
-            RevokeTarget::Campaign(c) => {
-                let c = check_campaign(c)?;
-                (CodeScope::Campaign(c.clone()), format!("campaign {c}"))
-            }
-            RevokeTarget::Inviter(email) => {
-                let entry = self.entry_for(&mut tx, email).await?;
-                (CodeScope::Inviter(entry.id), format!("inviter {}", Email::parse(email)?))
-            }
-        };
+        let (resolved, rule) = self.resolve_codes(&mut tx, codes).await?;
         if dry_run {
-            let rows = tx.codes_in(&scope).await?;
+            let rows = tx.codes_in(&resolved).await?;
             return Ok(rows.iter().filter(|c| c.status == "active").map(revoked_view).collect());
         }
         // The events come from the rows the UPDATE changed, not from an
         // earlier read: a code created in between gets its event too.
-        let revoked = tx.revoke_codes(&scope, now, actor.name(), reason).await?;
+        let revoked = tx.revoke_codes(&resolved, now, actor.name(), reason).await?;
         let mut out = Vec::with_capacity(revoked.len());
         for row in revoked.iter().rev() {
             let e = NewEvent {
@@ -243,6 +198,41 @@ impl Velvet {
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// The codes an operator named, by id, and the rule their revoke
+    /// events record (`code`, `batch 3`, `campaign hn`, `inviter EMAIL`).
+    async fn resolve_codes(
+        &self,
+        tx: &mut Tx,
+        codes: &CodeSet<CodeRef, String>,
+    ) -> Result<(CodeSet<i64, i64>, String)> {
+        Ok(match codes {
+            CodeSet::Code(CodeRef::Typed(text)) => {
+                let code = InviteCode::parse(text)?;
+                let row = tx.code_by_hash(&code.hash().0).await?.ok_or_else(|| {
+                    Error::NotFound(format!("no code …{} is known; check it was copied whole", code.hint()))
+                })?;
+                (CodeSet::Code(row.id), "code".to_string())
+            }
+            CodeSet::Code(CodeRef::Id(id)) => {
+                let row = tx.code_by_id(*id).await?.ok_or_else(|| Error::NotFound(format!("no code #{id}")))?;
+                (CodeSet::Code(row.id), "code".to_string())
+            }
+            CodeSet::Batch(b) => (CodeSet::Batch(*b), format!("batch {b}")),
+            CodeSet::Campaign(c) => {
+                let c = check_campaign(c)?;
+                (CodeSet::Campaign(c.clone()), format!("campaign {c}"))
+            }
+            CodeSet::Inviter(email) => {
+                let entry = self.entry_for(tx, email).await?;
+                (CodeSet::Inviter(entry.id), format!("inviter {}", Email::parse(email)?))
+            }
+            CodeSet::BoundTo(email) => {
+                let entry = self.entry_for(tx, email).await?;
+                (CodeSet::BoundTo(entry.id), format!("bound to {}", Email::parse(email)?))
+            }
+        })
     }
 
     /// Lists codes, newest first, at most `limit` (1 to `MAX_CODES_LISTED`).

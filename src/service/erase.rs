@@ -4,9 +4,9 @@
 
 use super::codes::CodeView;
 use super::{Actor, Error, Result, Velvet, event};
-use crate::domain::{EventKind, Permission};
+use crate::domain::{CodeSet, EventKind, Permission};
 use crate::domain::{MailKind, MailStatus};
-use crate::store::{CodeScope, EntryRow, EventRow, NewEvent, RedemptionRow};
+use crate::store::{EntryRow, EventRow, NewEvent, RedemptionRow};
 use chrono::{DateTime, Utc};
 
 /// What `erase` did. Names no address.
@@ -84,8 +84,8 @@ impl Velvet {
                 addresses.push(old.to_string());
             }
         }
-        let mut revoked = tx.revoke_codes(&CodeScope::BoundTo(entry.id), now, actor.name(), Some("erased")).await?;
-        revoked.extend(tx.revoke_codes(&CodeScope::Inviter(entry.id), now, actor.name(), Some("erased")).await?);
+        let mut revoked = tx.revoke_codes(&CodeSet::BoundTo(entry.id), now, actor.name(), Some("erased")).await?;
+        revoked.extend(tx.revoke_codes(&CodeSet::Inviter(entry.id), now, actor.name(), Some("erased")).await?);
         for code in &revoked {
             let e = NewEvent {
                 entry_id: Some(entry.id),

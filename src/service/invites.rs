@@ -4,8 +4,8 @@ use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::MailKind;
 use crate::domain::code::CodeKind;
 use crate::domain::settings::{day_start, remaining_today};
-use crate::domain::{EntryStatus, EventKind, Permission, Standing, Switch, Transition};
-use crate::store::{CodeScope, EntryRow, LOCK_PACER, NewCode, NewEvent, NewMail, Tx};
+use crate::domain::{CodeSet, EntryStatus, EventKind, Permission, Standing, Switch, Transition};
+use crate::store::{EntryRow, LOCK_PACER, NewCode, NewEvent, NewMail, Tx};
 
 /// The most invites one run sends (a count past it is refused, not cast).
 pub const MAX_INVITES_AT_ONCE: u64 = 100_000;
@@ -32,7 +32,7 @@ impl Velvet {
         rule: &str,
         what: &str,
     ) -> Result<usize> {
-        let revoked = tx.revoke_codes(&CodeScope::BoundTo(entry.id), self.now(), actor.name(), Some(reason)).await?;
+        let revoked = tx.revoke_codes(&CodeSet::BoundTo(entry.id), self.now(), actor.name(), Some(reason)).await?;
         for code in &revoked {
             let e = NewEvent {
                 entry_id: Some(entry.id),
@@ -129,7 +129,7 @@ impl Velvet {
     /// today's cap, unless redemption is paused (a code nobody can use yet
     /// would only start its expiry clock).
     pub async fn pace(&self) -> Result<InviteRun> {
-        let paused = self.store.read().await?.is_paused(Switch::Redemption).await?;
+        let paused = self.store.read().await?.is_paused(&Switch::Redemption).await?;
         if paused {
             return Ok(InviteRun::default());
         }

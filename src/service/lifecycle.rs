@@ -6,8 +6,8 @@ use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::MailKind;
 use crate::domain::code::CodeKind;
 use crate::domain::timefmt::utc_minute;
-use crate::domain::{Email, EntryStatus, EventKind, Permission, Standing, Transition};
-use crate::store::{CodeScope, EXPIRED_UNUSED, LOCK_INVITE_SWEEP, NewEvent, NewMail, StatusStamps, StoreError};
+use crate::domain::{CodeSet, Email, EntryStatus, EventKind, Permission, Standing, Transition};
+use crate::store::{EXPIRED_UNUSED, LOCK_INVITE_SWEEP, NewEvent, NewMail, StatusStamps, StoreError};
 
 /// The most reminders, and separately expiries, one sweep handles.
 pub const SWEEP_BATCH: i64 = 500;
@@ -162,7 +162,7 @@ impl Velvet {
         }
         for (code_id, entry_id, _, expires_at, hint) in tx.expired_unused_access(now, SWEEP_BATCH).await? {
             let Some(entry) = tx.entry_by_id_locked(entry_id).await? else { continue };
-            tx.revoke_codes(&CodeScope::One(code_id), now, actor.name(), Some(EXPIRED_UNUSED)).await?;
+            tx.revoke_codes(&CodeSet::Code(code_id), now, actor.name(), Some(EXPIRED_UNUSED)).await?;
             // A reissued code that still works keeps the entry invited.
             let usable = tx.codes_of_entry(entry.id).await?.into_iter().any(|c| {
                 c.id != code_id

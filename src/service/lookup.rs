@@ -202,7 +202,7 @@ impl Velvet {
             joined_at: entry.joined_at,
             queue_position,
             cap_remaining: remaining_today(settings.daily_invite_cap, sent_today),
-            redemption_paused: tx.is_paused(Switch::Redemption).await?,
+            redemption_paused: tx.is_paused(&Switch::Redemption).await?,
             hold_until,
             access_code,
             last_mail,

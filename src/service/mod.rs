@@ -24,15 +24,12 @@ mod switches;
 mod tokens;
 mod watch;
 
-pub use crate::store::SwitchState;
 pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};
 pub use alerts::{ALERT_RECIPIENT, ActiveAlert, AlertMemo, AlertPage, EVALUATOR_LEASE, EVALUATOR_TTL, Evaluation};
 pub use approve::{ApproveReport, Approved, Approvees, MAX_APPROVE_AT_ONCE};
 pub use code_tree::{CodeBranch, CodeGroup, CodeTotals, CodeTreeBatch, CodeTreeGroup, TreeBatch};
-pub use codes::{
-    CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokeTarget, RevokedCode,
-};
+pub use codes::{CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokedCode};
 pub use erase::{Erased, PersonExport, PersonMail};
 pub use error::{Error, Result};
 pub use export::{ExportRow, defuse};
@@ -47,7 +44,6 @@ pub use moderation::{BULK_PREVIEW, BlockSelector, BulkBlock, BulkUnblock, MAX_BU
 pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report, Week};
 pub use signup::{ConfirmOutcome, SignupOutcome};
-pub use switches::PauseScope;
 pub use tokens::{IssuedToken, LAST_USED_EVERY, Login, MAX_TOKEN_NOTE, TokenInfo, TokenState};
 pub use watch::{FeedPage, LiveHour};
 

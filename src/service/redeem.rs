@@ -65,7 +65,7 @@ impl Velvet {
         let email = Email::parse(email)?;
         let now = self.now();
         let mut tx = self.store.write().await?;
-        if tx.is_paused(Switch::Redemption).await? {
+        if tx.is_paused(&Switch::Redemption).await? {
             return Err(Error::Paused("redemption".into()));
         }
         let found = tx.code_by_hash_locked(&code.hash().0).await?;
@@ -197,12 +197,12 @@ impl Velvet {
             return Ok(Err(Refusal::Expired));
         }
         if let Some(campaign) = &code.campaign
-            && tx.is_paused(Switch::Campaign(campaign)).await?
+            && tx.is_paused(&Switch::Campaign(campaign.clone())).await?
         {
             return Ok(Err(Refusal::CampaignPaused));
         }
         if let Some(inviter) = code.inviter_entry_id
-            && tx.is_paused(Switch::Inviter(inviter)).await?
+            && tx.is_paused(&Switch::Inviter(inviter)).await?
         {
             return Ok(Err(Refusal::InviterDisabled));
         }

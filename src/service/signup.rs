@@ -99,7 +99,7 @@ impl Velvet {
         let source = bounded("the source", source, MAX_SOURCE_LEN)?;
         let now = self.now();
         let mut tx = self.store.write().await?;
-        if tx.is_paused(Switch::Signups).await? {
+        if tx.is_paused(&Switch::Signups).await? {
             let e = meta.stamp(event(EventKind::Signup, &Actor::Public));
             self.record(
                 &mut tx,

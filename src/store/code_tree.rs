@@ -73,7 +73,7 @@ pub struct TreeTotalsRow {
     pub expired: i64,
     /// Revoked by an operator (or by an erasure).
     pub revoked: i64,
-    /// Not revoked yet: exactly what a revoke of this scope changes.
+    /// Not revoked yet: exactly what a revoke of this set of codes changes.
     pub revocable: i64,
     /// The newest code's id (groups are listed newest first).
     pub newest: i64,

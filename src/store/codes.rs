@@ -4,6 +4,7 @@
 //! row lock, SQLite has a single writer.
 
 use super::{Result, Tx, exec, on};
+use crate::domain::CodeSet;
 use crate::domain::code::{CodeKind, CodeState};
 use chrono::{DateTime, Utc};
 
@@ -98,17 +99,6 @@ pub struct RedemptionRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-/// Which codes a bulk revoke or a listing covers.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CodeScope {
-    One(i64),
-    Batch(i64),
-    Campaign(String),
-    Inviter(i64),
-    /// Access codes bound to one entry.
-    BoundTo(i64),
-}
-
 impl Tx {
     pub async fn insert_batch(
         &mut self,
@@ -187,12 +177,12 @@ impl Tx {
         Ok(on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(entry_id).fetch_all(c))?)
     }
 
-    /// Codes in a scope (all statuses), newest first.
-    pub async fn codes_in(&mut self, scope: &CodeScope) -> Result<Vec<CodeRow>> {
-        let (sql, _) = scope_sql(scope);
-        Ok(match scope_value(scope) {
-            ScopeValue::Id(v) => on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).fetch_all(c))?,
-            ScopeValue::Text(v) => on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).fetch_all(c))?,
+    /// The codes of a set (all statuses), newest first.
+    pub async fn codes_in(&mut self, codes: &CodeSet<i64, i64>) -> Result<Vec<CodeRow>> {
+        let (sql, _) = code_set_sql(codes);
+        Ok(match code_set_value(codes) {
+            SetValue::Id(v) => on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).fetch_all(c))?,
+            SetValue::Text(v) => on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).fetch_all(c))?,
         })
     }
 
@@ -213,23 +203,23 @@ impl Tx {
         )
     }
 
-    /// Revokes every still-active code in `scope` and returns exactly the
+    /// Revokes every still-active code in `codes` and returns exactly the
     /// rows this statement revoked (as they are now), by id, so the caller
     /// records one event per code that changed, in the same transaction,
-    /// including a code created after any earlier read of the scope.
+    /// including a code created after any earlier read of the set.
     pub async fn revoke_codes(
         &mut self,
-        scope: &CodeScope,
+        codes: &CodeSet<i64, i64>,
         now: DateTime<Utc>,
         by: &str,
         reason: Option<&str>,
     ) -> Result<Vec<CodeRow>> {
-        let (_, sql) = scope_sql(scope);
-        let mut rows = match scope_value(scope) {
-            ScopeValue::Id(v) => {
+        let (_, sql) = code_set_sql(codes);
+        let mut rows = match code_set_value(codes) {
+            SetValue::Id(v) => {
                 on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).bind(now).bind(by).bind(reason).fetch_all(c))?
             }
-            ScopeValue::Text(v) => {
+            SetValue::Text(v) => {
                 on!(self, c => sqlx::query_as::<_, CodeRow>(sql).bind(v).bind(now).bind(by).bind(reason).fetch_all(c))?
             }
         };
@@ -335,11 +325,10 @@ impl Tx {
     }
 }
 
-/// A scope as the five optional filters the scoped queries bind.
-/// A scope's read and its revoke, each on the one column that names the
-/// scope, so each uses that column's index (a query of optional filters,
+/// A set's read and its revoke, each on the one column that names the
+/// set, so each uses that column's index (a query of optional filters,
 /// `$1 IS NULL OR …`, is planned as a scan of the whole table).
-macro_rules! scoped {
+macro_rules! by_column {
     ($column:literal) => {
         (
             concat!("SELECT ", code_columns!(), " FROM invite_codes WHERE ", $column, " = $1 ORDER BY id DESC"),
@@ -353,26 +342,26 @@ macro_rules! scoped {
     };
 }
 
-/// (read, revoke) for a scope; public for the query-plan tests.
-pub fn scope_sql(scope: &CodeScope) -> (&'static str, &'static str) {
-    match scope {
-        CodeScope::One(_) => scoped!("id"),
-        CodeScope::Batch(_) => scoped!("batch_id"),
-        CodeScope::Campaign(_) => scoped!("campaign"),
-        CodeScope::Inviter(_) => scoped!("inviter_entry_id"),
-        CodeScope::BoundTo(_) => scoped!("bound_entry_id"),
+/// (read, revoke) for a set of codes; public for the query-plan tests.
+pub fn code_set_sql(codes: &CodeSet<i64, i64>) -> (&'static str, &'static str) {
+    match codes {
+        CodeSet::Code(_) => by_column!("id"),
+        CodeSet::Batch(_) => by_column!("batch_id"),
+        CodeSet::Campaign(_) => by_column!("campaign"),
+        CodeSet::Inviter(_) => by_column!("inviter_entry_id"),
+        CodeSet::BoundTo(_) => by_column!("bound_entry_id"),
     }
 }
 
-enum ScopeValue<'a> {
+enum SetValue<'a> {
     Id(i64),
     Text(&'a str),
 }
 
-fn scope_value(scope: &CodeScope) -> ScopeValue<'_> {
-    match scope {
-        CodeScope::One(v) | CodeScope::Batch(v) | CodeScope::Inviter(v) | CodeScope::BoundTo(v) => ScopeValue::Id(*v),
-        CodeScope::Campaign(c) => ScopeValue::Text(c),
+fn code_set_value(codes: &CodeSet<i64, i64>) -> SetValue<'_> {
+    match codes {
+        CodeSet::Code(v) | CodeSet::Batch(v) | CodeSet::Inviter(v) | CodeSet::BoundTo(v) => SetValue::Id(*v),
+        CodeSet::Campaign(c) => SetValue::Text(c),
     }
 }
 

@@ -28,7 +28,7 @@ pub use bulk::{SeedCode, SeedEntry};
 pub use code_tree::{
     CODE_TREE_JOINED, CODE_TREE_TOTALS, CodeBranch, CodeGroup, TreeBatch, TreeJoinedRow, TreeTotalsRow, branch_page_sql,
 };
-pub use codes::{CodeRow, CodeScope, EXPIRED_UNUSED, NewCode, RedemptionRow, scope_sql};
+pub use codes::{CodeRow, EXPIRED_UNUSED, NewCode, RedemptionRow, code_set_sql};
 pub use entries::{COUNT_CONFIRMED_UPTO, EntryRow, LISTED_NEWEST, ListedEntry, MatchOn, NewEntry, StatusStamps};
 pub use events::{
     ENTRY_TIMELINE, EVENTS_BEFORE, EventFilter, EventPage, EventRow, HISTORY_SCAN, HISTORY_WORDS, NewEvent, TrailQuery,
@@ -38,7 +38,6 @@ pub use live::{MinuteCount, OffenderCount};
 pub use operator_tokens::{NewOperatorToken, OperatorTokenRow, TokenHolderRow};
 pub use operators::OperatorRow;
 pub use outbox::{INTERRUPTED, NewMail, OutboxRow};
-pub use switches::SwitchState;
 pub use tokens::TokenRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

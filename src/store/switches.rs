@@ -1,27 +1,25 @@
 //! Pause switches and settings rows, read by every server and console.
 
-use super::{Result, Tx, exec, on};
-use crate::domain::Switch;
+use super::{Result, StoreError, Tx, exec, on};
+use crate::domain::{Switch, SwitchState};
 use chrono::{DateTime, Utc};
 
-/// An active pause: which switch, since when, by whom, why (the one
-/// name for a switch's state, from the store to every front end).
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
-pub struct SwitchState {
-    pub scope: String,
-    pub paused_at: DateTime<Utc>,
-    pub paused_by: String,
-    pub reason: Option<String>,
-}
-
 impl Tx {
+    /// The switches that are on, by key.
     pub async fn switches(&mut self) -> Result<Vec<SwitchState>> {
         let sql = "SELECT scope, paused_at, paused_by, reason FROM switches ORDER BY scope";
-        Ok(on!(self, c => sqlx::query_as::<_, SwitchState>(sql).fetch_all(c))?)
+        let rows =
+            on!(self, c => sqlx::query_as::<_, (String, DateTime<Utc>, String, Option<String>)>(sql).fetch_all(c))?;
+        rows.into_iter()
+            .map(|(key, paused_at, paused_by, reason)| {
+                let switch = Switch::from_key(&key).ok_or_else(|| StoreError::Corrupt(format!("switch '{key}'")))?;
+                Ok(SwitchState { switch, paused_at, paused_by, reason })
+            })
+            .collect()
     }
 
-    /// Whether any of `scopes` is paused.
-    pub async fn is_paused(&mut self, switch: Switch<'_>) -> Result<bool> {
+    /// Whether `switch` is on.
+    pub async fn is_paused(&mut self, switch: &Switch<i64>) -> Result<bool> {
         let sql = "SELECT COUNT(*) FROM switches WHERE scope = $1";
         Ok(on!(self, c => sqlx::query_scalar::<_, i64>(sql).bind(switch.key()).fetch_one(c))? > 0)
     }
@@ -29,19 +27,20 @@ impl Tx {
     /// Sets a pause; false if it was already set.
     pub async fn insert_switch(
         &mut self,
-        scope: &str,
+        switch: &Switch<i64>,
         now: DateTime<Utc>,
         by: &str,
         reason: Option<&str>,
     ) -> Result<bool> {
         let sql = "INSERT INTO switches (scope, paused_at, paused_by, reason) VALUES ($1, $2, $3, $4) ON CONFLICT (scope) DO NOTHING";
-        let done = exec!(self, c => sqlx::query(sql).bind(scope).bind(now).bind(by).bind(reason).execute(c))?;
+        let done = exec!(self, c => sqlx::query(sql).bind(switch.key()).bind(now).bind(by).bind(reason).execute(c))?;
         Ok(done == 1)
     }
 
     /// Clears a pause; false if it was not set.
-    pub async fn delete_switch(&mut self, scope: &str) -> Result<bool> {
-        let done = exec!(self, c => sqlx::query("DELETE FROM switches WHERE scope = $1").bind(scope).execute(c))?;
+    pub async fn delete_switch(&mut self, switch: &Switch<i64>) -> Result<bool> {
+        let sql = "DELETE FROM switches WHERE scope = $1";
+        let done = exec!(self, c => sqlx::query(sql).bind(switch.key()).execute(c))?;
         Ok(done == 1)
     }
 

@@ -14,7 +14,7 @@ pub(super) async fn settings(ctx: &Ctx, command: SettingsCommand) -> CliResult {
             for sw in ops.call(call::Switches {}).await? {
                 emit(&format!(
                     "paused: {:<16} since {} by {}",
-                    sw.scope,
+                    sw.switch.key(),
                     crate::domain::timefmt::utc_minute(sw.paused_at),
                     sw.paused_by
                 ))?;

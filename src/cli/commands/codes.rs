@@ -21,10 +21,10 @@ pub(super) async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
         }
         CodesCommand::Revoke { code, batch, campaign, inviter, reason, dry_run } => {
             let target = match (code, batch, campaign, inviter) {
-                (Some(c), None, None, None) => RevokeTarget::Code(c),
-                (None, Some(b), None, None) => RevokeTarget::Batch(b),
-                (None, None, Some(c), None) => RevokeTarget::Campaign(c),
-                (None, None, None, Some(e)) => RevokeTarget::Inviter(e),
+                (Some(c), None, None, None) => CodeSet::Code(CodeRef::Typed(c)),
+                (None, Some(b), None, None) => CodeSet::Batch(b),
+                (None, None, Some(c), None) => CodeSet::Campaign(c),
+                (None, None, None, Some(e)) => CodeSet::Inviter(e),
                 _ => return Err(CliError::usage("give exactly one of CODE, --batch, --campaign, --inviter")),
             };
             let revoked = ops.call(call::Revoke { target, reason, dry_run }).await?;
@@ -48,10 +48,10 @@ pub(super) async fn codes(ctx: &Ctx, command: CodesCommand) -> CliResult {
 
 pub(super) async fn pause(ctx: &Ctx, p: PauseArgs, pausing: bool) -> CliResult {
     let scope = match (p.what, p.campaign, p.email) {
-        (PauseWhat::Redemption, None, None) => PauseScope::Redemption,
-        (PauseWhat::Redemption, Some(c), None) => PauseScope::Campaign(c),
-        (PauseWhat::Signups, None, None) => PauseScope::Signups,
-        (PauseWhat::Inviter, None, Some(e)) => PauseScope::Inviter(e),
+        (PauseWhat::Redemption, None, None) => Switch::Redemption,
+        (PauseWhat::Redemption, Some(c), None) => Switch::Campaign(c),
+        (PauseWhat::Signups, None, None) => Switch::Signups,
+        (PauseWhat::Inviter, None, Some(e)) => Switch::Inviter(e),
         (PauseWhat::Inviter, _, None) => return Err(CliError::usage("`inviter` needs --email EMAIL")),
         (PauseWhat::Signups, Some(_), _) => {
             return Err(CliError::usage("signups cannot be paused per campaign; drop --campaign"));

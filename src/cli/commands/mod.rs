@@ -6,9 +6,9 @@ use super::args::{
 };
 use super::render;
 use super::{CliError, CliResult, Ctx};
-use crate::domain::Role;
+use crate::domain::{CodeRef, CodeSet, Role, Switch};
 use crate::ops::calls::{self as call, ApproveWho};
-use crate::service::{BlockSelector, ExportRow, MailRetry, PartnerCodeSpec, PauseScope, RevokeTarget};
+use crate::service::{BlockSelector, ExportRow, MailRetry, PartnerCodeSpec};
 use chrono::Duration;
 use std::io::Write;
 

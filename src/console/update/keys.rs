@@ -148,7 +148,7 @@ pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
                 confirm(
                     "Resume redemption?".into(),
                     vec!["Codes work again at once, on every server.".into()],
-                    Action::Resume(PauseScope::Redemption),
+                    Action::Resume(Switch::Redemption),
                 )
             } else {
                 confirm(
@@ -157,7 +157,7 @@ pub(in crate::console) fn command(s: &mut State, c: Command) -> Vec<Effect> {
                         "Every code stops working at once, on every server (503 paused).".into(),
                         "The pacer stops sending invites until you resume (p).".into(),
                     ],
-                    Action::Pause(PauseScope::Redemption),
+                    Action::Pause(Switch::Redemption),
                 )
             });
             vec![]
@@ -319,7 +319,7 @@ pub(in crate::console) fn revoke_selected(s: &mut State) -> Vec<Effect> {
         confirm(
             format!("Revoke every code {} gives out?", e.email),
             vec!["Their referral codes stop working; people who already joined stay in.".into()],
-            Action::Revoke(RevokeTarget::Inviter(e.email.to_string())),
+            Action::Revoke(CodeSet::Inviter(e.email.to_string())),
         )
     })
 }
@@ -336,16 +336,17 @@ fn revoke_in_tree(s: &mut State) -> Vec<Effect> {
                 c.batch_id.map_or("-".to_string(), |b| b.to_string())
             ));
         }
-        s.modal = Some(confirm(format!("Revoke code …{hint}?"), lines, Action::Revoke(RevokeTarget::CodeId(c.id))));
+        s.modal =
+            Some(confirm(format!("Revoke code …{hint}?"), lines, Action::Revoke(CodeSet::Code(CodeRef::Id(c.id)))));
         return vec![];
     }
     let (title, totals, action) = if let Some(g) = s.selected_campaign() {
         let name = g.group.label().to_string();
-        (format!("Revoke every code of campaign {name}?"), g.totals, Action::Revoke(RevokeTarget::Campaign(name)))
+        (format!("Revoke every code of campaign {name}?"), g.totals, Action::Revoke(CodeSet::Campaign(name)))
     } else if let Some((g, b)) = s.selected_batch()
         && let crate::service::TreeBatch::Batch(id) = b.batch
     {
-        (format!("Revoke batch {id} ({})?", g.group.label()), b.totals, Action::Revoke(RevokeTarget::Batch(id)))
+        (format!("Revoke batch {id} ({})?", g.group.label()), b.totals, Action::Revoke(CodeSet::Batch(id)))
     } else {
         s.toast(
             "r revokes a campaign, a batch or one code: select one (access and referral codes go by batch or one by one)",
@@ -384,7 +385,7 @@ pub(in crate::console) fn revoke_scope_modal(
 /// `p` on a campaign's row: pause or resume that campaign's redemption.
 fn pause_campaign_modal(g: &crate::service::CodeTreeGroup) -> Modal {
     let name = g.group.label().to_string();
-    let scope = PauseScope::Campaign(name.clone());
+    let scope = Switch::Campaign(name.clone());
     let active = plural(g.totals.active, "active code");
     if g.paused {
         confirm(

@@ -9,7 +9,8 @@ use super::state::{
     EVENT_HISTORY_MAX, EVENT_PAGE, EVENT_TAIL, EntryItem, Modal, NumberFor, Pane, State, TEXT_MAX, TextFor, ToastKind,
     View,
 };
-use crate::service::{Action, BlockSelector, BulkBlock, PauseScope, RevokeTarget};
+use crate::domain::{CodeRef, CodeSet, Switch};
+use crate::service::{Action, BlockSelector, BulkBlock};
 
 /// Rows a page key moves.
 const PAGE: usize = 20;

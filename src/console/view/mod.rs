@@ -126,7 +126,7 @@ fn banner_lines<'a>(s: &'a State, theme: &Theme) -> Vec<Line<'a>> {
             Line::styled(format!(" ALERT {}: {} (since {since})", a.rule, a.text), theme.alert())
         })
         .collect();
-    let paused: Vec<&str> = s.switches.iter().map(|sw| sw.scope.as_str()).collect();
+    let paused: Vec<String> = s.switches.iter().map(|sw| sw.switch.key()).collect();
     if !paused.is_empty() {
         lines.push(Line::styled(
             format!(" PAUSED: {}", paused.join(", ")),
