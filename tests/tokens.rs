@@ -54,9 +54,13 @@ async fn an_issued_token_authenticates_as_its_operator(db: TestDb) {
     assert_eq!(actor, operator("ada", Role::Support));
     // A pasted token with its newline works too.
     assert_eq!(v.authenticate(&format!("{}\n", issued.token)).await.unwrap(), actor);
+    // The use is recorded in the background (a read never waits for the writer).
+    common::until("the use is recorded", std::time::Duration::from_secs(5), || async {
+        v.tokens(&admin, Some("ada")).await.unwrap()[0].last_used_at == Some(v.now())
+    })
+    .await;
     let listed = v.tokens(&admin, Some("ada")).await.unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].last_used_at, Some(v.now()), "the use is recorded");
     assert_eq!(v.tokens(&admin, None).await.unwrap().len(), 1);
     assert!(v.tokens(&admin, Some("root")).await.unwrap().is_empty());
     // Crossing HTTP: the listing reads back from JSON as it was.
@@ -456,6 +460,12 @@ async fn the_shell_manages_tokens_and_operators(db: TestDb) {
     // The printed token is the operator's (on the wall clock the binary runs on).
     let now = Velvet::new(db.store.clone(), Arc::new(SystemClock));
     assert_eq!(now.authenticate(&token).await.unwrap(), operator("ada", Role::Support));
+    // (its use is recorded in the background: wait for it, the listing below shows it)
+    let root = db.admin().await;
+    common::until("the use recorded", std::time::Duration::from_secs(5), || async {
+        now.tokens(&root, Some("ada")).await.unwrap()[0].last_used_at.is_some()
+    })
+    .await;
     let r = velvet(&db, &["--as", "root", "operator", "token", "shop", "--expires", "never"]);
     ok(&r);
     assert!(r.stderr.starts_with("token 2 for shop (never expires)"), "{}", r.stderr);
