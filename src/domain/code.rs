@@ -210,6 +210,47 @@ impl std::fmt::Display for CodeKind {
     }
 }
 
+/// A code's stored status: active until revoked (expiry and uses are
+/// read from their own columns, see [`CodeState`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodeStatus {
+    Active,
+    Revoked,
+}
+
+impl TryFrom<String> for CodeStatus {
+    type Error = String;
+    fn try_from(s: String) -> Result<CodeStatus, String> {
+        match s.as_str() {
+            "active" => Ok(CodeStatus::Active),
+            "revoked" => Ok(CodeStatus::Revoked),
+            _ => Err(format!("'{s}' is not a code status")),
+        }
+    }
+}
+
+/// A redemption: holding a use for an unconfirmed email, done, or lapsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedemptionStatus {
+    Pending,
+    Completed,
+    Expired,
+}
+
+impl TryFrom<String> for RedemptionStatus {
+    type Error = String;
+    fn try_from(s: String) -> Result<RedemptionStatus, String> {
+        match s.as_str() {
+            "pending" => Ok(RedemptionStatus::Pending),
+            "completed" => Ok(RedemptionStatus::Completed),
+            "expired" => Ok(RedemptionStatus::Expired),
+            _ => Err(format!("'{s}' is not a redemption status")),
+        }
+    }
+}
+
 /// Where a code stands now: its stored status, its expiry, its uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,7 +1,7 @@
 //! Partner codes, revocation (one, batch, campaign, inviter) and listings.
 
 use super::{Actor, Error, Result, Velvet, event};
-use crate::domain::code::{CodeKind, MAX_PREFIX_LEN, normalize_prefix};
+use crate::domain::code::{CodeKind, CodeStatus, MAX_PREFIX_LEN, normalize_prefix};
 use crate::domain::{CodeRef, CodeSet, Email, EventKind, InviteCode, Permission};
 use crate::store::{CodeRow, NewCode, NewEvent, Tx};
 use chrono::{DateTime, Duration, Utc};
@@ -177,7 +177,7 @@ impl Velvet {
         let (resolved, rule) = self.resolve_codes(&mut tx, codes).await?;
         if dry_run {
             let rows = tx.codes_in(&resolved).await?;
-            return Ok(rows.iter().filter(|c| c.status == "active").map(revoked_view).collect());
+            return Ok(rows.iter().filter(|c| c.status == CodeStatus::Active).map(revoked_view).collect());
         }
         // The events come from the rows the UPDATE changed, not from an
         // earlier read: a code created in between gets its event too.

@@ -4,7 +4,7 @@
 
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::MailKind;
-use crate::domain::code::CodeKind;
+use crate::domain::code::{CodeKind, CodeStatus};
 use crate::domain::timefmt::utc_minute;
 use crate::domain::{CodeSet, Email, EntryStatus, EventKind, Permission, Standing, Transition};
 use crate::store::{EXPIRED_UNUSED, LOCK_INVITE_SWEEP, NewEvent, NewMail, StatusStamps, StoreError};
@@ -167,7 +167,7 @@ impl Velvet {
             let usable = tx.codes_of_entry(entry.id).await?.into_iter().any(|c| {
                 c.id != code_id
                     && c.kind == CodeKind::Access
-                    && c.status == "active"
+                    && c.status == CodeStatus::Active
                     && (c.expires_at > now || c.uses > 0)
             });
             if usable || entry.status()? != EntryStatus::INVITED {

@@ -6,7 +6,7 @@ use super::{Actor, Result, Velvet};
 use crate::domain::code::{CodeKind, CodeState as Now};
 use crate::domain::explain::{CodeState, MailState, Situation, explain};
 use crate::domain::settings::remaining_today;
-use crate::domain::{EventKind, Permission, Switch};
+use crate::domain::{EntryStatus, EventKind, Permission, Switch};
 use crate::domain::{MailKind, MailStatus};
 use crate::store::{CodeRow, EntryRow, OutboxRow, Tx};
 use chrono::{DateTime, Utc};
@@ -175,8 +175,8 @@ impl Velvet {
     ) -> Result<Situation> {
         let settings = Self::load_settings(tx).await?;
         let sent_today = Self::sent_today(tx, now).await?;
-        let queue_position = match (entry.status.as_str(), entry.approved_at) {
-            ("approved", Some(at)) => Some(tx.approved_position(at, entry.id).await? as u64),
+        let queue_position = match (entry.status()?, entry.approved_at) {
+            (EntryStatus::APPROVED, Some(at)) => Some(tx.approved_position(at, entry.id).await? as u64),
             _ => None,
         };
         let access_code = codes.iter().rfind(|c| c.kind == CodeKind::Access).map(|c| match c.state(now) {

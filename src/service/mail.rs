@@ -4,7 +4,7 @@
 //! in the outbox.
 
 use super::{Actor, Error, Result, Velvet, event};
-use crate::domain::code::CodeState;
+use crate::domain::code::{CodeState, CodeStatus};
 use crate::domain::token::ConfirmToken;
 use crate::domain::{EntryStatus, EventKind, InviteCode, Permission};
 use crate::domain::{MailKind, MailStatus};
@@ -353,7 +353,7 @@ impl Velvet {
                 }) else {
                     return Ok(Some(NO_TARGET.into()));
                 };
-                Ok(if code.status == "revoked" {
+                Ok(if code.status == CodeStatus::Revoked {
                     Some("its code was revoked; `velvet reissue EMAIL` sends a fresh invite".into())
                 } else if code.uses > 0 {
                     Some("its code has been used since".into())

@@ -4,7 +4,7 @@
 
 use super::{Actor, Error, RequestMeta, Result, Velvet, event};
 use crate::domain::MailKind;
-use crate::domain::code::CodeKind;
+use crate::domain::code::{CodeKind, CodeStatus, RedemptionStatus};
 use crate::domain::settings::day_start;
 use crate::domain::{Email, EntryStatus, EventKind, InviteCode, Outcome, Switch, Transition};
 use crate::store::{CodeRow, EntryRow, NewCode, NewEntry, NewEvent, NewMail, RedemptionRow, StatusStamps, Tx};
@@ -166,11 +166,11 @@ impl Velvet {
         let earlier = tx.redemptions_of_entry(entry.id).await?;
         let mine = earlier.iter().filter(|r| r.code_id == code.id);
         for r in mine {
-            match r.status.as_str() {
+            match r.status {
                 // "Joined" again for a double click or a retry after a lost
                 // answer; later, a shared code's holder could use it to probe
                 // who got in, so only an access code's one holder hears it.
-                "completed"
+                RedemptionStatus::Completed
                     if status == EntryStatus::Joined
                         && entry.joined_code_id == Some(code.id)
                         && (code.kind == CodeKind::Access
@@ -178,7 +178,7 @@ impl Velvet {
                 {
                     return Ok(Some(RedeemOutcome::Joined { entry_id: entry.id }));
                 }
-                "pending" if r.hold_expires_at.is_some_and(|t| t > now) => {
+                RedemptionStatus::Pending if r.hold_expires_at.is_some_and(|t| t > now) => {
                     return Ok(Some(RedeemOutcome::CheckEmail { entry_id: entry.id }));
                 }
                 _ => {}
@@ -190,7 +190,7 @@ impl Velvet {
     /// Everything but the use count: status, expiry, pauses, binding.
     async fn check_usable(&self, tx: &mut Tx, code: &CodeRow, entry: Option<&EntryRow>) -> Result<Result<(), Refusal>> {
         let now = self.now();
-        if code.status == "revoked" {
+        if code.status == CodeStatus::Revoked {
             return Ok(Err(Refusal::Revoked));
         }
         if code.expires_at <= now {
@@ -435,7 +435,7 @@ impl Velvet {
         let code =
             tx.code_by_id_locked(held.code_id).await?.ok_or_else(|| Error::NotFound("held code vanished".into()))?;
         let current = tx.redemption_locked(held.id).await?;
-        if current.as_ref().is_none_or(|r| r.status != "pending") {
+        if current.as_ref().is_none_or(|r| r.status != RedemptionStatus::Pending) {
             self.record_hold_gone(tx, entry, &code, meta).await?;
             return Ok(false);
         }

@@ -5,7 +5,7 @@
 
 use super::{Result, Tx, exec, on};
 use crate::domain::CodeSet;
-use crate::domain::code::{CodeKind, CodeState};
+use crate::domain::code::{CodeKind, CodeState, CodeStatus, RedemptionStatus};
 use chrono::{DateTime, Utc};
 
 macro_rules! code_columns {
@@ -38,7 +38,8 @@ pub struct CodeRow {
     pub daily_cap: Option<i64>,
     pub day_uses: i64,
     pub uses_day: Option<DateTime<Utc>>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: CodeStatus,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
@@ -54,9 +55,9 @@ pub const EXPIRED_UNUSED: &str = "expired unused";
 impl CodeRow {
     /// Where the code stands at `now`.
     pub fn state(&self, now: DateTime<Utc>) -> CodeState {
-        if self.status == "revoked" && self.revoke_reason.as_deref() == Some(EXPIRED_UNUSED) {
+        if self.status == CodeStatus::Revoked && self.revoke_reason.as_deref() == Some(EXPIRED_UNUSED) {
             CodeState::Expired
-        } else if self.status == "revoked" {
+        } else if self.status == CodeStatus::Revoked {
             CodeState::Revoked
         } else if self.expires_at <= now {
             CodeState::Expired
@@ -93,7 +94,8 @@ pub struct RedemptionRow {
     pub id: i64,
     pub code_id: i64,
     pub entry_id: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: RedemptionStatus,
     pub created_at: DateTime<Utc>,
     pub hold_expires_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,

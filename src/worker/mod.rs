@@ -104,7 +104,7 @@ impl Dispatcher {
         let claimed = self.velvet.claim_mail(&self.public_url, CLAIM_BATCH).await?;
         let total = claimed.len();
         // Alert pages go their own way: a slow or failing pager never holds up mail.
-        let (pages, batch): (Vec<_>, Vec<_>) = claimed.into_iter().partition(|m| m.kind == "alert");
+        let (pages, batch): (Vec<_>, Vec<_>) = claimed.into_iter().partition(|m| m.kind == MailKind::Alert);
         self.page(pages);
         for (i, mail) in batch.iter().enumerate() {
             if claimed_at.elapsed() > budget {
