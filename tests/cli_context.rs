@@ -783,6 +783,15 @@ async fn logging_in_keeps_the_token_private_and_contexts_are_listed_switched_and
     );
     let r = run(&["contexts"]);
     assert!(r.stdout.starts_with("  prod "), "not current yet: {}", r.stdout);
+    // Not current, no database here: said so, and no velvet.db made in this folder.
+    let r = run(&["lookup", "ann@example.com"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no current context: pass --context prod") && r.stderr.contains("`velvet use prod`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!here.join("velvet.db").exists(), "no database made by a team member's command");
     let r = run(&["use", "prod"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     #[cfg(unix)]

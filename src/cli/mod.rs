@@ -139,6 +139,28 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Someone who works on servers (saved contexts, none current) and runs an
+/// operator command with no database here would otherwise get a fresh
+/// `velvet.db` made in this folder and "there are no operators yet": say
+/// what they meant instead, and make nothing.
+fn no_default_database_for_a_team_member() -> CliResult {
+    let local = DEFAULT_DATABASE_URL.trim_start_matches("sqlite://");
+    if std::path::Path::new(local).exists() {
+        return Ok(());
+    }
+    let Ok(saved) = contexts::Contexts::load() else { return Ok(()) };
+    if saved.contexts.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = saved.contexts.keys().map(String::as_str).collect();
+    let first = names[0];
+    Err(CliError::usage(format!(
+        "no database here ({local}) and no current context: pass --context {first} (yours: {}), or make one the \
+         default with `velvet use {first}`; for a local database give --database-url",
+        names.join(", ")
+    )))
+}
+
 /// Which of the two places was typed on the command line (rather than
 /// taken from the environment).
 #[derive(Clone, Copy)]
@@ -188,6 +210,9 @@ async fn run(cli: Cli, typed: Typed) -> CliResult {
         }
         let ctx = Ctx { target: Target::Context { name, context }, acting_as: None, config };
         return commands::dispatch(&ctx, cli.command).await;
+    }
+    if database_url.is_none() && !runs_here {
+        no_default_database_for_a_team_member()?;
     }
     let url = database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
     let acting_as = cli
