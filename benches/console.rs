@@ -135,10 +135,8 @@ async fn list_figures(ops: &Ops, place: &str) -> (State, ListFigures) {
     let full_load = started.elapsed();
     // The Live pane's hour (counted by the database) and the Events tail.
     let started = Instant::now();
-    let (_feed, latest) = ops.tail(2_000).await.unwrap();
-    let cursor = latest.last().map(|e| e.id).unwrap_or(0);
+    let (_feed, latest, hour) = ops.tail_and_hour(2_000).await.unwrap();
     update(&mut s, Input::Msg(Msg::Events { rows: latest, ticks: Vec::new() }));
-    let hour = ops.call(calls::LiveHourCall { up_to: cursor }).await.unwrap();
     update(&mut s, Input::Msg(Msg::LiveHour { minutes: hour.minutes, offenders: hour.offenders }));
     let live_seed = started.elapsed();
     let rss_loaded = rss_mb();

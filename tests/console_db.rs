@@ -203,7 +203,7 @@ async fn the_live_pane_starts_with_the_whole_hour_at_any_rate(db: TestDb) {
     }
     tx.commit().await.unwrap();
     let cursor = db.velvet.latest_events(&admin, 1).await.unwrap()[0].id;
-    let (minutes, offenders) = db.velvet.live_hour(&admin, cursor).await.unwrap();
+    let velvet::service::LiveHour { minutes, offenders } = db.velvet.live_hour(&admin, cursor).await.unwrap();
     let mut live = LiveStats::new(now);
     live.seed(&minutes, &offenders);
     let signups = live.series(Series::Signups);
@@ -214,7 +214,7 @@ async fn the_live_pane_starts_with_the_whole_hour_at_any_rate(db: TestDb) {
     assert_eq!(live.top_prefixes(2), vec![("203.0.113.0/24".to_string(), 530), ("198.51.100.0/24".to_string(), 40)]);
     assert_eq!(live.top_devices(1), vec![("d3v1ce".to_string(), 40)]);
     // Nothing after the cursor is counted twice: the feed brings it.
-    let (before, _) = db.velvet.live_hour(&admin, cursor - 142).await.unwrap();
+    let before = db.velvet.live_hour(&admin, cursor - 142).await.unwrap().minutes;
     assert_eq!(before.iter().map(|m| m.n).sum::<i64>(), 305_000, "only what the cursor had reached");
 }
 

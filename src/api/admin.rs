@@ -98,7 +98,7 @@ async fn handle<C: Call>(
 fn unauthorized() -> Response {
     let mut r = Answer::err(
         StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        crate::service::UNAUTHORIZED,
         "An operator token is needed: send Authorization: Bearer TOKEN (an admin makes one with `velvet operator token NAME`).",
     )
     .render(Wants::Json);
@@ -121,14 +121,17 @@ async fn authenticate(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Resul
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .unwrap_or("");
-    let locked = app.limiter.auth_locked_out(&unit);
-    if locked.is_some() && crate::domain::token::OperatorToken::parse(token).is_none() {
+    // The 429 a locked-out address gets for anything but a valid token.
+    let locked = app.limiter.auth_locked_out(&unit).map(|d| Answer::slow_down(d.retry_after));
+    if let Some(refused) = &locked
+        && crate::domain::token::OperatorToken::parse(token).is_none()
+    {
         // Not even shaped like a token: no database read while locked out.
-        return Err(Answer::slow_down(locked.map_or(60, |d| d.retry_after)).render(Wants::Json));
+        return Err(refused.clone().render(Wants::Json));
     }
     match app.velvet.login(token).await {
         Ok(Login::Operator(actor)) => Ok(actor),
-        Ok(_) if locked.is_some() => Err(Answer::slow_down(locked.map_or(60, |d| d.retry_after)).render(Wants::Json)),
+        Ok(_) if let Some(refused) = locked => Err(refused.render(Wants::Json)),
         Ok(Login::Ended) => Err(unauthorized()),
         Ok(Login::Unknown) => {
             // This one is answered as what it was; the lockout it may start

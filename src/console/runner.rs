@@ -55,11 +55,6 @@ fn intern(text: &str) -> Arc<str> {
     s
 }
 
-/// The server no longer takes this console's token (over a context).
-fn token_refused(e: &crate::service::Error) -> bool {
-    matches!(e, crate::service::Error::Refused { code, .. } if code == "unauthorized")
-}
-
 pub fn tick_of(e: &EventRow) -> Tick {
     Tick {
         at: e.at,
@@ -91,7 +86,7 @@ impl Runner {
                         return;
                     }
                 }
-                Err(e) if token_refused(&e) => return self.send(Msg::Failed(e.to_string())),
+                Err(e) if e.is_unauthorized() => return self.send(Msg::Failed(e.to_string())),
                 Err(e) => {
                     self.send(Msg::Failed(format!("could not load the waitlist: {e}")));
                     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -116,7 +111,7 @@ impl Runner {
                     self.send(Msg::LiveHour { minutes: hour.minutes, offenders: hour.offenders });
                     break feed;
                 }
-                Err(e) if token_refused(&e) => return self.send(Msg::Failed(e.to_string())),
+                Err(e) if e.is_unauthorized() => return self.send(Msg::Failed(e.to_string())),
                 Err(e) => {
                     self.send(Msg::Failed(format!("could not read events: {e}")));
                     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -134,7 +129,7 @@ impl Runner {
                 Ok(alerts) => self.send(Msg::Alerts(alerts)),
                 // Revoked or expired while the console is open: say so once
                 // and stop asking (every refusal would count as a failed login).
-                Err(e) if token_refused(&e) => return self.send(Msg::Failed(e.to_string())),
+                Err(e) if e.is_unauthorized() => return self.send(Msg::Failed(e.to_string())),
                 Err(e) => tracing::debug!(error = %e, "could not read the active alerts"),
             }
             round += 1;

@@ -10,8 +10,8 @@ use crate::domain::Settings;
 use crate::domain::{CodeRef, CodeSet, Role, Switch, SwitchState};
 use crate::service::{
     ActiveAlert, ApproveReport, Approvees, BlockSelector, BulkBlock, BulkUnblock, ChainNode, CodeBranch, CodeTreeGroup,
-    CodeView, EmailChange, Erased, ExportRow, FailedMail, FeedPage, InviteRun, IssuedToken, LiveHour, Lookup,
-    MailRetry, OperatorInfo, PartnerCodeSpec, PersonExport, Report, RetriedMail, RevokedCode, TokenInfo,
+    CodeView, EmailChange, Erased, ExportRow, FailedMail, FeedPage, InviteRun, IssuedToken, Lookup, MailRetry,
+    OperatorInfo, PartnerCodeSpec, PersonExport, Report, RetriedMail, RevokedCode, TokenInfo,
 };
 use crate::service::{Actor, Error, Result, Velvet};
 use crate::store::{EventPage, EventRow, FeedState, ListedEntry};
@@ -124,11 +124,6 @@ calls! {
     /// Every event committed after a feed position, each once; held up to `wait_ms` for one to arrive.
     "feed/poll" => FeedPoll { state: FeedState, limit: i64, #[serde(default)] wait_ms: u64 } -> FeedPage = |v, a, c| {
         v.feed_poll(a, c.state, c.limit.clamp(1, 10_000), c.wait_ms.min(MAX_FEED_WAIT_MS)).await
-    };
-    /// The Live pane's last hour, up to an event id.
-    "live/hour" => LiveHourCall { up_to: i64 } -> LiveHour = |v, a, c| {
-        let (minutes, offenders) = v.live_hour(a, c.up_to).await?;
-        Ok(LiveHour { minutes, offenders })
     };
     /// Alerts firing now.
     "alerts" [get] => ActiveAlerts {} -> Vec<ActiveAlert> = |v, a, _c| v.active_alerts(a).await;

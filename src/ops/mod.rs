@@ -80,16 +80,20 @@ impl Ops {
 
     /// The newest `n` events and a feed of everything committed after them.
     pub async fn tail(&self, n: i64) -> Result<(Feed, Vec<EventRow>)> {
-        let page = self.call(calls::FeedTail { n, hour: false }).await?;
-        Ok((Feed { ops: self.clone(), state: page.state }, page.rows))
+        let (feed, rows, _) = self.tail_asking(n, false).await?;
+        Ok((feed, rows))
     }
 
     /// The tail, its feed, and the Live pane's hour up to the feed's
     /// position, counted in the same snapshot (each event counted once).
     pub async fn tail_and_hour(&self, n: i64) -> Result<(Feed, Vec<EventRow>, LiveHour)> {
-        let page = self.call(calls::FeedTail { n, hour: true }).await?;
-        let hour = page.hour.unwrap_or(LiveHour { minutes: Vec::new(), offenders: Vec::new() });
-        Ok((Feed { ops: self.clone(), state: page.state }, page.rows, hour))
+        let (feed, rows, hour) = self.tail_asking(n, true).await?;
+        Ok((feed, rows, hour.unwrap_or(LiveHour { minutes: Vec::new(), offenders: Vec::new() })))
+    }
+
+    async fn tail_asking(&self, n: i64, hour: bool) -> Result<(Feed, Vec<EventRow>, Option<LiveHour>)> {
+        let page = self.call(calls::FeedTail { n, hour }).await?;
+        Ok((Feed { ops: self.clone(), state: page.state }, page.rows, page.hour))
     }
 }
 

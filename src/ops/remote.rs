@@ -178,7 +178,7 @@ impl Remote {
         let parsed: Option<Body> = serde_json::from_slice(body).ok();
         match (status, parsed) {
             (401, _) => Error::Refused {
-                code: "unauthorized".into(),
+                code: crate::service::UNAUTHORIZED.into(),
                 message: format!(
                     "{} did not accept the token: it is wrong, expired or revoked; ask an admin for a new one \
                      (`velvet operator token NAME`) and log in again (`velvet login NAME URL`)",

@@ -4,6 +4,9 @@
 use crate::domain::{CodeError, EmailError, IllegalTransition, Permission, Role};
 use crate::store::StoreError;
 
+/// The admin API's error code for a token that lets no one in.
+pub const UNAUTHORIZED: &str = "unauthorized";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
@@ -54,6 +57,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// The token did not let anyone in: here (`Unauthorized`) or, over a
+    /// context, at the server (its 401 comes back as a refusal naming the URL).
+    pub fn is_unauthorized(&self) -> bool {
+        match self {
+            Error::Unauthorized => true,
+            Error::Refused { code, .. } => code == UNAUTHORIZED,
+            _ => false,
+        }
+    }
+
     pub fn forbidden(name: &str, role: Role, p: Permission) -> Error {
         Error::Forbidden { name: name.to_string(), role, what: p.describe() }
     }

@@ -24,6 +24,7 @@ mod switches;
 mod tokens;
 mod watch;
 
+pub use crate::store::LiveHour;
 pub use action::Action;
 pub use actor::{Actor, OperatorInfo, check_operator_name};
 pub use alerts::{ALERT_RECIPIENT, ActiveAlert, AlertMemo, AlertPage, EVALUATOR_LEASE, EVALUATOR_TTL, Evaluation};
@@ -31,7 +32,7 @@ pub use approve::{ApproveReport, Approved, Approvees, MAX_APPROVE_AT_ONCE};
 pub use code_tree::{CodeBranch, CodeGroup, CodeTotals, CodeTreeBatch, CodeTreeGroup, TreeBatch};
 pub use codes::{CodeView, IssuedCodes, MAX_CODES_AT_ONCE, MAX_CODES_LISTED, MAX_USES, PartnerCodeSpec, RevokedCode};
 pub use erase::{Erased, PersonExport, PersonMail};
-pub use error::{Error, Result};
+pub use error::{Error, Result, UNAUTHORIZED};
 pub use export::{ExportRow, defuse};
 pub use invites::{InviteRun, MAX_INVITES_AT_ONCE};
 pub use lifecycle::{EmailChange, InviteSweep};
@@ -45,7 +46,7 @@ pub use redeem::RedeemOutcome;
 pub use report::{Day, Funnel, Report, Week};
 pub use signup::{ConfirmOutcome, SignupOutcome};
 pub use tokens::{IssuedToken, LAST_USED_EVERY, Login, MAX_TOKEN_NOTE, TokenInfo, TokenState};
-pub use watch::{FeedPage, LiveHour};
+pub use watch::FeedPage;
 
 use crate::domain::{Clock, EntryStatus, EventKind, Settings, Transition};
 use crate::store::{EntryRow, NewEvent, StatusStamps, Store, Tx};

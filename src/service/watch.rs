@@ -4,8 +4,7 @@
 
 use super::{Actor, Error, Result, Velvet, event};
 use crate::domain::{EventKind, Permission};
-use crate::store::{EventFeed, EventFilter, EventRow, ListedEntry, MinuteCount, NewEvent, OffenderCount, TrailQuery};
-use chrono::Duration;
+use crate::store::{EventFeed, EventFilter, EventRow, ListedEntry, LiveHour, NewEvent, TrailQuery};
 
 /// A feed's events and its position after them (see `store::FeedState`),
 /// and at the start, when asked, the Live pane's hour up to that position.
@@ -15,13 +14,6 @@ pub struct FeedPage {
     pub state: crate::store::FeedState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hour: Option<LiveHour>,
-}
-
-/// The Live pane's hour as the database counts it.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct LiveHour {
-    pub minutes: Vec<MinuteCount>,
-    pub offenders: Vec<OffenderCount>,
 }
 
 impl Velvet {
@@ -69,10 +61,7 @@ impl Velvet {
     /// feed, when it commits).
     pub async fn feed_tail(&self, actor: &Actor, n: i64, hour: bool) -> Result<FeedPage> {
         actor.require(Permission::Read)?;
-        let now = self.now();
-        let windows = hour.then(|| (now - Duration::minutes(60), now - Duration::minutes(10)));
-        let (feed, rows, counts) = EventFeed::tail_and_hour(&self.store, n, windows).await?;
-        let hour = counts.map(|(minutes, offenders)| LiveHour { minutes, offenders });
+        let (feed, rows, hour) = EventFeed::tail_and_hour(&self.store, n, hour.then(|| self.now())).await?;
         Ok(FeedPage { rows, state: feed.state(), hour })
     }
 
@@ -123,13 +112,9 @@ impl Velvet {
     /// The Live pane's last hour as the database counts it, up to event
     /// `up_to` (the feed delivers what comes after): per-minute counts and
     /// the offenders of the last ten minutes. Two aggregates, whatever the rate.
-    pub async fn live_hour(&self, actor: &Actor, up_to: i64) -> Result<(Vec<MinuteCount>, Vec<OffenderCount>)> {
+    pub async fn live_hour(&self, actor: &Actor, up_to: i64) -> Result<LiveHour> {
         actor.require(Permission::Read)?;
-        let now = self.now();
-        let mut tx = self.store.read().await?;
-        let minutes = tx.minute_counts(now - Duration::minutes(60), up_to).await?;
-        let offenders = tx.offender_counts(now - Duration::minutes(10), up_to).await?;
-        Ok((minutes, offenders))
+        Ok(self.store.read().await?.live_hour(self.now(), up_to).await?)
     }
 
     /// The trail for `velvet events`: since `since`, after `after_id`,

@@ -80,17 +80,6 @@ impl FeedState {
     }
 }
 
-/// The Live pane's hour as the database counts it (see `store::live`).
-pub type LiveCounts = (Vec<super::MinuteCount>, Vec<super::OffenderCount>);
-
-async fn live_counts(
-    tx: &mut super::Tx,
-    (minutes, offenders): (DateTime<Utc>, DateTime<Utc>),
-    up_to: i64,
-) -> Result<LiveCounts> {
-    Ok((tx.minute_counts(minutes, up_to).await?, tx.offender_counts(offenders, up_to).await?))
-}
-
 pub struct EventFeed {
     store: Store,
     /// Every id at or below this was delivered, or was never committed.
@@ -112,16 +101,15 @@ impl EventFeed {
         Ok((feed, rows))
     }
 
-    /// The tail and, when `hour` names the Live pane's two windows
-    /// (per-minute counts since the first, offenders since the second),
-    /// those counts up to the feed's cursor, read in the tail's own
+    /// The tail and, with `hour` (the time now), the Live pane's hour up to
+    /// the feed's cursor, read in the tail's own
     /// snapshot on PostgreSQL: an event still in flight is neither counted
     /// nor taken as delivered, so the feed brings it once, when it commits.
     pub async fn tail_and_hour(
         store: &Store,
         n: i64,
-        hour: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    ) -> Result<(EventFeed, Vec<EventRow>, Option<LiveCounts>)> {
+        hour: Option<DateTime<Utc>>,
+    ) -> Result<(EventFeed, Vec<EventRow>, Option<super::LiveHour>)> {
         let tail_sql = concat!("SELECT ", event_columns!(), " FROM events ORDER BY id DESC LIMIT $1");
         match store {
             Store::Sqlite(pool) => {
@@ -135,7 +123,7 @@ impl EventFeed {
                     None => sqlx::query_scalar::<_, i64>(NEWEST).fetch_one(pool).await?,
                 };
                 let counts = match hour {
-                    Some(windows) => Some(live_counts(&mut store.read().await?, windows, high).await?),
+                    Some(now) => Some(store.read().await?.live_hour(now, high).await?),
                     None => None,
                 };
                 Ok((EventFeed::new(store, high), rows, counts))
@@ -160,7 +148,7 @@ impl EventFeed {
                 let at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()").fetch_one(&mut *tx).await?;
                 let mut tx = super::Tx::Postgres(tx);
                 let counts = match hour {
-                    Some(windows) => Some(live_counts(&mut tx, windows, high).await?),
+                    Some(now) => Some(tx.live_hour(now, high).await?),
                     None => None,
                 };
                 tx.commit().await?;
@@ -216,12 +204,6 @@ impl EventFeed {
     /// Ids below the cursor still watched for a late commit.
     pub fn unsettled(&self) -> usize {
         self.gaps.len()
-    }
-
-    /// Whether the event `id` has been delivered by this feed (or came
-    /// before it started): for merging other reads of the trail with it.
-    pub fn has_delivered(&self, id: i64) -> bool {
-        id <= self.high && !self.gaps.contains(&id)
     }
 
     /// Events committed since the last poll and not delivered yet, oldest

@@ -72,7 +72,23 @@ macro_rules! hostile {
     };
 }
 
+/// The Live pane's hour as the database counts it: per-minute counts over
+/// the last 60 minutes, offenders over the last 10.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LiveHour {
+    pub minutes: Vec<MinuteCount>,
+    pub offenders: Vec<OffenderCount>,
+}
+
 impl Tx {
+    /// The Live pane's hour at `now`, up to event `up_to` (the feed brings
+    /// what comes after it).
+    pub async fn live_hour(&mut self, now: DateTime<Utc>, up_to: i64) -> Result<LiveHour> {
+        let minutes = self.minute_counts(now - chrono::Duration::minutes(60), up_to).await?;
+        let offenders = self.offender_counts(now - chrono::Duration::minutes(10), up_to).await?;
+        Ok(LiveHour { minutes, offenders })
+    }
+
     /// Per-minute counts of the pane's events since `since`, up to event `up_to`.
     pub async fn minute_counts(&mut self, since: DateTime<Utc>, up_to: i64) -> Result<Vec<MinuteCount>> {
         let sqlite = hour!(sqlite, counted!(), "kind, outcome");

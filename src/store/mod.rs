@@ -34,7 +34,7 @@ pub use events::{
     ENTRY_TIMELINE, EVENTS_BEFORE, EventFilter, EventPage, EventRow, HISTORY_SCAN, HISTORY_WORDS, NewEvent, TrailQuery,
 };
 pub use feed::{EventFeed, FeedState};
-pub use live::{MinuteCount, OffenderCount};
+pub use live::{LiveHour, MinuteCount, OffenderCount};
 pub use operator_tokens::{NewOperatorToken, OperatorTokenRow, TokenHolderRow};
 pub use operators::OperatorRow;
 pub use outbox::{INTERRUPTED, NewMail, OutboxRow};
